@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/lab"
+)
+
+const labUsage = `mcast lab up TOPOLOGY [--name N] [--nodes N] [-v]
+       mcast lab down [--name N]
+       mcast lab exec [--name N] NODE -- COMMAND [ARGS...]
+       mcast lab ls
+       mcast lab topologies
+       mcast lab plan TOPOLOGY [--name N] [--nodes N]`
+
+func runLab(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return usagef("missing lab command (up, down, exec, ls, topologies, plan)")
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlags("lab "+sub, labUsage)
+	name := fs.String("name", "mcast", "lab name: the prefix of its namespaces, so that labs don't collide")
+	switch sub {
+	case "-h", "--help", "help":
+		return parse(fs, env, []string{"--help"})
+	case "up", "plan":
+		nodes := fs.Int("nodes", 0, "number of nodes, for topologies that take one")
+		verbose := fs.BoolP("verbose", "v", false, "print each command as it runs")
+		if err := parse(fs, env, args); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return usagef("lab %s: want one TOPOLOGY, got %d arguments (see mcast lab topologies)", sub, fs.NArg())
+		}
+		if err := lab.ValidName(*name); err != nil {
+			return UsageError{err}
+		}
+		t, err := lab.Lookup(fs.Arg(0), lab.Options{Nodes: *nodes})
+		if err != nil {
+			return UsageError{err}
+		}
+		if sub == "plan" {
+			for _, s := range t.Plan(*name) {
+				fmt.Fprintln(env.Stdout, s)
+			}
+			return nil
+		}
+		var log = env.Stdout
+		if !*verbose {
+			log = nil
+		}
+		if err := lab.Up(ctx, *name, t, log); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "lab %s is up: topology %s, nodes %s\n", *name, t.Name, strings.Join(t.NodeNames(), ", "))
+		fmt.Fprintf(env.Stdout, "run a command on a node: mcast lab exec --name %s NODE -- COMMAND; remove it: mcast lab down --name %s\n", *name, *name)
+		return nil
+	case "down":
+		if err := parse(fs, env, args); err != nil {
+			return err
+		}
+		if fs.NArg() != 0 {
+			return usagef("lab down: unexpected arguments %q", fs.Args())
+		}
+		if err := lab.Down(ctx, *name); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "lab %s is down\n", *name)
+		return nil
+	case "ls":
+		if err := parse(fs, env, args); err != nil {
+			return err
+		}
+		labs, err := lab.List()
+		if err != nil {
+			return err
+		}
+		if len(labs) == 0 {
+			fmt.Fprintln(env.Stdout, "no labs are up")
+		}
+		for _, s := range labs {
+			fmt.Fprintf(env.Stdout, "%-12s %-8s nodes: %s\n", s.Name, s.Topology.Name, strings.Join(s.Topology.NodeNames(), ", "))
+		}
+		return nil
+	case "topologies":
+		if err := parse(fs, env, args); err != nil {
+			return err
+		}
+		b := lab.Builtins()
+		names := make([]string, 0, len(b))
+		for n := range b {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(env.Stdout, "%-8s %s\n", n, b[n])
+		}
+		return nil
+	case "exec":
+		fs.SetInterspersed(false)
+		if err := parse(fs, env, args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) > 0 && rest[0] == "--" {
+			rest = rest[1:]
+		}
+		if len(rest) == 0 {
+			return usagef("lab exec: missing NODE")
+		}
+		node, argv := rest[0], rest[1:]
+		if len(argv) > 0 && argv[0] == "--" {
+			argv = argv[1:]
+		}
+		if len(argv) == 0 {
+			return usagef("lab exec: missing COMMAND to run on node %s", node)
+		}
+		return labExec(ctx, env, *name, node, argv)
+	}
+	return usagef("unknown lab command %q (up, down, exec, ls, topologies, plan)", sub)
+}
+
+func labExec(ctx context.Context, env *Env, name, node string, argv []string) error {
+	if err := lab.CheckRoot(); err != nil {
+		return err
+	}
+	s, err := lab.Load(name)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Node(node); err != nil {
+		return UsageError{err}
+	}
+	cmd, err := s.Command(ctx, node, argv)
+	if err != nil {
+		return err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, env.Stdout, env.Stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ExitError{Code: ee.ExitCode()}
+	}
+	if err != nil {
+		return fmt.Errorf("running %q on node %s: %w", argv[0], node, err)
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+// Package iface resolves what a user typed for --iface (a name or one of the
+// interface's addresses) against the host's interfaces.
+//
+// Resolve is pure: it takes the interface list as a value, so tests pass
+// made-up interfaces. List reads the real ones.
+package iface
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// ErrUnknown is wrapped by Resolve's error when no interface matches.
+var ErrUnknown = errors.New("unknown interface")
+
+// Interface is what the tool needs to know about a network interface.
+type Interface struct {
+	Name      string
+	Index     int
+	Up        bool
+	Multicast bool
+	Addrs     []netip.Prefix
+}
+
+// IPv4 returns the interface's first IPv4 address, if any.
+func (i Interface) IPv4() (netip.Addr, bool) {
+	for _, p := range i.Addrs {
+		if p.Addr().Is4() {
+			return p.Addr(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// Has reports whether a is one of the interface's addresses.
+func (i Interface) Has(a netip.Addr) bool {
+	for _, p := range i.Addrs {
+		if p.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// Need says which address family a caller needs on the interface.
+type Need int
+
+// Families a caller can require.
+const (
+	NeedIPv4 Need = iota
+	NeedIPv6
+	NeedAny
+)
+
+// Resolve finds the interface named by text: an interface name, or one of
+// its addresses. It fails when the interface is unknown, down, or lacks an
+// address of the needed family.
+func Resolve(all []Interface, text string, need Need) (Interface, error) {
+	var found *Interface
+	for i := range all {
+		if all[i].Name == text {
+			found = &all[i]
+			break
+		}
+	}
+	if found == nil {
+		if a, err := netip.ParseAddr(text); err == nil {
+			for i := range all {
+				if all[i].Has(a.Unmap()) {
+					found = &all[i]
+					break
+				}
+			}
+			if found == nil {
+				return Interface{}, fmt.Errorf("%w %q: no interface has that address", ErrUnknown, text)
+			}
+		}
+	}
+	if found == nil {
+		return Interface{}, fmt.Errorf("%w %q", ErrUnknown, text)
+	}
+	if !found.Up {
+		return Interface{}, fmt.Errorf("interface %q is down", found.Name)
+	}
+	switch need {
+	case NeedIPv4:
+		if _, ok := found.IPv4(); !ok {
+			return Interface{}, fmt.Errorf("interface %q has no IPv4 address", found.Name)
+		}
+	case NeedIPv6:
+		ok := false
+		for _, p := range found.Addrs {
+			ok = ok || (p.Addr().Is6() && !p.Addr().Is4In6())
+		}
+		if !ok {
+			return Interface{}, fmt.Errorf("interface %q has no IPv6 address", found.Name)
+		}
+	}
+	return *found, nil
+}
+
+// Owner returns the interface that holds address a, if any.
+func Owner(all []Interface, a netip.Addr) (Interface, bool) {
+	for _, i := range all {
+		if i.Has(a) {
+			return i, true
+		}
+	}
+	return Interface{}, false
+}
+
+// List reads the host's interfaces and their addresses.
+func List() ([]Interface, error) {
+	nis, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("listing interfaces: %w", err)
+	}
+	out := make([]Interface, 0, len(nis))
+	for _, ni := range nis {
+		it := Interface{
+			Name:      ni.Name,
+			Index:     ni.Index,
+			Up:        ni.Flags&net.FlagUp != 0,
+			Multicast: ni.Flags&net.FlagMulticast != 0,
+		}
+		addrs, err := ni.Addrs()
+		if err != nil {
+			return nil, fmt.Errorf("reading addresses of %s: %w", ni.Name, err)
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				ip, _ := netip.AddrFromSlice(ipn.IP)
+				ones, _ := ipn.Mask.Size()
+				it.Addrs = append(it.Addrs, netip.PrefixFrom(ip.Unmap(), ones))
+			}
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}

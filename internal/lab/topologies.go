@@ -1,0 +1,97 @@
+package lab
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Options tune a built-in topology.
+type Options struct {
+	Nodes int // how many nodes, for topologies that take a count
+}
+
+type builtin struct {
+	summary string
+	build   func(Options) (Topology, error)
+}
+
+var builtins = map[string]builtin{
+	"twonic": {"seed 000's host: node host with enX0 10.0.0.12 and enX1 10.0.0.13, node peer 10.0.0.20, one LAN", func(Options) (Topology, error) { return TwoNIC(), nil }},
+	"lan":    {"N nodes (default 3) n1..nN at 10.0.0.1.. and fd00::1.., one LAN", LAN},
+}
+
+// Builtins lists the built-in topologies with a one-line summary each.
+func Builtins() map[string]string {
+	out := map[string]string{}
+	for k, v := range builtins {
+		out[k] = v.summary
+	}
+	return out
+}
+
+// Lookup builds the built-in topology called name.
+func Lookup(name string, o Options) (Topology, error) {
+	b, ok := builtins[name]
+	if !ok {
+		var names []string
+		for k := range builtins {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return Topology{}, fmt.Errorf("unknown topology %q (have: %v)", name, names)
+	}
+	t, err := b.build(o)
+	if err != nil {
+		return Topology{}, err
+	}
+	return t, t.Validate()
+}
+
+// TwoNIC is seed 000's host: two NICs on one subnet, and a peer on the same LAN.
+func TwoNIC() Topology {
+	return Topology{
+		Name:        "twonic",
+		Description: "seed 000: host with enX0 10.0.0.12/24 and enX1 10.0.0.13/24 on one bridged LAN, peer 10.0.0.20/24",
+		Switches:    []Switch{{Name: "lan", Snooping: true}},
+		Nodes: []Node{
+			{
+				Name: "host",
+				Links: []Link{
+					{Name: "enX0", Switch: "lan", Addrs: []string{"10.0.0.12/24", "fd00::12/64"}},
+					{Name: "enX1", Switch: "lan", Addrs: []string{"10.0.0.13/24", "fd00::13/64"}},
+				},
+				Routes: []string{"224.0.0.0/4 dev enX0"},
+			},
+			{
+				Name:   "peer",
+				Links:  []Link{{Name: "eth0", Switch: "lan", Addrs: []string{"10.0.0.20/24", "fd00::20/64"}}},
+				Routes: []string{"224.0.0.0/4 dev eth0"},
+			},
+		},
+	}
+}
+
+// LAN is o.Nodes hosts (default 3) on one bridged LAN.
+func LAN(o Options) (Topology, error) {
+	n := o.Nodes
+	if n == 0 {
+		n = 3
+	}
+	if n < 1 || n > 32 {
+		return Topology{}, fmt.Errorf("invalid node count %d: must be 1..32", n)
+	}
+	t := Topology{
+		Name:        "lan",
+		Description: fmt.Sprintf("%d nodes n1..n%d on one bridged LAN 10.0.0.0/24, fd00::/64", n, n),
+		Switches:    []Switch{{Name: "lan", Snooping: true}},
+	}
+	for i := 1; i <= n; i++ {
+		t.Nodes = append(t.Nodes, Node{
+			Name: fmt.Sprintf("n%d", i),
+			Links: []Link{{Name: "eth0", Switch: "lan",
+				Addrs: []string{fmt.Sprintf("10.0.0.%d/24", i), fmt.Sprintf("fd00::%d/64", i)}}},
+			Routes: []string{"224.0.0.0/4 dev eth0"},
+		})
+	}
+	return t, nil
+}

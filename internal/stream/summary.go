@@ -1,0 +1,117 @@
+package stream
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// NIC counts what one interface received, by path.
+type NIC struct {
+	Name     string
+	Addrs    []netip.Addr // the interface's own addresses
+	Wire     int          // from other hosts
+	WireSelf int          // from this host's other interfaces, across the network
+	Loopback int          // copies looped back inside the host
+	Sources  map[netip.Addr]int
+
+	// What the receiver knows about the interface, to explain a silence.
+	AcceptsOwn bool     // accept_local and rp_filter let this host's own wire copies in
+	RejectWhy  string   // when !AcceptsOwn: the setting that drops them
+	RejectFix  string   // when !AcceptsOwn: the command that lets them in
+	LocalPeers []string // other interfaces of this host on the same subnet
+}
+
+// Count records one datagram from src that took path p.
+func (n *NIC) Count(src netip.Addr, p Path) {
+	switch p {
+	case PathWire:
+		n.Wire++
+	case PathWireSelf:
+		n.WireSelf++
+	case PathLoopback:
+		n.Loopback++
+	}
+	if n.Sources == nil {
+		n.Sources = map[netip.Addr]int{}
+	}
+	n.Sources[src]++
+}
+
+// Total is every datagram the interface received.
+func (n *NIC) Total() int { return n.Wire + n.WireSelf + n.Loopback }
+
+// Crossed is what arrived through the network.
+func (n *NIC) Crossed() int { return n.Wire + n.WireSelf }
+
+// Explain says, in one sentence, what reached this interface and why
+// the rest did not, as far as the receiver can tell.
+func (n *NIC) Explain(localSenderSeen bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d received", n.Name, n.Total())
+	var parts []string
+	if n.Wire > 0 {
+		parts = append(parts, fmt.Sprintf("%d from other hosts across the wire", n.Wire))
+	}
+	if n.WireSelf > 0 {
+		parts = append(parts, fmt.Sprintf("%d from this host's other interfaces across the wire", n.WireSelf))
+	}
+	if n.Loopback > 0 {
+		parts = append(parts, fmt.Sprintf("%d looped back inside this host (never crossed the wire)", n.Loopback))
+	}
+	if len(parts) > 0 {
+		b.WriteString(": " + strings.Join(parts, ", "))
+	}
+	if n.Crossed() > 0 {
+		return b.String()
+	}
+	switch {
+	case n.sentFromHere():
+		fmt.Fprintf(&b, "; the sender used this interface, and a frame never comes back to the port it left by, so %s sees only the kernel's loopback copies", n.Name)
+	case !n.AcceptsOwn && (localSenderSeen || len(n.LocalPeers) > 0):
+		fmt.Fprintf(&b, "; nothing crossed the wire to %s", n.Name)
+		if len(n.LocalPeers) > 0 {
+			fmt.Fprintf(&b, ". A sender on this host (%s) reaches it only across the wire, with one of this host's own addresses as source", strings.Join(n.LocalPeers, ", "))
+		}
+		fmt.Fprintf(&b, ": %s. Fix: %s", n.RejectWhy, n.RejectFix)
+	default:
+		fmt.Fprintf(&b, "; nothing crossed the wire to %s: no sender reached it (check the sender's interface and TTL; mcast doctor can help)", n.Name)
+	}
+	return b.String()
+}
+
+// sentFromHere reports whether every datagram came from the interface's own address.
+func (n *NIC) sentFromHere() bool {
+	if len(n.Sources) == 0 {
+		return false
+	}
+	for src := range n.Sources {
+		if !slices.Contains(n.Addrs, src) {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteSummary prints the per-interface summary that ends a receive.
+func WriteSummary(w io.Writer, nics []*NIC) {
+	localSeen := false
+	for _, n := range nics {
+		localSeen = localSeen || n.Loopback > 0
+	}
+	fmt.Fprintln(w, "summary:")
+	for _, n := range nics {
+		fmt.Fprintf(w, "  %s\n", n.Explain(localSeen))
+		srcs := make([]netip.Addr, 0, len(n.Sources))
+		for s := range n.Sources {
+			srcs = append(srcs, s)
+		}
+		sort.Slice(srcs, func(i, j int) bool { return srcs[i].Less(srcs[j]) })
+		for _, s := range srcs {
+			fmt.Fprintf(w, "    from %s: %d\n", s, n.Sources[s])
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 	"github.com/mcasttools/mcast/internal/lab"
 )
 
-const labUsage = `mcast lab up TOPOLOGY [--name N] [--nodes N] [-v]
+const labUsage = `mcast lab up TOPOLOGY [--name N] [--nodes N] [--drop-gre] [-v]
        mcast lab down [--name N]
        mcast lab exec [--name N] NODE -- COMMAND [ARGS...]
        mcast lab ls
@@ -33,6 +33,7 @@ func runLab(ctx context.Context, env *Env, args []string) error {
 	case "up", "plan":
 		nodes := fs.Int("nodes", 0, "number of nodes, for topologies that take one")
 		verbose := fs.BoolP("verbose", "v", false, "print each command as it runs")
+		dropGRE := fs.Bool("drop-gre", false, "cloud: the router drops GRE (IP protocol 47), as Azure does")
 		if err := parse(fs, env, args); err != nil {
 			return err
 		}
@@ -42,7 +43,7 @@ func runLab(ctx context.Context, env *Env, args []string) error {
 		if err := lab.ValidName(*name); err != nil {
 			return UsageError{err}
 		}
-		t, err := lab.Lookup(fs.Arg(0), lab.Options{Nodes: *nodes})
+		t, err := lab.Lookup(fs.Arg(0), lab.Options{Nodes: *nodes, DropGRE: *dropGRE})
 		if err != nil {
 			return UsageError{err}
 		}

@@ -7,7 +7,8 @@ import (
 
 // Options tune a built-in topology.
 type Options struct {
-	Nodes int // how many nodes, for topologies that take a count
+	Nodes   int  // how many nodes, for topologies that take a count
+	DropGRE bool // cloud: the router drops GRE (IP protocol 47), as Azure does
 }
 
 type builtin struct {
@@ -17,6 +18,7 @@ type builtin struct {
 
 var builtins = map[string]builtin{
 	"twonic": {"seed 000's host: node host with enX0 10.0.0.12 and enX1 10.0.0.13, node peer 10.0.0.20, one LAN", func(Options) (Topology, error) { return TwoNIC(), nil }},
+	"cloud":  {"router vpc and N VMs (default 3) vm1..vmN at 10.0.i.10/24, unicast routed, multicast not; --drop-gre drops GRE as Azure does", Cloud},
 	"lan":    {"N nodes (default 3) n1..nN at 10.0.0.1.. and fd00::1.., one LAN", LAN},
 }
 
@@ -93,5 +95,45 @@ func LAN(o Options) (Topology, error) {
 			Routes: []string{"224.0.0.0/4 dev eth0"},
 		})
 	}
+	return t, nil
+}
+
+// Cloud is a cloud network as seed 001 meets it: VMs in subnets of their own
+// behind a router (vpc) that forwards unicast and never multicast. With
+// DropGRE the router also drops GRE, as Azure does.
+func Cloud(o Options) (Topology, error) {
+	n := o.Nodes
+	if n == 0 {
+		n = 3
+	}
+	if n < 1 || n > 32 {
+		return Topology{}, fmt.Errorf("invalid node count %d: must be 1..32", n)
+	}
+	t := Topology{
+		Name:        "cloud",
+		Description: fmt.Sprintf("router vpc and %d VMs, each in its own subnet 10.0.i.0/24 (fd00:i::/64); unicast routed, multicast not", n),
+	}
+	vpc := Node{Name: "vpc", Sysctls: []string{"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"}}
+	for i := 1; i <= n; i++ {
+		sw := fmt.Sprintf("net%d", i)
+		t.Switches = append(t.Switches, Switch{Name: sw, Snooping: true})
+		vpc.Links = append(vpc.Links, Link{Name: fmt.Sprintf("eth%d", i), Switch: sw,
+			Addrs: []string{fmt.Sprintf("10.0.%d.1/24", i), fmt.Sprintf("fd00:%d::1/64", i)}})
+		t.Nodes = append(t.Nodes, Node{
+			Name: fmt.Sprintf("vm%d", i),
+			Links: []Link{{Name: "eth0", Switch: sw,
+				Addrs: []string{fmt.Sprintf("10.0.%d.10/24", i), fmt.Sprintf("fd00:%d::10/64", i)}}},
+			Routes: []string{fmt.Sprintf("default via 10.0.%d.1", i), fmt.Sprintf("default via fd00:%d::1", i)},
+		})
+	}
+	if o.DropGRE {
+		t.Description += "; GRE dropped"
+		vpc.Setup = [][]string{
+			{"nft", "add", "table", "inet", "vpc"},
+			{"nft", "add", "chain", "inet", "vpc", "forward", "{ type filter hook forward priority 0 ; }"},
+			{"nft", "add", "rule", "inet", "vpc", "forward", "meta", "l4proto", "gre", "counter", "drop"},
+		}
+	}
+	t.Nodes = append([]Node{vpc}, t.Nodes...)
 	return t, nil
 }

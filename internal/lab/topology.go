@@ -33,8 +33,9 @@ type Switch struct {
 type Node struct {
 	Name    string
 	Links   []Link
-	Routes  []string // arguments to `ip route add`, such as "224.0.0.0/4 dev enX0"
-	Sysctls []string // "key=value", applied after the links exist
+	Routes  []string   // arguments to `ip route add`, such as "224.0.0.0/4 dev enX0"
+	Sysctls []string   // "key=value", applied after the links exist
+	Setup   [][]string // commands run inside the node last, such as nft rules
 }
 
 // Link is one interface of a node, plugged into a switch.
@@ -176,6 +177,9 @@ func (t Topology) Plan(lab string) []Step {
 		}
 		for _, r := range n.Routes {
 			b(append([]string{"-n", ns, "route", "add"}, strings.Fields(r)...)...)
+		}
+		for _, c := range n.Setup {
+			b(append([]string{"netns", "exec", ns}, c...)...)
 		}
 	}
 	return steps

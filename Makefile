@@ -1,0 +1,36 @@
+# mcast: build, install, test, demo.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO      ?= go
+LDFLAGS := -s -w -X github.com/mcasttools/mcast/internal/cli.Version=$(VERSION)
+
+.PHONY: build install test test-unit demo lint clean
+
+build: ## static binary at bin/mcast, with sender and receiver beside it
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mcast ./cmd/mcast
+	ln -sf mcast bin/sender
+	ln -sf mcast bin/receiver
+
+install: build ## install mcast, sender and receiver into $(BINDIR)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 bin/mcast $(DESTDIR)$(BINDIR)/mcast
+	ln -sf mcast $(DESTDIR)$(BINDIR)/sender
+	ln -sf mcast $(DESTDIR)$(BINDIR)/receiver
+
+test: ## every test: unit, and integration in network namespaces (needs root)
+	bash scripts/test.sh
+
+test-unit: ## the tests that need no root
+	$(GO) test ./internal/...
+
+demo: build ## seed 000's scenario in the twonic lab, with default sysctls and with accept_local=1
+	bash scripts/demo.sh
+
+lint: ## gofmt, go vet, staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+clean:
+	rm -rf bin

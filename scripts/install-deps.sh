@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that mcast's tests, demo and benchmarks use,
+# and the Go modules it builds with. Safe to run again.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(iproute2 iputils-ping nftables tcpdump tshark iperf socat ssmping python3-scapy make)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -q
+  # tshark asks whether non-root users may capture; answer no.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+command -v go >/dev/null || { echo "install-deps: go is not installed (expected at /usr/local/go/bin)" >&2; exit 1; }
+go mod download

@@ -1,0 +1,276 @@
+package igmp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// Packet is a decoded frame: its addresses and either an IGMP/MLD message or
+// a UDP datagram header.
+type Packet struct {
+	SrcMAC, DstMAC net.HardwareAddr // empty for raw IP
+	Src, Dst       netip.Addr
+	TTL            int  // IPv4 TTL or IPv6 hop limit
+	RouterAlert    bool // IPv4 option or IPv6 hop-by-hop Router Alert present
+	// Msg is set for IGMP and MLD packets.
+	Msg *Message
+	// UDP is set for UDP datagrams.
+	UDP *UDP
+	// Proto is the IP protocol (or IPv6 next header) of the payload.
+	Proto uint8
+}
+
+// UDP is the header of a UDP datagram.
+type UDP struct {
+	SrcPort, DstPort uint16
+	Len              int // payload bytes
+}
+
+// ErrNotIP is wrapped when a frame carries neither IPv4 nor IPv6: not an
+// error in a capture, just nothing to decode.
+var ErrNotIP = errors.New("not IPv4 or IPv6")
+
+// IP protocol numbers used here.
+const (
+	protoHopByHop = 0
+	protoIGMP     = 2
+	protoUDP      = 17
+	protoRouting  = 43
+	protoFragment = 44
+	protoICMPv6   = 58
+	protoDestOpts = 60
+)
+
+// DecodeEthernet decodes an Ethernet II frame, skipping up to two VLAN tags.
+func DecodeEthernet(b []byte) (Packet, error) {
+	if len(b) < 14 {
+		return Packet{}, fmt.Errorf("Ethernet frame of %d bytes: %w", len(b), ErrTruncated)
+	}
+	dst, src := net.HardwareAddr(b[0:6]), net.HardwareAddr(b[6:12])
+	et := binary.BigEndian.Uint16(b[12:14])
+	b = b[14:]
+	for i := 0; i < 2 && (et == 0x8100 || et == 0x88a8); i++ {
+		if len(b) < 4 {
+			return Packet{}, fmt.Errorf("VLAN tag: %w", ErrTruncated)
+		}
+		et = binary.BigEndian.Uint16(b[2:4])
+		b = b[4:]
+	}
+	var p Packet
+	var err error
+	switch et {
+	case 0x0800:
+		p, err = DecodeIPv4(b)
+	case 0x86dd:
+		p, err = DecodeIPv6(b)
+	default:
+		return Packet{}, fmt.Errorf("ethertype 0x%04x: %w", et, ErrNotIP)
+	}
+	p.SrcMAC, p.DstMAC = src, dst
+	return p, err
+}
+
+// DecodeIP decodes a raw IPv4 or IPv6 packet by its version nibble.
+func DecodeIP(b []byte) (Packet, error) {
+	if len(b) == 0 {
+		return Packet{}, fmt.Errorf("empty IP packet: %w", ErrTruncated)
+	}
+	switch b[0] >> 4 {
+	case 4:
+		return DecodeIPv4(b)
+	case 6:
+		return DecodeIPv6(b)
+	}
+	return Packet{}, fmt.Errorf("IP version %d: %w", b[0]>>4, ErrNotIP)
+}
+
+// DecodeIPv4 decodes an IPv4 packet carrying IGMP or UDP. Other protocols
+// return a Packet with neither Msg nor UDP set. Fragments after the first
+// are returned without payload.
+func DecodeIPv4(b []byte) (Packet, error) {
+	if len(b) < 20 {
+		return Packet{}, fmt.Errorf("IPv4 header of %d bytes: %w", len(b), ErrTruncated)
+	}
+	if b[0]>>4 != 4 {
+		return Packet{}, fmt.Errorf("IPv4 header with version %d: %w", b[0]>>4, ErrNotIP)
+	}
+	ihl := int(b[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(b[2:4]))
+	if ihl < 20 || total < ihl || len(b) < total {
+		return Packet{}, fmt.Errorf("IPv4 header length %d, total length %d in %d bytes: %w", ihl, total, len(b), ErrTruncated)
+	}
+	p := Packet{
+		Src:   netip.AddrFrom4([4]byte(b[12:16])),
+		Dst:   netip.AddrFrom4([4]byte(b[16:20])),
+		TTL:   int(b[8]),
+		Proto: b[9],
+	}
+	for opts := b[20:ihl]; len(opts) > 0; {
+		switch opts[0] {
+		case 0: // end of options
+			opts = nil
+			continue
+		case 1: // no-op
+			opts = opts[1:]
+			continue
+		}
+		if len(opts) < 2 || int(opts[1]) < 2 || int(opts[1]) > len(opts) {
+			return p, fmt.Errorf("IPv4 option %d: %w", opts[0], ErrTruncated)
+		}
+		if opts[0] == 148 {
+			p.RouterAlert = true
+		}
+		opts = opts[opts[1]:]
+	}
+	if binary.BigEndian.Uint16(b[6:8])&0x1fff != 0 {
+		return p, nil // a later fragment: no transport header
+	}
+	payload := b[ihl:total]
+	switch p.Proto {
+	case protoIGMP:
+		m, err := ParseIGMP(payload)
+		if err != nil {
+			return p, fmt.Errorf("from %s: %w", p.Src, err)
+		}
+		p.Msg = &m
+	case protoUDP:
+		u, err := parseUDP(payload)
+		if err != nil {
+			return p, fmt.Errorf("from %s: %w", p.Src, err)
+		}
+		p.UDP = &u
+	}
+	return p, nil
+}
+
+// DecodeIPv6 decodes an IPv6 packet carrying MLD or UDP, walking extension
+// headers. MLD checksums are verified against the pseudo-header.
+func DecodeIPv6(b []byte) (Packet, error) {
+	if len(b) < 40 {
+		return Packet{}, fmt.Errorf("IPv6 header of %d bytes: %w", len(b), ErrTruncated)
+	}
+	if b[0]>>4 != 6 {
+		return Packet{}, fmt.Errorf("IPv6 header with version %d: %w", b[0]>>4, ErrNotIP)
+	}
+	plen := int(binary.BigEndian.Uint16(b[4:6]))
+	if len(b) < 40+plen {
+		return Packet{}, fmt.Errorf("IPv6 payload length %d in %d bytes: %w", plen, len(b)-40, ErrTruncated)
+	}
+	p := Packet{
+		Src: netip.AddrFrom16([16]byte(b[8:24])),
+		Dst: netip.AddrFrom16([16]byte(b[24:40])),
+		TTL: int(b[7]),
+	}
+	next := b[6]
+	payload := b[40 : 40+plen]
+	for {
+		switch next {
+		case protoHopByHop, protoRouting, protoDestOpts:
+			if len(payload) < 8 {
+				return p, fmt.Errorf("IPv6 extension header %d: %w", next, ErrTruncated)
+			}
+			n := (int(payload[1]) + 1) * 8
+			if len(payload) < n {
+				return p, fmt.Errorf("IPv6 extension header %d of %d bytes: %w", next, n, ErrTruncated)
+			}
+			if next == protoHopByHop && hasRouterAlert6(payload[2:n]) {
+				p.RouterAlert = true
+			}
+			next, payload = payload[0], payload[n:]
+			continue
+		case protoFragment:
+			if len(payload) < 8 {
+				return p, fmt.Errorf("IPv6 fragment header: %w", ErrTruncated)
+			}
+			if binary.BigEndian.Uint16(payload[2:4])&0xfff8 != 0 {
+				p.Proto = payload[0]
+				return p, nil // a later fragment
+			}
+			next, payload = payload[0], payload[8:]
+			continue
+		}
+		break
+	}
+	p.Proto = next
+	switch next {
+	case protoICMPv6:
+		if len(payload) == 0 || !IsMLDType(payload[0]) {
+			return p, nil
+		}
+		if checksum(payload, pseudo6(p.Src, p.Dst, len(payload))) != 0 {
+			return p, fmt.Errorf("from %s: MLD type %d: %w", p.Src, payload[0], ErrChecksum)
+		}
+		m, err := ParseMLD(payload)
+		if err != nil {
+			return p, fmt.Errorf("from %s: %w", p.Src, err)
+		}
+		p.Msg = &m
+	case protoUDP:
+		u, err := parseUDP(payload)
+		if err != nil {
+			return p, fmt.Errorf("from %s: %w", p.Src, err)
+		}
+		p.UDP = &u
+	}
+	return p, nil
+}
+
+func hasRouterAlert6(opts []byte) bool {
+	for len(opts) > 0 {
+		if opts[0] == 0 { // Pad1
+			opts = opts[1:]
+			continue
+		}
+		if len(opts) < 2 || len(opts) < 2+int(opts[1]) {
+			return false
+		}
+		if opts[0] == 5 {
+			return true
+		}
+		opts = opts[2+int(opts[1]):]
+	}
+	return false
+}
+
+func pseudo6(src, dst netip.Addr, n int) uint32 {
+	var sum uint32
+	for _, a := range []netip.Addr{src, dst} {
+		b := a.As16()
+		for i := 0; i < 16; i += 2 {
+			sum += uint32(b[i])<<8 | uint32(b[i+1])
+		}
+	}
+	sum += uint32(n>>16) + uint32(n&0xffff)
+	sum += protoICMPv6
+	return sum
+}
+
+func parseUDP(b []byte) (UDP, error) {
+	if len(b) < 8 {
+		return UDP{}, fmt.Errorf("UDP header of %d bytes: %w", len(b), ErrTruncated)
+	}
+	return UDP{
+		SrcPort: binary.BigEndian.Uint16(b[0:2]),
+		DstPort: binary.BigEndian.Uint16(b[2:4]),
+		Len:     len(b) - 8,
+	}, nil
+}
+
+// DecodeLinuxSLL decodes a Linux "cooked" (SLL v1) capture record: a 16-byte
+// header whose last two bytes are the ethertype.
+func DecodeLinuxSLL(b []byte) (Packet, error) {
+	if len(b) < 16 {
+		return Packet{}, fmt.Errorf("Linux SLL header of %d bytes: %w", len(b), ErrTruncated)
+	}
+	switch et := binary.BigEndian.Uint16(b[14:16]); et {
+	case 0x0800:
+		return DecodeIPv4(b[16:])
+	case 0x86dd:
+		return DecodeIPv6(b[16:])
+	default:
+		return Packet{}, fmt.Errorf("ethertype 0x%04x: %w", et, ErrNotIP)
+	}
+}

@@ -34,6 +34,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"send":    {"send datagrams to a group on a chosen interface", runSend},
 		"recv":    {"receive from a group on one or more interfaces, and say which path each datagram took", runRecv},
+		"doctor":  {"name what keeps multicast or broadcast from working on this host, with the evidence and the fix", runDoctor},
 		"lab":     {"build throwaway network-namespace topologies to try multicast on one machine", runLab},
 		"version": {"print the version", runVersion},
 		"help":    {"show help for a command", runHelp},

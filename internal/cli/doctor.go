@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/doctor"
+	"github.com/mcasttools/mcast/internal/endpoint"
+)
+
+func runDoctor(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("doctor", "mcast doctor [--iface NAME] [--group G[:PORT]] [--source S] [--json]")
+	ifText := fs.String("iface", "", "the interface multicast should use: a name or one of its addresses (default: the route's)")
+	groupText := fs.String("group", "", "the group (and UDP port) to check, G[:PORT]; with root, also probe it (default: MULTICAST_ADDR if set)")
+	srcText := fs.String("source", "", "the sender's address: this host's (then the probe sends from it) or another host's")
+	ttl := fs.Int("ttl", 1, "the TTL the senders use (mcast send's default is 1)")
+	asJSON := fs.Bool("json", false, "print the reports as JSON")
+	verbose := fs.BoolP("verbose", "v", false, "show the evidence of checks that passed too")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up on a check after this long")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (the group goes in --group)", fs.Arg(0))
+	}
+	if *ttl < 0 || *ttl > 255 {
+		return usagef("invalid --ttl %d: must be 0..255", *ttl)
+	}
+	if *timeout <= 0 {
+		return usagef("invalid --timeout %s: must be positive", *timeout)
+	}
+	t := doctor.Target{Iface: *ifText, TTL: *ttl}
+	if *groupText == "" {
+		*groupText = env.Getenv("MULTICAST_ADDR")
+	}
+	if *groupText != "" {
+		host, port := endpoint.SplitHostPort(*groupText)
+		if port != "" {
+			p, err := endpoint.ParsePort(port)
+			if err != nil {
+				return UsageError{fmt.Errorf("--group %q: %w", *groupText, err)}
+			}
+			t.Port = p
+		}
+		// A group that is not multicast is reported by the checks that need
+		// it; the others still run.
+		g, err := endpoint.ParseGroup(host)
+		if err != nil {
+			t.GroupErr = err
+		} else {
+			t.Group = g
+		}
+	}
+	if *srcText != "" {
+		a, err := netip.ParseAddr(*srcText)
+		if err != nil {
+			return usagef("invalid --source %q: not an IP address", *srcText)
+		}
+		t.Source = a.Unmap()
+	}
+	reports := doctor.Run(ctx, doctor.Catalog(doctor.LiveHost(), t), *timeout)
+	if *asJSON {
+		if err := writeDoctorJSON(env.Stdout, t, reports); err != nil {
+			return err
+		}
+	} else {
+		writeDoctorText(env.Stdout, t, reports, *verbose)
+	}
+	if doctor.Failed(reports) {
+		return ExitError{Code: 1}
+	}
+	return nil
+}
+
+// doctorJSON is the stable JSON shape of `mcast doctor --json`.
+type doctorJSON struct {
+	Target struct {
+		Iface    string `json:"iface,omitempty"`
+		Group    string `json:"group,omitempty"`
+		Port     uint16 `json:"port,omitempty"`
+		GroupErr string `json:"group_error,omitempty"`
+		Source   string `json:"source,omitempty"`
+		TTL      int    `json:"ttl"`
+	} `json:"target"`
+	Checks []doctor.Report `json:"checks"`
+	Counts map[string]int  `json:"counts"`
+	Failed bool            `json:"failed"`
+}
+
+func writeDoctorJSON(w io.Writer, t doctor.Target, rs []doctor.Report) error {
+	var out doctorJSON
+	out.Target.Iface = t.Iface
+	if t.HasGroup() {
+		out.Target.Group = t.Group.String()
+	}
+	out.Target.Port = t.Port
+	if t.GroupErr != nil {
+		out.Target.GroupErr = t.GroupErr.Error()
+	}
+	if t.Source.IsValid() {
+		out.Target.Source = t.Source.String()
+	}
+	out.Target.TTL = t.TTL
+	out.Checks = rs
+	out.Counts = map[string]int{"ok": 0, "warn": 0, "fail": 0, "skip": 0}
+	for s, n := range doctor.Count(rs) {
+		out.Counts[s.String()] = n
+	}
+	out.Failed = doctor.Failed(rs)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func writeDoctorText(w io.Writer, t doctor.Target, rs []doctor.Report, verbose bool) {
+	var about []string
+	if t.HasGroup() {
+		g := t.Group.String()
+		if t.Port != 0 {
+			g = netip.AddrPortFrom(t.Group, t.Port).String()
+		}
+		about = append(about, "group "+g)
+	}
+	if t.Iface != "" {
+		about = append(about, "interface "+t.Iface)
+	}
+	if t.Source.IsValid() {
+		about = append(about, "source "+t.Source.String())
+	}
+	head := "mcast doctor"
+	if len(about) > 0 {
+		head += ": " + strings.Join(about, ", ")
+	}
+	fmt.Fprintln(w, head)
+	for _, r := range rs {
+		fmt.Fprintf(w, "\n%-4s  %s: %s\n", strings.ToUpper(r.Status.String()), r.Check, r.Summary)
+		if r.Status != doctor.OK || verbose {
+			for _, e := range r.Evidence {
+				fmt.Fprintf(w, "      seen: %s\n", e)
+			}
+		}
+		for _, f := range r.Fix {
+			fmt.Fprintf(w, "      fix:  %s\n", f)
+		}
+	}
+	c := doctor.Count(rs)
+	fmt.Fprintf(w, "\n%d fail, %d warn, %d ok, %d could not check\n", c[doctor.Fail], c[doctor.Warn], c[doctor.OK], c[doctor.Skip])
+}

@@ -1,0 +1,104 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/sys"
+)
+
+// snoopingCheck (8) finds local Linux bridges that snoop IGMP/MLD with no
+// querier: nobody asks hosts to renew their memberships, so the bridge
+// forgets them after multicast_membership_interval (260 s) and stops
+// forwarding the groups to their receivers.
+type snoopingCheck struct {
+	h *Host
+	t Target
+}
+
+func (snoopingCheck) Name() string { return "snooping" }
+
+// bridgeState is what /sys/class/net/<br>/bridge says about multicast.
+type bridgeState struct {
+	Snooping    bool
+	Querier     bool
+	IGMPVersion int
+	Membership  time.Duration
+	err         error
+}
+
+func readBridge(fs sys.FS, name string) bridgeState {
+	var bs bridgeState
+	get := func(f string) int {
+		s, err := readFile(fs, "sys/class/net/"+name+"/bridge/"+f)
+		if err != nil {
+			if bs.err == nil {
+				bs.err = fmt.Errorf("reading bridge %s: %w", name, err)
+			}
+			return 0
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil && bs.err == nil {
+			bs.err = fmt.Errorf("bridge %s: %s is %q, not a number", name, f, s)
+		}
+		return n
+	}
+	bs.Snooping = get("multicast_snooping") == 1
+	bs.Querier = get("multicast_querier") == 1
+	bs.IGMPVersion = get("multicast_igmp_version")
+	bs.Membership = time.Duration(get("multicast_membership_interval")) * 10 * time.Millisecond // centiseconds
+	if bs.IGMPVersion == 0 {
+		bs.IGMPVersion = 2 // kernels before 5.10 have no such file and speak v2
+	}
+	return bs
+}
+
+func (c snoopingCheck) Run(ctx context.Context) Result {
+	links, err := c.h.Net.Links(ctx)
+	if err != nil {
+		return Skipf("%v", err)
+	}
+	res := Result{Status: OK}
+	var bad []string
+	n := 0
+	for _, b := range links {
+		if b.Type != "bridge" {
+			continue
+		}
+		n++
+		bs := readBridge(c.h.FS, b.Name)
+		if bs.err != nil {
+			res.Evidence = append(res.Evidence, bs.err.Error())
+			res.Status = worst(res.Status, Skip)
+			continue
+		}
+		var ports []string
+		for _, l := range links {
+			if l.MasterIndex == b.Index {
+				ports = append(ports, l.Name)
+			}
+		}
+		res.Evidence = append(res.Evidence, fmt.Sprintf("bridge %s: multicast_snooping=%d multicast_querier=%d multicast_igmp_version=%d multicast_membership_interval=%s; ports: %s",
+			b.Name, b2i(bs.Snooping), b2i(bs.Querier), bs.IGMPVersion, bs.Membership, joinAnd(ports)))
+		if bs.Snooping && !bs.Querier {
+			bad = append(bad, b.Name)
+			res.Fix = append(res.Fix,
+				fmt.Sprintf("ip link set %s type bridge mcast_querier 1", b.Name),
+				fmt.Sprintf("or stop snooping: ip link set %s type bridge mcast_snooping 0", b.Name))
+		}
+	}
+	switch {
+	case n == 0:
+		res.Summary = "no Linux bridge on this host (a bridge in another namespace or a hardware switch is not visible from here)"
+	case len(bad) > 0:
+		res.Status = Fail
+		res.Summary = fmt.Sprintf("bridge %s snoops IGMP/MLD but is not a querier: unless another querier is on the segment, memberships expire after about 260 s and the bridge then stops forwarding the groups to their receivers", joinAnd(bad))
+	case res.Status == Skip:
+		res.Summary = "could not check: " + res.Evidence[0]
+	default:
+		res.Summary = fmt.Sprintf("%s: either not snooping or a querier", plural(n, "bridge", "bridges"))
+	}
+	return res
+}

@@ -1,0 +1,184 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// LiveHost is the running system: netlink, files below /, the firewall tools.
+func LiveHost() *Host {
+	return &Host{
+		FS:    sys.Host,
+		Net:   liveNet{},
+		Rules: liveRules,
+		Root:  os.Geteuid() == 0,
+		Probe: liveProbe,
+	}
+}
+
+type liveNet struct{}
+
+func (liveNet) Links(ctx context.Context) ([]Link, error) {
+	ls, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("listing links: %w", err)
+	}
+	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses: %w", err)
+	}
+	out := make([]Link, 0, len(ls))
+	for _, l := range ls {
+		a := l.Attrs()
+		lk := Link{
+			Name:         a.Name,
+			Index:        a.Index,
+			Type:         l.Type(),
+			Up:           a.Flags&net.FlagUp != 0,
+			LowerUp:      a.RawFlags&unix.IFF_LOWER_UP != 0,
+			Multicast:    a.Flags&net.FlagMulticast != 0,
+			Broadcast:    a.Flags&net.FlagBroadcast != 0,
+			Loopback:     a.Flags&net.FlagLoopback != 0,
+			PointToPoint: a.Flags&net.FlagPointToPoint != 0,
+			NoARP:        a.RawFlags&unix.IFF_NOARP != 0,
+			MasterIndex:  a.MasterIndex,
+		}
+		for _, ad := range addrs {
+			if ad.LinkIndex != a.Index || ad.IPNet == nil {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ad.IP)
+			if !ok {
+				continue
+			}
+			ones, _ := ad.Mask.Size()
+			x := Addr{Prefix: netip.PrefixFrom(ip.Unmap(), ones), Autojoin: ad.Flags&unix.IFA_F_MCAUTOJOIN != 0}
+			if b, ok := netip.AddrFromSlice(ad.Broadcast); ok && !b.IsUnspecified() {
+				x.Broadcast = b.Unmap()
+			}
+			lk.Addrs = append(lk.Addrs, x)
+		}
+		out = append(out, lk)
+	}
+	return out, nil
+}
+
+func (n liveNet) Routes(ctx context.Context, family int) ([]Route, error) {
+	fam := netlink.FAMILY_V4
+	if family == 6 {
+		fam = netlink.FAMILY_V6
+	}
+	rs, err := netlink.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("listing IPv%d routes: %w", family, err)
+	}
+	names := linkNames()
+	out := make([]Route, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, convRoute(r, names))
+	}
+	return out, nil
+}
+
+func (liveNet) RouteGet(ctx context.Context, dst netip.Addr, oif int, src netip.Addr) (Route, error) {
+	opts := &netlink.RouteGetOptions{OifIndex: oif}
+	if src.IsValid() {
+		opts.SrcAddr = src.AsSlice()
+	}
+	rs, err := netlink.RouteGetWithOptions(dst.AsSlice(), opts)
+	if err != nil {
+		if errors.Is(err, unix.ENETUNREACH) {
+			return Route{}, fmt.Errorf("ip route get %s: %w", dst, ErrUnreachable)
+		}
+		return Route{}, fmt.Errorf("ip route get %s: %w", dst, err)
+	}
+	if len(rs) == 0 {
+		return Route{}, fmt.Errorf("ip route get %s: no answer", dst)
+	}
+	r := convRoute(rs[0], linkNames())
+	if !r.Dst.IsValid() {
+		r.Dst = netip.PrefixFrom(dst, dst.BitLen())
+	}
+	return r, nil
+}
+
+func linkNames() map[int]string {
+	m := map[int]string{}
+	ls, _ := netlink.LinkList()
+	for _, l := range ls {
+		m[l.Attrs().Index] = l.Attrs().Name
+	}
+	return m
+}
+
+var rtnNames = map[int]string{
+	unix.RTN_UNICAST: "unicast", unix.RTN_LOCAL: "local", unix.RTN_BROADCAST: "broadcast",
+	unix.RTN_ANYCAST: "anycast", unix.RTN_MULTICAST: "multicast", unix.RTN_BLACKHOLE: "blackhole",
+	unix.RTN_UNREACHABLE: "unreachable", unix.RTN_PROHIBIT: "prohibit", unix.RTN_THROW: "throw",
+	unix.RTN_NAT: "nat",
+}
+
+var protoNames = map[netlink.RouteProtocol]string{
+	unix.RTPROT_KERNEL: "kernel", unix.RTPROT_BOOT: "boot", unix.RTPROT_STATIC: "static",
+	unix.RTPROT_DHCP: "dhcp", unix.RTPROT_RA: "ra",
+}
+
+func convRoute(r netlink.Route, names map[int]string) Route {
+	out := Route{Type: rtnNames[r.Type], Table: r.Table, Dev: names[r.LinkIndex], Proto: protoNames[r.Protocol]}
+	if out.Type == "" {
+		out.Type = fmt.Sprintf("type%d", r.Type)
+	}
+	if r.Dst != nil {
+		if ip, ok := netip.AddrFromSlice(r.Dst.IP); ok {
+			ones, _ := r.Dst.Mask.Size()
+			out.Dst = netip.PrefixFrom(ip.Unmap(), ones)
+		}
+	}
+	if ip, ok := netip.AddrFromSlice(r.Gw); ok {
+		out.Gateway = ip.Unmap()
+	}
+	if ip, ok := netip.AddrFromSlice(r.Src); ok {
+		out.Src = ip.Unmap()
+	}
+	return out
+}
+
+// liveRules runs `nft -j list ruleset` and iptables-save where present.
+func liveRules(ctx context.Context) (Rulesets, error) {
+	var rs Rulesets
+	run := func(name string, args ...string) string {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			return ""
+		}
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, path, args...)
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			rs.Errors = append(rs.Errors, fmt.Sprintf("%s %s: %v %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String())))
+			return ""
+		}
+		return string(out)
+	}
+	rs.NftJSON = run("nft", "-j", "list", "ruleset")
+	// iptables-legacy keeps rules nft cannot see; iptables-nft's rules are
+	// already in the nft ruleset, so only the legacy tool is asked.
+	rs.IptablesSave = run("iptables-legacy-save")
+	rs.Ip6tables = run("ip6tables-legacy-save")
+	if rs.NftJSON == "" && len(rs.Errors) > 0 {
+		return rs, errors.New(rs.Errors[0])
+	}
+	return rs, nil
+}

@@ -38,7 +38,7 @@ var clouds = []struct {
 	{[]string{"7783-7084-3265-9085-8269-3286-77", "microsoft corporation"}, Cloud{"Microsoft Azure",
 		"no (virtual networks block multicast, broadcast, IP-in-IP and GRE)",
 		"no"}},
-	{[]string{"oraclecloud.com", "oracle"}, Cloud{"Oracle Cloud Infrastructure",
+	{[]string{"oraclecloud.com"}, Cloud{"Oracle Cloud Infrastructure",
 		"no (the VCN carries unicast only)",
 		"no"}},
 }

@@ -48,6 +48,9 @@ type probeCheck struct {
 
 func (probeCheck) Name() string { return "probe" }
 
+// Active reports that the probe joins and sends, so it runs last.
+func (probeCheck) Active() bool { return true }
+
 func (c probeCheck) Run(ctx context.Context) Result {
 	switch {
 	case c.t.GroupErr != nil:

@@ -136,4 +136,3 @@ func b2i(b bool) int {
 	}
 	return 0
 }
-

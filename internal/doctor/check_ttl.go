@@ -33,6 +33,9 @@ func (c ttlCheck) Run(ctx context.Context) Result {
 	case err != nil:
 		return Skipf("%v", err)
 	}
+	if r.Dev == "lo" || r.Type == "local" {
+		return Skipf("%s is routed to lo (see check route)", g)
+	}
 	res.Evidence = append(res.Evidence, fmt.Sprintf("ip route get %s: %s", g, r))
 	var notes []string
 	if r.Gateway.IsValid() && ttl <= 1 {

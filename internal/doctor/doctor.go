@@ -85,20 +85,33 @@ type Report struct {
 	Took time.Duration `json:"-"`
 }
 
+// Active is implemented by checks that change what the others read (the
+// probe joins a group and sends): they run after the passive checks.
+type Active interface {
+	Active() bool
+}
+
 // Run runs checks concurrently, each with at most timeout, and returns their
-// reports in the order given. A check that panics or overruns its time is
-// reported as skipped; the others are not affected.
+// reports in the order given. Passive checks run first, all at once, then the
+// active ones. A check that panics or overruns its time is reported as
+// skipped; the others are not affected.
 func Run(ctx context.Context, checks []Check, timeout time.Duration) []Report {
 	out := make([]Report, len(checks))
-	var wg sync.WaitGroup
-	for i, c := range checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = runOne(ctx, c, timeout)
-		}()
+	for _, active := range []bool{false, true} {
+		var wg sync.WaitGroup
+		for i, c := range checks {
+			a, ok := c.(Active)
+			if (ok && a.Active()) != active {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out[i] = runOne(ctx, c, timeout)
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	return out
 }
 

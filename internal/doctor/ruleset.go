@@ -376,6 +376,13 @@ func iptRule(args []string) Rule {
 				p = "th"
 			}
 			add(p+".dport", vals)
+		case "--ctstate", "--state":
+			var vals []Value
+			for _, s := range strings.Split(next(&i), ",") {
+				s = strings.ToLower(s)
+				vals = append(vals, Value{Lo: s, Hi: s})
+			}
+			add("ct.state", vals)
 		case "-m", "--match":
 			next(&i) // the module name; its options follow
 		case "-j", "--jump", "-g", "--goto":

@@ -37,12 +37,21 @@ func (c ttlCheck) Run(ctx context.Context) Result {
 		return Skipf("%s is routed to lo (see check route)", g)
 	}
 	res.Evidence = append(res.Evidence, fmt.Sprintf("ip route get %s: %s", g, r))
+	// A multicast datagram never goes to a gateway, but a route through one
+	// says the receivers of the group are expected behind that router.
+	gw := r.Gateway
+	if routes, err := c.h.Net.Routes(ctx, familyOf(g)); err == nil {
+		if cr := coveringRoute(routes, g); cr.Gateway.IsValid() {
+			gw = cr.Gateway
+			res.Evidence = append(res.Evidence, "matching route: "+cr.String())
+		}
+	}
 	var notes []string
-	if r.Gateway.IsValid() && ttl <= 1 {
+	if gw.IsValid() && ttl <= 1 {
 		res.Status = Warn
-		notes = append(notes, fmt.Sprintf("datagrams to %s leave toward router %s with TTL %d: the router drops them, so receivers behind it get nothing", g, r.Gateway, ttl))
+		notes = append(notes, fmt.Sprintf("datagrams to %s leave toward router %s with TTL %d: the router drops them, so receivers behind it get nothing", g, gw, ttl))
 		res.Fix = append(res.Fix, fmt.Sprintf("send with a TTL above the router count: mcast send --ttl 8 %s", g),
-			fmt.Sprintf("and %s must route multicast (a PIM router, or smcroute/pimd on Linux); a cloud network never does (see check environment)", r.Gateway))
+			fmt.Sprintf("and %s must route multicast (a PIM router, or smcroute/pimd on Linux); a cloud network never does (see check environment)", gw))
 	}
 	if src := c.t.Source; src.IsValid() {
 		if _, local := func() (Link, bool) {

@@ -327,8 +327,8 @@ func TestTTL(t *testing.T) {
 		links:  []doctor.Link{lo, eth("eth0", 2, "10.0.1.10/24")},
 		routes: []doctor.Route{{Type: "unicast", Gateway: ip("10.0.1.1"), Dev: "eth0", Table: doctor.TableMain}},
 		get: map[string]doctor.Route{
-			"239.1.2.3":   {Type: "multicast", Dst: pfx("239.1.2.3/32"), Gateway: ip("10.0.1.1"), Dev: "eth0", Src: ip("10.0.1.10")},
-			"239.255.0.1": {Type: "multicast", Dst: pfx("239.255.0.1/32"), Gateway: ip("10.0.1.1"), Dev: "eth0", Src: ip("10.0.1.10")},
+			"239.1.2.3":   {Type: "multicast", Dst: pfx("239.1.2.3/32"), Dev: "eth0", Src: ip("10.0.1.10")},
+			"239.255.0.1": {Type: "multicast", Dst: pfx("239.255.0.1/32"), Dev: "eth0", Src: ip("10.0.1.10")},
 			"10.0.2.10":   {Type: "unicast", Dst: pfx("10.0.2.10/32"), Gateway: ip("10.0.1.1"), Dev: "eth0", Src: ip("10.0.1.10")},
 		},
 	}

@@ -138,7 +138,7 @@ func (r Route) String() string {
 	if r.Type != "" && r.Type != "unicast" {
 		b = append(b, r.Type)
 	}
-	if r.Dst.IsValid() {
+	if r.Dst.IsValid() && r.Dst.Bits() > 0 {
 		if r.Dst.IsSingleIP() {
 			b = append(b, r.Dst.Addr().String())
 		} else {

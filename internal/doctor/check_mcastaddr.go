@@ -65,7 +65,11 @@ func (c mcastAddrCheck) Run(ctx context.Context) Result {
 		res.Fix = append(res.Fix, fmt.Sprintf("ip addr del %s dev %s", h.a.Prefix, h.l.Name))
 	}
 	res.Fix = append(res.Fix, "to receive a group, join it from the receiving socket instead (mcast recv GROUP --iface IFACE); `ip addr ... autojoin` is meant for VXLAN and Open vSwitch, which need the kernel to hold the membership")
-	res.Summary = fmt.Sprintf("%s configured as an interface address: its local route sends datagrams for it to lo with a multicast source, where they are dropped (they neither leave the host nor loop back)", joinAnd(names))
+	verb := "is"
+	if len(names) > 1 {
+		verb = "are"
+	}
+	res.Summary = fmt.Sprintf("%s %s configured as an interface address: its local route sends datagrams for it to lo with a multicast source, where they are dropped (they neither leave the host nor loop back)", joinAnd(names), verb)
 	if c.t.HasGroup() && !mine {
 		res.Status = Warn
 		res.Summary += fmt.Sprintf("; your group %s is not one of them", c.t.Group)

@@ -83,6 +83,20 @@ func (c snoopingCheck) Run(ctx context.Context) Result {
 		res.Evidence = append(res.Evidence, fmt.Sprintf("bridge %s: multicast_snooping=%d multicast_querier=%d multicast_igmp_version=%d multicast_membership_interval=%s; ports: %s",
 			b.Name, b2i(bs.Snooping), b2i(bs.Querier), bs.IGMPVersion, bs.Membership, joinAnd(ports)))
 		if bs.Snooping && !bs.Querier {
+			q, err := c.h.Net.BridgeQuerier(ctx, b.Index)
+			switch {
+			case err != nil:
+				res.Evidence = append(res.Evidence, fmt.Sprintf("bridge %s: other querier unknown: %v", b.Name, err))
+			case q.Present():
+				port := "the bridge itself"
+				if p, ok := linkByIndex(links, q.PortIndex); ok {
+					port = "port " + p.Name
+				}
+				res.Evidence = append(res.Evidence, fmt.Sprintf("bridge %s hears querier %s on %s (other-querier timer %s)", b.Name, q.Addr, port, q.OtherTimer))
+				continue
+			default:
+				res.Evidence = append(res.Evidence, fmt.Sprintf("bridge %s hears no other querier (netlink IFLA_BR_MCAST_QUERIER_STATE)", b.Name))
+			}
 			bad = append(bad, b.Name)
 			res.Fix = append(res.Fix,
 				fmt.Sprintf("ip link set %s type bridge mcast_querier 1", b.Name),
@@ -94,11 +108,15 @@ func (c snoopingCheck) Run(ctx context.Context) Result {
 		res.Summary = "no Linux bridge on this host (a bridge in another namespace or a hardware switch is not visible from here)"
 	case len(bad) > 0:
 		res.Status = Fail
-		res.Summary = fmt.Sprintf("bridge %s snoops IGMP/MLD but is not a querier: unless another querier is on the segment, memberships expire after about 260 s and the bridge then stops forwarding the groups to their receivers", joinAnd(bad))
+		if len(bad) == 1 {
+			res.Summary = fmt.Sprintf("bridge %s snoops IGMP/MLD but is not a querier and hears none: memberships expire after about 260 s and the bridge then stops forwarding the groups to their receivers", bad[0])
+		} else {
+			res.Summary = fmt.Sprintf("bridges %s snoop IGMP/MLD but are not queriers and hear none: memberships expire after about 260 s and the bridges then stop forwarding the groups to their receivers", joinAnd(bad))
+		}
 	case res.Status == Skip:
 		res.Summary = "could not check: " + res.Evidence[0]
 	default:
-		res.Summary = fmt.Sprintf("%s: either not snooping or a querier", plural(n, "bridge", "bridges"))
+		res.Summary = fmt.Sprintf("%s: not snooping, a querier, or hearing one", plural(n, "bridge", "bridges"))
 	}
 	return res
 }

@@ -308,11 +308,17 @@ func TestSnooping(t *testing.T) {
 		want   []string
 	}{
 		{"no bridge", lanNode(), nil, doctor.OK, []string{"no Linux bridge"}},
-		{"snooping, no querier", bridged, br("1", "0"), doctor.Fail, []string{"bridge br0 snoops IGMP/MLD but is not a querier", "about 260 s",
+		{"snooping, no querier", bridged, br("1", "0"), doctor.Fail, []string{"bridge br0 snoops IGMP/MLD but is not a querier and hears none", "about 260 s", "hears no other querier",
 			"multicast_snooping=1 multicast_querier=0 multicast_igmp_version=2 multicast_membership_interval=4m20s; ports: vq1",
 			"ip link set br0 type bridge mcast_querier 1"}},
-		{"querier", bridged, br("1", "1"), doctor.OK, []string{"either not snooping or a querier"}},
+		{"querier", bridged, br("1", "1"), doctor.OK, []string{"not snooping, a querier, or hearing one"}},
 		{"not snooping", bridged, br("0", "0"), doctor.OK, nil},
+		{"hears another querier", func() *fakeNet {
+			n := lanNode()
+			n.links = bridged.links
+			n.querier = map[int]doctor.Querier{5: {Addr: ip("192.168.77.2"), PortIndex: 6, OtherTimer: 250 * time.Second}}
+			return n
+		}(), br("1", "0"), doctor.OK, []string{"bridge br0 hears querier 192.168.77.2 on port vq1 (other-querier timer 4m10s)"}},
 		{"unreadable", bridged, nil, doctor.Skip, []string{"could not check: reading bridge br0"}},
 	}
 	for _, tt := range tests {

@@ -17,9 +17,17 @@ import (
 // fakeNet answers from recorded links and routes. get maps a destination
 // (or "dst oif N") to the kernel's answer; a missing one is unreachable.
 type fakeNet struct {
-	links  []doctor.Link
-	routes []doctor.Route
-	get    map[string]doctor.Route
+	links   []doctor.Link
+	routes  []doctor.Route
+	get     map[string]doctor.Route
+	querier map[int]doctor.Querier
+}
+
+func (f *fakeNet) BridgeQuerier(_ context.Context, idx int) (doctor.Querier, error) {
+	if q, ok := f.querier[idx]; ok {
+		return q, nil
+	}
+	return doctor.Querier{Addr: netip.IPv4Unspecified()}, nil
 }
 
 func (f *fakeNet) Links(context.Context) ([]doctor.Link, error) { return f.links, nil }

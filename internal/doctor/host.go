@@ -39,6 +39,9 @@ type Net interface {
 	// RouteGet asks the kernel which route a datagram to dst takes, as
 	// `ip route get dst [oif DEV] [from SRC]` does; oif 0 lets it choose.
 	RouteGet(ctx context.Context, dst netip.Addr, oif int, src netip.Addr) (Route, error)
+	// BridgeQuerier tells what the bridge with index ifindex knows of the
+	// IGMP querier on its segment.
+	BridgeQuerier(ctx context.Context, ifindex int) (Querier, error)
 }
 
 // ErrUnreachable is wrapped by RouteGet when the kernel has no route

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -181,4 +182,52 @@ func liveRules(ctx context.Context) (Rulesets, error) {
 		return rs, errors.New(rs.Errors[0])
 	}
 	return rs, nil
+}
+
+// BridgeQuerier asks the kernel (RTM_GETLINK) for the bridge's view of the
+// IGMP querier on its segment.
+func (liveNet) BridgeQuerier(ctx context.Context, ifindex int) (Querier, error) {
+	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(ifindex)
+	req.AddData(msg)
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+	if err != nil {
+		return Querier{}, fmt.Errorf("reading bridge %d: %w", ifindex, err)
+	}
+	for _, m := range msgs {
+		if len(m) < unix.SizeofIfInfomsg {
+			continue
+		}
+		attrs, err := nl.ParseRouteAttr(m[unix.SizeofIfInfomsg:])
+		if err != nil {
+			return Querier{}, fmt.Errorf("reading bridge %d: %w", ifindex, err)
+		}
+		for _, a := range attrs {
+			if a.Attr.Type&0x3fff != unix.IFLA_LINKINFO {
+				continue
+			}
+			info, err := nl.ParseRouteAttr(a.Value)
+			if err != nil {
+				return Querier{}, fmt.Errorf("reading bridge %d link info: %w", ifindex, err)
+			}
+			for _, i := range info {
+				if i.Attr.Type&0x3fff != unix.IFLA_INFO_DATA {
+					continue
+				}
+				data, err := nl.ParseRouteAttr(i.Value)
+				if err != nil {
+					return Querier{}, fmt.Errorf("reading bridge %d data: %w", ifindex, err)
+				}
+				for _, d := range data {
+					if d.Attr.Type&0x3fff == unix.IFLA_BR_MCAST_QUERIER_STATE {
+						return ParseQuerierState(d.Value)
+					}
+				}
+			}
+		}
+	}
+	// The kernel leaves the attribute out when it knows of no querier
+	// (and kernels before 5.15 never send it).
+	return Querier{}, nil
 }

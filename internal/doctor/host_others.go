@@ -31,3 +31,5 @@ func (noNet) Routes(context.Context, int) ([]Route, error) { return nil, errUnsu
 func (noNet) RouteGet(context.Context, netip.Addr, int, netip.Addr) (Route, error) {
 	return Route{}, errUnsupported
 }
+
+func (noNet) BridgeQuerier(context.Context, int) (Querier, error) { return Querier{}, errUnsupported }

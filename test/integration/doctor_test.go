@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcasttools/mcast/internal/labtest"
 )
@@ -189,6 +190,23 @@ func TestDoctorLAN(t *testing.T) {
 		d := runDoctor(t, l, "n1", "--iface", "brt")
 		d.expect(t, "snooping", "fail", "bridge brt snoops IGMP/MLD but is not a querier", "multicast_snooping=1 multicast_querier=0",
 			"ports: vq1", "ip link set brt type bridge mcast_querier 1")
+
+		// Another querier on the segment (a second bridge, querying from its
+		// address) keeps the memberships alive: the bridge hears it.
+		sh(t, l, "n1", "ip link add brq type bridge mcast_snooping 1 mcast_query_use_ifaddr 1 && "+
+			"ip link add vq2 type veth peer name vq3 && ip link set vq3 master brt && ip link set vq2 master brq && "+
+			"ip link set vq3 up && ip link set vq2 up && ip addr add 192.168.77.2/24 dev brq && ip link set brq up && "+
+			"ip link set brq type bridge mcast_querier 1")
+		var heard doctorRun
+		for i := 0; i < 20; i++ {
+			heard = runDoctor(t, l, "n1", "--iface", "brt")
+			if heard.checks["snooping"].Status == "ok" {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		heard.expect(t, "snooping", "ok", "bridge brt hears querier 192.168.77.2 on port vq3")
+		sh(t, l, "n1", "ip link del vq2 && ip link del brq")
 
 		sh(t, l, "n1", "ip link set brt type bridge mcast_querier 1 mcast_igmp_version 3")
 		d = runDoctor(t, l, "n1", "--iface", "brt")

@@ -43,6 +43,7 @@ func (c firewallCheck) Run(ctx context.Context) Result {
 		return Skipf("%v", perr)
 	}
 	res := Result{Status: OK}
+	res.Evidence = append(res.Evidence, rs.Errors...)
 	if perr != nil {
 		res.Evidence = append(res.Evidence, perr.Error())
 	}

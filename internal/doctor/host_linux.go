@@ -173,12 +173,15 @@ func liveRules(ctx context.Context) (Rulesets, error) {
 		}
 		return string(out)
 	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		rs.Errors = append(rs.Errors, "nft is not installed (Debian package nftables), so nftables rules were not read")
+	}
 	rs.NftJSON = run("nft", "-j", "list", "ruleset")
 	// iptables-legacy keeps rules nft cannot see; iptables-nft's rules are
 	// already in the nft ruleset, so only the legacy tool is asked.
 	rs.IptablesSave = run("iptables-legacy-save")
 	rs.Ip6tables = run("ip6tables-legacy-save")
-	if rs.NftJSON == "" && len(rs.Errors) > 0 {
+	if rs.NftJSON == "" && rs.IptablesSave == "" && len(rs.Errors) > 0 {
 		return rs, errors.New(rs.Errors[0])
 	}
 	return rs, nil

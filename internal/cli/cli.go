@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"send":    {"send datagrams to a group on a chosen interface", runSend},
 		"recv":    {"receive from a group on one or more interfaces, and say which path each datagram took", runRecv},
 		"lab":     {"build throwaway network-namespace topologies to try multicast on one machine", runLab},
+		"tunnel":  {"build, check and remove a GRETAP or VXLAN overlay that carries broadcast and multicast between hosts", runTunnel},
 		"version": {"print the version", runVersion},
 		"help":    {"show help for a command", runHelp},
 	}

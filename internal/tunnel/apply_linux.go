@@ -204,10 +204,15 @@ func (k *kernel) ensureLink(s State, l Link, u *undo) error {
 			}
 		})
 		k.did(l.addCmd())
-		k.did(l.aliasCmd(l.Alias))
 		if cur, err = k.link(l.Name); err != nil || cur == nil {
 			return fmt.Errorf("device %s vanished after it was made: %v", l.Name, err)
 		}
+		// The kernel ignores IFLA_IFALIAS when it creates a link: set it now.
+		if err := k.h.LinkSetAlias(cur, l.Alias); err != nil {
+			return fmt.Errorf("%s: %w", l.aliasCmd(l.Alias), err)
+		}
+		cur.Attrs().Alias = l.Alias
+		k.did(l.aliasCmd(l.Alias))
 	} else if cur.Attrs().MTU != l.MTU {
 		if err := k.h.LinkSetMTU(cur, l.MTU); err != nil {
 			return fmt.Errorf("%s: %w", l.mtuCmd(), err)

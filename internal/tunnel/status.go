@@ -30,15 +30,16 @@ type Report struct {
 
 // DeviceStatus is one device of the overlay.
 type DeviceStatus struct {
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	Peer    string `json:"peer,omitempty"` // the node a tunnel leads to
-	Present bool   `json:"present"`
-	Owned   bool   `json:"owned"` // made by mcast tunnel
-	Up      bool   `json:"up"`
-	MTU     int    `json:"mtu"`
-	WantMTU int    `json:"want_mtu"`
-	Master  string `json:"master,omitempty"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`           // what the device is
+	WantKind string `json:"want_kind"`      // what the config makes
+	Peer     string `json:"peer,omitempty"` // the node a tunnel leads to
+	Present  bool   `json:"present"`
+	Owned    bool   `json:"owned"` // made by mcast tunnel
+	Up       bool   `json:"up"`
+	MTU      int    `json:"mtu"`
+	WantMTU  int    `json:"want_mtu"`
+	Master   string `json:"master,omitempty"`
 }
 
 // AddrStatus is the overlay address.
@@ -85,7 +86,7 @@ func NewReport(s State) *Report {
 	r := &Report{Node: s.Node.Name, Mode: s.Config.Mode, Role: s.Role, Underlay: s.Node.Underlay,
 		UnderlayDev: s.UnderlayDev, Overlay: s.Addrs[0].Prefix, MTU: s.MTU, state: s}
 	for _, l := range s.Links {
-		r.Devices = append(r.Devices, DeviceStatus{Name: l.Name, Kind: l.Kind, Peer: l.Peer, WantMTU: l.MTU})
+		r.Devices = append(r.Devices, DeviceStatus{Name: l.Name, Kind: l.Kind, WantKind: l.Kind, Peer: l.Peer, WantMTU: l.MTU})
 	}
 	for _, a := range s.Addrs {
 		r.Addrs = append(r.Addrs, AddrStatus{Dev: a.Dev, Prefix: a.Prefix})
@@ -121,6 +122,8 @@ func (r *Report) Assess() {
 			add("device %s is missing (run: mcast tunnel up)", d.Name)
 		case !d.Owned:
 			add("device %s was not made by mcast tunnel", d.Name)
+		case d.Kind != d.WantKind:
+			add("device %s is a %s device, the config makes a %s (run: mcast tunnel up, which makes it again)", d.Name, d.Kind, d.WantKind)
 		case !d.Up:
 			add("device %s is down", d.Name)
 		case d.MTU != d.WantMTU:
@@ -154,22 +157,26 @@ func (r *Report) Assess() {
 		}
 	}
 	if !missing {
+		hubDown := false
+		for _, p := range r.Peers {
+			hubDown = hubDown || (p.Hub && !p.OverlayAnswers)
+		}
 		for _, p := range r.Peers {
 			switch {
 			case p.OverlayAnswers:
+			case p.Hub && p.UnderlayAnswers:
+				add("hub %s is down for the overlay: it answers on the underlay (%s) but not through the overlay (%s), so its tunnel is down or %s is blocked; every spoke depends on it", p.Name, p.Underlay, p.Overlay, blocked)
 			case p.Hub:
-				if p.UnderlayAnswers {
-					add("hub %s is down for the overlay: it answers on the underlay (%s) but not through the overlay (%s); every spoke depends on it", p.Name, p.Underlay, p.Overlay)
-				} else {
-					add("hub %s is down: it answers neither through the overlay (%s) nor on the underlay (%s); every spoke depends on it", p.Name, p.Overlay, p.Underlay)
-				}
+				add("hub %s is down: it answers neither through the overlay (%s) nor on the underlay (%s); every spoke depends on it", p.Name, p.Overlay, p.Underlay)
+			case hubDown:
+				add("peer %s is cut off with the hub: spokes reach each other only through it", p.Name)
 			case p.UnderlayAnswers:
 				add("peer %s answers on the underlay (%s) but not through the overlay (%s): its tunnel is down, or %s is blocked on the path", p.Name, p.Underlay, p.Overlay, blocked)
 			default:
 				add("peer %s does not answer, neither through the overlay (%s) nor on the underlay (%s): it is down or unreachable", p.Name, p.Overlay, p.Underlay)
 			}
 		}
-		if len(r.Peers) > 1 && overlayOK == 0 && underlayOK == len(r.Peers) {
+		if len(r.Peers) > 1 && overlayOK == 0 && underlayOK == len(r.Peers) && r.Role != "spoke" {
 			add("%s looks blocked: every peer answers on the underlay, none through the overlay", blocked)
 		}
 	}
@@ -219,13 +226,13 @@ func (r *Report) Write(w io.Writer) {
 	for _, sc := range r.Sysctls {
 		fmt.Fprintf(w, "sysctl %s = %s (want %s)\n", sc.Key, sc.Have, sc.Want)
 	}
-	fmt.Fprintf(w, "%-12s %-16s %-16s %-14s %s\n", "PEER", "OVERLAY", "UNDERLAY", "THROUGH TUNNEL", "ON UNDERLAY")
+	fmt.Fprintf(w, "%-12s %-16s %-16s %-17s %s\n", "PEER", "OVERLAY", "UNDERLAY", "THROUGH TUNNEL", "ON UNDERLAY")
 	for _, p := range r.Peers {
 		name := p.Name
 		if p.Hub {
 			name += " (hub)"
 		}
-		fmt.Fprintf(w, "%-12s %-16s %-16s %-14s %s\n", name, p.Overlay, p.Underlay, answer(p.OverlayAnswers, p.OverlayRTTMs), answer(p.UnderlayAnswers, p.UnderlayRTTMs))
+		fmt.Fprintf(w, "%-12s %-16s %-16s %-17s %s\n", name, p.Overlay, p.Underlay, answer(p.OverlayAnswers, p.OverlayRTTMs), answer(p.UnderlayAnswers, p.UnderlayRTTMs))
 	}
 	if r.OK {
 		fmt.Fprintln(w, "ok: the overlay is up and every peer answers through it")

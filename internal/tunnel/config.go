@@ -161,8 +161,8 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	c.Lines = map[string]int{}
-	for k, v := range fields {
-		c.Lines[k] = v.Line
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		c.Lines[top.Content[i].Value] = top.Content[i].Line
 	}
 	str := func(key string) (string, int, bool, error) {
 		v, ok := fields[key]
@@ -359,10 +359,10 @@ func Parse(file string, data []byte) (*Config, error) {
 		c.Nodes = append(c.Nodes, n)
 	}
 	if len(c.Nodes) < 2 {
-		return nil, bad(nodes.Line, "nodes: want at least 2, got %d", len(c.Nodes))
+		return nil, bad(c.Lines["nodes"], "nodes: want at least 2, got %d", len(c.Nodes))
 	}
 	if len(c.Nodes) > 250 {
-		return nil, bad(nodes.Line, "nodes: at most 250, got %d", len(c.Nodes))
+		return nil, bad(c.Lines["nodes"], "nodes: at most 250, got %d", len(c.Nodes))
 	}
 	if c.MulticastRoute.Overlaps(c.Subnet) {
 		return nil, bad(subnetLine, "the overlay subnet %s overlaps multicast_route %s", c.Subnet, c.MulticastRoute)

@@ -80,7 +80,9 @@ func TestParseBad(t *testing.T) {
 		{"bad subnet", func(s string) string { return strings.Replace(s, "172.16.254.0/24", "172.16.254.1/24", 1) }, "t.yaml:2: invalid subnet \"172.16.254.1/24\": host bits are set"},
 		{"ipv6 subnet", func(s string) string { return strings.Replace(s, "172.16.254.0/24", "fd00::/64", 1) }, "t.yaml:2: invalid subnet \"fd00::/64\": only IPv4"},
 		{"unknown field", func(s string) string { return s + "colour: blue\n" }, `t.yaml:11: unknown field "colour"`},
-		{"unknown node field", func(s string) string { return strings.Replace(s, "    overlay: 172.16.254.2", "    overlay: 172.16.254.2\n    role: x", 1) }, `t.yaml:11: unknown node field "role"`},
+		{"unknown node field", func(s string) string {
+			return strings.Replace(s, "    overlay: 172.16.254.2", "    overlay: 172.16.254.2\n    role: x", 1)
+		}, `t.yaml:11: unknown node field "role"`},
 		{"field twice", func(s string) string { return s + "mode: vxlan-hub\n" }, `t.yaml:11: field "mode" is given twice`},
 		{"one node", func(s string) string { return s[:strings.Index(s, "  - name: vm2")] }, "t.yaml:4: nodes: want at least 2, got 1"},
 		{"hub in mesh", func(s string) string { return s + "hub: vm1\n" }, "t.yaml:11: hub is only for the hub modes"},

@@ -17,7 +17,7 @@ import (
 
 // countLines counts the lines of out that match re.
 func countLines(out, re string) int {
-	return len(regexp.MustCompile("(?m)" + re).FindAllString(out, -1))
+	return len(regexp.MustCompile("(?m)"+re).FindAllString(out, -1))
 }
 
 func TestSendRecvAcrossNamespaces(t *testing.T) {

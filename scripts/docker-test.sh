@@ -51,9 +51,10 @@ data=$DATABASE/$id
 sock=$run/docker.sock
 csock=$run/containerd/containerd.sock
 export DOCKER_HOST=unix://$sock
-export COMPOSE_PROJECT_NAME=mcasttest
+export COMPOSE_PROJECT_NAME=mcast
 dockerd_pid=""
 containerd_pid=""
+logs_pid=""
 ok=0
 # containerd's shims put their sockets below /run/containerd/s whatever the
 # configuration; remove those directories after if this run made them.
@@ -75,6 +76,7 @@ stop() {
 cleanup() {
   local rc=$?
   set +e
+  [ -n "$logs_pid" ] && stop "$logs_pid" 5
   if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
     if [ "$ok" != 1 ]; then
       timeout 60 make --no-print-directory down >/dev/null 2>&1
@@ -87,6 +89,8 @@ cleanup() {
   ip netns del "$ns" 2>/dev/null
   rmdir /sys/fs/cgroup/*/mcast-docker-test /sys/fs/cgroup/mcast-docker-test 2>/dev/null
   if [ "$rc" != 0 ] && [ -d "$run" ]; then
+    echo "--- containerd log (last 5 lines) ---" >&2
+    tail -n 5 "$run/containerd.log" >&2 2>/dev/null
     echo "--- dockerd log (last 20 lines) ---" >&2
     tail -n 20 "$run/dockerd.log" >&2 2>/dev/null
   fi
@@ -130,7 +134,8 @@ ip -n "$ns" link set lo up
 # its place. $! is therefore dockerd's PID. `ip netns exec` gives them a
 # private mount namespace with a fresh /sys (so /sys/class/net shows the
 # namespace's links), which drops the cgroup mounts below /sys/fs/cgroup;
-# they are mounted again there, as they are in the root namespace.
+# they are mounted again there, as they are in the root namespace. (securityfs
+# is not, so this daemon sees no AppArmor and needs no apparmor_parser.)
 grep -E '^[^ ]+ /sys/fs/cgroup[/ ]' /proc/self/mounts >"$run/cgroup-mounts" ||
   die "no cgroup file system is mounted below /sys/fs/cgroup"
 log "starting containerd and dockerd in network namespace $ns"
@@ -172,15 +177,21 @@ server=$(docker version --format '{{.Server.Version}}' 2>&1) ||
   die "dockerd did not answer at $DOCKER_HOST within 60 s: $server"
 log "dockerd $server (pid $dockerd_pid) answers at $DOCKER_HOST"
 
+# What a user types: make up && make logs. `make logs` follows until stopped,
+# so it runs in the background and is stopped once the sender has finished.
 log "make up"
 make --no-print-directory up
+out=$run/make-logs.txt
+log "make logs (in the background, until the sender has finished)"
+timeout 150 make --no-print-directory logs >"$run/make-logs.raw" 2>&1 &
+logs_pid=$!
 
 compose() { if command -v docker-compose >/dev/null; then docker-compose "$@"; else docker compose "$@"; fi; }
 sender_id=$(compose ps -q sender)
 [ -n "$sender_id" ] || die "make up started no sender container"
 sender_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$sender_id")
 [ -n "$sender_ip" ] || die "the sender container has no address (did it end already?)"
-log "sender container $sender_id has address $sender_ip"
+log "sender container ${sender_id:0:12} has address $sender_ip"
 
 # The bridge and veths are in the test's namespace and not in the root one.
 net_id=$(docker network ls -q --no-trunc --filter "name=${COMPOSE_PROJECT_NAME}_default")
@@ -202,9 +213,10 @@ log "bridge $bridge and its ports ($(echo $ports)) are only in namespace $ns"
 log "waiting for the sender to finish"
 code=$(timeout 120 docker wait "$sender_id") || die "the sender did not finish within 120 s"
 [ "$code" = 0 ] || die "the sender exited with status $code"
-
-out=$run/make-logs.txt
-timeout 10 make --no-print-directory logs 2>&1 | sed "s/\x1b\[[0-9;]*m//g" >"$out" || true
+sleep 2
+kill -TERM "$logs_pid" 2>/dev/null || true
+wait "$logs_pid" 2>/dev/null || true
+sed 's/\x1b\[[0-9;]*m//g' "$run/make-logs.raw" >"$out"
 cat "$out"
 
 sender_port=$(grep -oE 'sending to [^ ]+ from [0-9.]+:[0-9]+' "$out" | sed 's/.*://' | head -n 1)

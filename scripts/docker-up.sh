@@ -5,7 +5,8 @@
 # Usage: docker-up.sh COMPOSE-COMMAND...
 set -euo pipefail
 compose=("$@")
-"${compose[@]}" build
+# The three services share one image (mcast:local); building it once is enough.
+"${compose[@]}" build receiver01
 "${compose[@]}" up -d receiver01 receiver02
 for _ in $(seq 1 150); do
   joined=$("${compose[@]}" logs --no-color receiver01 receiver02 2>/dev/null | grep -c 'use interface:' || true)

@@ -157,7 +157,7 @@ ip netns exec "$ns" bash -c '
   --pidfile "$run/docker.pid" \
   --config-file "$run/daemon.json" \
   --bridge none \
-  --iptables=false --ip-masq=false --ip-forward=false \
+  --iptables=false --ip-masq=false \
   --userland-proxy=false \
   --cgroup-parent mcast-docker-test \
   >"$run/dockerd.log" 2>&1 &

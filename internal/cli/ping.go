@@ -153,6 +153,7 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 		}
 		var local netip.Addr
 		var localName string
+		localIndex := 0
 		var peers []ping.Peer
 		names = map[string]string{}
 		if len(hosts) > 0 {
@@ -169,6 +170,11 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 				return usagef("none of the hosts %s is an address of this host (its addresses: %s): list this host too, as omping wants", strings.Join(hosts, ", "), localAddrs(all))
 			}
 			local, localName = addrs[li], hosts[li]
+			for _, a := range addrs[:li] {
+				if a != local {
+					localIndex++
+				}
+			}
 			for i, a := range addrs {
 				if a.Is4() != local.Is4() {
 					return usagef("host %s (%s) is not of the same family as this host's %s: use -4 or -6", hosts[i], a, local)
@@ -194,12 +200,15 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 				return classifyIfaceErr(err)
 			}
 		}
-		e := ping.New(ping.Config{Local: local, LocalName: localName, Peers: peers, Group: group, Port: port, Mode: mode,
+		e := ping.New(ping.Config{Local: local, LocalName: localName, LocalIndex: localIndex, Peers: peers, Group: group, Port: port, Mode: mode,
 			Count: *count, Interval: *interval, TTL: *ttl, ServerInfo: serverInfo, RespondSSM: true, IDs: ids, ServeOnly: *serve})
 		m = e
 		o.Bind = netip.AddrPortFrom(anyAddr(is6), port)
 		o.IfIndex = ifc.Index
 		o.Broadcast = mode == ping.ModeBroadcast
+		if o.Broadcast {
+			o.BcastAddr = group
+		}
 		switch mode {
 		case ping.ModeASM:
 			o.Joins = []ping.Join{{Group: group}}

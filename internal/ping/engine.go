@@ -70,6 +70,7 @@ type Peer struct {
 type Config struct {
 	Local      netip.Addr // this host's address from the list
 	LocalName  string
+	LocalIndex int        // where this host stands in the list (for the matrix's order)
 	Peers      []Peer     // the other hosts, in the list's order
 	Group      netip.Addr // multicast group, or the broadcast address in ModeBroadcast
 	Port       uint16     // UDP port of every host (omping's 4321)

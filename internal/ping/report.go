@@ -84,8 +84,10 @@ func (e *Engine) Report(now time.Time) Report {
 	r := Report{Local: e.cfg.Local.String(), Group: e.cfg.Group.String(), Port: e.cfg.Port,
 		Mode: e.cfg.Mode.String(), Protocol: "omping", Drops: e.drops, SSMServed: e.served}
 	name := func(a netip.Addr) string { return a.String() }
-	r.Hosts = append(r.Hosts, name(e.cfg.Local))
-	for _, p := range e.peers {
+	for i, p := range e.peers {
+		if i == e.cfg.LocalIndex {
+			r.Hosts = append(r.Hosts, name(e.cfg.Local))
+		}
 		r.Hosts = append(r.Hosts, name(p.Addr))
 		pr := PeerReport{Name: p.Name, Addr: p.Addr.String(), Responded: p.responded, ServerInfo: p.serverInfo,
 			Unicast: castReport(&p.counters[0], p.sent), Multicast: castReport(&p.counters[1], p.sent)}
@@ -100,6 +102,9 @@ func (e *Engine) Report(now time.Time) Report {
 			pr.State = "pinging"
 		}
 		r.Peers = append(r.Peers, pr)
+	}
+	if e.cfg.LocalIndex >= len(e.peers) && e.cfg.Local.IsValid() {
+		r.Hosts = append(r.Hosts, name(e.cfg.Local))
 	}
 	// Rows: this host from its own counters, the others from their views.
 	for _, p := range e.peers {

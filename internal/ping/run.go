@@ -28,6 +28,7 @@ type RunOptions struct {
 	Joins     []Join
 	TTL       int
 	Broadcast bool          // allow sending to a broadcast address
+	BcastAddr netip.Addr    // the broadcast address: datagrams to it count as group traffic
 	Wait      time.Duration // once done, keep answering until peers were quiet this long
 	Timeout   time.Duration // end the whole run after this long; 0: no limit
 }

@@ -225,6 +225,8 @@ func Run(ctx context.Context, m Machine, o RunOptions, onEvent func(Event)) (Rep
 				close(pkts)
 				return
 			}
+			pk.Multicast = pk.Dst.IsMulticast() || pk.Dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) ||
+				(o.BcastAddr.IsValid() && pk.Dst == o.BcastAddr)
 			select {
 			case pkts <- pk:
 			case <-ctx.Done():

@@ -559,6 +559,10 @@ func (e *Engine) handleSSM(pk Packet) ([]Packet, []Event) {
 		e.drops.NotOurs++
 		return nil, nil
 	}
+	if m, err := pingmsg.DecodeSSM(pk.Data); err != nil || m.Type != pingmsg.SSMRequest {
+		e.drops.Malformed++
+		return nil, nil
+	}
 	out, ev, ok := ServeSSM(pk, e.cfg.ServerInfo)
 	if !ok {
 		e.drops.SSMRefused++

@@ -161,10 +161,10 @@ type peer struct {
 
 // Drops counts datagrams that were not used, by reason.
 type Drops struct {
-	Malformed     uint64 // did not decode
-	UnknownSender uint64 // not from a host of the list
-	NotOurs       uint64 // another client's answer, a stale session, a wrong state
-	SSMRefused    uint64 // ssmping request for a group ssmpingd would refuse
+	Malformed     uint64 `json:"malformed"`       // did not decode
+	UnknownSender uint64 `json:"unknown_sender"`  // not from a host of the list
+	NotOurs       uint64 `json:"not_ours"`        // another client's answer, a stale session, a wrong state
+	SSMRefused    uint64 `json:"ssmping_refused"` // ssmping request for a group ssmpingd would refuse
 }
 
 // Engine is the all-to-all ping of one host: client of every peer and

@@ -227,13 +227,18 @@ func (r *Report) WriteMatrix(w io.Writer) {
 	}
 	colw := max(width, len("100%/100%"))
 	fmt.Fprintf(w, "\nmatrix: loss of answers that row heard from column, unicast/%s (* = %s loss)\n", castWord(r.Mode), castWord(r.Mode))
-	fmt.Fprintf(w, "%-*s", width, "hears \\ from")
-	for _, h := range r.Hosts {
-		fmt.Fprintf(w, "  %-*s", colw, h)
+	var line strings.Builder
+	flush := func() {
+		fmt.Fprintln(w, strings.TrimRight(line.String(), " "))
+		line.Reset()
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(&line, "%-*s", width, "hears \\ from")
+	for _, h := range r.Hosts {
+		fmt.Fprintf(&line, "  %-*s", colw, h)
+	}
+	flush()
 	for _, from := range r.Hosts {
-		fmt.Fprintf(w, "%-*s", width, from)
+		fmt.Fprintf(&line, "%-*s", width, from)
 		for _, to := range r.Hosts {
 			text := "-"
 			if c, ok := cells[[2]string{from, to}]; ok && from != to {
@@ -247,9 +252,9 @@ func (r *Report) WriteMatrix(w io.Writer) {
 					}
 				}
 			}
-			fmt.Fprintf(w, "  %-*s", colw, text)
+			fmt.Fprintf(&line, "  %-*s", colw, text)
 		}
-		fmt.Fprintln(w)
+		flush()
 	}
 	fmt.Fprintf(w, "(ok: no loss either way; ?: that host did not report)\n")
 }

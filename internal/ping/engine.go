@@ -11,7 +11,6 @@ package ping
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"time"
@@ -601,6 +600,3 @@ func ServeSSM(pk Packet, version string) (out []Packet, ev []Event, ok bool) {
 	return out, []Event{{Kind: EvSSMServed, Addr: pk.Peer, Seq: m.Seq, Size: len(r),
 		Text: fmt.Sprintf("answered ssmping request from %s for group %s", pk.Peer, g)}}, true
 }
-
-// pidOf turns 4 random bytes into an ssmping PID.
-func pidOf(b []byte) uint32 { return binary.BigEndian.Uint32(b) }

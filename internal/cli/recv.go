@@ -98,7 +98,27 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	}
 	var groups []netip.Addr
 	for _, t := range targets {
-		groups = append(groups, t.Group.WithZone(""))
+		if !*broadcast {
+			groups = append(groups, t.Group.WithZone(""))
+		}
+	}
+	// The kernel caps IPv4 memberships per socket (igmp_max_memberships,
+	// 20 by default): spread the groups over sockets.
+	chunk := len(groups)
+	if !is6 && chunk > 20 {
+		chunk = 20
+		if v, err := sys.Host.SysctlInt("net.ipv4.igmp_max_memberships"); err == nil && v > 0 {
+			chunk = v
+		}
+	}
+	var chunks [][]netip.Addr
+	for len(groups) > 0 {
+		n := min(chunk, len(groups))
+		chunks = append(chunks, groups[:n])
+		groups = groups[n:]
+	}
+	if *broadcast {
+		chunks = [][]netip.Addr{nil}
 	}
 
 	out := bufio.NewWriterSize(env.Stdout, 64<<10)
@@ -111,13 +131,15 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	var srcs []stream.Source
 	var names []string
 	for _, ifc := range ifcs {
-		l, err := sock.ListenConfig{Groups: groups, Port: targets[0].Port, IfIndex: ifc.Index, Include: incl, Exclude: excl,
-			Broadcast: *broadcast, RcvBuf: *rcvbuf, GRO: *gro}.Listen(ctx)
-		if err != nil {
-			return err
+		for _, gs := range chunks {
+			l, err := sock.ListenConfig{Groups: gs, Port: targets[0].Port, IfIndex: ifc.Index, Include: incl, Exclude: excl,
+				Broadcast: *broadcast, RcvBuf: *rcvbuf, GRO: *gro}.Listen(ctx)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			srcs = append(srcs, l)
 		}
-		defer l.Close()
-		srcs = append(srcs, l)
 		n := describeNIC(ifc, all)
 		nics[ifc.Index] = n
 		order = append(order, n)
@@ -128,9 +150,11 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	}
 	start := time.Now()
 	if *jsonOut {
-		var gs []string
-		for _, g := range groups {
-			gs = append(gs, g.String())
+		gs := []string{}
+		for _, c := range chunks {
+			for _, g := range c {
+				gs = append(gs, g.String())
+			}
 		}
 		enc.Encode(map[string]any{"type": "start", "time": start, "interfaces": names, "groups": gs, "port": targets[0].Port,
 			"sources": addrStrings(incl), "exclude_sources": addrStrings(excl), "broadcast": *broadcast})

@@ -69,7 +69,7 @@ func Receive(ctx context.Context, srcs []Source, cfg RecvConfig, mu sync.Locker,
 			}
 		}()
 	}
-	defer wg.Wait()
+	defer func() { cancel(); wg.Wait() }()
 	var idle <-chan time.Time
 	var timer *time.Timer
 	if cfg.Timeout > 0 {

@@ -166,6 +166,12 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	var got, hidden int
 	tokens, lastRefill := float64(lineBurst), start
 	statusShown := false
+	var (
+		lastIf   int
+		lastSrc  netip.Addr
+		lastNIC  *stream.NIC
+		lastPath stream.Path
+	)
 	clearStatus := func() {
 		if statusShown {
 			fmt.Fprint(out, "\r\x1b[K")
@@ -184,14 +190,18 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 				}
 				continue
 			}
-			n, ok := nics[d.IfIndex]
-			arrived, _ := ifaceByIndex(all, d.IfIndex)
-			if !ok {
-				n = describeNIC(arrived, all)
-				nics[d.IfIndex] = n
-				order = append(order, n)
+			if d.IfIndex != lastIf || d.Src.Addr() != lastSrc {
+				n, ok := nics[d.IfIndex]
+				arrived, _ := ifaceByIndex(all, d.IfIndex)
+				if !ok {
+					n = describeNIC(arrived, all)
+					nics[d.IfIndex] = n
+					order = append(order, n)
+				}
+				lastIf, lastSrc, lastNIC = d.IfIndex, d.Src.Addr(), n
+				lastPath = stream.Classify(d.Src.Addr(), arrived, all, n.AcceptsOwn)
 			}
-			path := stream.Classify(d.Src.Addr(), arrived, all, n.AcceptsOwn)
+			n, path := lastNIC, lastPath
 			n.Count(d.Src.Addr(), path)
 			got++
 			switch {

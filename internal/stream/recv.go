@@ -165,6 +165,7 @@ type Receiver struct {
 	foreign map[ForeignKey]*Foreign
 	forder  []*Foreign
 	start   time.Time
+	last    *Flow // the flow of the previous datagram: most batches are one flow
 }
 
 // NewReceiver makes an empty Receiver; start is when receiving began.
@@ -196,11 +197,16 @@ func (r *Receiver) Add(d sock.Datagram) Event {
 	}
 	ev.Header, ev.Text = h, rest
 	k := FlowKey{d.IfIndex, d.Dst, d.Src.Addr(), h.SenderID}
-	fl := r.flows[k]
+	fl := r.last
+	if fl == nil || fl.FlowKey != k {
+		fl = r.flows[k]
+		r.last = fl
+	}
 	if fl == nil {
 		fl = &Flow{FlowKey: k, Iface: r.IfName(d.IfIndex), SrcPort: d.Src.Port()}
 		r.flows[k] = fl
 		r.order = append(r.order, fl)
+		r.last = fl
 	}
 	ev.Flow = fl
 	if h.End() {

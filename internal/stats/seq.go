@@ -110,20 +110,21 @@ func (s *Seq) Reordered() uint64 { return s.reordered }
 // TooLate is how many arrived too far behind to be classified.
 func (s *Seq) TooLate() uint64 { return s.late }
 
-// Expected is how many datagrams should have arrived: from the first number
-// seen to the highest, or to the end the sender announced.
+// Expected is how many datagrams should have arrived. Once the sender
+// announced its total (numbered from 0), that total (or more, if higher
+// numbers arrived); before, from the first number seen to the highest, so
+// a receiver that started late is not charged for what came before it.
 func (s *Seq) Expected() uint64 {
-	if !s.started {
-		if s.endKnown {
-			return s.endTotal
+	if s.endKnown {
+		if s.started && s.highest >= s.endTotal {
+			return s.highest + 1
 		}
+		return s.endTotal
+	}
+	if !s.started {
 		return 0
 	}
-	last := s.highest
-	if s.endKnown && s.endTotal > 0 && s.endTotal-1 > last {
-		last = s.endTotal - 1
-	}
-	return last - s.first + 1
+	return s.highest - s.first + 1
 }
 
 // Lost is Expected minus Received (never negative).

@@ -20,6 +20,7 @@ func TestSeq(t *testing.T) {
 		{"gap", []uint64{0, 1, 4, 5}, -1, 4, 2, 0, 0, 0, 6},
 		{"loss at end", []uint64{0, 1, 2}, 10, 3, 7, 0, 0, 0, 10},
 		{"end below highest", []uint64{0, 1, 2}, 2, 3, 0, 0, 0, 0, 3},
+		{"first lost, end known", []uint64{1, 2, 3}, 5, 3, 2, 0, 0, 0, 5},
 		{"duplicates", []uint64{0, 1, 1, 2, 2, 2}, 3, 3, 0, 3, 0, 0, 3},
 		{"reordered", []uint64{0, 2, 1, 3}, -1, 4, 0, 0, 1, 0, 4},
 		{"reordered then dup", []uint64{0, 2, 1, 1, 3}, -1, 4, 0, 1, 1, 0, 4},

@@ -90,6 +90,22 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 		ifname = ifc.Name
 	} else if is6 && (targets[0].Group.IsLinkLocalMulticast() || targets[0].Group.IsInterfaceLocalMulticast()) {
 		return usagef("group %s is link-local: name the interface with --iface or GROUP%%IFACE", targets[0].Group)
+	} else if !*broadcast {
+		// Say which interface the routing table picks, as --iface would.
+		src, err := sock.RouteSource(targets[0].Group)
+		if err != nil {
+			return err
+		}
+		all, err := iface.List()
+		if err != nil {
+			return err
+		}
+		if owner, ok := iface.Owner(all, src); ok {
+			ifname = owner.Name + " (chosen by the routing table)"
+			if src.Is4() {
+				opts.Source = src
+			}
+		}
 	}
 	var sinks []stream.Sink
 	var first *sock.Sender

@@ -58,3 +58,6 @@ func (*Sender) LocalAddr() netip.AddrPort { return netip.AddrPort{} }
 
 // Close does nothing.
 func (*Sender) Close() error { return nil }
+
+// RouteSource reports that this system is not supported.
+func RouteSource(netip.Addr) (netip.Addr, error) { return netip.Addr{}, errUnsupported }

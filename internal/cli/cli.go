@@ -35,7 +35,9 @@ func commands() map[string]command {
 		"send":    {"send datagrams to a group on a chosen interface", runSend},
 		"recv":    {"receive from a group on one or more interfaces, and say which path each datagram took", runRecv},
 		"doctor":  {"name what keeps multicast or broadcast from working on this host, with the evidence and the fix", runDoctor},
+		"ping":    {"all-to-all unicast and multicast ping with a who-hears-whom matrix (omping, ssmping compatible)", runPing},
 		"lab":     {"build throwaway network-namespace topologies to try multicast on one machine", runLab},
+		"tunnel":  {"build, check and remove a GRETAP or VXLAN overlay that carries broadcast and multicast between hosts", runTunnel},
 		"version": {"print the version", runVersion},
 		"help":    {"show help for a command", runHelp},
 	}
@@ -74,9 +76,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
 	prog := "mcast"
 	if len(args) > 0 {
-		prog = filepath.Base(args[0])
-		args = args[1:]
+		prog, args = args[0], args[1:]
 	}
+	return runWith(ctx, env, prog, args)
+}
+
+// runWith runs the program called prog with args in env.
+func runWith(ctx context.Context, env *Env, prog string, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
+	prog = filepath.Base(prog)
 	name := ""
 	if sub, ok := aliases[prog]; ok {
 		name = sub

@@ -34,6 +34,9 @@ func commands() map[string]command {
 	return map[string]command{
 		"send":    {"send datagrams to a group on a chosen interface", runSend},
 		"recv":    {"receive from a group on one or more interfaces, and say which path each datagram took", runRecv},
+		"mac":     {"map multicast groups to MAC addresses and back, and find groups that share a MAC", runMac},
+		"groups":  {"list the groups each interface joined, with users, versions and source filters", runGroups},
+		"watch":   {"watch IGMP and MLD joins, leaves and queries and multicast data, and warn about the segment", runWatch},
 		"lab":     {"build throwaway network-namespace topologies to try multicast on one machine", runLab},
 		"version": {"print the version", runVersion},
 		"help":    {"show help for a command", runHelp},

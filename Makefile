@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
 LDFLAGS := -s -w -X github.com/mcasttools/mcast/internal/cli.Version=$(VERSION)
 
-.PHONY: build install test test-unit demo lint clean
+.PHONY: build install test test-unit demo lint clean up logs down docker-check
 
 build: ## static binary at bin/mcast, with sender and receiver beside it
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mcast ./cmd/mcast
@@ -30,7 +30,27 @@ demo: build ## seed 000's scenario in the twonic lab, with default sysctls and w
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 clean:
 	rm -rf bin
+
+# Seed 000's local try with Docker (docker-compose.yml, Dockerfile). DOCKER_HOST
+# picks the daemon, as for docker itself. Debian's docker-compose (v1) is
+# preferred; the compose plugin (docker compose) is used where it is missing.
+COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)
+export COMPOSE_PROJECT_NAME ?= mcast
+
+# docker-check stops make with one line when Docker cannot be used.
+docker-check:
+	$(eval docker_problem := $(shell bash scripts/docker-check.sh $(COMPOSE)))
+	$(if $(docker_problem),$(error $(docker_problem)))
+
+up: docker-check build ## build the image; start receiver01, receiver02, then the sender once both joined
+	bash scripts/docker-up.sh $(COMPOSE)
+
+logs: docker-check ## follow the containers' output with timestamps
+	$(COMPOSE) logs --follow --timestamps
+
+down: docker-check ## stop and remove the containers and their network
+	$(COMPOSE) down --remove-orphans

@@ -3,7 +3,7 @@
 # and the Go modules it builds with. Safe to run again.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(iproute2 iputils-ping nftables tcpdump tshark iperf socat ssmping python3-scapy make)
+pkgs=(iproute2 iputils-ping nftables tcpdump tshark iperf socat ssmping python3-scapy make docker.io docker-compose)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,7 +13,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   # tshark asks whether non-root users may capture; answer no.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Start no services while installing (docker.io would start a dockerd in
+  # the root namespace); the tests start what they need in namespaces.
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  apt-get install -y -q --no-install-recommends "${missing[@]}" || { [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d; exit 1; }
+  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 command -v go >/dev/null || { echo "install-deps: go is not installed (expected at /usr/local/go/bin)" >&2; exit 1; }
 go mod download

@@ -76,9 +76,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
 	prog := "mcast"
 	if len(args) > 0 {
-		prog = filepath.Base(args[0])
-		args = args[1:]
+		prog, args = args[0], args[1:]
 	}
+	return runWith(ctx, env, prog, args)
+}
+
+// runWith runs the program called prog with args in env.
+func runWith(ctx context.Context, env *Env, prog string, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
+	prog = filepath.Base(prog)
 	name := ""
 	if sub, ok := aliases[prog]; ok {
 		name = sub

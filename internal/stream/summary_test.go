@@ -1,0 +1,59 @@
+package stream_test
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/mcasttools/mcast/internal/stream"
+)
+
+// The seed 000 host: a sender on enX0, receivers on enX0 and enX1.
+func TestSummarySeed000(t *testing.T) {
+	own := netip.MustParseAddr("10.0.0.12")
+	rejecting := func(name string) *stream.NIC {
+		return &stream.NIC{Name: name, AcceptsOwn: false,
+			RejectWhy: "net.ipv4.conf." + name + ".accept_local=0 drops wire copies whose source is this host's own address",
+			RejectFix: "sysctl -w net.ipv4.conf." + name + ".accept_local=1"}
+	}
+	t.Run("default sysctls", func(t *testing.T) {
+		x0, x1 := rejecting("enX0"), rejecting("enX1")
+		x0.Addrs = []netip.Addr{own}
+		x0.LocalPeers, x1.LocalPeers = []string{"enX1"}, []string{"enX0"}
+		for range 10 {
+			x0.Count(own, stream.PathLoopback)
+		}
+		var b bytes.Buffer
+		stream.WriteSummary(&b, []*stream.NIC{x0, x1})
+		out := b.String()
+		for _, want := range []string{
+			"enX0: 10 received: 10 looped back inside this host (never crossed the wire); the sender used this interface",
+			"enX1: 0 received; nothing crossed the wire to enX1",
+			"net.ipv4.conf.enX1.accept_local=0 drops wire copies",
+			"Fix: sysctl -w net.ipv4.conf.enX1.accept_local=1",
+			"from 10.0.0.12: 10",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("summary lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("accept_local=1", func(t *testing.T) {
+		x1 := &stream.NIC{Name: "enX1", AcceptsOwn: true}
+		for range 10 {
+			x1.Count(own, stream.PathWireSelf)
+		}
+		got := x1.Explain(true)
+		want := "enX1: 10 received: 10 from this host's other interfaces across the wire"
+		if got != want {
+			t.Errorf("got %q\nwant %q", got, want)
+		}
+	})
+	t.Run("silent with no local cause", func(t *testing.T) {
+		n := &stream.NIC{Name: "eth0", AcceptsOwn: true}
+		if got := n.Explain(false); !strings.Contains(got, "no sender reached it") {
+			t.Errorf("got %q", got)
+		}
+	})
+}

@@ -86,13 +86,14 @@ type Collision struct {
 }
 
 // Collisions returns the MACs that more than one group in groups maps to,
-// ordered by MAC. Non-multicast addresses and duplicates are ignored.
+// ordered by MAC. Non-multicast addresses, duplicates and interface-local
+// IPv6 groups (ff01::/16, which never reach the wire) are ignored.
 func Collisions(groups []netip.Addr) []Collision {
 	by := map[string]*Collision{}
 	seen := map[netip.Addr]bool{}
 	for _, g := range groups {
 		g = g.Unmap()
-		if seen[g] {
+		if seen[g] || g.IsInterfaceLocalMulticast() {
 			continue
 		}
 		seen[g] = true

@@ -67,7 +67,7 @@ func TestIPv4Groups(t *testing.T) {
 
 func TestCollisions(t *testing.T) {
 	var gs []netip.Addr
-	for _, s := range []string{"224.128.1.1", "225.0.1.1", "239.0.0.100", "224.128.1.1", "10.0.0.1", "ff02::1", "ff0e::1"} {
+	for _, s := range []string{"224.128.1.1", "225.0.1.1", "239.0.0.100", "224.128.1.1", "10.0.0.1", "ff02::1", "ff0e::1", "ff01::1"} {
 		gs = append(gs, netip.MustParseAddr(s))
 	}
 	got := fmt.Sprint(mac.Collisions(gs))

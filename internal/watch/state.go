@@ -507,7 +507,7 @@ func (s *State) datagram(seg *segment, p Packet) []Event {
 		if !st.Joined && !seg.warnedData[g] && !linkLocal(g) {
 			seg.warnedData[g] = true
 			evs = append(evs, Event{Kind: KindWarning, Warning: WarnUnjoinedData, Proto: "udp", Host: p.Src, Group: g,
-				Text: fmt.Sprintf("warning datagrams for %s reach %s but no socket on this host joined it: the switch floods it (no snooping, or no querier) and the NIC accepts it (promiscuous, allmulti or a shared MAC); the kernel drops them", g, p.Iface)})
+				Text: fmt.Sprintf("warning datagrams for %s reach %s but no socket on this host joined it: the switch floods the group to this port (no snooping, or snooping without a querier); sniffers see it (watch asks the NIC for all multicast), the kernel drops it", g, p.Iface)})
 		}
 	}
 	return evs

@@ -46,8 +46,10 @@ func TestWatchReadAndMac(t *testing.T) {
 	// Times print in local time, so only the rest of the line is compared.
 	code, out, stderr := run(t, nil, "mcast", "watch", "--read", "../watch/testdata/lab-v2-fallback-querier.pcap", "--group", "239.9.9.9")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 2 || !strings.HasSuffix(lines[0], ".153 data   239.9.9.9:5000 from 10.0.0.2:45170 (first datagram, 9 bytes)") ||
-		lines[1] != "data 239.9.9.9: 3 datagrams, 27 bytes, 5.0/s from 10.0.0.2:45170" {
+	// General queries and warnings show despite --group.
+	if code != 0 || len(lines) != 8 || !strings.HasSuffix(lines[0], ".153 data   239.9.9.9:5000 from 10.0.0.2:45170 (first datagram, 9 bytes)") ||
+		!strings.Contains(lines[2], " query  general from 0.0.0.0 IGMPv3") ||
+		lines[7] != "data 239.9.9.9: 3 datagrams, 27 bytes, 5.0/s from 10.0.0.2:45170" {
 		t.Errorf("watch --read: %d %q %q", code, out, stderr)
 	}
 	code, out, _ = run(t, nil, "mcast", "mac", "--json", "239.0.0.100")

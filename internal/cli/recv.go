@@ -1,82 +1,418 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
 
+	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/stream"
 	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/spf13/pflag"
+)
+
+// lineBurst and lineRate bound how many per-datagram lines recv prints: the
+// first lineBurst at once, then lineRate a second; the rest are counted.
+const (
+	lineBurst = 1000
+	lineRate  = 200
 )
 
 func runRecv(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags("recv", "mcast recv [flags] GROUP[:PORT]   (GROUP defaults to MULTICAST_ADDR)")
-	ifTexts := fs.StringArray("iface", nil, "interface to listen on, a name or one of its IPv4 addresses; repeat for several (default: every interface that is up)")
+	fs := newFlags("recv", "mcast recv [flags] GROUP[:PORT] ...   (GROUP defaults to MULTICAST_ADDR; lists a,b and ranges 239.1.1.1+99)")
+	ifTexts := fs.StringArray("iface", nil, "interface to listen on, a name or one of its addresses; repeat for several (default: every interface that is up)")
 	portText := fs.String("port", "", "UDP port (default: MULTICAST_PORT, else 28000)")
 	count := fs.Int("count", 0, "exit after this many datagrams (0: no limit)")
 	timeout := fs.Duration("timeout", 0, "exit when nothing arrived for this long (0: never)")
+	sources := fs.StringArray("source", nil, "SSM include mode: receive only from this source (repeat or comma-separate)")
+	excludes := fs.StringArray("exclude-source", nil, "exclude mode: receive from every source but this one (repeat or comma-separate)")
+	broadcast := fs.Bool("broadcast", false, "receive IPv4 broadcast datagrams on the port instead of joining a group")
+	reportEvery := fs.Duration("report-interval", 0, "print a report every D (0: only at exit and on SIGUSR1)")
+	jsonOut := fs.Bool("json", false, "print NDJSON: one object per report and the summary (see docs/measure.md)")
+	jsonEvents := fs.Bool("json-events", false, "with --json, also one object per datagram")
+	expect := fs.Int("expect", 0, "exit 1 unless at least N datagrams with the mcast header arrived")
+	maxLoss := fs.Float64("max-loss", -1, "exit 1 when the loss exceeds PCT percent")
+	quiet := fs.Bool("quiet", false, "no line per datagram (the summary still prints)")
+	rcvbuf := fs.Int("rcvbuf", 8<<20, "receive buffer in bytes (SO_RCVBUFFORCE as root)")
+	gro := fs.Bool("gro", false, "ask for UDP_GRO: the kernel coalesces datagrams, recv splits them again")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
-	target, err := parseTarget(env, fs, *portText)
+	targets, err := recvTargets(env, fs, *portText, *broadcast)
 	if err != nil {
 		return err
 	}
+	incl, err := endpoint.ParseAddrList(*sources)
+	if err != nil {
+		return UsageError{err}
+	}
+	excl, err := endpoint.ParseAddrList(*excludes)
+	if err != nil {
+		return UsageError{err}
+	}
+	is6 := targets[0].Group.Is6()
 	switch {
 	case *count < 0:
 		return usagef("invalid --count %d: must be 0 or more", *count)
 	case *timeout < 0:
 		return usagef("invalid --timeout %s: must not be negative", *timeout)
+	case *reportEvery < 0:
+		return usagef("invalid --report-interval %s: must not be negative", *reportEvery)
+	case *expect < 0:
+		return usagef("invalid --expect %d: must be 0 or more", *expect)
+	case fs.Changed("max-loss") && (*maxLoss < 0 || *maxLoss > 100):
+		return usagef("invalid --max-loss %v: must be a percentage 0..100", *maxLoss)
+	case len(incl) > 0 && len(excl) > 0:
+		return usagef("--source and --exclude-source: a group is joined in include or in exclude mode, not both")
+	case *broadcast && len(incl)+len(excl) > 0:
+		return usagef("--source and --exclude-source apply to multicast groups, not --broadcast")
+	case *jsonEvents && !*jsonOut:
+		return usagef("--json-events needs --json")
+	}
+	for _, s := range append(append([]netip.Addr(nil), incl...), excl...) {
+		if s.Is6() != is6 {
+			return usagef("source %s and group %s: IPv4 and IPv6 cannot be mixed in one flow", s, targets[0].Group)
+		}
 	}
 	all, err := iface.List()
 	if err != nil {
 		return err
 	}
-	ifcs, err := pickIfaces(all, *ifTexts)
+	texts := *ifTexts
+	if z := targets[0].Group.Zone(); z != "" && len(texts) == 0 {
+		texts = []string{z}
+	}
+	ifcs, err := pickIfaces(all, texts, is6)
 	if err != nil {
 		return err
 	}
+	var groups []netip.Addr
+	for _, t := range targets {
+		if !*broadcast {
+			groups = append(groups, t.Group.WithZone(""))
+		}
+	}
+	// The kernel caps IPv4 memberships per socket (igmp_max_memberships,
+	// 20 by default): spread the groups over sockets.
+	chunk := len(groups)
+	if !is6 && chunk > 20 {
+		chunk = 20
+		if v, err := sys.Host.SysctlInt("net.ipv4.igmp_max_memberships"); err == nil && v > 0 {
+			chunk = v
+		}
+	}
+	var chunks [][]netip.Addr
+	for len(groups) > 0 {
+		n := min(chunk, len(groups))
+		chunks = append(chunks, groups[:n])
+		groups = groups[n:]
+	}
+	if *broadcast {
+		chunks = [][]netip.Addr{nil}
+	}
+
+	out := bufio.NewWriterSize(env.Stdout, 64<<10)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
+	tty := !*jsonOut && isTerminal(env.Stdout)
 
 	nics := map[int]*stream.NIC{}
 	var order []*stream.NIC
 	var srcs []stream.Source
+	var names []string
 	for _, ifc := range ifcs {
-		l, err := sock.Listen(ctx, target.Group, target.Port, ifc.Index)
-		if err != nil {
-			return err
+		for _, gs := range chunks {
+			l, err := sock.ListenConfig{Groups: gs, Port: targets[0].Port, IfIndex: ifc.Index, Include: incl, Exclude: excl,
+				Broadcast: *broadcast, RcvBuf: *rcvbuf, GRO: *gro}.Listen(ctx)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			srcs = append(srcs, l)
 		}
-		defer l.Close()
-		srcs = append(srcs, l)
 		n := describeNIC(ifc, all)
 		nics[ifc.Index] = n
 		order = append(order, n)
-		fmt.Fprintf(env.Stdout, "use interface: %s\n", ifc.Name)
-	}
-	err = stream.Receive(ctx, srcs, stream.RecvConfig{Count: *count, Timeout: *timeout}, func(d sock.Datagram) {
-		n, ok := nics[d.IfIndex]
-		arrived, _ := ifaceByIndex(all, d.IfIndex)
-		if !ok {
-			n = describeNIC(arrived, all)
-			nics[d.IfIndex] = n
-			order = append(order, n)
+		names = append(names, ifc.Name)
+		if !*jsonOut {
+			fmt.Fprintf(out, "use interface: %s\n", ifc.Name)
 		}
-		path := stream.Classify(d.Src.Addr(), arrived, all, n.AcceptsOwn)
-		n.Count(d.Src.Addr(), path)
-		fmt.Fprintf(env.Stdout, "received: %s from %s on %s [%s]\n", stream.FormatPayload(d.Payload), d.Src, n.Name, path)
-	})
-	stream.WriteSummary(env.Stdout, order)
-	return err
+	}
+	start := time.Now()
+	if *jsonOut {
+		gs := []string{}
+		for _, c := range chunks {
+			for _, g := range c {
+				gs = append(gs, g.String())
+			}
+		}
+		enc.Encode(map[string]any{"type": "start", "time": start, "interfaces": names, "groups": gs, "port": targets[0].Port,
+			"sources": addrStrings(incl), "exclude_sources": addrStrings(excl), "broadcast": *broadcast})
+	}
+	out.Flush()
+
+	var mu sync.Mutex
+	rcv := stream.NewReceiver(start, func(i int) string { ifc, _ := ifaceByIndex(all, i); return ifc.Name })
+	var got, hidden int
+	tokens, lastRefill := float64(lineBurst), start
+	statusShown := false
+	var (
+		lastIf   int
+		lastSrc  netip.Addr
+		lastNIC  *stream.NIC
+		lastPath stream.Path
+	)
+	clearStatus := func() {
+		if statusShown {
+			fmt.Fprint(out, "\r\x1b[K")
+			statusShown = false
+		}
+	}
+	handle := func(ds []sock.Datagram) bool {
+		now := time.Now()
+		tokens = min(lineBurst, tokens+now.Sub(lastRefill).Seconds()*lineRate)
+		lastRefill = now
+		for _, d := range ds {
+			ev := rcv.Add(d)
+			if ev.Kind == stream.KindEnd {
+				if *jsonEvents {
+					enc.Encode(datagramEvent(ev, ""))
+				}
+				continue
+			}
+			if d.IfIndex != lastIf || d.Src.Addr() != lastSrc {
+				n, ok := nics[d.IfIndex]
+				arrived, _ := ifaceByIndex(all, d.IfIndex)
+				if !ok {
+					n = describeNIC(arrived, all)
+					nics[d.IfIndex] = n
+					order = append(order, n)
+				}
+				lastIf, lastSrc, lastNIC = d.IfIndex, d.Src.Addr(), n
+				lastPath = stream.Classify(d.Src.Addr(), arrived, all, n.AcceptsOwn)
+			}
+			n, path := lastNIC, lastPath
+			n.Count(d.Src.Addr(), path)
+			got++
+			switch {
+			case *jsonEvents:
+				enc.Encode(datagramEvent(ev, path.String()))
+			case *jsonOut || *quiet:
+			case tokens >= 1:
+				tokens--
+				clearStatus()
+				fmt.Fprintf(out, "received: %s from %s on %s [%s]%s\n", showText(ev), d.Src, n.Name, path, kindNote(ev))
+			default:
+				hidden++
+			}
+			if *count > 0 && got >= *count {
+				return true
+			}
+		}
+		return false
+	}
+
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bufSize := 9216
+	if *gro {
+		bufSize = 65536
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- stream.Receive(rctx, srcs, stream.RecvConfig{Timeout: *timeout, BufSize: bufSize}, &mu, handle)
+	}()
+	report := func(typ string) {
+		rep := rcv.Snapshot(typ, time.Now())
+		clearStatus()
+		if *jsonOut {
+			enc.Encode(rep)
+		} else {
+			rep.WriteText(out)
+		}
+	}
+	flush := time.NewTicker(100 * time.Millisecond)
+	defer flush.Stop()
+	var periodic <-chan time.Time
+	if *reportEvery > 0 {
+		t := time.NewTicker(*reportEvery)
+		defer t.Stop()
+		periodic = t.C
+	}
+	var status <-chan time.Time
+	if tty {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		status = t.C
+	}
+	for {
+		select {
+		case err = <-done:
+		case <-flush.C:
+			mu.Lock()
+			out.Flush()
+			mu.Unlock()
+			continue
+		case <-periodic:
+			mu.Lock()
+			report("report")
+			out.Flush()
+			mu.Unlock()
+			continue
+		case <-usr1:
+			mu.Lock()
+			report("report")
+			out.Flush()
+			mu.Unlock()
+			continue
+		case <-status:
+			mu.Lock()
+			fmt.Fprint(out, "\r\x1b[K"+rcv.StatusLine(time.Now()))
+			statusShown = true
+			out.Flush()
+			mu.Unlock()
+			continue
+		}
+		break
+	}
+	cancel()
+	mu.Lock()
+	defer mu.Unlock()
+	clearStatus()
+	if hidden > 0 && !*jsonOut {
+		fmt.Fprintf(out, "(%d datagram lines not shown: more than %d a second; every datagram is counted below)\n", hidden, lineRate)
+	}
+	if !*jsonOut {
+		stream.WriteSummary(out, order)
+	}
+	report("summary")
+	out.Flush()
+	if err != nil {
+		return err
+	}
+	return verdict(rcv.Totals(), *expect, *maxLoss, fs.Changed("max-loss"))
+}
+
+// verdict applies --expect and --max-loss.
+func verdict(t stream.Totals, expect int, maxLoss float64, lossSet bool) error {
+	if expect > 0 && t.Received < uint64(expect) {
+		return ExitError{Code: 1, Err: fmt.Errorf("expected %d datagrams, received %d (lost %d, %d foreign)", expect, t.Received, t.Lost, t.Foreign)}
+	}
+	if lossSet && t.LossPct > maxLoss {
+		return ExitError{Code: 1, Err: fmt.Errorf("loss %.2f%% (%d of %d) is above --max-loss %v%%", t.LossPct, t.Lost, t.Expected, maxLoss)}
+	}
+	return nil
+}
+
+func addrStrings(as []netip.Addr) []string {
+	out := []string{}
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// showText renders what a datagram carries for its log line.
+func showText(ev stream.Event) string {
+	switch ev.Kind {
+	case stream.KindForeign:
+		return stream.FormatPayload(ev.Payload)
+	case stream.KindMalformed:
+		return fmt.Sprintf("%s (%d bytes)", ev.Err, len(ev.Payload))
+	}
+	t := bytes.TrimRight(ev.Text, "\x00")
+	if len(t) == 0 {
+		return fmt.Sprintf("[seq %d, %d bytes]", ev.Header.Seq, len(ev.Payload))
+	}
+	return stream.FormatPayload(t)
+}
+
+func kindNote(ev stream.Event) string {
+	switch ev.Kind {
+	case stream.KindDuplicate:
+		return " (duplicate)"
+	case stream.KindReordered:
+		return " (reordered)"
+	case stream.KindTooLate:
+		return " (too late to classify)"
+	}
+	return ""
+}
+
+// datagramEvent is the --json-events object for one datagram.
+func datagramEvent(ev stream.Event, path string) map[string]any {
+	m := map[string]any{"type": "datagram", "time": ev.At, "iface": "", "group": ev.Dst.String(), "source": ev.Src.Addr().String(),
+		"source_port": ev.Src.Port(), "bytes": len(ev.Payload), "ttl": ev.TTL, "kind": string(ev.Kind)}
+	if path != "" {
+		m["path"] = path
+	}
+	if ev.Flow != nil {
+		m["iface"] = ev.Flow.Iface
+		m["seq"] = ev.Header.Seq
+		m["sender_id"] = fmt.Sprintf("%08x", ev.Header.SenderID)
+		m["latency_ms"] = float64(ev.At.UnixNano()-ev.Header.SentNs) / 1e6
+	}
+	if ev.Kind != stream.KindEnd {
+		m["text"] = showText(ev)
+	}
+	return m
+}
+
+// recvTargets reads the groups (or, with --broadcast, an optional
+// [ADDRESS][:PORT] whose port is used).
+func recvTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) ([]endpoint.Target, error) {
+	port, err := portFrom(env, portFlag)
+	if err != nil {
+		return nil, err
+	}
+	if broadcast {
+		if fs.NArg() > 1 {
+			return nil, usagef("--broadcast takes at most one [ADDRESS][:PORT]")
+		}
+		if fs.NArg() == 1 {
+			host, p := endpoint.SplitHostPort(fs.Arg(0))
+			if a, err := netip.ParseAddr(host); host != "" && (err != nil || !a.Is4()) {
+				return nil, usagef("invalid broadcast address %q: want an IPv4 address", fs.Arg(0))
+			}
+			if p != "" {
+				if port, err = endpoint.ParsePort(p); err != nil {
+					return nil, UsageError{err}
+				}
+			}
+		}
+		return []endpoint.Target{{Group: netip.IPv4Unspecified(), Port: port}}, nil
+	}
+	ts, err := endpoint.ParseTargets(fs.Args(), env.Getenv("MULTICAST_ADDR"), port)
+	if err != nil {
+		return nil, UsageError{err}
+	}
+	return ts, nil
 }
 
 // pickIfaces resolves the --iface values, or picks every interface that is
-// up, multicast-capable and has IPv4 when none was given.
-func pickIfaces(all []iface.Interface, texts []string) ([]iface.Interface, error) {
+// up, multicast-capable and has an address of the family when none was given.
+func pickIfaces(all []iface.Interface, texts []string, is6 bool) ([]iface.Interface, error) {
+	need := iface.NeedIPv4
+	if is6 {
+		need = iface.NeedAny
+	}
 	var out []iface.Interface
 	seen := map[int]bool{}
 	for _, t := range texts {
-		ifc, err := iface.Resolve(all, t, iface.NeedIPv4)
+		ifc, err := iface.Resolve(all, t, need)
 		if err != nil {
 			return nil, classifyIfaceErr(err)
 		}
@@ -89,14 +425,32 @@ func pickIfaces(all []iface.Interface, texts []string) ([]iface.Interface, error
 		return out, nil
 	}
 	for _, ifc := range all {
-		if _, ok := ifc.IPv4(); ok && ifc.Up && ifc.Multicast && ifc.Name != "lo" {
+		if !ifc.Up || !ifc.Multicast || ifc.Name == "lo" {
+			continue
+		}
+		if _, ok := ifc.IPv4(); ok && !is6 {
+			out = append(out, ifc)
+		} else if is6 && hasIPv6(ifc) {
 			out = append(out, ifc)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no interface is up with multicast and IPv4; name one with --iface")
+		fam := "IPv4"
+		if is6 {
+			fam = "IPv6"
+		}
+		return nil, fmt.Errorf("no interface is up with multicast and %s; name one with --iface", fam)
 	}
 	return out, nil
+}
+
+func hasIPv6(ifc iface.Interface) bool {
+	for _, p := range ifc.Addrs {
+		if p.Addr().Is6() {
+			return true
+		}
+	}
+	return false
 }
 
 func ifaceByIndex(all []iface.Interface, index int) (iface.Interface, bool) {

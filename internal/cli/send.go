@@ -4,28 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/stream"
+	"github.com/mcasttools/mcast/internal/wire/streamhdr"
 	"github.com/spf13/pflag"
 )
 
 func runSend(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags("send", "mcast send [flags] GROUP[:PORT]   (GROUP defaults to MULTICAST_ADDR)")
-	ifText := fs.String("iface", "", "interface to send on: a name or one of its IPv4 addresses (default: the route's)")
+	fs := newFlags("send", "mcast send [flags] GROUP[:PORT] ...   (GROUP defaults to MULTICAST_ADDR; lists a,b and ranges 239.1.1.1+99)")
+	ifText := fs.String("iface", "", "interface to send on: a name or one of its addresses (default: the route's)")
 	portText := fs.String("port", "", "UDP port (default: MULTICAST_PORT, else 28000)")
-	count := fs.Int("count", 10, "datagrams to send; 0 sends until interrupted")
-	interval := fs.Duration("interval", time.Second, "pause between datagrams")
-	ttl := fs.Int("ttl", 1, "multicast TTL (1 stays on the local network)")
+	count := fs.Int("count", 10, "datagrams to send to each group; 0 sends until interrupted (rate mode: 0 unless given)")
+	interval := fs.Duration("interval", time.Second, "pause between datagrams (without --rate)")
+	ttl := fs.Int("ttl", 1, "multicast TTL / hop limit (1 stays on the local network)")
 	noLoop := fs.Bool("no-loop", false, "do not loop a copy back to receivers on this host (IP_MULTICAST_LOOP off)")
-	message := fs.String("message", "message %d", "text to send; %d becomes the sequence number from 0")
+	message := fs.String("message", "message %d", "text to send after the header; %d becomes the sequence number from 0")
+	rateText := fs.String("rate", "", "rate mode: datagrams per second per group, or 'max' for as fast as the kernel takes them")
+	bitrateText := fs.String("bitrate", "", "rate mode: payload bit/s per group (e.g. 100M, 1.5G); needs --size")
+	size := fs.Int("size", 0, fmt.Sprintf("UDP payload bytes per datagram, at least %d (the header); default: header + text", streamhdr.Len))
+	duration := fs.Duration("duration", 0, "stop after this long (0: when --count is reached or interrupted)")
+	broadcast := fs.Bool("broadcast", false, "send to an IPv4 broadcast address (subnet broadcast or 255.255.255.255) with SO_BROADCAST")
+	raw := fs.Bool("raw", false, "send the text alone, without the mcast header (as seed programs do)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
-	target, err := parseTarget(env, fs, *portText)
+	targets, err := sendTargets(env, fs, *portText, *broadcast)
 	if err != nil {
 		return err
 	}
@@ -36,31 +48,195 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 		return usagef("invalid --interval %s: must not be negative", *interval)
 	case *ttl < 0 || *ttl > 255:
 		return usagef("invalid --ttl %d: must be 0..255", *ttl)
+	case *duration < 0:
+		return usagef("invalid --duration %s: must not be negative", *duration)
+	case *size != 0 && !*raw && *size < streamhdr.Len:
+		return usagef("invalid --size %d: below the %d-byte header (use --raw for smaller datagrams)", *size, streamhdr.Len)
+	case *size < 0 || *size > 65507:
+		return usagef("invalid --size %d: must be 1..65507", *size)
+	case *rateText != "" && *bitrateText != "":
+		return usagef("--rate and --bitrate: give one of them")
 	}
-	opts := sock.SendOptions{TTL: *ttl, NoLoop: *noLoop}
+	rate, err := parseRate(*rateText, *bitrateText, *size)
+	if err != nil {
+		return err
+	}
+	if rate > 0 && !fs.Changed("count") {
+		*count = 0
+	}
+	opts := sock.SendOptions{TTL: *ttl, NoLoop: *noLoop, Broadcast: *broadcast}
+	if rate > 0 {
+		opts.SndBuf = 4 << 20
+	}
 	ifname := "chosen by the routing table"
-	if *ifText != "" {
-		ifc, err := resolveIface(*ifText, iface.NeedIPv4)
+	ifText2 := *ifText
+	if z := targets[0].Group.Zone(); z != "" && ifText2 == "" {
+		ifText2 = z
+	}
+	is6 := targets[0].Group.Is6()
+	if ifText2 != "" {
+		need := iface.NeedIPv4
+		if is6 {
+			need = iface.NeedAny
+		}
+		ifc, err := resolveIface(ifText2, need)
 		if err != nil {
 			return err
 		}
 		opts.IfIndex = ifc.Index
-		opts.Source, _ = ifc.IPv4()
+		if !is6 {
+			opts.Source, _ = ifc.IPv4()
+		}
 		ifname = ifc.Name
+	} else if is6 && (targets[0].Group.IsLinkLocalMulticast() || targets[0].Group.IsInterfaceLocalMulticast()) {
+		return usagef("group %s is link-local: name the interface with --iface or GROUP%%IFACE", targets[0].Group)
+	} else if !*broadcast {
+		// Say which interface the routing table picks, as --iface would.
+		src, err := sock.RouteSource(targets[0].Group)
+		if err != nil {
+			return err
+		}
+		all, err := iface.List()
+		if err != nil {
+			return err
+		}
+		if owner, ok := iface.Owner(all, src); ok {
+			ifname = owner.Name + " (chosen by the routing table)"
+			if src.Is4() {
+				opts.Source = src
+			}
+		}
 	}
-	s, err := sock.Dial(target.Group, target.Port, opts)
-	if err != nil {
-		return err
+	var sinks []stream.Sink
+	var first *sock.Sender
+	for _, t := range targets {
+		s, err := sock.Dial(t.Group.WithZone(""), t.Port, opts)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if first == nil {
+			first = s
+		}
+		sinks = append(sinks, s)
 	}
-	defer s.Close()
 	loop := "on"
 	if *noLoop {
 		loop = "off"
 	}
 	fmt.Fprintf(env.Stdout, "use interface: %s\n", ifname)
-	fmt.Fprintf(env.Stdout, "sending to %s from %s (ttl %d, loopback %s)\n", target, s.LocalAddr(), *ttl, loop)
-	return stream.Send(ctx, s, stream.SendConfig{Count: *count, Interval: *interval, Message: *message},
-		func(_ int, text string) { fmt.Fprintf(env.Stdout, "send successful: %s\n", text) })
+	fmt.Fprintf(env.Stdout, "sending to %s from %s (ttl %d, loopback %s)\n", targetList(targets), first.LocalAddr(), *ttl, loop)
+	cfg := stream.SendConfig{Count: *count, Interval: *interval, Duration: *duration, Message: *message, Rate: rate,
+		Size: *size, Raw: *raw, SenderID: rand.Uint32(), TTL: *ttl}
+	if rate > 0 && !fs.Changed("message") {
+		cfg.Message = ""
+	}
+	res, err := stream.Send(ctx, sinks, cfg, func(_ int, text string) { fmt.Fprintf(env.Stdout, "send successful: %s\n", text) })
+	if rate > 0 {
+		mode := "sendmmsg"
+		if res.Segments {
+			mode = "UDP_SEGMENT"
+		}
+		asked := "max"
+		if !math.IsInf(rate, 1) {
+			asked = fmt.Sprintf("%.0f datagrams/s", rate)
+		}
+		fmt.Fprintf(env.Stdout, "sent %d datagrams of %d bytes to each of %d group(s) in %.2fs: %.0f datagrams/s, %s per group (asked: %s; %s)\n",
+			res.Sent, cfg.Size, len(targets), res.Elapsed.Seconds(), res.Rate(), stream.HumanRate(res.Rate()*float64(cfg.Size)*8), asked, mode)
+		if !math.IsInf(rate, 1) && res.Rate() < 0.95*rate && res.Elapsed > time.Second {
+			fmt.Fprintf(env.Stdout, "note: achieved %.0f datagrams/s, below the asked %.0f: this machine could not go faster\n", res.Rate(), rate)
+		}
+	}
+	return err
+}
+
+func targetList(ts []endpoint.Target) string {
+	if len(ts) == 1 {
+		return ts[0].String()
+	}
+	return fmt.Sprintf("%s .. %s (%d groups)", ts[0], ts[len(ts)-1], len(ts))
+}
+
+// parseRate turns --rate or --bitrate into datagrams per second (0: not
+// rate mode; +Inf: max).
+func parseRate(rate, bitrate string, size int) (float64, error) {
+	if rate != "" {
+		if rate == "max" {
+			return math.Inf(1), nil
+		}
+		v, err := strconv.ParseFloat(rate, 64)
+		if err != nil || v <= 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return 0, usagef("invalid --rate %q: want datagrams per second above 0, or max", rate)
+		}
+		return v, nil
+	}
+	if bitrate == "" {
+		return 0, nil
+	}
+	if size <= 0 {
+		return 0, usagef("--bitrate %s needs --size", bitrate)
+	}
+	mult := 1.0
+	t := strings.TrimSpace(bitrate)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k', 'K':
+			mult, t = 1e3, t[:n-1]
+		case 'm', 'M':
+			mult, t = 1e6, t[:n-1]
+		case 'g', 'G':
+			mult, t = 1e9, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v <= 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, usagef("invalid --bitrate %q: want bit/s above 0, e.g. 100M", bitrate)
+	}
+	return v * mult / float64(size*8), nil
+}
+
+// sendTargets reads the destinations: groups (lists, ranges), or with
+// broadcast one IPv4 broadcast address.
+func sendTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) ([]endpoint.Target, error) {
+	port, err := portFrom(env, portFlag)
+	if err != nil {
+		return nil, err
+	}
+	if broadcast {
+		if fs.NArg() != 1 {
+			return nil, usagef("--broadcast needs one ADDRESS[:PORT], e.g. 10.0.0.255 or 255.255.255.255")
+		}
+		host, p := endpoint.SplitHostPort(fs.Arg(0))
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is4() || a.IsMulticast() {
+			return nil, usagef("invalid broadcast address %q: want an IPv4 broadcast address such as 10.0.0.255 or 255.255.255.255", fs.Arg(0))
+		}
+		if p != "" {
+			if port, err = endpoint.ParsePort(p); err != nil {
+				return nil, UsageError{err}
+			}
+		}
+		return []endpoint.Target{{Group: a, Port: port}}, nil
+	}
+	ts, err := endpoint.ParseTargets(fs.Args(), env.Getenv("MULTICAST_ADDR"), port)
+	if err != nil {
+		return nil, UsageError{err}
+	}
+	return ts, nil
+}
+
+func portFrom(env *Env, portFlag string) (uint16, error) {
+	var port uint16
+	var err error
+	if portFlag != "" {
+		port, err = endpoint.ParsePort(portFlag)
+	} else {
+		port, err = endpoint.DefaultPortFrom(env.Getenv("MULTICAST_PORT"))
+	}
+	if err != nil {
+		return 0, UsageError{err}
+	}
+	return port, nil
 }
 
 // parseTarget reads GROUP[:PORT] from the one positional argument, falling
@@ -70,15 +246,9 @@ func parseTarget(env *Env, fs *pflag.FlagSet, portFlag string) (endpoint.Target,
 	if fs.NArg() > 1 {
 		return endpoint.Target{}, usagef("too many arguments: %q (want one GROUP[:PORT])", fs.Args())
 	}
-	var port uint16
-	var err error
-	if portFlag != "" {
-		port, err = endpoint.ParsePort(portFlag)
-	} else {
-		port, err = endpoint.DefaultPortFrom(env.Getenv("MULTICAST_PORT"))
-	}
+	port, err := portFrom(env, portFlag)
 	if err != nil {
-		return endpoint.Target{}, UsageError{err}
+		return endpoint.Target{}, err
 	}
 	t, err := endpoint.ParseTarget(fs.Arg(0), env.Getenv("MULTICAST_ADDR"), port)
 	if err != nil {

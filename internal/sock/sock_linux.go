@@ -6,152 +6,520 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
-// Listener receives datagrams sent to one group and port, joined on one
+// Listener receives datagrams sent to its groups and port, joined on one
 // interface, with IP_MULTICAST_ALL off so that it sees only what arrived on
-// that interface.
+// that interface for a group it joined there.
 type Listener struct {
-	conn  net.PacketConn
-	pc    *ipv4.PacketConn
-	index int
+	conn      net.PacketConn
+	raw       syscall.RawConn
+	index     int
+	multicast bool // drop datagrams not sent to a multicast group
+	one       *Batch
 }
 
 // Listen joins group on the interface with index ifindex and receives
 // datagrams sent to group:port.
 func Listen(ctx context.Context, group netip.Addr, port uint16, ifindex int) (*Listener, error) {
-	if !group.Is4() {
-		return nil, fmt.Errorf("group %s: only IPv4 groups are supported here", group)
+	return ListenConfig{Groups: []netip.Addr{group}, Port: port, IfIndex: ifindex}.Listen(ctx)
+}
+
+func setOpts(fd int, opts [][3]int) error {
+	for _, o := range opts {
+		if err := unix.SetsockoptInt(fd, o[0], o[1], o[2]); err != nil {
+			return fmt.Errorf("setsockopt(%d, %d): %w", o[0], o[1], err)
+		}
 	}
-	ifi, err := net.InterfaceByIndex(ifindex)
+	return nil
+}
+
+// Listen opens the socket, binds it and joins the groups.
+func (c ListenConfig) Listen(ctx context.Context) (*Listener, error) {
+	is6 := false
+	for i, g := range c.Groups {
+		if i == 0 {
+			is6 = g.Is6()
+		}
+		if g.Is6() != is6 {
+			return nil, fmt.Errorf("groups %s and %s: IPv4 and IPv6 cannot share a socket", c.Groups[0], g)
+		}
+		if !g.IsMulticast() {
+			return nil, fmt.Errorf("group %s: not a multicast address", g)
+		}
+	}
+	if !c.Broadcast && len(c.Groups) == 0 {
+		return nil, errors.New("no group to join")
+	}
+	for _, s := range append(append([]netip.Addr(nil), c.Include...), c.Exclude...) {
+		if s.Is6() != is6 {
+			return nil, fmt.Errorf("source %s: not the same address family as the groups", s)
+		}
+	}
+	ifi, err := net.InterfaceByIndex(c.IfIndex)
 	if err != nil {
-		return nil, fmt.Errorf("interface index %d: %w", ifindex, err)
+		return nil, fmt.Errorf("interface index %d: %w", c.IfIndex, err)
 	}
-	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+	network, bind := "udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), c.Port)
+	if is6 {
+		network, bind = "udp6", netip.AddrPortFrom(netip.IPv6Unspecified(), c.Port)
+	} else if len(c.Groups) == 1 && !c.Broadcast {
+		bind = netip.AddrPortFrom(c.Groups[0], c.Port)
+	}
+	lc := net.ListenConfig{Control: func(network, address string, rc syscall.RawConn) error {
 		var serr error
-		err := c.Control(func(fd uintptr) {
-			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
+		err := rc.Control(func(fd uintptr) {
+			opts := [][3]int{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}, {unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1}}
+			if is6 {
+				// Deliver only groups this socket joined, on the interface
+				// it joined them on.
+				opts = append(opts, [3]int{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0},
+					[3]int{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1}, [3]int{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1})
+			} else {
+				opts = append(opts, [3]int{unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0},
+					[3]int{unix.IPPROTO_IP, unix.IP_PKTINFO, 1}, [3]int{unix.IPPROTO_IP, unix.IP_RECVTTL, 1})
+			}
+			if c.GRO {
+				opts = append(opts, [3]int{unix.SOL_UDP, unix.UDP_GRO, 1})
+			}
+			if serr = setOpts(int(fd), opts); serr != nil {
 				return
 			}
-			// Deliver only datagrams for groups this socket joined on the
-			// interface it joined them on (the default, 1, delivers every
-			// group any socket joined, on any interface).
-			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0)
+			if c.Broadcast {
+				// Several sockets bound to the wildcard would each get every
+				// broadcast; bind each to its interface.
+				serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name)
+				if serr != nil {
+					serr = fmt.Errorf("binding to %s (SO_BINDTODEVICE needs CAP_NET_RAW on old kernels): %w", ifi.Name, serr)
+					return
+				}
+			}
+			if c.RcvBuf > 0 {
+				if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, c.RcvBuf) != nil {
+					unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, c.RcvBuf)
+				}
+			}
 		})
 		if err != nil {
 			return err
 		}
 		return serr
 	}}
-	conn, err := lc.ListenPacket(ctx, "udp4", netip.AddrPortFrom(group, port).String())
+	conn, err := lc.ListenPacket(ctx, network, bind.String())
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s:%d: %w", group, port, err)
+		return nil, fmt.Errorf("listening on %s: %w", bind, err)
 	}
-	pc := ipv4.NewPacketConn(conn)
-	if err := pc.JoinGroup(ifi, &net.UDPAddr{IP: group.AsSlice()}); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("joining %s on %s: %w", group, ifi.Name, err)
+	fail := func(err error) (*Listener, error) { conn.Close(); return nil, err }
+	type joiner interface {
+		JoinGroup(*net.Interface, net.Addr) error
+		JoinSourceSpecificGroup(*net.Interface, net.Addr, net.Addr) error
+		ExcludeSourceSpecificGroup(*net.Interface, net.Addr, net.Addr) error
 	}
-	if err := pc.SetControlMessage(ipv4.FlagInterface|ipv4.FlagDst|ipv4.FlagTTL, true); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("asking for packet info: %w", err)
+	var j joiner
+	if is6 {
+		j = ipv6.NewPacketConn(conn)
+	} else {
+		j = ipv4.NewPacketConn(conn)
 	}
-	return &Listener{conn: conn, pc: pc, index: ifindex}, nil
+	ua := func(a netip.Addr) net.Addr { return &net.UDPAddr{IP: a.AsSlice()} }
+	for _, g := range c.Groups {
+		if len(c.Include) > 0 {
+			for _, s := range c.Include {
+				if err := j.JoinSourceSpecificGroup(ifi, ua(g), ua(s)); err != nil {
+					return fail(fmt.Errorf("joining (%s, %s) on %s: %w", s, g, ifi.Name, err))
+				}
+			}
+			continue
+		}
+		if err := j.JoinGroup(ifi, ua(g)); err != nil {
+			return fail(fmt.Errorf("joining %s on %s: %w", g, ifi.Name, err))
+		}
+		for _, s := range c.Exclude {
+			if err := j.ExcludeSourceSpecificGroup(ifi, ua(g), ua(s)); err != nil {
+				return fail(fmt.Errorf("excluding %s from %s on %s: %w", s, g, ifi.Name, err))
+			}
+		}
+	}
+	raw, err := conn.(*net.UDPConn).SyscallConn()
+	if err != nil {
+		return fail(err)
+	}
+	return &Listener{conn: conn, raw: raw, index: c.IfIndex, multicast: !c.Broadcast}, nil
+}
+
+// Batch holds the buffers for reading many datagrams with one system call.
+// Its Datagrams point into its buffers and stay valid until the next read.
+type Batch struct {
+	msgs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	bufs  [][]byte
+	oobs  [][]byte
+	names []unix.RawSockaddrInet6
+	out   []Datagram
+}
+
+const oobSize = 256
+
+// NewBatch makes buffers for n datagrams of up to size bytes each (use
+// 65536 with GRO, since coalesced datagrams arrive as one).
+func NewBatch(n, size int) *Batch {
+	b := &Batch{
+		msgs:  make([]unix.Mmsghdr, n),
+		iovs:  make([]unix.Iovec, n),
+		bufs:  make([][]byte, n),
+		oobs:  make([][]byte, n),
+		names: make([]unix.RawSockaddrInet6, n),
+	}
+	mem := make([]byte, n*size)
+	oob := make([]byte, n*oobSize)
+	for i := range n {
+		b.bufs[i] = mem[i*size : (i+1)*size : (i+1)*size]
+		b.oobs[i] = oob[i*oobSize : (i+1)*oobSize : (i+1)*oobSize]
+		b.iovs[i].Base = &b.bufs[i][0]
+		b.iovs[i].SetLen(size)
+		h := &b.msgs[i].Hdr
+		h.Iov = &b.iovs[i]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+		h.Control = &b.oobs[i][0]
+	}
+	return b
+}
+
+// ReadBatch reads at least one datagram, and as many as are queued up to
+// the batch's size, with one recvmmsg. It returns ctx's error once ctx is
+// done. The datagrams are valid until the next call with the same batch.
+func (l *Listener) ReadBatch(ctx context.Context, b *Batch) ([]Datagram, error) {
+	stop := context.AfterFunc(ctx, func() { l.conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var n int
+	var errno syscall.Errno
+	for i := range b.msgs {
+		b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		b.msgs[i].Hdr.SetControllen(oobSize)
+		b.msgs[i].Hdr.Flags = 0
+	}
+	err := l.raw.Read(func(fd uintptr) bool {
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), 0, 0, 0)
+		if e == unix.EAGAIN || e == unix.EINTR {
+			return false
+		}
+		n, errno = int(r), e
+		return true
+	})
+	if err == nil && errno != 0 {
+		err = errno
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, context.Canceled
+		}
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	now := time.Now()
+	out := b.out[:0]
+	for i := range n {
+		m := &b.msgs[i]
+		d := Datagram{IfIndex: l.index, TTL: -1, At: now, Src: addrPortOf(&b.names[i])}
+		gso := parseCmsgs(b.oobs[i][:m.Hdr.Controllen], &d)
+		if l.multicast && !d.Dst.IsMulticast() {
+			continue
+		}
+		p := b.bufs[i][:m.Len]
+		if gso <= 0 || gso >= len(p) {
+			d.Payload = p
+			out = append(out, d)
+			continue
+		}
+		for len(p) > 0 {
+			seg := min(gso, len(p))
+			d.Payload = p[:seg]
+			out = append(out, d)
+			p = p[seg:]
+		}
+	}
+	b.out = out
+	return out, nil
 }
 
 // Read reads one datagram into buf. It returns ctx's error once ctx is done.
 func (l *Listener) Read(ctx context.Context, buf []byte) (Datagram, error) {
-	stop := context.AfterFunc(ctx, func() { l.conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	n, cm, src, err := l.pc.ReadFrom(buf)
-	if err != nil {
-		if ctx.Err() != nil {
-			return Datagram{}, ctx.Err()
+	if l.one == nil {
+		l.one = NewBatch(1, 65536)
+	}
+	for {
+		ds, err := l.ReadBatch(ctx, l.one)
+		if err != nil {
+			return Datagram{}, err
 		}
-		return Datagram{}, fmt.Errorf("reading: %w", err)
-	}
-	d := Datagram{Payload: buf[:n], IfIndex: l.index, TTL: -1, At: time.Now()}
-	if ua, ok := src.(*net.UDPAddr); ok {
-		d.Src = ua.AddrPort()
-		d.Src = netip.AddrPortFrom(d.Src.Addr().Unmap(), d.Src.Port())
-	}
-	if cm != nil {
-		if cm.IfIndex != 0 {
-			d.IfIndex = cm.IfIndex
+		if len(ds) > 0 {
+			d := ds[0]
+			d.Payload = buf[:copy(buf, d.Payload)]
+			return d, nil
 		}
-		d.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		d.Dst = d.Dst.Unmap()
-		d.TTL = cm.TTL
 	}
-	return d, nil
 }
 
-// Close leaves the group and closes the socket.
+// Close leaves the groups and closes the socket.
 func (l *Listener) Close() error { return l.conn.Close() }
 
-// Sender sends datagrams to one group and port.
+// Sender sends datagrams to one group (or broadcast address) and port.
 type Sender struct {
-	conn *net.UDPConn
-	dst  *net.UDPAddr
+	conn   *net.UDPConn
+	raw    syscall.RawConn
+	dst    netip.AddrPort
+	sa     unix.RawSockaddrInet6
+	salen  uint32
+	gsoOff bool
+	gsoOOB []byte
+	msgs   []unix.Mmsghdr
+	iovs   []unix.Iovec
 }
 
-// Dial opens a socket that sends to group:port with the given options.
+// Dial opens a socket that sends to group:port with the given options. With
+// o.Broadcast, group may be an IPv4 broadcast address.
 func Dial(group netip.Addr, port uint16, o SendOptions) (*Sender, error) {
-	if !group.Is4() {
-		return nil, fmt.Errorf("group %s: only IPv4 groups are supported here", group)
+	if !group.IsMulticast() && !(o.Broadcast && group.Is4()) {
+		return nil, fmt.Errorf("destination %s: not a multicast group", group)
+	}
+	network := "udp4"
+	if group.Is6() {
+		network = "udp6"
 	}
 	var laddr *net.UDPAddr
-	if o.Source.IsValid() {
+	if o.Source.IsValid() && o.Source.Is4() == group.Is4() {
 		laddr = &net.UDPAddr{IP: o.Source.AsSlice()}
 	}
-	conn, err := net.ListenUDP("udp4", laddr)
+	conn, err := net.ListenUDP(network, laddr)
 	if err != nil {
 		return nil, fmt.Errorf("opening send socket: %w", err)
 	}
-	pc := ipv4.NewPacketConn(conn)
+	fail := func(err error) (*Sender, error) { conn.Close(); return nil, err }
+	var ifi *net.Interface
 	if o.IfIndex != 0 {
-		ifi, err := net.InterfaceByIndex(o.IfIndex)
-		if err == nil {
-			err = pc.SetMulticastInterface(ifi)
-		}
-		if err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("choosing interface %d: %w", o.IfIndex, err)
+		if ifi, err = net.InterfaceByIndex(o.IfIndex); err != nil {
+			return fail(fmt.Errorf("choosing interface %d: %w", o.IfIndex, err))
 		}
 	}
-	if err := pc.SetMulticastTTL(o.TTL); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("setting TTL %d: %w", o.TTL, err)
+	if group.Is6() {
+		pc := ipv6.NewPacketConn(conn)
+		if ifi != nil {
+			if err := pc.SetMulticastInterface(ifi); err != nil {
+				return fail(fmt.Errorf("choosing interface %s: %w", ifi.Name, err))
+			}
+		}
+		if err := pc.SetMulticastHopLimit(o.TTL); err != nil {
+			return fail(fmt.Errorf("setting hop limit %d: %w", o.TTL, err))
+		}
+		if err := pc.SetMulticastLoopback(!o.NoLoop); err != nil {
+			return fail(fmt.Errorf("setting loopback: %w", err))
+		}
+	} else {
+		pc := ipv4.NewPacketConn(conn)
+		if ifi != nil {
+			if err := pc.SetMulticastInterface(ifi); err != nil {
+				return fail(fmt.Errorf("choosing interface %s: %w", ifi.Name, err))
+			}
+		}
+		if err := pc.SetMulticastTTL(o.TTL); err != nil {
+			return fail(fmt.Errorf("setting TTL %d: %w", o.TTL, err))
+		}
+		if err := pc.SetMulticastLoopback(!o.NoLoop); err != nil {
+			return fail(fmt.Errorf("setting loopback: %w", err))
+		}
+		if o.Broadcast {
+			if err := pc.SetTTL(max(o.TTL, 1)); err != nil {
+				return fail(fmt.Errorf("setting TTL %d: %w", o.TTL, err))
+			}
+		}
 	}
-	if err := pc.SetMulticastLoopback(!o.NoLoop); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("setting loopback: %w", err)
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return fail(err)
 	}
-	return &Sender{conn: conn, dst: &net.UDPAddr{IP: group.AsSlice(), Port: int(port)}}, nil
+	var serr error
+	raw.Control(func(fd uintptr) {
+		if o.Broadcast {
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); serr != nil {
+				serr = fmt.Errorf("allowing broadcast (SO_BROADCAST): %w", serr)
+				return
+			}
+		}
+		if o.SndBuf > 0 && unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, o.SndBuf) != nil {
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, o.SndBuf)
+		}
+	})
+	if serr != nil {
+		return fail(serr)
+	}
+	s := &Sender{conn: conn, raw: raw, dst: netip.AddrPortFrom(group.WithZone(""), port)}
+	scope := 0
+	if group.Is6() && (group.IsLinkLocalMulticast() || group.IsInterfaceLocalMulticast()) {
+		scope = o.IfIndex
+	}
+	s.sa, s.salen = rawSockaddr(s.dst, scope)
+	s.gsoOOB = make([]byte, unix.CmsgSpace(2))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&s.gsoOOB[0]))
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	return s, nil
+}
+
+func (s *Sender) wrap(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) && errno == syscall.ENETUNREACH {
+		return fmt.Errorf("sending to %s: no route (add one for 224.0.0.0/4 or choose --iface): %w", s.dst, err)
+	}
+	if errors.As(err, &errno) && errno == syscall.EACCES {
+		return fmt.Errorf("sending to %s: permission denied (a broadcast address needs --broadcast): %w", s.dst, err)
+	}
+	return fmt.Errorf("sending to %s: %w", s.dst, err)
 }
 
 // Send sends one datagram.
 func (s *Sender) Send(p []byte) error {
-	_, err := s.conn.WriteToUDP(p, s.dst)
-	if err != nil {
-		var errno syscall.Errno
-		if errors.As(err, &errno) && errno == syscall.ENETUNREACH {
-			return fmt.Errorf("sending to %s: no route (add one for 224.0.0.0/4 or choose --iface): %w", s.dst, err)
-		}
-		return fmt.Errorf("sending to %s: %w", s.dst, err)
-	}
-	return nil
+	_, err := s.SendBatch([][]byte{p})
+	return err
 }
+
+// SendBatch sends the datagrams with as few sendmmsg calls as the kernel
+// allows and returns how many were sent. A full send buffer waits.
+func (s *Sender) SendBatch(ps [][]byte) (int, error) {
+	if cap(s.msgs) < len(ps) {
+		s.msgs = make([]unix.Mmsghdr, len(ps))
+		s.iovs = make([]unix.Iovec, len(ps))
+	}
+	msgs, iovs := s.msgs[:len(ps)], s.iovs[:len(ps)]
+	for i, p := range ps {
+		if len(p) > 0 {
+			iovs[i].Base = &p[0]
+		} else {
+			iovs[i].Base = nil
+		}
+		iovs[i].SetLen(len(p))
+		msgs[i] = unix.Mmsghdr{}
+		msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&s.sa))
+		msgs[i].Hdr.Namelen = s.salen
+		msgs[i].Hdr.Iov = &iovs[i]
+		msgs[i].Hdr.SetIovlen(1)
+	}
+	sent := 0
+	for sent < len(ps) {
+		var n int
+		var errno syscall.Errno
+		err := s.raw.Write(func(fd uintptr) bool {
+			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&msgs[sent])), uintptr(len(ps)-sent), 0, 0, 0)
+			if e == unix.EAGAIN || e == unix.EINTR {
+				return false
+			}
+			n, errno = int(r), e
+			return true
+		})
+		if err == nil && errno != 0 {
+			err = errno
+		}
+		if err != nil {
+			return sent, s.wrap(err)
+		}
+		sent += n
+	}
+	return sent, nil
+}
+
+// SendSegments sends buf as datagrams of seg bytes each (the last may be
+// shorter) with one sendmsg and UDP_SEGMENT. Where the kernel refuses
+// segmentation offload it falls back to sendmmsg for good. buf holds at most
+// MaxSegments segments.
+func (s *Sender) SendSegments(buf []byte, seg int) error {
+	if seg <= 0 || len(buf) == 0 {
+		return nil
+	}
+	if len(buf) <= seg {
+		return s.Send(buf)
+	}
+	if !s.gsoOff {
+		*(*uint16)(unsafe.Pointer(&s.gsoOOB[unix.CmsgLen(0)])) = uint16(seg)
+		iov := unix.Iovec{Base: &buf[0]}
+		iov.SetLen(len(buf))
+		var msg unix.Msghdr
+		msg.Name = (*byte)(unsafe.Pointer(&s.sa))
+		msg.Namelen = s.salen
+		msg.Iov = &iov
+		msg.SetIovlen(1)
+		msg.Control = &s.gsoOOB[0]
+		msg.SetControllen(len(s.gsoOOB))
+		var errno syscall.Errno
+		err := s.raw.Write(func(fd uintptr) bool {
+			_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
+			if e == unix.EAGAIN || e == unix.EINTR {
+				return false
+			}
+			errno = e
+			return true
+		})
+		if err == nil && errno != 0 {
+			err = errno
+		}
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EIO), errors.Is(err, unix.ENOPROTOOPT), errors.Is(err, unix.EOPNOTSUPP):
+			s.gsoOff = true
+		default:
+			return s.wrap(err)
+		}
+	}
+	var ps [MaxSegments][]byte
+	n := 0
+	for len(buf) > 0 && n < MaxSegments {
+		l := min(seg, len(buf))
+		ps[n] = buf[:l]
+		buf = buf[l:]
+		n++
+	}
+	_, err := s.SendBatch(ps[:n])
+	return err
+}
+
+// Segmentation reports whether SendSegments uses UDP_SEGMENT (true until
+// the kernel refused it once).
+func (s *Sender) Segmentation() bool { return !s.gsoOff }
 
 // LocalAddr is the address and port datagrams leave from.
 func (s *Sender) LocalAddr() netip.AddrPort {
-	return s.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	ap := s.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // Close closes the socket.
 func (s *Sender) Close() error { return s.conn.Close() }
+
+// RouteSource returns the source address the routing table picks for
+// datagrams to group, without sending anything (a UDP connect only looks the
+// route up).
+func RouteSource(group netip.Addr) (netip.Addr, error) {
+	network := "udp4"
+	if group.Is6() {
+		network = "udp6"
+	}
+	c, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(group, 9)))
+	if err != nil {
+		if errors.Is(err, syscall.ENETUNREACH) {
+			return netip.Addr{}, fmt.Errorf("no route to %s: add one for 224.0.0.0/4 (ff00::/8) or choose --iface", group)
+		}
+		return netip.Addr{}, fmt.Errorf("looking up the route to %s: %w", group, err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+}

@@ -1,0 +1,487 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/iface"
+	"github.com/mcasttools/mcast/internal/ping"
+	"github.com/mcasttools/mcast/internal/wire/pingmsg"
+)
+
+// omping's defaults, so that mcast ping and omping meet on the wire.
+const (
+	pingPort   = 4321
+	pingGroup4 = "232.43.211.234"
+	pingGroup6 = "ff3e::4321:1234"
+)
+
+func runPing(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("ping", "mcast ping [flags] HOST...   (run on every host with the same list, this host's address included)\n"+
+		"       mcast ping --proto ssmping [flags] HOST   (ping an ssmpingd, as ssmping/asmping do)\n"+
+		"       mcast ping --serve [flags] [HOST...]   (only answer: omping peers in the list, and ssmping/asmping clients)")
+	count := fs.IntP("count", "c", 0, "queries per peer, then stop (0: until interrupted)")
+	interval := fs.DurationP("interval", "i", time.Second, "time between queries to one peer (below 1s is fine)")
+	timeout := fs.DurationP("timeout", "T", 0, "end the whole run after this long (default with --count: count×interval + wait + 10s; else none)")
+	wait := fs.DurationP("wait", "w", 0, "after finishing, keep answering others until they were quiet this long (default 3×interval, at least 1s)")
+	ttl := fs.IntP("ttl", "t", 64, "TTL / hop limit of what this host sends")
+	ifText := fs.StringP("iface", "I", "", "interface for the group (default: the one holding this host's address)")
+	v4 := fs.BoolP("ipv4", "4", false, "use IPv4")
+	v6 := fs.BoolP("ipv6", "6", false, "use IPv6")
+	modeText := fs.StringP("mode", "M", "", "asm, ssm or broadcast (default: ssm for a group in 232/8 or ff3x::/32, else asm)")
+	groupText := fs.StringP("group", "m", "", "multicast group (default 232.43.211.234 or ff3e::4321:1234, omping's); in broadcast mode the broadcast address")
+	portText := fs.StringP("port", "p", "4321", "UDP port (omping's and ssmping's 4321)")
+	quiet := fs.BoolP("quiet", "q", false, "no line per answer, only the summary and the matrix")
+	jsonOut := fs.Bool("json", false, "print the report as JSON (field names in docs/ping.md) instead of text")
+	maxLoss := fs.Float64("max-loss", -1, "exit 1 when any pair of the matrix loses more than this percentage, by unicast or multicast")
+	proto := fs.String("proto", "omping", "omping (all-to-all, the default) or ssmping (ping one ssmpingd)")
+	serve := fs.Bool("serve", false, "only answer (omping peers in the list, ssmping/asmping clients), never ping")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	hosts := fs.Args()
+	switch {
+	case *v4 && *v6:
+		return usagef("-4 and -6 exclude each other")
+	case *count < 0:
+		return usagef("invalid --count %d: must be 0 or more", *count)
+	case *interval <= 0:
+		return usagef("invalid --interval %s: must be above 0", *interval)
+	case *timeout < 0 || *wait < 0:
+		return usagef("invalid --timeout/--wait: must not be negative")
+	case *ttl < 1 || *ttl > 255:
+		return usagef("invalid --ttl %d: must be 1..255", *ttl)
+	case *maxLoss > 100:
+		return usagef("invalid --max-loss %g: must be 0..100", *maxLoss)
+	case *proto != "omping" && *proto != "ssmping":
+		return usagef("invalid --proto %q: want omping or ssmping", *proto)
+	case len(hosts) == 0 && !*serve:
+		return usagef("no hosts given: list every host, this one included (mcast ping 10.0.0.1 10.0.0.2 10.0.0.3)")
+	case *proto == "ssmping" && len(hosts) != 1:
+		return usagef("--proto ssmping pings one ssmpingd: give exactly one HOST, not %d", len(hosts))
+	case *proto == "ssmping" && *serve:
+		return usagef("--proto ssmping and --serve exclude each other (--serve answers ssmping clients anyway)")
+	}
+	port, err := endpoint.ParsePort(*portText)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fam := ""
+	if *v4 {
+		fam = "ip4"
+	} else if *v6 {
+		fam = "ip6"
+	}
+	if *modeText == "broadcast" {
+		if *v6 {
+			return usagef("--mode broadcast is IPv4 only; it excludes -6")
+		}
+		fam = "ip4"
+	}
+	all, err := iface.List()
+	if err != nil {
+		return err
+	}
+	if *wait == 0 {
+		*wait = max(3**interval, time.Second)
+	}
+	if *timeout == 0 && *count > 0 {
+		*timeout = time.Duration(*count)**interval + *wait + 10*time.Second
+	}
+	ids := func(b []byte) { rand.Read(b) }
+	serverInfo := "mcast " + Version
+
+	var m ping.Machine
+	var o ping.RunOptions
+	o.TTL, o.Wait, o.Timeout = *ttl, *wait, *timeout
+	var names map[string]string
+
+	if *proto == "ssmping" {
+		server, err := resolveHost(ctx, hosts[0], fam)
+		if err != nil {
+			return err
+		}
+		local, err := routeSource(server, port)
+		if err != nil {
+			return err
+		}
+		group, mode, err := pickGroupMode(*groupText, *modeText, server.Is6(), netip.Addr{}, all)
+		if err != nil {
+			return err
+		}
+		if mode == ping.ModeBroadcast {
+			return usagef("--proto ssmping speaks multicast only: use --mode ssm or asm")
+		}
+		if !pingmsg.SSMGroupOK(group) {
+			return usagef("invalid --group %s for ssmping: ssmpingd answers only on groups ending in .234 (IPv4) or 4321:1234 (IPv6)", group)
+		}
+		ifc, err := pickIface(all, *ifText, local)
+		if err != nil {
+			return err
+		}
+		var pid [4]byte
+		rand.Read(pid[:])
+		m = ping.NewSSMClient(ping.SSMClientConfig{Local: local, Server: ping.Peer{Name: hosts[0], Addr: server}, Port: port,
+			Group: group, Mode: mode, Count: *count, Interval: *interval, PID: binary.BigEndian.Uint32(pid[:])})
+		o.Bind = netip.AddrPortFrom(anyAddr(server.Is6()), 0)
+		o.IfIndex, o.Wait = ifc.Index, 0
+		o.Joins = []ping.Join{{Group: group}}
+		if mode == ping.ModeSSM {
+			o.Joins[0].Source = server
+		}
+		if !*jsonOut && !*quiet {
+			fmt.Fprintf(env.Stdout, "ssmping %s from %s, joined %s\n", server, local, joinString(o.Joins[0]))
+		}
+	} else {
+		var addrs []netip.Addr
+		for _, h := range hosts {
+			a, err := resolveHost(ctx, h, fam)
+			if err != nil {
+				return err
+			}
+			addrs = append(addrs, a)
+		}
+		var local netip.Addr
+		var localName string
+		localIndex := 0
+		var peers []ping.Peer
+		names = map[string]string{}
+		if len(hosts) > 0 {
+			li := -1
+			for i, a := range addrs {
+				if _, ok := iface.Owner(all, a); ok {
+					if li >= 0 && addrs[li] != a {
+						return usagef("hosts %s and %s are both addresses of this host: list only one", hosts[li], hosts[i])
+					}
+					li = i
+				}
+			}
+			if li < 0 {
+				return usagef("none of the hosts %s is an address of this host (its addresses: %s): list this host too, as omping wants", strings.Join(hosts, ", "), localAddrs(all))
+			}
+			local, localName = addrs[li], hosts[li]
+			for _, a := range addrs[:li] {
+				if a != local {
+					localIndex++
+				}
+			}
+			for i, a := range addrs {
+				if a.Is4() != local.Is4() {
+					return usagef("host %s (%s) is not of the same family as this host's %s: use -4 or -6", hosts[i], a, local)
+				}
+				names[a.String()] = hosts[i]
+				if a != local {
+					peers = append(peers, ping.Peer{Name: hosts[i], Addr: a})
+				}
+			}
+		}
+		is6 := *v6 || (local.IsValid() && local.Is6())
+		group, mode, err := pickGroupMode(*groupText, *modeText, is6, local, all)
+		if err != nil {
+			return err
+		}
+		var ifc iface.Interface
+		if local.IsValid() {
+			if ifc, err = pickIface(all, *ifText, local); err != nil {
+				return err
+			}
+		} else if *ifText != "" {
+			if ifc, err = iface.Resolve(all, *ifText, iface.NeedAny); err != nil {
+				return classifyIfaceErr(err)
+			}
+		}
+		e := ping.New(ping.Config{Local: local, LocalName: localName, LocalIndex: localIndex, Peers: peers, Group: group, Port: port, Mode: mode,
+			Count: *count, Interval: *interval, TTL: *ttl, ServerInfo: serverInfo, RespondSSM: true, IDs: ids, ServeOnly: *serve})
+		m = e
+		o.Bind = netip.AddrPortFrom(anyAddr(is6), port)
+		o.IfIndex = ifc.Index
+		o.Broadcast = mode == ping.ModeBroadcast
+		if o.Broadcast {
+			o.BcastAddr = group
+		}
+		switch mode {
+		case ping.ModeASM:
+			o.Joins = []ping.Join{{Group: group}}
+		case ping.ModeSSM:
+			for _, p := range peers {
+				o.Joins = append(o.Joins, ping.Join{Group: group, Source: p.Addr})
+			}
+		}
+		if *serve {
+			o.Wait, o.Timeout = 100*365*24*time.Hour, *timeout // until interrupted or --timeout
+		}
+		if !*jsonOut && !*quiet {
+			who := "answering ssmping/asmping clients"
+			if len(peers) > 0 {
+				who = fmt.Sprintf("%d peers", len(peers))
+			}
+			fmt.Fprintf(env.Stdout, "mcast ping: %s from %s, group %s port %d, %s, %s\n", orAny(localName), orAnyAddr(local), group, port, mode, who)
+		}
+	}
+
+	width := 0
+	for _, h := range hosts {
+		width = max(width, len(h))
+	}
+	out := env.Stdout
+	if *jsonOut {
+		out = io.Discard
+	}
+	onEvent := func(ev ping.Event) { printEvent(out, ev, width, *quiet) }
+	report, err := ping.Run(ctx, m, o, onEvent)
+	if err != nil {
+		return err
+	}
+	exceeded := false
+	if *maxLoss >= 0 {
+		exceeded = report.CheckMaxLoss(*maxLoss)
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+	} else {
+		if len(report.Peers) > 0 && !*serve {
+			report.WriteSummary(env.Stdout)
+			report.WriteMatrix(env.Stdout)
+		}
+		if report.SSMServed > 0 {
+			fmt.Fprintf(env.Stdout, "answered %d ssmping/asmping requests\n", report.SSMServed)
+		}
+		if d := report.Drops; d.Malformed+d.UnknownSender+d.SSMRefused > 0 {
+			fmt.Fprintf(env.Stdout, "dropped: %d malformed, %d from hosts not in the list, %d ssmping requests for refused groups\n",
+				d.Malformed, d.UnknownSender, d.SSMRefused)
+		}
+		if report.SendErrors > 0 {
+			fmt.Fprintf(env.Stdout, "send errors: %d (last: %s)\n", report.SendErrors, report.LastSendError)
+		}
+	}
+	if exceeded {
+		more := ""
+		if n := len(report.Exceeded) - 1; n > 0 {
+			more = fmt.Sprintf(" (and %d more)", n)
+		}
+		return ExitError{Code: 1, Err: fmt.Errorf("loss above --max-loss %g%%: %s%s", *maxLoss, report.Exceeded[0], more)}
+	}
+	return nil
+}
+
+func orAny(s string) string {
+	if s == "" {
+		return "this host"
+	}
+	return s
+}
+
+func orAnyAddr(a netip.Addr) string {
+	if !a.IsValid() {
+		return "any address"
+	}
+	return a.String()
+}
+
+func joinString(j ping.Join) string {
+	if j.Source.IsValid() {
+		return fmt.Sprintf("(S,G) = (%s, %s)", j.Source, j.Group)
+	}
+	return fmt.Sprintf("(S,G) = (*, %s)", j.Group)
+}
+
+// printEvent writes one line per event in omping's style.
+func printEvent(w io.Writer, ev ping.Event, width int, quiet bool) {
+	name := ev.Peer
+	if name == "" {
+		name = ev.Addr.Addr().String()
+	}
+	switch ev.Kind {
+	case ping.EvAnswer:
+		if quiet {
+			return
+		}
+		kind := "uni"
+		if ev.Multicast {
+			kind = "multi"
+		}
+		fmt.Fprintf(w, "%-*s : %5scast, seq=%d", width, name, kind, ev.Seq)
+		if ev.Dup {
+			fmt.Fprint(w, " (dup)")
+		}
+		fmt.Fprintf(w, ", size=%d bytes", ev.Size)
+		if ev.Dist >= 0 {
+			fmt.Fprintf(w, ", dist=%d", ev.Dist)
+		}
+		fmt.Fprintf(w, ", time=%.3fms\n", float64(ev.RTT)/float64(time.Millisecond))
+	case ping.EvSSMServed:
+		if !quiet {
+			fmt.Fprintln(w, ev.Text)
+		}
+	default:
+		fmt.Fprintf(w, "%-*s : %s\n", width, name, ev.Text)
+	}
+}
+
+func anyAddr(v6 bool) netip.Addr {
+	if v6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
+}
+
+// resolveHost turns a host name or address into one address of the family
+// fam ("ip4", "ip6" or "" for either, IPv4 first).
+func resolveHost(ctx context.Context, host, fam string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		a = a.Unmap()
+		if a.Zone() != "" || a.IsMulticast() || a.IsUnspecified() {
+			return netip.Addr{}, usagef("invalid host %q: want a unicast address or name", host)
+		}
+		if (fam == "ip4" && !a.Is4()) || (fam == "ip6" && a.Is4()) {
+			return netip.Addr{}, usagef("host %q is not an %s address", host, map[string]string{"ip4": "IPv4", "ip6": "IPv6"}[fam])
+		}
+		return a, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	network := "ip"
+	if fam != "" {
+		network = fam
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, network, host)
+	if err != nil {
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsNotFound {
+			return netip.Addr{}, usagef("resolving host %q: no such host", host)
+		}
+		return netip.Addr{}, fmt.Errorf("resolving host %q: %w", host, err)
+	}
+	for _, want4 := range []bool{true, false} {
+		for _, a := range addrs {
+			if a.Unmap().Is4() == want4 {
+				return a.Unmap(), nil
+			}
+		}
+	}
+	return netip.Addr{}, usagef("resolving host %q: no address", host)
+}
+
+// routeSource is the local address the routing table picks toward dst.
+func routeSource(dst netip.Addr, port uint16) (netip.Addr, error) {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, port)))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("finding a route to %s: %w", dst, err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+}
+
+func pickIface(all []iface.Interface, text string, local netip.Addr) (iface.Interface, error) {
+	if text != "" {
+		ifc, err := iface.Resolve(all, text, iface.NeedAny)
+		if err != nil {
+			return ifc, classifyIfaceErr(err)
+		}
+		return ifc, nil
+	}
+	ifc, ok := iface.Owner(all, local)
+	if !ok {
+		return ifc, fmt.Errorf("no interface holds %s: name one with --iface", local)
+	}
+	if !ifc.Up {
+		return ifc, fmt.Errorf("interface %s (holding %s) is down", ifc.Name, local)
+	}
+	return ifc, nil
+}
+
+// pickGroupMode applies the defaults: omping's group for the family; SSM
+// for a group in an SSM range, else ASM; in broadcast mode the broadcast
+// address of the interface holding local.
+func pickGroupMode(groupText, modeText string, v6 bool, local netip.Addr, all []iface.Interface) (netip.Addr, ping.Mode, error) {
+	if modeText == "broadcast" {
+		bc := netip.Addr{}
+		if ifc, ok := iface.Owner(all, local); ok {
+			for _, p := range ifc.Addrs {
+				if p.Addr() == local && p.Bits() < 31 {
+					a := p.Masked().Addr().As4()
+					host := uint32(1)<<(32-p.Bits()) - 1
+					v := binary.BigEndian.Uint32(a[:]) | host
+					bc = netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, v)))
+				}
+			}
+		}
+		if groupText != "" {
+			g, err := netip.ParseAddr(groupText)
+			if err != nil || !g.Is4() {
+				return g, 0, usagef("invalid --group %q for broadcast mode: want an IPv4 broadcast address", groupText)
+			}
+			if bc.IsValid() && g != bc && g != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+				return g, 0, usagef("invalid --group %s: the broadcast address of %s's subnet is %s", g, local, bc)
+			}
+			bc = g
+		}
+		if !bc.IsValid() {
+			return bc, 0, fmt.Errorf("no broadcast address: %s has no IPv4 subnet of /30 or wider", orAnyAddr(local))
+		}
+		return bc, ping.ModeBroadcast, nil
+	}
+	text := groupText
+	if text == "" {
+		text = pingGroup4
+		if v6 {
+			text = pingGroup6
+		}
+	}
+	g, err := endpoint.ParseGroup(text)
+	if err != nil {
+		return g, 0, usagef("%v", err)
+	}
+	if g.Is6() != v6 {
+		return g, 0, usagef("invalid --group %s: the hosts are %s", g, map[bool]string{true: "IPv6", false: "IPv4"}[v6])
+	}
+	if modeText == "" {
+		if isSSM(g) {
+			return g, ping.ModeSSM, nil
+		}
+		return g, ping.ModeASM, nil
+	}
+	mode, err := ping.ParseMode(modeText)
+	if err != nil {
+		return g, 0, usagef("%v", err)
+	}
+	return g, mode, nil
+}
+
+func isSSM(g netip.Addr) bool {
+	if g.Is4() {
+		return g.As4()[0] == 232
+	}
+	b := g.As16()
+	return b[0] == 0xff && b[1]&0xf0 == 0x30 && b[2] == 0 && b[3] == 0
+}
+
+func localAddrs(all []iface.Interface) string {
+	var out []string
+	for _, ifc := range all {
+		for _, p := range ifc.Addrs {
+			if p.Addr().IsLinkLocalUnicast() {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s on %s", p.Addr(), ifc.Name))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}

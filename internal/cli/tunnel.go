@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/tunnel"
+)
+
+const tunnelUsage = `mcast tunnel up     --config FILE [--node NAME]
+       mcast tunnel down   --config FILE [--node NAME]
+       mcast tunnel status --config FILE [--node NAME] [--json] [--timeout D]
+       mcast tunnel plan   --config FILE [--node NAME]`
+
+func runTunnel(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return usagef("missing tunnel command (up, down, status, plan)")
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlags("tunnel "+sub, tunnelUsage)
+	config := fs.String("config", "", "the overlay's config file, the same on every node (see docs/tunnel.md)")
+	node := fs.String("node", "", "this host's node in the config (default: the node whose underlay address is local)")
+	var asJSON *bool
+	var timeout *time.Duration
+	switch sub {
+	case "-h", "--help", "help":
+		return parse(fs, env, []string{"--help"})
+	case "status":
+		asJSON = fs.Bool("json", false, "print the report as JSON")
+		timeout = fs.Duration("timeout", 2*time.Second, "how long to wait for peers to answer")
+	case "up", "down", "plan":
+	default:
+		return usagef("unknown tunnel command %q (up, down, status, plan)", sub)
+	}
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef("tunnel %s: unexpected arguments %q", sub, fs.Args())
+	}
+	if *config == "" {
+		return usagef("tunnel %s: missing --config FILE", sub)
+	}
+	if timeout != nil && *timeout <= 0 {
+		return usagef("invalid --timeout %s: must be positive", *timeout)
+	}
+	state, err := tunnelState(*config, *node, sub != "plan")
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "plan":
+		for _, l := range state.Plan() {
+			fmt.Fprintln(env.Stdout, l)
+		}
+		return nil
+	case "up":
+		n, err := tunnel.Up(ctx, state, env.Stdout)
+		if err != nil {
+			return fmt.Errorf("tunnel up on node %s: %w (nothing was left half-built)", state.Node.Name, err)
+		}
+		if n == 0 {
+			fmt.Fprintf(env.Stdout, "tunnel already up on node %s: nothing to change\n", state.Node.Name)
+			return nil
+		}
+		fmt.Fprintf(env.Stdout, "tunnel up on node %s: %s %s, device %s, %s, mtu %d (%d changes)\n",
+			state.Node.Name, state.Config.Mode, state.Role, state.Device, state.Addrs[0].Prefix, state.MTU, n)
+		return nil
+	case "down":
+		n, err := tunnel.Down(ctx, state, env.Stdout)
+		if err != nil {
+			return fmt.Errorf("tunnel down on node %s: %w", state.Node.Name, err)
+		}
+		if n == 0 {
+			fmt.Fprintf(env.Stdout, "tunnel already down on node %s: nothing to remove\n", state.Node.Name)
+			return nil
+		}
+		fmt.Fprintf(env.Stdout, "tunnel down on node %s (%d changes)\n", state.Node.Name, n)
+		return nil
+	}
+	r, err := tunnel.Status(ctx, state, *timeout)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Fprintln(env.Stdout, string(b))
+	} else {
+		r.Write(env.Stdout)
+	}
+	if !r.OK {
+		return ExitError{Code: 1}
+	}
+	return nil
+}
+
+// tunnelState reads the config and computes this node's desired state.
+// With local set, the node must be this host (its underlay address one of
+// the host's); plan may describe any node.
+func tunnelState(file, node string, local bool) (tunnel.State, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return tunnel.State{}, UsageError{fmt.Errorf("reading config: %w", err)}
+	}
+	c, err := tunnel.Parse(file, b)
+	if err != nil {
+		return tunnel.State{}, UsageError{err}
+	}
+	host, err := tunnel.LocalHost()
+	if err != nil {
+		return tunnel.State{}, err
+	}
+	if node == "" {
+		n, err := c.LocalNode(host)
+		if err != nil {
+			return tunnel.State{}, UsageError{err}
+		}
+		node = n.Name
+	}
+	s, err := tunnel.Desire(c, node, host)
+	if err != nil {
+		return tunnel.State{}, UsageError{err}
+	}
+	if local && s.UnderlayDev == "" {
+		return tunnel.State{}, UsageError{fmt.Errorf("%s:%d: node %s: underlay address %s is not an address of this host; run this on %s, or pick the node with --node",
+			file, s.Node.Lines["underlay"], s.Node.Name, s.Node.Underlay, s.Node.Name)}
+	}
+	return s, nil
+}

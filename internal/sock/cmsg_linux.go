@@ -1,0 +1,79 @@
+package sock
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// parseCmsgs reads the control messages the Listener asks for into d and
+// returns the GRO segment size (0 when the datagram was not coalesced).
+func parseCmsgs(oob []byte, d *Datagram) (gso int) {
+	hdr := unix.CmsgLen(0)
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(oob) {
+			return gso
+		}
+		data := oob[hdr:l]
+		switch {
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+			d.IfIndex = int(pi.Ifindex)
+			d.Dst = netip.AddrFrom4(pi.Addr)
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TTL && len(data) >= 4:
+			d.TTL = int(*(*int32)(unsafe.Pointer(&data[0])))
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+			d.IfIndex = int(pi.Ifindex)
+			d.Dst = netip.AddrFrom16(pi.Addr).Unmap()
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
+			d.TTL = int(*(*int32)(unsafe.Pointer(&data[0])))
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= int(unsafe.Sizeof(unix.Timespec{})):
+			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
+			d.At = time.Unix(int64(ts.Sec), int64(ts.Nsec))
+		case h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && len(data) >= 4:
+			gso = int(*(*int32)(unsafe.Pointer(&data[0])))
+		}
+		sp := unix.CmsgSpace(l - hdr)
+		if sp > len(oob) {
+			return gso
+		}
+		oob = oob[sp:]
+	}
+	return gso
+}
+
+// addrPortOf decodes a raw socket address.
+func addrPortOf(sa *unix.RawSockaddrInet6) netip.AddrPort {
+	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port)
+	case unix.AF_INET6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port)
+	}
+	return netip.AddrPort{}
+}
+
+// rawSockaddr encodes ap (with scope for a link-local address) as a raw
+// socket address and its length.
+func rawSockaddr(ap netip.AddrPort, scope int) (unix.RawSockaddrInet6, uint32) {
+	var sa unix.RawSockaddrInet6
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], ap.Port())
+	if ap.Addr().Is4() {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
+		sa4.Family = unix.AF_INET
+		sa4.Addr = ap.Addr().As4()
+		return sa, unix.SizeofSockaddrInet4
+	}
+	sa.Family = unix.AF_INET6
+	sa.Addr = ap.Addr().As16()
+	sa.Scope_id = uint32(scope)
+	return sa, unix.SizeofSockaddrInet6
+}

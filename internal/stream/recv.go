@@ -1,0 +1,267 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/stats"
+	"github.com/mcasttools/mcast/internal/wire/streamhdr"
+)
+
+// Source is where datagrams come from (a *sock.Listener).
+type Source interface {
+	ReadBatch(ctx context.Context, b *sock.Batch) ([]sock.Datagram, error)
+}
+
+// RecvConfig says how to read and when a receive ends.
+type RecvConfig struct {
+	Timeout   time.Duration // stop when nothing arrived for this long; 0 = never
+	BatchSize int           // datagrams per read (recvmmsg); default 64
+	BufSize   int           // bytes per datagram buffer; default 65536 with GRO, else 9216
+}
+
+// Receive reads from every source at once, each in its own goroutine, and
+// calls got with each batch while holding mu (the caller holds it too when
+// it reports). It ends when ctx ends, got returns true, or nothing arrived
+// for cfg.Timeout, returning nil in all three cases.
+func Receive(ctx context.Context, srcs []Source, cfg RecvConfig, mu sync.Locker, got func([]sock.Datagram) (stop bool)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 64
+	}
+	if cfg.BufSize <= 0 {
+		cfg.BufSize = 9216
+	}
+	errc := make(chan error, len(srcs))
+	activity := make(chan struct{}, 1)
+	stopc := make(chan struct{})
+	var stopOnce sync.Once
+	var wg sync.WaitGroup
+	for _, src := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := sock.NewBatch(cfg.BatchSize, cfg.BufSize)
+			for {
+				ds, err := src.ReadBatch(ctx, b)
+				if err != nil {
+					if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+						errc <- err
+					}
+					return
+				}
+				mu.Lock()
+				stop := ctx.Err() == nil && got(ds)
+				mu.Unlock()
+				if stop {
+					stopOnce.Do(func() { close(stopc) })
+					return
+				}
+				select {
+				case activity <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	defer func() { cancel(); wg.Wait() }()
+	var idle <-chan time.Time
+	var timer *time.Timer
+	if cfg.Timeout > 0 {
+		timer = time.NewTimer(cfg.Timeout)
+		defer timer.Stop()
+		idle = timer.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-stopc:
+			return nil
+		case <-idle:
+			return nil
+		case err := <-errc:
+			return err
+		case <-activity:
+			if timer != nil {
+				timer.Reset(cfg.Timeout)
+			}
+		}
+	}
+}
+
+// FlowKey names a flow: what one sender run sent to one group, as it arrived
+// on one interface.
+type FlowKey struct {
+	IfIndex  int
+	Group    netip.Addr
+	Src      netip.Addr
+	SenderID uint32
+}
+
+// Flow is a flow of datagrams with the mcast header.
+type Flow struct {
+	FlowKey
+	Iface   string
+	SrcPort uint16
+	stats.Flow
+}
+
+// ForeignKey names datagrams without the mcast header from one source to
+// one group on one interface.
+type ForeignKey struct {
+	IfIndex int
+	Group   netip.Addr
+	Src     netip.Addr
+}
+
+// Foreign counts datagrams without the mcast header (iperf2, socat, the
+// seeds' programs).
+type Foreign struct {
+	ForeignKey
+	Iface     string
+	Datagrams uint64
+	Bytes     uint64
+	Malformed uint64 // had the magic but a truncated or inconsistent header
+}
+
+// Kind says what the Receiver made of a datagram.
+type Kind string
+
+// Kinds of datagram.
+const (
+	KindInOrder   Kind = "in_order"
+	KindReordered Kind = "reordered"
+	KindDuplicate Kind = "duplicate"
+	KindTooLate   Kind = "too_late"
+	KindEnd       Kind = "end"
+	KindForeign   Kind = "foreign"
+	KindMalformed Kind = "malformed"
+)
+
+// Event is one datagram as the Receiver classified it.
+type Event struct {
+	sock.Datagram
+	Kind   Kind
+	Header streamhdr.Header // when Kind is not foreign or malformed
+	Text   []byte           // what follows the header (or the whole payload)
+	Flow   *Flow            // for datagrams with a header
+	Err    error            // for malformed datagrams
+}
+
+// Receiver accounts every datagram into flows. It is not safe for
+// concurrent use: Receive's lock serialises it.
+type Receiver struct {
+	// IfName names an interface index for reports.
+	IfName func(index int) string
+
+	flows   map[FlowKey]*Flow
+	order   []*Flow
+	foreign map[ForeignKey]*Foreign
+	forder  []*Foreign
+	start   time.Time
+	last    *Flow // the flow of the previous datagram: most batches are one flow
+}
+
+// NewReceiver makes an empty Receiver; start is when receiving began.
+func NewReceiver(start time.Time, ifName func(int) string) *Receiver {
+	return &Receiver{IfName: ifName, flows: map[FlowKey]*Flow{}, foreign: map[ForeignKey]*Foreign{}, start: start}
+}
+
+// Add accounts one datagram and returns how it was classified.
+func (r *Receiver) Add(d sock.Datagram) Event {
+	ev := Event{Datagram: d, Text: d.Payload}
+	h, rest, err := streamhdr.Decode(d.Payload)
+	if err != nil {
+		fk := ForeignKey{d.IfIndex, d.Dst, d.Src.Addr()}
+		f := r.foreign[fk]
+		if f == nil {
+			f = &Foreign{ForeignKey: fk, Iface: r.IfName(d.IfIndex)}
+			r.foreign[fk] = f
+			r.forder = append(r.forder, f)
+		}
+		if errors.Is(err, streamhdr.ErrMalformed) {
+			f.Malformed++
+			ev.Kind, ev.Err = KindMalformed, err
+			return ev
+		}
+		f.Datagrams++
+		f.Bytes += uint64(len(d.Payload))
+		ev.Kind = KindForeign
+		return ev
+	}
+	ev.Header, ev.Text = h, rest
+	k := FlowKey{d.IfIndex, d.Dst, d.Src.Addr(), h.SenderID}
+	fl := r.last
+	if fl == nil || fl.FlowKey != k {
+		fl = r.flows[k]
+		r.last = fl
+	}
+	if fl == nil {
+		fl = &Flow{FlowKey: k, Iface: r.IfName(d.IfIndex), SrcPort: d.Src.Port()}
+		r.flows[k] = fl
+		r.order = append(r.order, fl)
+		r.last = fl
+	}
+	ev.Flow = fl
+	if h.End() {
+		fl.Seq.End(h.Seq)
+		ev.Kind = KindEnd
+		return ev
+	}
+	kind := fl.Add(stats.Sample{Seq: h.Seq, SentNs: h.SentNs, ArrivedNs: d.At.UnixNano(), Bytes: len(d.Payload), TTL: d.TTL, SenderTTL: int(h.TTL)})
+	switch kind {
+	case stats.InOrder:
+		ev.Kind = KindInOrder
+	case stats.Reordered:
+		ev.Kind = KindReordered
+	case stats.Duplicate:
+		ev.Kind = KindDuplicate
+	default:
+		ev.Kind = KindTooLate
+	}
+	return ev
+}
+
+// Flows returns the flows in the order they started.
+func (r *Receiver) Flows() []*Flow { return r.order }
+
+// Foreigners returns the foreign sources in the order they appeared.
+func (r *Receiver) Foreigners() []*Foreign { return r.forder }
+
+// Totals sums every flow.
+func (r *Receiver) Totals() Totals {
+	var t Totals
+	for _, f := range r.order {
+		t.Received += f.Seq.Received()
+		t.Expected += f.Seq.Expected()
+		t.Lost += f.Seq.Lost()
+		t.Duplicates += f.Seq.Duplicates()
+		t.Reordered += f.Seq.Reordered()
+	}
+	for _, f := range r.forder {
+		t.Foreign += f.Datagrams
+		t.Malformed += f.Malformed
+	}
+	if t.Expected > 0 {
+		t.LossPct = 100 * float64(t.Lost) / float64(t.Expected)
+	}
+	return t
+}
+
+// Totals are the sums over every flow.
+type Totals struct {
+	Received   uint64  `json:"received"`
+	Expected   uint64  `json:"expected"`
+	Lost       uint64  `json:"lost"`
+	LossPct    float64 `json:"loss_pct"`
+	Duplicates uint64  `json:"duplicates"`
+	Reordered  uint64  `json:"reordered"`
+	Foreign    uint64  `json:"foreign"`
+	Malformed  uint64  `json:"malformed"`
+}

@@ -1,0 +1,185 @@
+package stream
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// ClockNote says when one-way latency means something.
+const ClockNote = "one-way latency compares the sender's clock with the receiver's: meaningful only where they agree (same host, or a lab on one machine)"
+
+// LatencyMs is a latency summary in milliseconds.
+type LatencyMs struct {
+	Min float64 `json:"min"`
+	Avg float64 `json:"avg"`
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// FlowReport is one flow in a report (JSON field names are stable).
+type FlowReport struct {
+	Iface      string    `json:"iface"`
+	Group      string    `json:"group"`
+	Source     string    `json:"source"`
+	SourcePort uint16    `json:"source_port"`
+	SenderID   string    `json:"sender_id"`
+	Received   uint64    `json:"received"`
+	Expected   uint64    `json:"expected"`
+	Lost       uint64    `json:"lost"`
+	LossPct    float64   `json:"loss_pct"`
+	Duplicates uint64    `json:"duplicates"`
+	Reordered  uint64    `json:"reordered"`
+	TooLate    uint64    `json:"too_late"`
+	Sent       *uint64   `json:"sent"` // announced by the sender's end marker, null until then
+	Bytes      uint64    `json:"bytes"`
+	Seconds    float64   `json:"seconds"`
+	PPS        float64   `json:"pps"`
+	BPS        float64   `json:"bps"`
+	LatencyMs  LatencyMs `json:"latency_ms"`
+	JitterMs   float64   `json:"jitter_ms"`
+	ClockSkew  uint64    `json:"negative_latency"`
+	TTL        int       `json:"ttl"`
+	SenderTTL  int       `json:"sender_ttl"`
+	Hops       int       `json:"hops"`
+}
+
+// ForeignReport is one source of datagrams without the mcast header.
+type ForeignReport struct {
+	Iface     string `json:"iface"`
+	Group     string `json:"group"`
+	Source    string `json:"source"`
+	Received  uint64 `json:"received"`
+	Bytes     uint64 `json:"bytes"`
+	Malformed uint64 `json:"malformed"`
+}
+
+// Report is a periodic report or the final summary.
+type Report struct {
+	Type      string          `json:"type"` // "report" or "summary"
+	Time      time.Time       `json:"time"`
+	Elapsed   float64         `json:"elapsed_s"`
+	Flows     []FlowReport    `json:"flows"`
+	Foreign   []ForeignReport `json:"foreign"`
+	Totals    Totals          `json:"totals"`
+	ClockNote string          `json:"clock_note"`
+}
+
+func ms(ns float64) float64 { return math.Round(ns/1e3) / 1e3 }
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// Snapshot turns the receiver's state into a report of the given type.
+func (r *Receiver) Snapshot(typ string, now time.Time) Report {
+	rep := Report{Type: typ, Time: now, Elapsed: round(now.Sub(r.start).Seconds(), 3), Totals: r.Totals(), ClockNote: ClockNote,
+		Flows: []FlowReport{}, Foreign: []ForeignReport{}}
+	rep.Totals.LossPct = round(rep.Totals.LossPct, 3)
+	for _, f := range r.order {
+		pps, bps := f.Rate()
+		fr := FlowReport{
+			Iface: f.Iface, Group: f.Group.String(), Source: f.Src.String(), SourcePort: f.SrcPort,
+			SenderID: fmt.Sprintf("%08x", f.SenderID),
+			Received: f.Seq.Received(), Expected: f.Seq.Expected(), Lost: f.Seq.Lost(), LossPct: round(f.LossPercent(), 3),
+			Duplicates: f.Seq.Duplicates(), Reordered: f.Seq.Reordered(), TooLate: f.Seq.TooLate(),
+			Bytes: f.Bytes, Seconds: round(f.Seconds(), 3), PPS: round(pps, 1), BPS: round(bps, 0),
+			LatencyMs: LatencyMs{
+				Min: ms(float64(f.Latency.Min())), Avg: ms(f.Latency.Mean()), P50: ms(float64(f.Latency.Percentile(0.5))),
+				P99: ms(float64(f.Latency.Percentile(0.99))), Max: ms(float64(f.Latency.Max())),
+			},
+			JitterMs: ms(f.Jitter.Nanoseconds()), ClockSkew: f.NegativeLatency,
+			TTL: f.TTLMax, SenderTTL: f.SenderTTL, Hops: f.Hops(),
+		}
+		if n, ok := f.Seq.EndKnown(); ok {
+			fr.Sent = &n
+		}
+		rep.Flows = append(rep.Flows, fr)
+	}
+	for _, f := range r.forder {
+		rep.Foreign = append(rep.Foreign, ForeignReport{Iface: f.Iface, Group: f.Group.String(), Source: f.Src.String(),
+			Received: f.Datagrams, Bytes: f.Bytes, Malformed: f.Malformed})
+	}
+	return rep
+}
+
+// HumanRate renders a bit rate with a unit.
+func HumanRate(bps float64) string {
+	switch {
+	case bps >= 1e9:
+		return fmt.Sprintf("%.2f Gbit/s", bps/1e9)
+	case bps >= 1e6:
+		return fmt.Sprintf("%.2f Mbit/s", bps/1e6)
+	case bps >= 1e3:
+		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
+	}
+	return fmt.Sprintf("%.0f bit/s", bps)
+}
+
+// WriteText prints a report for people: one block per flow.
+func (rep Report) WriteText(w io.Writer) {
+	title := "flows"
+	if rep.Type == "report" {
+		title = fmt.Sprintf("report at %.1fs", rep.Elapsed)
+	}
+	fmt.Fprintf(w, "%s:\n", title)
+	if len(rep.Flows) == 0 && len(rep.Foreign) == 0 {
+		fmt.Fprintln(w, "  nothing received")
+	}
+	for _, f := range rep.Flows {
+		sent := ""
+		if f.Sent != nil {
+			sent = fmt.Sprintf(", sender sent %d", *f.Sent)
+		}
+		fmt.Fprintf(w, "  %s from %s:%d on %s (sender %s): %d received, %d lost (%.2f%%)%s, %d duplicates, %d reordered\n",
+			f.Group, f.Source, f.SourcePort, f.Iface, f.SenderID, f.Received, f.Lost, f.LossPct, sent, f.Duplicates, f.Reordered)
+		fmt.Fprintf(w, "    rate %.0f datagrams/s, %s over %.2fs\n", f.PPS, HumanRate(f.BPS), f.Seconds)
+		fmt.Fprintf(w, "    latency min/avg/p50/p99/max %.3f/%.3f/%.3f/%.3f/%.3f ms, jitter %.3f ms (RFC 3550)\n",
+			f.LatencyMs.Min, f.LatencyMs.Avg, f.LatencyMs.P50, f.LatencyMs.P99, f.LatencyMs.Max, f.JitterMs)
+		var ttl []string
+		if f.TTL >= 0 {
+			ttl = append(ttl, fmt.Sprintf("ttl seen %d", f.TTL))
+		}
+		if f.SenderTTL > 0 {
+			ttl = append(ttl, fmt.Sprintf("sender's ttl %d", f.SenderTTL))
+		}
+		if f.Hops >= 0 {
+			ttl = append(ttl, fmt.Sprintf("%d hops", f.Hops))
+		}
+		if len(ttl) > 0 {
+			fmt.Fprintf(w, "    %s\n", strings.Join(ttl, ", "))
+		}
+		if f.ClockSkew > 0 {
+			fmt.Fprintf(w, "    %d datagrams arrived before they were sent by the clocks: the clocks disagree, latency is not meaningful\n", f.ClockSkew)
+		}
+	}
+	for _, f := range rep.Foreign {
+		fmt.Fprintf(w, "  %s from %s on %s: %d foreign datagrams (no mcast header), %d bytes", f.Group, f.Source, f.Iface, f.Received, f.Bytes)
+		if f.Malformed > 0 {
+			fmt.Fprintf(w, ", %d malformed (mcast magic, bad header)", f.Malformed)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(rep.Flows) > 0 {
+		t := rep.Totals
+		fmt.Fprintf(w, "  total: %d received, %d lost (%.2f%%), %d duplicates, %d reordered, %d foreign, %d malformed\n",
+			t.Received, t.Lost, t.LossPct, t.Duplicates, t.Reordered, t.Foreign, t.Malformed)
+		fmt.Fprintf(w, "  note: %s\n", ClockNote)
+	}
+}
+
+// StatusLine is the one-line live view for a terminal.
+func (r *Receiver) StatusLine(now time.Time) string {
+	t := r.Totals()
+	var pps float64
+	for _, f := range r.order {
+		p, _ := f.Rate()
+		pps += p
+	}
+	return fmt.Sprintf("%.0fs  flows %d  received %d  lost %d (%.2f%%)  dup %d  reord %d  foreign %d  %.0f dgram/s",
+		now.Sub(r.start).Seconds(), len(r.order), t.Received, t.Lost, t.LossPct, t.Duplicates, t.Reordered, t.Foreign, pps)
+}

@@ -122,11 +122,11 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 		}
 		msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s); interrupt to stop", what, *qi)
 		if *asJSON {
-			fmt.Fprintln(env.Stderr, msg)
+			enc.Encode(watch.Event{Time: time.Now(), Iface: name, Kind: watch.KindStart, Text: msg})
 		} else {
 			fmt.Fprintln(out, msg)
-			out.Flush()
 		}
+		out.Flush()
 	}
 	if *timeout > 0 {
 		var cancel context.CancelFunc

@@ -21,6 +21,7 @@ import (
 
 // Event kinds.
 const (
+	KindStart   = "start"   // the live capture is open (JSON output only)
 	KindJoin    = "join"    // a host joined a group (or added sources to an include filter)
 	KindLeave   = "leave"   // a host left a group
 	KindReport  = "report"  // a report that changes nothing we know of (an answer to a query)

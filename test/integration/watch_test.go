@@ -135,7 +135,7 @@ func TestWatchMLDv2(t *testing.T) {
 	t.Parallel()
 	l := labtest.Up(t, "lan", "--nodes", "3")
 	w := l.StartMcast("n1", "watch", "--iface", "eth0", "--json", "--group", "ff0e::1:2")
-	time.Sleep(2 * time.Second) // --json prints its start line on stderr
+	w.WaitFor(`"kind":"start"`, 20*time.Second)
 	l.MustRun("n2", "python3", "-c", joinV6Script)
 	w.WaitFor(`"record":"TO_IN"`, 20*time.Second)
 	res := w.Stop()
@@ -148,7 +148,7 @@ func TestWatchMLDv2(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}
-		if e.Kind == "summary" {
+		if e.Kind == "summary" || e.Kind == "start" {
 			continue
 		}
 		if e.Proto != "mld" || e.Version != 2 || e.Group != "ff0e::1:2" || !strings.HasPrefix(e.Host, "fe80:") && e.Host != "::" {

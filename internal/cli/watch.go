@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/iface"
+	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/watch"
+	"github.com/mcasttools/mcast/internal/wire/pcap"
+)
+
+func runWatch(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("watch", "mcast watch [--iface NAME] [--group G] [--write FILE.pcap] [--read FILE.pcap] [--json]")
+	ifName := fs.String("iface", "", "interface to capture on (default: all interfaces)")
+	groupText := fs.String("group", "", "show only events for this group (queries and warnings are always shown)")
+	writePath := fs.String("write", "", "also save the captured packets to this pcap file (tcpdump -r and Wireshark open it)")
+	readPath := fs.String("read", "", "decode a saved pcap file instead of capturing")
+	asJSON := fs.Bool("json", false, "print one JSON object per event (fields in docs/watch.md)")
+	qi := fs.Duration("query-interval", watch.DefaultQueryInterval, "warn when no query was seen for this long")
+	timeout := fs.Duration("timeout", 0, "stop after this long (0: until interrupted)")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (a group goes in --group)", fs.Arg(0))
+	}
+	cfg := watch.Config{QueryInterval: *qi}
+	switch {
+	case *qi <= 0:
+		return usagef("invalid --query-interval %s: must be positive", *qi)
+	case *timeout < 0:
+		return usagef("invalid --timeout %s: must not be negative", *timeout)
+	case *readPath != "" && *writePath != "":
+		return usagef("--read and --write do not go together")
+	}
+	if *groupText != "" {
+		g, err := endpoint.ParseGroup(*groupText)
+		if err != nil {
+			return UsageError{err}
+		}
+		cfg.Group = g
+	}
+	var (
+		src  watch.Source
+		live bool
+		name = *ifName
+	)
+	if *readPath != "" {
+		f, err := os.Open(*readPath)
+		if err != nil {
+			return fmt.Errorf("reading capture: %w", err)
+		}
+		defer f.Close()
+		fsrc, err := watch.NewFileSource(bufio.NewReader(f), *ifName)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", *readPath, err)
+		}
+		src = fsrc
+	} else {
+		if name != "" {
+			ifs, err := iface.List()
+			if err != nil {
+				return err
+			}
+			ifc, err := iface.Resolve(ifs, name, iface.NeedAny)
+			if err != nil {
+				return classifyIfaceErr(err)
+			}
+			name = ifc.Name
+		}
+		c, err := watch.OpenCapture(name)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		src, live = c, true
+	}
+	opts := watch.Options{Live: live, TickEvery: time.Second, Joined: hostJoined}
+	if *writePath != "" {
+		f, err := os.Create(*writePath)
+		if err != nil {
+			return fmt.Errorf("writing capture: %w", err)
+		}
+		// Unbuffered, so the file is complete up to the last packet even
+		// if watch is killed.
+		defer f.Close()
+		w, err := pcap.NewWriter(f, src.LinkType(), 65535+16)
+		if err != nil {
+			return err
+		}
+		opts.Write = w
+	}
+	st := watch.NewState(cfg)
+	out := bufio.NewWriter(env.Stdout)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
+	opts.Emit = func(e watch.Event) {
+		if *asJSON {
+			enc.Encode(e)
+		} else {
+			iface := ""
+			if e.Iface != "" {
+				iface = e.Iface + " "
+			}
+			fmt.Fprintf(out, "%s %s%s\n", e.Time.Format("15:04:05.000"), iface, e.Text)
+		}
+		out.Flush()
+	}
+	if live {
+		what := name
+		if what == "" {
+			what = "all interfaces"
+		}
+		msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s); interrupt to stop", what, *qi)
+		if *asJSON {
+			enc.Encode(watch.Event{Time: time.Now(), Iface: name, Kind: watch.KindStart, Text: msg})
+		} else {
+			fmt.Fprintln(out, msg)
+		}
+		out.Flush()
+	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	err := watch.Run(ctx, src, st, opts)
+	writeWatchSummary(out, st, *asJSON, enc)
+	if err != nil && *readPath != "" {
+		return fmt.Errorf("reading %s: %w", *readPath, err)
+	}
+	return err
+}
+
+// hostJoined reads the groups sockets on this host joined, per interface.
+func hostJoined() (map[string]map[netip.Addr]bool, error) {
+	ifs, err := sys.Host.Groups()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[netip.Addr]bool{}
+	for _, i := range ifs {
+		m := map[netip.Addr]bool{}
+		for _, g := range append(i.IPv4, i.IPv6...) {
+			m[g.Group] = true
+		}
+		out[i.Name] = m
+	}
+	return out, nil
+}
+
+// watchSummary is the last JSON object of `mcast watch --json`.
+type watchSummary struct {
+	Kind    string           `json:"kind"` // "summary"
+	Groups  []watchGroupStat `json:"groups"`
+	Dropped map[string]int   `json:"dropped"`
+}
+
+type watchGroupStat struct {
+	Iface   string   `json:"iface,omitempty"`
+	Group   string   `json:"group"`
+	Packets int      `json:"packets"`
+	Bytes   int      `json:"bytes"`
+	Rate    float64  `json:"rate_pps"`
+	Sources []string `json:"sources"`
+}
+
+func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *json.Encoder) {
+	defer out.Flush()
+	sum := watchSummary{Kind: "summary", Groups: []watchGroupStat{}, Dropped: st.Drops()}
+	for _, g := range st.Groups() {
+		var srcs []string
+		for s := range g.Sources {
+			srcs = append(srcs, s.String())
+		}
+		sort.Strings(srcs)
+		sum.Groups = append(sum.Groups, watchGroupStat{Iface: g.Iface, Group: g.Group.String(), Packets: g.Packets, Bytes: g.Bytes, Rate: g.Rate(), Sources: srcs})
+	}
+	if asJSON {
+		enc.Encode(sum)
+		return
+	}
+	for _, g := range sum.Groups {
+		where := ""
+		if g.Iface != "" {
+			where = " on " + g.Iface
+		}
+		fmt.Fprintf(out, "data %s%s: %d datagrams, %d bytes, %.1f/s from %s\n", g.Group, where, g.Packets, g.Bytes, g.Rate, strings.Join(g.Sources, ", "))
+	}
+	if len(sum.Dropped) > 0 {
+		var parts []string
+		total := 0
+		for k, v := range sum.Dropped {
+			parts = append(parts, fmt.Sprintf("%d %s", v, k))
+			total += v
+		}
+		sort.Strings(parts)
+		fmt.Fprintf(out, "dropped %d undecodable packets: %s\n", total, strings.Join(parts, ", "))
+	}
+}

@@ -1,0 +1,132 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/wire/igmp"
+	"github.com/mcasttools/mcast/internal/wire/pcap"
+)
+
+// Options are what Run needs besides the source and the state.
+type Options struct {
+	// Emit receives every event, in order.
+	Emit func(Event)
+	// Write, when set, receives every captured frame (--write).
+	Write *pcap.Writer
+	// Live makes Run tick on the wall clock every TickEvery and refresh the
+	// host's joined groups with Joined. Offline, Run ticks on the packets'
+	// timestamps and does not check local joins.
+	Live      bool
+	TickEvery time.Duration
+	Joined    func() (map[string]map[netip.Addr]bool, error)
+	// Now is the live clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Run feeds frames from src through st until the source ends (io.EOF, a
+// nil return) or ctx is done (also nil), or the source fails.
+func Run(ctx context.Context, src Source, st *State, o Options) error {
+	if o.Emit == nil {
+		o.Emit = func(Event) {}
+	}
+	if !o.Live {
+		for {
+			f, err := src.Next(ctx)
+			if errors.Is(err, io.EOF) || (err != nil && ctx.Err() != nil) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			emitAll(o.Emit, st.Tick(f.Time))
+			if err := handle(f, st, o); err != nil {
+				return err
+			}
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.TickEvery <= 0 {
+		o.TickEvery = time.Second
+	}
+	refresh := func() {
+		if o.Joined == nil {
+			return
+		}
+		if j, err := o.Joined(); err == nil {
+			st.SetJoined(j)
+		}
+	}
+	refresh()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	frames := make(chan Frame, 256)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			f, err := src.Next(ctx)
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case frames <- f:
+			case <-ctx.Done():
+				errc <- ctx.Err()
+				return
+			}
+		}
+	}()
+	tick := time.NewTicker(o.TickEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case f := <-frames:
+			if err := handle(f, st, o); err != nil {
+				return err
+			}
+		case <-tick.C:
+			refresh()
+			emitAll(o.Emit, st.Tick(o.Now()))
+		case err := <-errc:
+			// Drain what was captured before the end.
+			for len(frames) > 0 {
+				if herr := handle(<-frames, st, o); herr != nil {
+					return herr
+				}
+			}
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+func handle(f Frame, st *State, o Options) error {
+	if o.Write != nil {
+		if err := o.Write.Write(f.Time, f.Data, f.OrigLen); err != nil {
+			return err
+		}
+	}
+	p, err := Decode(f)
+	if err != nil {
+		if !errors.Is(err, igmp.ErrNotIP) {
+			st.Drop(err)
+		}
+		return nil
+	}
+	emitAll(o.Emit, st.Packet(Packet{Time: f.Time, Iface: f.Iface, Packet: p}))
+	return nil
+}
+
+func emitAll(emit func(Event), evs []Event) {
+	for _, e := range evs {
+		emit(e)
+	}
+}

@@ -239,24 +239,6 @@ func portFrom(env *Env, portFlag string) (uint16, error) {
 	return port, nil
 }
 
-// parseTarget reads GROUP[:PORT] from the one positional argument, falling
-// back to MULTICAST_ADDR, with the port from portFlag, MULTICAST_PORT or the
-// default, in that order.
-func parseTarget(env *Env, fs *pflag.FlagSet, portFlag string) (endpoint.Target, error) {
-	if fs.NArg() > 1 {
-		return endpoint.Target{}, usagef("too many arguments: %q (want one GROUP[:PORT])", fs.Args())
-	}
-	port, err := portFrom(env, portFlag)
-	if err != nil {
-		return endpoint.Target{}, err
-	}
-	t, err := endpoint.ParseTarget(fs.Arg(0), env.Getenv("MULTICAST_ADDR"), port)
-	if err != nil {
-		return endpoint.Target{}, UsageError{err}
-	}
-	return t, nil
-}
-
 // resolveIface finds the interface the user named. An unknown name is a
 // usage error; an interface in the wrong state is a runtime error.
 func resolveIface(text string, need iface.Need) (iface.Interface, error) {

@@ -2,7 +2,6 @@ package sys_test
 
 import (
 	"encoding/json"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -25,14 +24,6 @@ func open(t *testing.T, parts ...string) *os.File {
 }
 
 var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
-
-func mustMAC(s string) net.HardwareAddr {
-	m, err := net.ParseMAC(s)
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
 
 // lab-n2 was recorded on a lab node holding: ASM 239.0.0.100 (two sockets),
 // SSM 232.1.1.1 from 10.0.0.1 and 10.0.0.3, ASM 239.5.5.5 blocking

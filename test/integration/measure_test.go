@@ -3,7 +3,6 @@ package integration_test
 import (
 	"bufio"
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -34,14 +33,6 @@ func startRecv(t *testing.T, l *labtest.Lab, node string, args ...string) *labte
 	p.WaitFor(`"type":"start"`, 30*time.Second)
 	time.Sleep(200 * time.Millisecond) // let the IGMP join reach the bridge
 	return p
-}
-
-func inSwitch(t *testing.T, l *labtest.Lab, args ...string) {
-	t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", l.Name + "-lan"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v: %v\n%s", args, err, out)
-	}
 }
 
 func TestMeasureLoss(t *testing.T) {

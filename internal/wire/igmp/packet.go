@@ -47,7 +47,7 @@ const (
 // DecodeEthernet decodes an Ethernet II frame, skipping up to two VLAN tags.
 func DecodeEthernet(b []byte) (Packet, error) {
 	if len(b) < 14 {
-		return Packet{}, fmt.Errorf("Ethernet frame of %d bytes: %w", len(b), ErrTruncated)
+		return Packet{}, fmt.Errorf("ethernet frame of %d bytes: %w", len(b), ErrTruncated)
 	}
 	dst, src := net.HardwareAddr(b[0:6]), net.HardwareAddr(b[6:12])
 	et := binary.BigEndian.Uint16(b[12:14])
@@ -263,7 +263,7 @@ func parseUDP(b []byte) (UDP, error) {
 // header whose last two bytes are the ethertype.
 func DecodeLinuxSLL(b []byte) (Packet, error) {
 	if len(b) < 16 {
-		return Packet{}, fmt.Errorf("Linux SLL header of %d bytes: %w", len(b), ErrTruncated)
+		return Packet{}, fmt.Errorf("linux SLL header of %d bytes: %w", len(b), ErrTruncated)
 	}
 	switch et := binary.BigEndian.Uint16(b[14:16]); et {
 	case 0x0800:

@@ -34,6 +34,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"send":    {"send datagrams to a group on a chosen interface", runSend},
 		"recv":    {"receive from a group on one or more interfaces, and say which path each datagram took", runRecv},
+		"relay":   {"carry multicast and broadcast between hosts over encrypted unicast UDP", runRelay},
 		"lab":     {"build throwaway network-namespace topologies to try multicast on one machine", runLab},
 		"version": {"print the version", runVersion},
 		"help":    {"show help for a command", runHelp},

@@ -196,4 +196,3 @@ func formatCounts(m map[string]uint64) string {
 	sort.Strings(out)
 	return orNone(out)
 }
-

@@ -17,12 +17,12 @@ type osIO struct {
 	mtu                  int
 }
 
-func (o *osIO) has6() bool                                          { return false }
-func (o *osIO) join(netip.Addr) error                               { return errUnsupported }
-func (o *osIO) leave(netip.Addr) error                              { return errUnsupported }
-func (o *osIO) readMembership() map[netip.Addr]int                  { return nil }
-func (o *osIO) writeUnderlay([]ipv4.Message) (int, error)           { return 0, errUnsupported }
-func (o *osIO) writeLAN(bool, []ipv4.Message) (int, error)          { return 0, errUnsupported }
+func (o *osIO) has6() bool                                 { return false }
+func (o *osIO) join(netip.Addr) error                      { return errUnsupported }
+func (o *osIO) leave(netip.Addr) error                     { return errUnsupported }
+func (o *osIO) readMembership() map[netip.Addr]int         { return nil }
+func (o *osIO) writeUnderlay([]ipv4.Message) (int, error)  { return 0, errUnsupported }
+func (o *osIO) writeLAN(bool, []ipv4.Message) (int, error) { return 0, errUnsupported }
 
 var errUnsupported = errors.New("mcast relay is not supported on " + runtime.GOOS)
 

@@ -77,7 +77,7 @@ func (s *stats) init() {
 	}
 }
 
-func (s *stats) drop(reason string)             { s.drops[reason].Add(1) }
+func (s *stats) drop(reason string)            { s.drops[reason].Add(1) }
 func (s *stats) dropN(reason string, n uint64) { s.drops[reason].Add(n) }
 
 // Status is what `mcast relay status` shows. Its JSON field names are stable.

@@ -1,0 +1,5 @@
+package integration_test
+
+import "syscall"
+
+var sighup = syscall.SIGHUP

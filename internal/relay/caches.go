@@ -7,11 +7,12 @@ import (
 	"time"
 )
 
-// contentKey hashes what identifies one datagram on a LAN: source, group
-// (broadcasts as 255.255.255.255, as every LAN has its own broadcast
-// address), ports and payload. Two relays see the same key for the same
-// datagram, so it finds loops and the relay's own re-emissions.
-func contentKey(seed maphash.Seed, src, dst netip.AddrPort, broadcast bool, payload []byte) uint64 {
+// contentKey hashes what identifies one transmission of a datagram: source,
+// group (broadcasts as 255.255.255.255, as every LAN has its own broadcast
+// address), ports, IPv4 identification and payload. Relays re-emit with the
+// original source and identification, so every copy of one transmission
+// has the same key, and a new transmission of the same payload another.
+func contentKey(seed maphash.Seed, src, dst netip.AddrPort, ipid uint16, broadcast bool, payload []byte) uint64 {
 	var b [40]byte
 	s, d := src.Addr().As16(), dst.Addr().As16()
 	if broadcast {
@@ -21,9 +22,10 @@ func contentKey(seed maphash.Seed, src, dst netip.AddrPort, broadcast bool, payl
 	copy(b[16:32], d[:])
 	binary.BigEndian.PutUint16(b[32:], src.Port())
 	binary.BigEndian.PutUint16(b[34:], dst.Port())
+	binary.BigEndian.PutUint16(b[36:], ipid)
 	var h maphash.Hash
 	h.SetSeed(seed)
-	h.Write(b[:36])
+	h.Write(b[:38])
 	h.Write(payload)
 	return h.Sum64()
 }

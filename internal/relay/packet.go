@@ -7,15 +7,15 @@ import (
 )
 
 // AppendIPv4UDP appends an IPv4 header and UDP header followed by payload:
-// the packet the relay re-emits through its raw socket. The IP checksum and
-// identification are left for the kernel (IP_HDRINCL fills them); the UDP
-// checksum is computed here.
-func AppendIPv4UDP(dst []byte, src, to netip.AddrPort, ttl uint8, payload []byte) []byte {
+// the packet the relay re-emits through its raw socket, with the original
+// identification id (0 lets the kernel choose). Checksums are computed here.
+func AppendIPv4UDP(dst []byte, src, to netip.AddrPort, id uint16, ttl uint8, payload []byte) []byte {
 	total := 20 + 8 + len(payload)
 	s, d := src.Addr().As4(), to.Addr().As4()
 	dst = append(dst, 0x45, 0)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(total))
-	dst = append(dst, 0, 0, 0, 0, ttl, 17, 0, 0) // id, flags+frag, ttl, proto, csum
+	dst = binary.BigEndian.AppendUint16(dst, id)
+	dst = append(dst, 0, 0, ttl, 17, 0, 0) // flags+frag, ttl, proto, csum
 	dst = append(dst, s[:]...)
 	dst = append(dst, d[:]...)
 	udp := len(dst)
@@ -88,26 +88,26 @@ func finish(sum uint32) uint16 {
 var errNotUDP = errors.New("not a UDP datagram")
 
 // ParseIPv4UDP reads a captured IPv4 packet (as a raw socket returns it):
-// source, destination, TTL and UDP payload.
-func ParseIPv4UDP(b []byte) (src, dst netip.AddrPort, ttl uint8, payload []byte, err error) {
+// source, destination, identification, TTL and UDP payload.
+func ParseIPv4UDP(b []byte) (src, dst netip.AddrPort, id uint16, ttl uint8, payload []byte, err error) {
 	if len(b) < 20 || b[0]>>4 != 4 {
-		return src, dst, 0, nil, errNotUDP
+		return src, dst, 0, 0, nil, errNotUDP
 	}
 	hl := int(b[0]&0x0f) * 4
 	if hl < 20 || len(b) < hl+8 || b[9] != 17 {
-		return src, dst, 0, nil, errNotUDP
+		return src, dst, 0, 0, nil, errNotUDP
 	}
 	if binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 { // a fragment
-		return src, dst, 0, nil, errNotUDP
+		return src, dst, 0, 0, nil, errNotUDP
 	}
 	u := b[hl:]
 	ulen := int(binary.BigEndian.Uint16(u[4:6]))
 	if ulen < 8 || ulen > len(u) {
-		return src, dst, 0, nil, errNotUDP
+		return src, dst, 0, 0, nil, errNotUDP
 	}
 	src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:16])), binary.BigEndian.Uint16(u[0:2]))
 	dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[16:20])), binary.BigEndian.Uint16(u[2:4]))
-	return src, dst, b[8], u[8:ulen], nil
+	return src, dst, binary.BigEndian.Uint16(b[4:6]), b[8], u[8:ulen], nil
 }
 
 // ParseUDP reads a UDP header and payload (an IPv6 raw socket returns the

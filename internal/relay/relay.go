@@ -52,6 +52,12 @@ var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, Drop
 // broadcastGroup stands for "broadcast" in interests and counters.
 var broadcastGroup = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
+// seenSpan is how long a transmission is remembered: between seenSpan and
+// twice that. Copies of one transmission (the relay's own re-emission coming
+// back, another relay's, the same datagram from several peers in a loop)
+// arrive within it.
+const seenSpan = 250 * time.Millisecond
+
 // Relay is one running relay.
 type Relay struct {
 	log  *slog.Logger
@@ -72,9 +78,8 @@ type Relay struct {
 	dgramID  atomic.Uint64
 	kick     chan struct{} // run a tick now (interest changed, peer came up, reload)
 
-	cmu      sync.Mutex // guards captured, emitted
-	captured *keyCache  // content captured from the LAN recently (loop detection)
-	emitted  *keyCache  // re-emissions not yet seen back by the capture socket
+	cmu  sync.Mutex // guards seen
+	seen *keyCache  // transmissions captured on or emitted to the LAN recently
 
 	rmu     sync.Mutex // guards the per-group capture buckets
 	buckets map[netip.Addr]*bucket
@@ -136,7 +141,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 		log: log, keys: keys, seed: maphash.MakeSeed(), cfg: cfg,
 		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
 		kick: make(chan struct{}, 1), started: now,
-		captured: newKeyCache(time.Second, 1<<18, now), emitted: newKeyCache(time.Second, 1<<18, now),
+		seen:    newKeyCache(seenSpan, 1<<18, now),
 		buckets: map[netip.Addr]*bucket{}, reasm: newReassembler(2*time.Second, 1024),
 	}
 	// Sequence numbers start at the clock so that a restarted relay never
@@ -225,7 +230,7 @@ func maxBody(cfg *config.Config) int {
 
 // onCaptured handles one datagram read from the LAN: it decides which
 // peers get it and packs it into their pending frames.
-func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ttl uint8, bcast bool, payload []byte, now time.Time) {
+func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, ttl uint8, bcast bool, payload []byte, now time.Time) {
 	t := r.table.Load()
 	g := dst.Addr()
 	key := relayframe.Interest{Group: g}
@@ -238,16 +243,18 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ttl uint8, bcas
 	} else if !t.cfg.Carries(g) {
 		return
 	}
-	ck := contentKey(r.seed, src, dst, bcast, payload)
+	ck := contentKey(r.seed, src, dst, ipid, bcast, payload)
 	r.cmu.Lock()
-	own := r.emitted.Take(ck, now)
-	if !own {
-		r.captured.Add(ck, now)
+	again := r.seen.Has(ck, now)
+	if !again {
+		r.seen.Add(ck, now)
 	}
 	r.cmu.Unlock()
-	if own {
+	if again {
+		// This relay's own re-emission coming back, or a copy of a
+		// transmission it already handled.
 		r.stats.ownSeen.Add(1)
-		return // this relay's own re-emission, looped back
+		return
 	}
 	if !t.forwarder(g) {
 		r.stats.drop(DropNotForwarder)
@@ -272,7 +279,7 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ttl uint8, bcas
 	if len(peers) == 0 {
 		return
 	}
-	rec := relayframe.Record{Kind: relayframe.KindDatagram, Broadcast: bcast, TTL: ttl, ID: r.dgramID.Add(1), Src: src, Dst: dst, Payload: payload}
+	rec := relayframe.Record{Kind: relayframe.KindDatagram, Broadcast: bcast, TTL: ttl, IPID: ipid, ID: r.dgramID.Add(1), Src: src, Dst: dst, Payload: payload}
 	if bcast {
 		rec.Dst = netip.AddrPortFrom(broadcastGroup, dst.Port())
 	}
@@ -508,9 +515,9 @@ func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Re
 		r.stats.drop(DropDuplicate)
 		return
 	}
-	ck := contentKey(r.seed, rec.Src, rec.Dst, rec.Broadcast, rec.Payload)
+	ck := contentKey(r.seed, rec.Src, rec.Dst, rec.IPID, rec.Broadcast, rec.Payload)
 	r.cmu.Lock()
-	loop := r.captured.Has(ck, now)
+	loop := r.seen.Has(ck, now)
 	r.cmu.Unlock()
 	if loop {
 		r.stats.drop(DropLoop)
@@ -557,16 +564,15 @@ func (r *Relay) emit(w *recvWork, t *routeTable, rec *relayframe.Record, ck uint
 			return errors.New("too big")
 		}
 		bp = w.out4.add(dst.Addr())
-		*bp = AppendIPv4UDP((*bp)[:0], src, dst, rec.TTL, rec.Payload)
+		*bp = AppendIPv4UDP((*bp)[:0], src, dst, rec.IPID, rec.TTL, rec.Payload)
 		w.out4.msgs[w.out4.n-1].Buffers[0] = *bp
 	}
 	// The capture socket will see this packet come back: remember it.
-	ek := ck
-	if src != rec.Src {
-		ek = contentKey(r.seed, src, rec.Dst, rec.Broadcast, rec.Payload)
-	}
 	r.cmu.Lock()
-	r.emitted.Add(ek, now)
+	r.seen.Add(ck, now)
+	if src != rec.Src {
+		r.seen.Add(contentKey(r.seed, src, rec.Dst, rec.IPID, rec.Broadcast, rec.Payload), now)
+	}
 	r.cmu.Unlock()
 	r.stats.emitted.inc(rec.Dst.Addr())
 	return nil

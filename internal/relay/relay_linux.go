@@ -398,7 +398,7 @@ func (r *Relay) capture4Loop(ctx context.Context) {
 		}
 		now := time.Now()
 		for i := 0; i < n; i++ {
-			src, dst, ttl, payload, err := ParseIPv4UDP(ms[i].Buffers[0][:ms[i].N])
+			src, dst, ipid, ttl, payload, err := ParseIPv4UDP(ms[i].Buffers[0][:ms[i].N])
 			if err != nil {
 				continue
 			}
@@ -407,7 +407,7 @@ func (r *Relay) capture4Loop(ctx context.Context) {
 			if !bcast && !d.IsMulticast() {
 				continue
 			}
-			r.onCaptured(w, src, dst, ttl, bcast, payload, now)
+			r.onCaptured(w, src, dst, ipid, ttl, bcast, payload, now)
 		}
 		r.flush(w)
 	}
@@ -450,7 +450,7 @@ func (r *Relay) capture6Loop(ctx context.Context) {
 			if hops < 0 || hops > 255 {
 				hops = 1
 			}
-			r.onCaptured(w, netip.AddrPortFrom(s, sport), netip.AddrPortFrom(d, dport), uint8(hops), false, payload, now)
+			r.onCaptured(w, netip.AddrPortFrom(s, sport), netip.AddrPortFrom(d, dport), 0, uint8(hops), false, payload, now)
 		}
 		r.flush(w)
 	}

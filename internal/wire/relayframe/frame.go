@@ -102,6 +102,7 @@ type Record struct {
 	Kind      uint8
 	Broadcast bool
 	TTL       uint8
+	IPID      uint16         // the original IPv4 identification (0 for IPv6)
 	ID        uint64         // per-origin datagram number: the dedupe key
 	Src, Dst  netip.AddrPort // original source and destination (group or broadcast)
 	FragIndex uint8          // KindFragment: which piece, from 0
@@ -109,8 +110,8 @@ type Record struct {
 	Payload   []byte         // the datagram, or this fragment's piece
 }
 
-// fixed part: kind, flags, ttl, reserved, id.
-const recFixed = 12
+// fixed part: kind, flags, ttl, reserved, IP ID, id.
+const recFixed = 14
 
 // RecordOverhead is the encoded size of a record minus its payload, for an
 // IPv4 (v6=false) or IPv6 datagram.
@@ -151,6 +152,7 @@ func AppendRecord(dst []byte, r *Record) ([]byte, error) {
 		flags |= FlagBroadcast
 	}
 	dst = append(dst, r.Kind, flags, r.TTL, 0)
+	dst = binary.BigEndian.AppendUint16(dst, r.IPID)
 	dst = binary.BigEndian.AppendUint64(dst, r.ID)
 	if s.Is6() {
 		a, b := s.As16(), d.As16()
@@ -186,7 +188,8 @@ func ParseRecord(b []byte) (Record, []byte, error) {
 		return r, nil, fmt.Errorf("flags %#x: %w", flags, ErrRecord)
 	}
 	r.Broadcast = flags&FlagBroadcast != 0
-	r.ID = binary.BigEndian.Uint64(b[4:12])
+	r.IPID = binary.BigEndian.Uint16(b[4:6])
+	r.ID = binary.BigEndian.Uint64(b[6:14])
 	b = b[recFixed:]
 	alen := 4
 	if flags&FlagIPv6 != 0 {

@@ -47,7 +47,7 @@ func TestParseHeaderErrors(t *testing.T) {
 
 func TestRecordRoundTrip(t *testing.T) {
 	tests := []relayframe.Record{
-		{Kind: relayframe.KindDatagram, TTL: 1, ID: 7, Src: netip.MustParseAddrPort("10.0.1.10:40000"), Dst: netip.MustParseAddrPort("239.1.1.1:28000"), Payload: []byte("message 0")},
+		{Kind: relayframe.KindDatagram, TTL: 1, IPID: 0xbeef, ID: 7, Src: netip.MustParseAddrPort("10.0.1.10:40000"), Dst: netip.MustParseAddrPort("239.1.1.1:28000"), Payload: []byte("message 0")},
 		{Kind: relayframe.KindDatagram, TTL: 64, ID: 8, Broadcast: true, Src: netip.MustParseAddrPort("10.0.1.10:5000"), Dst: netip.MustParseAddrPort("255.255.255.255:5000"), Payload: []byte{}},
 		{Kind: relayframe.KindDatagram, TTL: 5, ID: 9, Src: netip.MustParseAddrPort("[fd00:1::10]:1"), Dst: netip.MustParseAddrPort("[ff15::1]:2"), Payload: bytes.Repeat([]byte{0xab}, 1400)},
 		{Kind: relayframe.KindFragment, TTL: 1, ID: 10, Src: netip.MustParseAddrPort("10.0.1.10:1"), Dst: netip.MustParseAddrPort("239.1.1.1:2"), FragIndex: 2, FragCount: 3, Payload: []byte("piece")},
@@ -112,8 +112,8 @@ func TestParseRecordRejects(t *testing.T) {
 		{"kind", mod(0, 3)},
 		{"flags", mod(1, 0x80)},
 		{"reserved", mod(3, 1)},
-		{"fragment index past count", mod(24, 2)},
-		{"fragment count 1", mod(25, 1)},
+		{"fragment index past count", mod(26, 2)},
+		{"fragment count 1", mod(27, 1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

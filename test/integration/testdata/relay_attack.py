@@ -10,7 +10,7 @@ import os, random, socket, struct, sys, time
 
 target, port, spoof, sender, secs = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
 
-sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+sniff = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
 sniff.settimeout(0.2)
 frames = []
 end = time.time() + secs
@@ -26,7 +26,11 @@ while time.time() < end and len(frames) < 200:
         continue
     if struct.unpack('!H', pkt[hl+2:hl+4])[0] != port:
         continue
-    frames.append(pkt[:struct.unpack('!H', pkt[2:4])[0]])
+    f = bytearray(pkt[:struct.unpack('!H', pkt[2:4])[0]])
+    # veth leaves the UDP checksum to be completed (offload): zero it, which
+    # IPv4 reads as "no checksum", so the replay arrives intact.
+    f[hl+6:hl+8] = b'\x00\x00'
+    frames.append(bytes(f))
 print('recorded %d frames' % len(frames), flush=True)
 
 raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)

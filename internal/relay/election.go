@@ -20,10 +20,20 @@ func Forwarder(group netip.Addr, candidates []uint32) uint32 {
 		binary.BigEndian.PutUint32(b[:], id)
 		h.Write(b[:])
 		h.Write(g[:])
-		s := h.Sum64()
+		s := mix(h.Sum64())
 		if i == 0 || s > bestScore || (s == bestScore && id > best) {
 			best, bestScore = id, s
 		}
 	}
 	return best
+}
+
+// mix is splitmix64's finalizer: FNV alone barely moves its high bits when
+// only the last bytes differ, which would hand every group to one relay.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }

@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"groups":  {"list the groups each interface joined, with users, versions and source filters", runGroups},
 		"watch":   {"watch IGMP and MLD joins, leaves and queries and multicast data, and warn about the segment", runWatch},
 		"ping":    {"all-to-all unicast and multicast ping with a who-hears-whom matrix (omping, ssmping compatible)", runPing},
+		"relay":   {"carry multicast and broadcast between hosts over encrypted unicast UDP", runRelay},
 		"lab":     {"build throwaway network-namespace topologies to try multicast on one machine", runLab},
 		"tunnel":  {"build, check and remove a GRETAP or VXLAN overlay that carries broadcast and multicast between hosts", runTunnel},
 		"version": {"print the version", runVersion},

@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/mcasttools/mcast/internal/relay"
+	"github.com/mcasttools/mcast/internal/relay/config"
+)
+
+func runRelay(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && args[0] == "status" {
+		return runRelayStatus(ctx, env, args[1:])
+	}
+	fs := newFlags("relay", "mcast relay --config FILE [--check]   |   mcast relay status [--config FILE | --admin PATH] [--json]")
+	cfgPath := fs.String("config", "", "relay configuration file (see docs/relay.md)")
+	check := fs.Bool("check", false, "check the configuration and key file, then exit")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (did you mean: mcast relay status?)", fs.Arg(0))
+	}
+	if *cfgPath == "" {
+		return usagef("no --config given: the relay needs a configuration file")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("invalid --log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	var h slog.Handler
+	switch *logFormat {
+	case "text":
+		h = slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+	case "json":
+		h = slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+	default:
+		return usagef("invalid --log-format %q: want text or json", *logFormat)
+	}
+	log := slog.New(h)
+	cfg, key, err := loadRelayConfig(*cfgPath, log)
+	if err != nil {
+		return err
+	}
+	r, err := relay.New(cfg, relay.Options{Logger: log, Key: key})
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Fprintf(env.Stdout, "%s: configuration of node %s is valid (%d peers, %d groups, %d broadcast ports)\n",
+			*cfgPath, cfg.Node, len(cfg.Peers), len(cfg.Groups), len(cfg.BroadcastPorts))
+		return nil
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				next, _, err := loadRelayConfig(*cfgPath, log)
+				if err == nil {
+					err = r.Reload(next)
+				}
+				if err != nil {
+					log.Error("reload refused, keeping the running configuration", "err", err)
+				}
+			}
+		}
+	}()
+	return r.Run(ctx)
+}
+
+// loadRelayConfig reads and checks the config file and its key file.
+func loadRelayConfig(path string, log *slog.Logger) (*config.Config, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading relay config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := config.Parse(f, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := os.ReadFile(cfg.KeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading key file: %w", err)
+	}
+	if st, err := os.Stat(cfg.KeyFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+		log.Warn("key file is readable by others: chmod 600 it", "file", cfg.KeyFile, "mode", st.Mode().Perm().String())
+	}
+	return cfg, key, nil
+}
+
+func runRelayStatus(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("relay status", "mcast relay status [--config FILE | --admin PATH] [--json]")
+	cfgPath := fs.String("config", "", "the relay's configuration file (to find its admin socket)")
+	admin := fs.String("admin", "", "the relay's admin socket (default: "+config.DefaultAdmin+")")
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	path := config.DefaultAdmin
+	switch {
+	case *admin != "" && *cfgPath != "":
+		return usagef("give --config or --admin, not both")
+	case *admin != "":
+		path = *admin
+	case *cfgPath != "":
+		f, err := os.Open(*cfgPath)
+		if err != nil {
+			return fmt.Errorf("reading relay config: %w", err)
+		}
+		cfg, err := config.Parse(f, *cfgPath)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		path = cfg.Admin
+	}
+	st, err := relay.QueryStatus(ctx, path)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	writeRelayStatus(env.Stdout, st)
+	return nil
+}
+
+func writeRelayStatus(w io.Writer, st relay.Status) {
+	fmt.Fprintf(w, "relay %s on %s, underlay %s, source %s, up %.0fs, reloads %d\n", st.Node, st.Interface, st.Listen, st.Source, st.UptimeSeconds, st.Reloads)
+	fmt.Fprintf(w, "wants: %s\n", orNone(st.Wants))
+	fmt.Fprintf(w, "joined: %s\n", orNone(st.Joined))
+	fmt.Fprintf(w, "captured: %s\n", formatCounts(st.Captured))
+	fmt.Fprintf(w, "emitted: %s\n", formatCounts(st.Emitted))
+	fmt.Fprintln(w, "peers:")
+	for _, p := range st.Peers {
+		state := "down"
+		if p.Up {
+			state = "up"
+		}
+		seen := "never heard"
+		if p.LastSeenSeconds >= 0 {
+			seen = fmt.Sprintf("heard %.1fs ago", p.LastSeenSeconds)
+		}
+		lan := ""
+		if p.LAN {
+			lan = " (same LAN)"
+		}
+		fmt.Fprintf(w, "  %s %s%s: %s, %s, wants %s\n", p.Name, p.Address, lan, state, seen, orNone(p.Wants))
+		fmt.Fprintf(w, "    sent %d frames %d bytes, datagrams %s\n", p.SentFrames, p.SentBytes, formatCounts(p.SentDatagrams))
+		fmt.Fprintf(w, "    received %d frames %d bytes, datagrams %s\n", p.ReceivedFrames, p.ReceivedBytes, formatCounts(p.RecvDatagrams))
+	}
+	var drops []string
+	for k, v := range st.Drops {
+		if v > 0 {
+			drops = append(drops, fmt.Sprintf("%s=%d", k, v))
+		}
+	}
+	sort.Strings(drops)
+	fmt.Fprintf(w, "dropped: %s\n", orNone(drops))
+	fmt.Fprintf(w, "own emissions seen: %d, fragmented: %d, reassembled: %d\n", st.OwnSeen, st.Fragmented, st.Reassembled)
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, " ")
+}
+
+func formatCounts(m map[string]uint64) string {
+	var out []string
+	for k, v := range m {
+		out = append(out, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(out)
+	return orNone(out)
+}

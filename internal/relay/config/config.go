@@ -1,0 +1,471 @@
+// Package config parses the relay's configuration file: one directive per
+// line, "#" starts a comment. Parse is pure (it takes a reader) and every
+// error names the file, the line and the bad value.
+//
+//	node vm1                          # this relay's name (unique in the mesh)
+//	listen 10.0.1.10:7474             # underlay address and UDP port
+//	interface eth0                    # the LAN whose groups are carried
+//	key /etc/mcast/relay.key          # pre-shared key file, at least 32 bytes
+//	peer vm2 10.0.2.10:7474           # another relay (repeat)
+//	peer vm1b 10.0.1.11:7474 lan      # a relay serving the same LAN
+//	group 239.1.1.1                   # a group, joined at start
+//	group 239.2.0.0/16                # a range: carried when members appear
+//	group auto                        # every group local members join
+//	broadcast-port 5000               # carry broadcasts to this UDP port
+//	source original                   # or "relay": re-emit from own address
+//	interest members                  # or "all": want every listed group
+//	mtu 1500                          # underlay path MTU
+//	keepalive 1s                      # hello interval
+//	peer-timeout 3s                   # silent peer is down after this
+//	rate-limit-group 0                # datagrams/s per group (0: none)
+//	rate-limit-peer 0                 # datagrams/s per peer (0: none)
+//	metrics 127.0.0.1:9474            # Prometheus endpoint (default: off)
+//	admin /run/mcast/relay.sock       # admin socket for `mcast relay status`
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultPort is the relay's underlay UDP port when listen or peer omit it.
+const DefaultPort = 7474
+
+// DefaultAdmin is the admin socket path when the config names none.
+const DefaultAdmin = "/run/mcast/relay.sock"
+
+// Source says which source address re-emitted datagrams carry.
+type Source string
+
+// Source modes.
+const (
+	SourceOriginal Source = "original" // the original sender's address and port (raw socket)
+	SourceRelay    Source = "relay"    // the relay's own address on the interface
+)
+
+// Interest says what a relay tells its peers it wants.
+type Interest string
+
+// Interest modes.
+const (
+	InterestMembers Interest = "members" // groups with local members (from the kernel's membership tables)
+	InterestAll     Interest = "all"     // every listed single group, members or not
+)
+
+// Peer is another relay.
+type Peer struct {
+	Name string
+	ID   uint32         // NodeID(Name)
+	Addr netip.AddrPort // its underlay address
+	LAN  bool           // it serves the same LAN as this relay (forwarder election)
+	Line int            // where it was declared
+}
+
+// Config is a parsed relay configuration.
+type Config struct {
+	Node           string
+	ID             uint32
+	Listen         netip.AddrPort
+	Interface      string
+	KeyFile        string
+	Peers          []Peer
+	Groups         []netip.Prefix // single groups are /32 or /128
+	Auto           bool           // carry any group local members join
+	BroadcastPorts []uint16
+	Source         Source
+	Interest       Interest
+	MTU            int
+	Keepalive      time.Duration
+	PeerTimeout    time.Duration
+	RateGroup      int // datagrams/s per group, 0: no cap
+	RatePeer       int // datagrams/s per peer, 0: no cap
+	Metrics        string
+	Admin          string
+}
+
+// NodeID is the 32-bit identifier frames carry for a relay named name.
+func NodeID(name string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return h.Sum32()
+}
+
+// Error is a configuration error at one line.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// Single reports whether p names one group rather than a range.
+func Single(p netip.Prefix) bool { return p.Bits() == p.Addr().BitLen() }
+
+// Carries reports whether group g is one the config carries.
+func (c *Config) Carries(g netip.Addr) bool {
+	if c.Auto && g.IsMulticast() && !control(g) {
+		return true
+	}
+	for _, p := range c.Groups {
+		if p.Contains(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// CarriesBroadcast reports whether broadcasts to port are carried.
+func (c *Config) CarriesBroadcast(port uint16) bool {
+	for _, p := range c.BroadcastPorts {
+		if p == port {
+			return true
+		}
+	}
+	return false
+}
+
+// control reports groups that belong to the local network's own protocols
+// (all-hosts, all-routers, IGMPv3/MLDv2 reports, solicited-node), never carried.
+func control(g netip.Addr) bool {
+	if g.Is4() {
+		b := g.As4()
+		return b[0] == 224 && b[1] == 0 && b[2] == 0 && (b[3] == 1 || b[3] == 2 || b[3] == 22)
+	}
+	b := g.As16()
+	if b[0] == 0xff && b[1] == 0x02 {
+		low := netip.AddrFrom16(b)
+		switch low {
+		case netip.MustParseAddr("ff02::1"), netip.MustParseAddr("ff02::2"), netip.MustParseAddr("ff02::16"):
+			return true
+		}
+		return netip.MustParsePrefix("ff02::1:ff00:0/104").Contains(low)
+	}
+	return false
+}
+
+// Parse reads a configuration from r; name is used in error messages.
+func Parse(r io.Reader, name string) (*Config, error) {
+	c := &Config{
+		Source: SourceOriginal, Interest: InterestMembers, MTU: 1500,
+		Keepalive: time.Second, PeerTimeout: 3 * time.Second, Admin: DefaultAdmin,
+	}
+	seen := map[string]int{} // directive -> line, for the ones allowed once
+	peerNames := map[string]int{}
+	peerAddrs := map[netip.AddrPort]int{}
+	groups := map[netip.Prefix]int{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 64*1024)
+	line := 0
+	errf := func(format string, a ...any) error {
+		return &Error{File: name, Line: line, Msg: fmt.Sprintf(format, a...)}
+	}
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		if i := strings.IndexByte(text, '#'); i >= 0 {
+			text = text[:i]
+		}
+		f := strings.Fields(text)
+		if len(f) == 0 {
+			continue
+		}
+		key, args := f[0], f[1:]
+		once := map[string]bool{"node": true, "listen": true, "interface": true, "key": true, "source": true, "interest": true,
+			"mtu": true, "keepalive": true, "peer-timeout": true, "rate-limit-group": true, "rate-limit-peer": true, "metrics": true, "admin": true}
+		if once[key] {
+			if prev, ok := seen[key]; ok {
+				return nil, errf("%s given again (first on line %d)", key, prev)
+			}
+			seen[key] = line
+		}
+		want := func(n int, form string) error {
+			if len(args) != n {
+				return errf("%s takes %s, got %q", key, form, strings.Join(args, " "))
+			}
+			return nil
+		}
+		switch key {
+		case "node":
+			if err := want(1, "a name"); err != nil {
+				return nil, err
+			}
+			if !validName(args[0]) {
+				return nil, errf("invalid node name %q: use letters, digits, '-', '_' and '.', at most 64", args[0])
+			}
+			c.Node, c.ID = args[0], NodeID(args[0])
+		case "listen":
+			if err := want(1, "ADDR[:PORT]"); err != nil {
+				return nil, err
+			}
+			ap, err := parseAddrPort(args[0])
+			if err != nil {
+				return nil, errf("listen %q: %v", args[0], err)
+			}
+			c.Listen = ap
+		case "interface":
+			if err := want(1, "an interface name"); err != nil {
+				return nil, err
+			}
+			if len(args[0]) > 15 || strings.ContainsAny(args[0], "/ ") {
+				return nil, errf("invalid interface name %q", args[0])
+			}
+			c.Interface = args[0]
+		case "key":
+			if err := want(1, "a file path"); err != nil {
+				return nil, err
+			}
+			c.KeyFile = args[0]
+		case "peer":
+			if len(args) < 2 || len(args) > 3 || (len(args) == 3 && args[2] != "lan") {
+				return nil, errf("peer takes NAME ADDR[:PORT] [lan], got %q", strings.Join(args, " "))
+			}
+			if !validName(args[0]) {
+				return nil, errf("invalid peer name %q: use letters, digits, '-', '_' and '.', at most 64", args[0])
+			}
+			ap, err := parseAddrPort(args[1])
+			if err != nil {
+				return nil, errf("peer %s address %q: %v", args[0], args[1], err)
+			}
+			if prev, ok := peerNames[args[0]]; ok {
+				return nil, errf("peer %s given twice (first on line %d)", args[0], prev)
+			}
+			if prev, ok := peerAddrs[ap]; ok {
+				return nil, errf("peer %s: address %s given twice (first on line %d)", args[0], ap, prev)
+			}
+			peerNames[args[0]], peerAddrs[ap] = line, line
+			c.Peers = append(c.Peers, Peer{Name: args[0], ID: NodeID(args[0]), Addr: ap, LAN: len(args) == 3, Line: line})
+		case "group":
+			if len(args) == 0 {
+				return nil, errf("group takes one or more GROUP, GROUP/BITS or auto")
+			}
+			for _, a := range args {
+				if a == "auto" {
+					c.Auto = true
+					continue
+				}
+				p, err := parseGroup(a)
+				if err != nil {
+					return nil, errf("group %q: %v", a, err)
+				}
+				if prev, ok := groups[p]; ok {
+					return nil, errf("group %s given twice (first on line %d)", p, prev)
+				}
+				groups[p] = line
+				c.Groups = append(c.Groups, p)
+			}
+		case "broadcast-port":
+			if len(args) == 0 {
+				return nil, errf("broadcast-port takes one or more ports")
+			}
+			for _, a := range args {
+				n, err := strconv.ParseUint(a, 10, 16)
+				if err != nil || n == 0 {
+					return nil, errf("broadcast-port %q: not a port 1..65535", a)
+				}
+				if c.CarriesBroadcast(uint16(n)) {
+					return nil, errf("broadcast-port %d given twice", n)
+				}
+				c.BroadcastPorts = append(c.BroadcastPorts, uint16(n))
+			}
+		case "source":
+			if err := want(1, "original or relay"); err != nil {
+				return nil, err
+			}
+			if args[0] != string(SourceOriginal) && args[0] != string(SourceRelay) {
+				return nil, errf("source %q: want original or relay", args[0])
+			}
+			c.Source = Source(args[0])
+		case "interest":
+			if err := want(1, "members or all"); err != nil {
+				return nil, err
+			}
+			if args[0] != string(InterestMembers) && args[0] != string(InterestAll) {
+				return nil, errf("interest %q: want members or all", args[0])
+			}
+			c.Interest = Interest(args[0])
+		case "mtu":
+			if err := want(1, "a number of bytes"); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 576 || n > 65535 {
+				return nil, errf("mtu %q: want a number 576..65535", args[0])
+			}
+			c.MTU = n
+		case "keepalive", "peer-timeout":
+			if err := want(1, "a duration such as 1s"); err != nil {
+				return nil, err
+			}
+			d, err := time.ParseDuration(args[0])
+			if err != nil || d < 10*time.Millisecond || d > time.Hour {
+				return nil, errf("%s %q: want a duration 10ms..1h such as 1s", key, args[0])
+			}
+			if key == "keepalive" {
+				c.Keepalive = d
+			} else {
+				c.PeerTimeout = d
+			}
+		case "rate-limit-group", "rate-limit-peer":
+			if err := want(1, "datagrams per second"); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 0 || n > 100_000_000 {
+				return nil, errf("%s %q: want datagrams per second, 0 for no cap", key, args[0])
+			}
+			if key == "rate-limit-group" {
+				c.RateGroup = n
+			} else {
+				c.RatePeer = n
+			}
+		case "metrics":
+			if err := want(1, "ADDR:PORT"); err != nil {
+				return nil, err
+			}
+			if _, err := netip.ParseAddrPort(args[0]); err != nil {
+				return nil, errf("metrics %q: want ADDR:PORT such as 127.0.0.1:9474", args[0])
+			}
+			c.Metrics = args[0]
+		case "admin":
+			if err := want(1, "a socket path"); err != nil {
+				return nil, err
+			}
+			if len(args[0]) > 100 {
+				return nil, errf("admin %q: path longer than 100 bytes", args[0])
+			}
+			c.Admin = args[0]
+		default:
+			return nil, errf("unknown directive %q", key)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		line++
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, errf("line longer than 64 KiB")
+		}
+		return nil, &Error{File: name, Msg: fmt.Sprintf("reading: %v", err)}
+	}
+	return c, c.validate(name, seen)
+}
+
+func (c *Config) validate(name string, seen map[string]int) error {
+	missing := func(k string) error {
+		return &Error{File: name, Msg: fmt.Sprintf("no %s directive (it is required)", k)}
+	}
+	switch {
+	case c.Node == "":
+		return missing("node")
+	case !c.Listen.IsValid():
+		return missing("listen")
+	case c.Interface == "":
+		return missing("interface")
+	case c.KeyFile == "":
+		return missing("key")
+	case len(c.Groups) == 0 && len(c.BroadcastPorts) == 0 && !c.Auto:
+		return &Error{File: name, Msg: "nothing to carry: add a group or broadcast-port directive"}
+	}
+	ids := map[uint32]string{c.ID: c.Node}
+	for _, p := range c.Peers {
+		if p.Name == c.Node {
+			return &Error{File: name, Line: p.Line, Msg: fmt.Sprintf("peer %s has this node's own name", p.Name)}
+		}
+		if p.Addr == c.Listen {
+			return &Error{File: name, Line: p.Line, Msg: fmt.Sprintf("peer %s has this node's own listen address %s", p.Name, p.Addr)}
+		}
+		if p.Addr.Addr().Is4() != c.Listen.Addr().Is4() {
+			return &Error{File: name, Line: p.Line, Msg: fmt.Sprintf("peer %s address %s is not of the listen address's family (%s)", p.Name, p.Addr, c.Listen)}
+		}
+		if other, ok := ids[p.ID]; ok {
+			return &Error{File: name, Line: p.Line, Msg: fmt.Sprintf("peer %s has the same node ID as %s: rename one", p.Name, other)}
+		}
+		ids[p.ID] = p.Name
+	}
+	if c.PeerTimeout <= c.Keepalive {
+		return &Error{File: name, Line: seen["peer-timeout"], Msg: fmt.Sprintf("peer-timeout %s must be longer than keepalive %s", c.PeerTimeout, c.Keepalive)}
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseAddrPort(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if ap.Port() == 0 {
+			return netip.AddrPort{}, errors.New("port 0")
+		}
+		if !ap.Addr().Unmap().IsGlobalUnicast() && !ap.Addr().IsLoopback() && !ap.Addr().IsPrivate() {
+			return netip.AddrPort{}, errors.New("not a unicast address")
+		}
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return netip.AddrPort{}, errors.New("not ADDR[:PORT]")
+	}
+	a = a.Unmap()
+	if !a.IsGlobalUnicast() && !a.IsLoopback() {
+		return netip.AddrPort{}, errors.New("not a unicast address")
+	}
+	if a.Zone() != "" {
+		return netip.AddrPort{}, errors.New("zones are not supported")
+	}
+	return netip.AddrPortFrom(a, DefaultPort), nil
+}
+
+func parseGroup(s string) (netip.Prefix, error) {
+	var p netip.Prefix
+	if strings.Contains(s, "/") {
+		var err error
+		p, err = netip.ParsePrefix(s)
+		if err != nil {
+			return p, errors.New("not GROUP or GROUP/BITS")
+		}
+		if p != p.Masked() {
+			return p, fmt.Errorf("has host bits set (did you mean %s?)", p.Masked())
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return p, errors.New("not an IP address")
+		}
+		a = a.Unmap()
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if p.Addr().Zone() != "" {
+		return p, errors.New("zones are not supported")
+	}
+	if p.Addr().Is4In6() {
+		return p, errors.New("IPv4-mapped IPv6: write the IPv4 group")
+	}
+	a := p.Addr()
+	if !a.IsMulticast() || (a.Is4() && p.Bits() < 4) || (a.Is6() && p.Bits() < 8) {
+		return p, errors.New("not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8)")
+	}
+	if Single(p) && control(a) {
+		return p, errors.New("is a local network control group, never carried")
+	}
+	return p, nil
+}

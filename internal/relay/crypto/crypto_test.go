@@ -1,0 +1,87 @@
+package crypto_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/mcasttools/mcast/internal/relay/crypto"
+	"github.com/mcasttools/mcast/internal/wire/relayframe"
+)
+
+func keys(t *testing.T, b byte) *crypto.Keys {
+	t.Helper()
+	k, err := crypto.NewKeys(bytes.Repeat([]byte{b}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestSealOpen(t *testing.T) {
+	k := keys(t, 1)
+	h := relayframe.Header{Type: relayframe.TypeData, Sender: 7, Seq: 99}
+	frame := k.Seal(nil, h, []byte("secret body"))
+	if bytes.Contains(frame, []byte("secret")) {
+		t.Fatal("body is in clear")
+	}
+	got, body, err := relayframe.ParseHeader(frame)
+	if err != nil || got != h {
+		t.Fatalf("header %+v %v", got, err)
+	}
+	_ = body
+	clear, err := k.Open(nil, h, frame)
+	if err != nil || string(clear) != "secret body" {
+		t.Fatalf("open: %q %v", clear, err)
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	k := keys(t, 1)
+	h := relayframe.Header{Type: relayframe.TypeData, Sender: 7, Seq: 99}
+	frame := k.Seal(nil, h, []byte("secret body"))
+	flip := func(i int) []byte { b := bytes.Clone(frame); b[i] ^= 1; return b }
+	tests := []struct {
+		name  string
+		keys  *crypto.Keys
+		h     relayframe.Header
+		frame []byte
+	}{
+		{"other key", keys(t, 2), h, frame},
+		{"body bit flipped", k, h, flip(len(frame) - 20)},
+		{"tag bit flipped", k, h, flip(len(frame) - 1)},
+		{"header sender changed", k, relayframe.Header{Type: 1, Sender: 8, Seq: 99}, flip(7)},
+		{"header seq changed", k, relayframe.Header{Type: 1, Sender: 7, Seq: 98}, flip(15)},
+		{"truncated", k, h, frame[:20]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := tt.keys.Open(nil, tt.h, tt.frame); !errors.Is(err, crypto.ErrAuth) {
+				t.Fatalf("err = %v, want ErrAuth", err)
+			}
+		})
+	}
+}
+
+func TestShortKey(t *testing.T) {
+	if _, err := crypto.NewKeys(make([]byte, 31)); err == nil {
+		t.Fatal("accepted a 31-byte key")
+	}
+}
+
+func TestReplayWindow(t *testing.T) {
+	var w crypto.ReplayWindow
+	steps := []struct {
+		seq  uint64
+		want bool
+	}{
+		{1000, true}, {1000, false}, {999, true}, {999, false}, {1002, true}, {1001, true}, {1001, false},
+		{1000 + crypto.WindowSize, true}, {1000, false}, {1001, false}, {1003, true},
+		{1 << 40, true}, {1<<40 - crypto.WindowSize, false}, {1<<40 - crypto.WindowSize + 1, true}, {1<<40 - 1, true}, {1 << 40, false},
+	}
+	for i, s := range steps {
+		if got := w.Accept(s.seq); got != s.want {
+			t.Fatalf("step %d: Accept(%d) = %v, want %v", i, s.seq, got, s.want)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package relay
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+)
+
+// AppendIPv4UDP appends an IPv4 header and UDP header followed by payload:
+// the packet the relay re-emits through its raw socket, with the original
+// identification id (0 lets the kernel choose). Checksums are computed here.
+func AppendIPv4UDP(dst []byte, src, to netip.AddrPort, id uint16, ttl uint8, payload []byte) []byte {
+	total := 20 + 8 + len(payload)
+	s, d := src.Addr().As4(), to.Addr().As4()
+	dst = append(dst, 0x45, 0)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(total))
+	dst = binary.BigEndian.AppendUint16(dst, id)
+	dst = append(dst, 0, 0, ttl, 17, 0, 0) // flags+frag, ttl, proto, csum
+	dst = append(dst, s[:]...)
+	dst = append(dst, d[:]...)
+	udp := len(dst)
+	dst = binary.BigEndian.AppendUint16(dst, src.Port())
+	dst = binary.BigEndian.AppendUint16(dst, to.Port())
+	dst = binary.BigEndian.AppendUint16(dst, uint16(8+len(payload)))
+	dst = append(dst, 0, 0)
+	dst = append(dst, payload...)
+	sum := pseudoSum(s[:], d[:], 8+len(payload))
+	c := finish(checksum(sum, dst[udp:]))
+	if c == 0 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(dst[udp+6:], c)
+	// IPv4 header checksum (the kernel recomputes it; set for correctness
+	// of the bytes on their own).
+	binary.BigEndian.PutUint16(dst[udp-20+10:], finish(checksum(0, dst[udp-20:udp])))
+	return dst
+}
+
+// AppendIPv6UDP appends an IPv6 header and UDP header followed by payload.
+func AppendIPv6UDP(dst []byte, src, to netip.AddrPort, hops uint8, payload []byte) []byte {
+	s, d := src.Addr().As16(), to.Addr().As16()
+	dst = append(dst, 0x60, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(8+len(payload)))
+	dst = append(dst, 17, hops)
+	dst = append(dst, s[:]...)
+	dst = append(dst, d[:]...)
+	udp := len(dst)
+	dst = binary.BigEndian.AppendUint16(dst, src.Port())
+	dst = binary.BigEndian.AppendUint16(dst, to.Port())
+	dst = binary.BigEndian.AppendUint16(dst, uint16(8+len(payload)))
+	dst = append(dst, 0, 0)
+	dst = append(dst, payload...)
+	sum := pseudoSum(s[:], d[:], 8+len(payload))
+	c := finish(checksum(sum, dst[udp:]))
+	if c == 0 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(dst[udp+6:], c)
+	return dst
+}
+
+func pseudoSum(src, dst []byte, udpLen int) uint32 {
+	s := checksum(0, src)
+	s = checksum(s, dst)
+	s += 17 + uint32(udpLen)&0xffff + uint32(udpLen)>>16
+	return s
+}
+
+func checksum(sum uint32, b []byte) uint32 {
+	n := len(b) &^ 1
+	for i := 0; i < n; i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)&1 != 0 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	return sum
+}
+
+func finish(sum uint32) uint16 {
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+// errNotUDP is returned for captured packets that are not whole UDP datagrams.
+var errNotUDP = errors.New("not a UDP datagram")
+
+// ParseIPv4UDP reads a captured IPv4 packet (as a raw socket returns it):
+// source, destination, identification, TTL and UDP payload.
+func ParseIPv4UDP(b []byte) (src, dst netip.AddrPort, id uint16, ttl uint8, payload []byte, err error) {
+	if len(b) < 20 || b[0]>>4 != 4 {
+		return src, dst, 0, 0, nil, errNotUDP
+	}
+	hl := int(b[0]&0x0f) * 4
+	if hl < 20 || len(b) < hl+8 || b[9] != 17 {
+		return src, dst, 0, 0, nil, errNotUDP
+	}
+	if binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 { // a fragment
+		return src, dst, 0, 0, nil, errNotUDP
+	}
+	u := b[hl:]
+	ulen := int(binary.BigEndian.Uint16(u[4:6]))
+	if ulen < 8 || ulen > len(u) {
+		return src, dst, 0, 0, nil, errNotUDP
+	}
+	src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:16])), binary.BigEndian.Uint16(u[0:2]))
+	dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[16:20])), binary.BigEndian.Uint16(u[2:4]))
+	return src, dst, binary.BigEndian.Uint16(b[4:6]), b[8], u[8:ulen], nil
+}
+
+// ParseUDP reads a UDP header and payload (an IPv6 raw socket returns the
+// datagram without the IP header).
+func ParseUDP(b []byte) (sport, dport uint16, payload []byte, err error) {
+	if len(b) < 8 {
+		return 0, 0, nil, errNotUDP
+	}
+	ulen := int(binary.BigEndian.Uint16(b[4:6]))
+	if ulen < 8 || ulen > len(b) {
+		return 0, 0, nil, errNotUDP
+	}
+	return binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4]), b[8:ulen], nil
+}

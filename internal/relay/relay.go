@@ -1,0 +1,779 @@
+// Package relay is the mcast relay daemon: it captures multicast and
+// broadcast datagrams on a local interface, carries them over encrypted
+// unicast UDP to the peer relays that want them, and re-emits them there,
+// with the original source address by default.
+//
+// The pure parts (frame handling, interest, dedupe, loop detection,
+// election, rate caps, fragmentation) live in files without a build
+// suffix; the sockets are in relay_linux.go.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/relay/crypto"
+	"github.com/mcasttools/mcast/internal/wire/relayframe"
+	"golang.org/x/net/ipv4"
+)
+
+// Drop reasons, the label values of mcast_relay_dropped_total.
+const (
+	DropMalformed    = "malformed"     // not a relay frame, or a bad record
+	DropUnknownPeer  = "unknown-peer"  // sender ID of no configured peer
+	DropWrongSource  = "wrong-source"  // a peer's ID from another address
+	DropReplay       = "replay"        // frame sequence seen before or too old
+	DropAuth         = "auth"          // failed AEAD authentication
+	DropDuplicate    = "duplicate"     // datagram ID seen before from that origin
+	DropLoop         = "loop"          // content this relay captured itself
+	DropNotCarried   = "not-carried"   // group or port not in this relay's config
+	DropNotForwarder = "not-forwarder" // another relay is this LAN's forwarder
+	DropRateGroup    = "rate-group"    // per-group cap hit
+	DropRatePeer     = "rate-peer"     // per-peer cap hit
+	DropTooBig       = "too-big"       // could not be framed or emitted
+	DropReassembly   = "reassembly"    // fragments that never completed, or too many in progress
+	DropEmitError    = "emit-error"    // the kernel refused a re-emission
+	DropSendError    = "send-error"    // the kernel refused a frame to a peer
+)
+
+var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, DropReplay, DropAuth, DropDuplicate,
+	DropLoop, DropNotCarried, DropNotForwarder, DropRateGroup, DropRatePeer, DropTooBig, DropReassembly, DropEmitError, DropSendError}
+
+// broadcastGroup stands for "broadcast" in interests and counters.
+var broadcastGroup = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// seenSpan is how long a transmission is remembered: between seenSpan and
+// twice that. Copies of one transmission (the relay's own re-emission coming
+// back, another relay's, the same datagram from several peers in a loop)
+// arrive within it.
+const seenSpan = 250 * time.Millisecond
+
+// Relay is one running relay.
+type Relay struct {
+	log  *slog.Logger
+	keys *crypto.Keys
+	seed maphash.Seed
+	io   *osIO
+
+	mu       sync.Mutex // guards cfg, peers, local, joined, members
+	cfg      *config.Config
+	peers    map[uint32]*peer
+	local    []relayframe.Interest // what this relay wants, sorted
+	joined   map[netip.Addr]bool
+	members  map[netip.Addr]int
+	reloads  atomic.Uint64
+	started  time.Time
+	table    atomic.Pointer[routeTable]
+	frameSeq atomic.Uint64
+	dgramID  atomic.Uint64
+	kick     chan struct{} // run a tick now (interest changed, peer came up, reload)
+
+	cmu  sync.Mutex // guards seen
+	seen *keyCache  // transmissions captured on or emitted to the LAN recently
+
+	rmu     sync.Mutex // guards the per-group capture buckets
+	buckets map[netip.Addr]*bucket
+
+	amu   sync.Mutex // guards reasm
+	reasm *reassembler
+
+	stats stats
+}
+
+// peer is another relay and what this relay knows of it.
+type peer struct {
+	cfg      config.Peer
+	udp      *net.UDPAddr
+	lastSeen atomic.Int64 // unix nanoseconds of the last authenticated frame
+	up       atomic.Bool
+	wants    map[relayframe.Interest]bool // from its hellos; guarded by Relay.mu
+
+	replay crypto.ReplayWindow // frame sequences; underlay reader only
+	dedupe crypto.ReplayWindow // datagram IDs; underlay reader only
+
+	bmu  sync.Mutex
+	rate bucket
+
+	sentFrames, sentBytes, recvFrames, recvBytes atomic.Uint64
+	sentByGroup, recvByGroup                     counterMap
+}
+
+// routeTable is an immutable snapshot the hot paths read without locks.
+type routeTable struct {
+	cfg  *config.Config
+	want map[relayframe.Interest][]*peer // peers that are up, not on this LAN, and want it
+	lan  []uint32                        // this relay and its LAN peers that are up
+	self uint32
+}
+
+func (t *routeTable) forwarder(g netip.Addr) bool {
+	return len(t.lan) <= 1 || Forwarder(g, t.lan) == t.self
+}
+
+// Options carry what New needs besides the config.
+type Options struct {
+	Logger *slog.Logger
+	Key    []byte // the key file's content
+}
+
+// New checks cfg and key and prepares a relay; Run opens its sockets.
+func New(cfg *config.Config, o Options) (*Relay, error) {
+	keys, err := crypto.NewKeys(o.Key)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", cfg.KeyFile, err)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := time.Now()
+	r := &Relay{
+		log: log, keys: keys, seed: maphash.MakeSeed(), cfg: cfg,
+		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
+		kick: make(chan struct{}, 1), started: now,
+		seen:    newKeyCache(seenSpan, 1<<18, now),
+		buckets: map[netip.Addr]*bucket{}, reasm: newReassembler(2*time.Second, 1024),
+	}
+	// Sequence numbers start at the clock so that a restarted relay never
+	// reuses a nonce under the same key, and its peers accept it at once.
+	r.frameSeq.Store(uint64(now.UnixNano()))
+	r.dgramID.Store(uint64(now.UnixNano()))
+	r.stats.init()
+	r.setPeers(cfg)
+	r.rebuild()
+	return r, nil
+}
+
+// setPeers makes the peer table match cfg, keeping the state of peers whose
+// name, address and LAN flag did not change. Caller holds mu (or owns r).
+func (r *Relay) setPeers(cfg *config.Config) {
+	next := map[uint32]*peer{}
+	for _, pc := range cfg.Peers {
+		if old, ok := r.peers[pc.ID]; ok && old.cfg.Name == pc.Name && old.cfg.Addr == pc.Addr && old.cfg.LAN == pc.LAN {
+			old.cfg = pc
+			next[pc.ID] = old
+			continue
+		}
+		next[pc.ID] = &peer{cfg: pc, udp: net.UDPAddrFromAddrPort(pc.Addr), wants: map[relayframe.Interest]bool{}}
+	}
+	r.peers = next
+}
+
+// rebuild publishes a new routeTable. Caller holds mu (or owns r).
+func (r *Relay) rebuild() {
+	t := &routeTable{cfg: r.cfg, want: map[relayframe.Interest][]*peer{}, self: r.cfg.ID, lan: []uint32{r.cfg.ID}}
+	ids := make([]uint32, 0, len(r.peers))
+	for id := range r.peers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		p := r.peers[id]
+		if !p.up.Load() {
+			continue
+		}
+		if p.cfg.LAN {
+			t.lan = append(t.lan, id)
+			continue
+		}
+		for in := range p.wants {
+			t.want[in] = append(t.want[in], p)
+		}
+	}
+	r.table.Store(t)
+}
+
+func (r *Relay) kickTick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// ---- capture side: LAN -> peers ----
+
+// sendWork is the state of one capture loop: frames being packed per peer.
+type sendWork struct {
+	pend   map[uint32]*pending
+	order  []*pending
+	frames [][]byte
+	msgs   []ipv4.Message
+	frags  []relayframe.Record
+	nframe int
+}
+
+type pending struct {
+	p    *peer
+	body []byte
+}
+
+func newSendWork() *sendWork { return &sendWork{pend: map[uint32]*pending{}} }
+
+// maxBody is the largest clear frame body that fits the underlay MTU.
+func maxBody(cfg *config.Config) int {
+	ip := 20
+	if cfg.Listen.Addr().Is6() {
+		ip = 40
+	}
+	return cfg.MTU - ip - 8 - relayframe.HeaderLen - crypto.Overhead
+}
+
+// onCaptured handles one datagram read from the LAN: it decides which
+// peers get it and packs it into their pending frames.
+func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, ttl uint8, bcast bool, payload []byte, now time.Time) {
+	t := r.table.Load()
+	g := dst.Addr()
+	key := relayframe.Interest{Group: g}
+	if bcast {
+		if !t.cfg.CarriesBroadcast(dst.Port()) {
+			return // some other broadcast: not ours, not counted
+		}
+		g = broadcastGroup
+		key = relayframe.Interest{Group: broadcastGroup, Port: dst.Port()}
+	} else if !t.cfg.Carries(g) {
+		return
+	}
+	ck := contentKey(r.seed, src, dst, ipid, bcast, payload)
+	r.cmu.Lock()
+	again := r.seen.Has(ck, now)
+	if !again {
+		r.seen.Add(ck, now)
+	}
+	r.cmu.Unlock()
+	if again {
+		// This relay's own re-emission coming back, or a copy of a
+		// transmission it already handled.
+		r.stats.ownSeen.Add(1)
+		return
+	}
+	if !t.forwarder(g) {
+		r.stats.drop(DropNotForwarder)
+		return
+	}
+	r.stats.captured.inc(g)
+	if t.cfg.RateGroup > 0 {
+		r.rmu.Lock()
+		b := r.buckets[g]
+		if b == nil {
+			b = &bucket{}
+			r.buckets[g] = b
+		}
+		ok := b.Allow(t.cfg.RateGroup, now)
+		r.rmu.Unlock()
+		if !ok {
+			r.stats.drop(DropRateGroup)
+			return
+		}
+	}
+	peers := t.want[key]
+	if len(peers) == 0 {
+		return
+	}
+	rec := relayframe.Record{Kind: relayframe.KindDatagram, Broadcast: bcast, TTL: ttl, IPID: ipid, ID: r.dgramID.Add(1), Src: src, Dst: dst, Payload: payload}
+	if bcast {
+		rec.Dst = netip.AddrPortFrom(broadcastGroup, dst.Port())
+	}
+	mb := maxBody(t.cfg)
+	recs := append(w.frags[:0], rec)
+	if rec.Len() > mb {
+		var ok bool
+		recs, ok = split(w.frags[:0], rec, mb)
+		if !ok {
+			r.stats.drop(DropTooBig)
+			return
+		}
+		r.stats.fragmented.Add(1)
+	}
+	w.frags = recs
+	for _, p := range peers {
+		if t.cfg.RatePeer > 0 {
+			p.bmu.Lock()
+			ok := p.rate.Allow(t.cfg.RatePeer, now)
+			p.bmu.Unlock()
+			if !ok {
+				r.stats.drop(DropRatePeer)
+				continue
+			}
+		}
+		pd := w.pend[p.cfg.ID]
+		if pd == nil || pd.p != p {
+			pd = &pending{p: p}
+			w.pend[p.cfg.ID] = pd
+		}
+		if len(pd.body) == 0 {
+			w.order = append(w.order, pd)
+		}
+		for i := range recs {
+			if len(pd.body)+recs[i].Len() > mb {
+				r.sealTo(w, pd.p, relayframe.TypeData, pd.body)
+				pd.body = pd.body[:0]
+			}
+			pd.body, _ = relayframe.AppendRecord(pd.body, &recs[i])
+		}
+		p.sentByGroup.inc(g)
+	}
+}
+
+// sealTo seals body into a frame to p and queues it in w.
+func (r *Relay) sealTo(w *sendWork, p *peer, typ uint8, body []byte) {
+	if w.nframe == len(w.frames) {
+		w.frames = append(w.frames, make([]byte, 0, 2048))
+		w.msgs = append(w.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
+	}
+	h := relayframe.Header{Type: typ, Sender: r.cfg.ID, Seq: r.frameSeq.Add(1)}
+	f := r.keys.Seal(w.frames[w.nframe][:0], h, body)
+	w.frames[w.nframe] = f
+	w.msgs[w.nframe].Buffers[0] = f
+	w.msgs[w.nframe].Addr = p.udp
+	w.nframe++
+	p.sentFrames.Add(1)
+	p.sentBytes.Add(uint64(len(f)))
+}
+
+// flush seals what is pending and sends every queued frame.
+func (r *Relay) flush(w *sendWork) {
+	for _, pd := range w.order {
+		if len(pd.body) > 0 {
+			r.sealTo(w, pd.p, relayframe.TypeData, pd.body)
+			pd.body = pd.body[:0]
+		}
+	}
+	w.order = w.order[:0]
+	if w.nframe == 0 {
+		return
+	}
+	msgs := w.msgs[:w.nframe]
+	for len(msgs) > 0 {
+		n, err := r.io.writeUnderlay(msgs)
+		if err != nil {
+			r.stats.drop(DropSendError)
+			r.log.Debug("sending to peer", "err", err)
+			n = max(n, 1)
+		}
+		msgs = msgs[n:]
+	}
+	w.nframe = 0
+}
+
+// ---- underlay side: peers -> LAN ----
+
+// recvWork is the state of the underlay loop: re-emissions being batched.
+type recvWork struct {
+	out4, out6 emitBatch
+	hello      []relayframe.Interest
+	clear      []byte
+}
+
+type emitBatch struct {
+	bufs  [][]byte
+	msgs  []ipv4.Message
+	addrs map[netip.Addr]*net.IPAddr
+	n     int
+}
+
+func (b *emitBatch) add(dst netip.Addr) *[]byte {
+	if b.n == len(b.bufs) {
+		b.bufs = append(b.bufs, make([]byte, 0, 2048))
+		b.msgs = append(b.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
+	}
+	if b.addrs == nil {
+		b.addrs = map[netip.Addr]*net.IPAddr{}
+	}
+	a := b.addrs[dst]
+	if a == nil {
+		a = &net.IPAddr{IP: dst.AsSlice()}
+		b.addrs[dst] = a
+	}
+	b.msgs[b.n].Addr = a
+	b.n++
+	return &b.bufs[b.n-1]
+}
+
+// onFrame handles one frame read from the underlay.
+func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Time) {
+	h, _, err := relayframe.ParseHeader(b)
+	if err != nil {
+		r.stats.drop(DropMalformed)
+		return
+	}
+	r.mu.Lock()
+	p := r.peers[h.Sender]
+	r.mu.Unlock()
+	if p == nil {
+		r.stats.drop(DropUnknownPeer)
+		return
+	}
+	if from.Addr().Unmap() != p.cfg.Addr.Addr() {
+		r.stats.drop(DropWrongSource)
+		return
+	}
+	if !p.replay.Check(h.Seq) {
+		r.stats.drop(DropReplay)
+		return
+	}
+	clear, err := r.keys.Open(w.clear[:0], h, b)
+	if err != nil {
+		r.stats.drop(DropAuth)
+		return
+	}
+	w.clear = clear
+	p.replay.Accept(h.Seq)
+	p.recvFrames.Add(1)
+	p.recvBytes.Add(uint64(len(b)))
+	p.lastSeen.Store(now.UnixNano())
+	if !p.up.Load() {
+		p.up.Store(true)
+		r.log.Info("peer up", "peer", p.cfg.Name, "addr", p.cfg.Addr.String())
+		r.mu.Lock()
+		r.rebuild()
+		r.mu.Unlock()
+		r.kickTick() // so that it hears our interests at once
+	}
+	switch h.Type {
+	case relayframe.TypeHello:
+		hl, err := relayframe.ParseHello(clear, w.hello[:0])
+		if err != nil {
+			r.stats.drop(DropMalformed)
+			return
+		}
+		w.hello = hl.Interests
+		r.mu.Lock()
+		if !sameWants(p.wants, hl.Interests) {
+			p.wants = map[relayframe.Interest]bool{}
+			for _, in := range hl.Interests {
+				p.wants[in] = true
+			}
+			r.log.Info("peer interest", "peer", p.cfg.Name, "wants", formatInterests(hl.Interests))
+			r.rebuild()
+			r.mu.Unlock()
+			r.kickTick() // joins may change
+			return
+		}
+		r.mu.Unlock()
+	case relayframe.TypeData:
+		t := r.table.Load()
+		rest := clear
+		for len(rest) > 0 {
+			rec, next, err := relayframe.ParseRecord(rest)
+			if err != nil {
+				r.stats.drop(DropMalformed)
+				return
+			}
+			rest = next
+			r.onRecord(w, t, p, &rec, now)
+		}
+	}
+}
+
+func sameWants(m map[relayframe.Interest]bool, list []relayframe.Interest) bool {
+	if len(m) != len(list) {
+		return false
+	}
+	for _, in := range list {
+		if !m[in] {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Record, now time.Time) {
+	g := rec.Dst.Addr()
+	if rec.Broadcast {
+		if g != broadcastGroup || !t.cfg.CarriesBroadcast(rec.Dst.Port()) || !rec.Src.Addr().Is4() {
+			r.stats.drop(DropNotCarried)
+			return
+		}
+	} else if !g.IsMulticast() || !t.cfg.Carries(g) {
+		r.stats.drop(DropNotCarried)
+		return
+	}
+	if rec.Kind == relayframe.KindFragment {
+		r.amu.Lock()
+		whole, done, full := r.reasm.add(p.cfg.ID, rec, now)
+		r.amu.Unlock()
+		if full {
+			r.stats.drop(DropReassembly)
+		}
+		if !done {
+			return
+		}
+		r.stats.reassembled.Add(1)
+		*rec = whole
+	}
+	if !p.dedupe.Accept(rec.ID) {
+		r.stats.drop(DropDuplicate)
+		return
+	}
+	ck := contentKey(r.seed, rec.Src, rec.Dst, rec.IPID, rec.Broadcast, rec.Payload)
+	r.cmu.Lock()
+	loop := r.seen.Has(ck, now)
+	r.cmu.Unlock()
+	if loop {
+		r.stats.drop(DropLoop)
+		return
+	}
+	if !t.forwarder(g) {
+		r.stats.drop(DropNotForwarder)
+		return
+	}
+	p.recvByGroup.inc(g)
+	if err := r.emit(w, t, rec, ck, now); err != nil {
+		r.stats.drop(DropTooBig)
+	}
+}
+
+// emit builds the datagram's packet for the LAN and queues it.
+func (r *Relay) emit(w *recvWork, t *routeTable, rec *relayframe.Record, ck uint64, now time.Time) error {
+	src, dst := rec.Src, rec.Dst
+	v6 := dst.Addr().Is6()
+	if t.cfg.Source == config.SourceRelay {
+		a := r.io.addr4
+		if v6 {
+			a = r.io.addr6
+		}
+		if !a.IsValid() {
+			return errors.New("no source address of that family")
+		}
+		src = netip.AddrPortFrom(a, src.Port())
+	}
+	if rec.Broadcast {
+		dst = netip.AddrPortFrom(r.io.bcast4, dst.Port())
+	}
+	limit := r.io.mtu
+	var bp *[]byte
+	if v6 {
+		if 48+len(rec.Payload) > limit || !r.io.has6() {
+			return errors.New("too big")
+		}
+		bp = w.out6.add(dst.Addr())
+		*bp = AppendIPv6UDP((*bp)[:0], src, dst, rec.TTL, rec.Payload)
+		w.out6.msgs[w.out6.n-1].Buffers[0] = *bp
+	} else {
+		if 28+len(rec.Payload) > limit {
+			return errors.New("too big")
+		}
+		bp = w.out4.add(dst.Addr())
+		*bp = AppendIPv4UDP((*bp)[:0], src, dst, rec.IPID, rec.TTL, rec.Payload)
+		w.out4.msgs[w.out4.n-1].Buffers[0] = *bp
+	}
+	// The capture socket will see this packet come back: remember it.
+	r.cmu.Lock()
+	r.seen.Add(ck, now)
+	if src != rec.Src {
+		r.seen.Add(contentKey(r.seed, src, rec.Dst, rec.IPID, rec.Broadcast, rec.Payload), now)
+	}
+	r.cmu.Unlock()
+	r.stats.emitted.inc(rec.Dst.Addr())
+	return nil
+}
+
+func (r *Relay) flushEmit(w *recvWork) {
+	for _, b := range []*emitBatch{&w.out4, &w.out6} {
+		msgs := b.msgs[:b.n]
+		for len(msgs) > 0 {
+			n, err := r.io.writeLAN(b == &w.out6, msgs)
+			if err != nil {
+				r.stats.drop(DropEmitError)
+				r.log.Debug("re-emitting", "err", err)
+				n = max(n, 1)
+			}
+			msgs = msgs[n:]
+		}
+		b.n = 0
+	}
+}
+
+// ---- housekeeping ----
+
+// localInterests computes what this relay wants from the kernel's
+// membership counts (members, own joins subtracted) and the config.
+func localInterests(cfg *config.Config, users map[netip.Addr]int, joined map[netip.Addr]bool) []relayframe.Interest {
+	var out []relayframe.Interest
+	seen := map[netip.Addr]bool{}
+	for g, n := range users {
+		if joined[g] {
+			n--
+		}
+		if n > 0 && cfg.Carries(g) && !seen[g] {
+			seen[g] = true
+			out = append(out, relayframe.Interest{Group: g})
+		}
+	}
+	if cfg.Interest == config.InterestAll {
+		for _, p := range cfg.Groups {
+			if config.Single(p) && !seen[p.Addr()] {
+				seen[p.Addr()] = true
+				out = append(out, relayframe.Interest{Group: p.Addr()})
+			}
+		}
+	}
+	for _, port := range cfg.BroadcastPorts {
+		out = append(out, relayframe.Interest{Group: broadcastGroup, Port: port})
+	}
+	slices.SortFunc(out, func(a, b relayframe.Interest) int {
+		if c := a.Group.Compare(b.Group); c != 0 {
+			return c
+		}
+		return int(a.Port) - int(b.Port)
+	})
+	return out
+}
+
+// wantedJoins is the set of groups the capture sockets should be joined
+// to: every single configured group, and every carried group a peer wants
+// (so that local senders' datagrams reach the capture socket).
+func wantedJoins(cfg *config.Config, peers map[uint32]*peer) map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	for _, p := range cfg.Groups {
+		if config.Single(p) {
+			out[p.Addr()] = true
+		}
+	}
+	for _, p := range peers {
+		if !p.up.Load() || p.cfg.LAN {
+			continue
+		}
+		for in := range p.wants {
+			if in.Group != broadcastGroup && in.Group.IsMulticast() && cfg.Carries(in.Group) {
+				out[in.Group] = true
+			}
+		}
+	}
+	return out
+}
+
+func formatInterests(list []relayframe.Interest) []string {
+	out := make([]string, 0, len(list))
+	for _, in := range list {
+		if in.Group == broadcastGroup {
+			out = append(out, fmt.Sprintf("broadcast:%d", in.Port))
+		} else {
+			out = append(out, in.Group.String())
+		}
+	}
+	return out
+}
+
+// tick runs the periodic work: membership, joins, liveness, hellos.
+func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
+	users := r.io.readMembership()
+	r.mu.Lock()
+	cfg := r.cfg
+	// Liveness.
+	changed := false
+	for _, p := range r.peers {
+		if p.up.Load() && now.Sub(time.Unix(0, p.lastSeen.Load())) > cfg.PeerTimeout {
+			p.up.Store(false)
+			changed = true
+			r.log.Warn("peer down", "peer", p.cfg.Name, "addr", p.cfg.Addr.String(), "silent_for", now.Sub(time.Unix(0, p.lastSeen.Load())).Round(time.Millisecond).String())
+		}
+	}
+	// Joins.
+	want := wantedJoins(cfg, r.peers)
+	for g := range r.joined {
+		if !want[g] {
+			if err := r.io.leave(g); err != nil {
+				r.log.Warn("leaving group", "group", g.String(), "err", err)
+			}
+			delete(r.joined, g)
+		}
+	}
+	for g := range want {
+		if !r.joined[g] {
+			if err := r.io.join(g); err != nil {
+				r.log.Warn("joining group", "group", g.String(), "err", err)
+				continue
+			}
+			r.joined[g] = true
+		}
+	}
+	// Interests.
+	local := localInterests(cfg, users, r.joined)
+	r.members = users
+	if !slices.Equal(local, r.local) {
+		r.local = local
+		helloDue = true
+		r.log.Info("local interest", "wants", formatInterests(local))
+	}
+	if changed {
+		r.rebuild()
+	}
+	var body []byte
+	var targets []*peer
+	if helloDue {
+		body, _ = relayframe.AppendHello(nil, &relayframe.Hello{Interests: local})
+		for _, p := range r.peers {
+			targets = append(targets, p)
+		}
+	}
+	r.mu.Unlock()
+	if helloDue {
+		w := newSendWork()
+		for _, p := range targets {
+			r.sealTo(w, p, relayframe.TypeHello, body)
+		}
+		r.flush(w)
+	}
+	r.amu.Lock()
+	n := r.reasm.expire(now)
+	r.amu.Unlock()
+	if n > 0 {
+		r.stats.dropN(DropReassembly, uint64(n))
+	}
+}
+
+// Reload applies a new configuration. The node name, listen address,
+// interface and key file cannot change without a restart.
+func (r *Relay) Reload(cfg *config.Config) error {
+	r.mu.Lock()
+	old := r.cfg
+	switch {
+	case cfg.Node != old.Node:
+		r.mu.Unlock()
+		return fmt.Errorf("node changed from %s to %s: restart the relay for that", old.Node, cfg.Node)
+	case cfg.Listen != old.Listen:
+		r.mu.Unlock()
+		return fmt.Errorf("listen changed from %s to %s: restart the relay for that", old.Listen, cfg.Listen)
+	case cfg.Interface != old.Interface:
+		r.mu.Unlock()
+		return fmt.Errorf("interface changed from %s to %s: restart the relay for that", old.Interface, cfg.Interface)
+	case cfg.Metrics != old.Metrics || cfg.Admin != old.Admin:
+		r.mu.Unlock()
+		return errors.New("metrics or admin address changed: restart the relay for that")
+	}
+	if needs6(cfg) && !r.io.has6() {
+		r.mu.Unlock()
+		return errors.New("IPv6 groups added: restart the relay to open its IPv6 sockets")
+	}
+	r.cfg = cfg
+	r.setPeers(cfg)
+	r.rebuild()
+	r.mu.Unlock()
+	r.reloads.Add(1)
+	r.log.Info("reloaded", "peers", len(cfg.Peers), "groups", len(cfg.Groups), "broadcast_ports", len(cfg.BroadcastPorts))
+	r.kickTick()
+	return nil
+}
+
+func needs6(cfg *config.Config) bool {
+	if cfg.Auto {
+		return true
+	}
+	for _, p := range cfg.Groups {
+		if p.Addr().Is6() {
+			return true
+		}
+	}
+	return false
+}

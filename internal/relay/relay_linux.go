@@ -1,0 +1,457 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/relay/config"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// batchConn is what ipv4.PacketConn and ipv6.PacketConn both offer.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// osIO holds the relay's sockets.
+type osIO struct {
+	ifi          *net.Interface
+	addr4, addr6 netip.Addr // the interface's own addresses (source "relay")
+	bcast4       netip.Addr // the interface's IPv4 subnet broadcast address
+	mtu          int
+
+	under   *net.UDPConn
+	underPC batchConn
+
+	cap4c, cap6c net.PacketConn
+	cap4         *ipv4.PacketConn
+	cap6         *ipv6.PacketConn
+	em4c, em6c   net.PacketConn
+	em4          *ipv4.PacketConn
+	em6          *ipv6.PacketConn
+}
+
+func (o *osIO) has6() bool { return o.cap6 != nil }
+
+// permHint names the capability a permission error lacks.
+func permHint(err error, what string) error {
+	if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("%s: %w (needs CAP_NET_RAW and CAP_NET_ADMIN: run as root or grant them)", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func bindToDevice(c net.PacketConn, name string, broadcast bool) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return errors.New("not a socket")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name); serr != nil {
+			return
+		}
+		if broadcast {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+		}
+		if serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+		}
+		if serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
+	o := &osIO{}
+	defer func() {
+		if err != nil {
+			o.close()
+		}
+	}()
+	o.ifi, err = net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("interface %q: %w", cfg.Interface, err)
+	}
+	o.mtu = o.ifi.MTU
+	addrs, err := o.ifi.Addrs()
+	if err != nil {
+		return nil, fmt.Errorf("interface %s addresses: %w", cfg.Interface, err)
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		pa, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok {
+			continue
+		}
+		pa = pa.Unmap()
+		ones, _ := ipn.Mask.Size()
+		switch {
+		case pa.Is4() && !o.addr4.IsValid():
+			o.addr4 = pa
+			b := pa.As4()
+			m := ^uint32(0) >> ones
+			v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | m
+			o.bcast4 = netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+		case pa.Is6() && (!o.addr6.IsValid() || o.addr6.IsLinkLocalUnicast() && !pa.IsLinkLocalUnicast()):
+			o.addr6 = pa
+		}
+	}
+	if !o.addr4.IsValid() && (len(cfg.BroadcastPorts) > 0 || cfg.Source == config.SourceRelay) {
+		return nil, fmt.Errorf("interface %s has no IPv4 address (needed for broadcasts and source relay)", cfg.Interface)
+	}
+
+	// Underlay.
+	network := "udp4"
+	if cfg.Listen.Addr().Is6() {
+		network = "udp6"
+	}
+	var lc net.ListenConfig
+	pc, err := lc.ListenPacket(ctx, network, cfg.Listen.String())
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	o.under = pc.(*net.UDPConn)
+	o.under.SetReadBuffer(4 << 20)
+	o.under.SetWriteBuffer(4 << 20)
+	if network == "udp4" {
+		o.underPC = ipv4.NewPacketConn(o.under)
+	} else {
+		o.underPC = ipv6.NewPacketConn(o.under)
+	}
+
+	// Capture and emission, IPv4.
+	o.cap4c, err = net.ListenPacket("ip4:udp", "0.0.0.0")
+	if err != nil {
+		return nil, permHint(err, "opening the IPv4 capture socket")
+	}
+	if err := bindToDevice(o.cap4c, o.ifi.Name, false); err != nil {
+		return nil, permHint(err, "binding the capture socket to "+o.ifi.Name)
+	}
+	o.cap4 = ipv4.NewPacketConn(o.cap4c)
+	o.em4c, err = net.ListenPacket("ip4:255", "0.0.0.0")
+	if err != nil {
+		return nil, permHint(err, "opening the IPv4 raw emission socket")
+	}
+	if err := bindToDevice(o.em4c, o.ifi.Name, true); err != nil {
+		return nil, permHint(err, "binding the emission socket to "+o.ifi.Name)
+	}
+	o.em4 = ipv4.NewPacketConn(o.em4c)
+	if err := o.em4.SetMulticastInterface(o.ifi); err != nil {
+		return nil, fmt.Errorf("choosing %s for emission: %w", o.ifi.Name, err)
+	}
+	if err := o.em4.SetMulticastLoopback(true); err != nil {
+		return nil, fmt.Errorf("setting multicast loopback: %w", err)
+	}
+
+	if needs6(cfg) {
+		o.cap6c, err = net.ListenPacket("ip6:udp", "::")
+		if err != nil {
+			return nil, permHint(err, "opening the IPv6 capture socket")
+		}
+		if err := bindToDevice(o.cap6c, o.ifi.Name, false); err != nil {
+			return nil, permHint(err, "binding the IPv6 capture socket to "+o.ifi.Name)
+		}
+		o.cap6 = ipv6.NewPacketConn(o.cap6c)
+		if err := o.cap6.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface|ipv6.FlagHopLimit, true); err != nil {
+			return nil, fmt.Errorf("asking for IPv6 packet info: %w", err)
+		}
+		o.em6c, err = net.ListenPacket("ip6:255", "::")
+		if err != nil {
+			return nil, permHint(err, "opening the IPv6 raw emission socket")
+		}
+		if err := bindToDevice(o.em6c, o.ifi.Name, false); err != nil {
+			return nil, permHint(err, "binding the IPv6 emission socket to "+o.ifi.Name)
+		}
+		o.em6 = ipv6.NewPacketConn(o.em6c)
+		if err := o.em6.SetMulticastInterface(o.ifi); err != nil {
+			return nil, fmt.Errorf("choosing %s for IPv6 emission: %w", o.ifi.Name, err)
+		}
+		if err := o.em6.SetMulticastLoopback(true); err != nil {
+			return nil, fmt.Errorf("setting IPv6 multicast loopback: %w", err)
+		}
+	}
+	return o, nil
+}
+
+func (o *osIO) close() {
+	for _, c := range []interface{ Close() error }{o.under, o.cap4c, o.cap6c, o.em4c, o.em6c} {
+		if c != nil && !isNilConn(c) {
+			c.Close()
+		}
+	}
+}
+
+func isNilConn(c interface{ Close() error }) bool {
+	switch v := c.(type) {
+	case *net.UDPConn:
+		return v == nil
+	case net.PacketConn:
+		return v == nil
+	}
+	return false
+}
+
+func (o *osIO) join(g netip.Addr) error {
+	a := &net.IPAddr{IP: g.AsSlice()}
+	if g.Is4() {
+		return o.cap4.JoinGroup(o.ifi, a)
+	}
+	if o.cap6 == nil {
+		return errors.New("no IPv6 capture socket")
+	}
+	return o.cap6.JoinGroup(o.ifi, a)
+}
+
+func (o *osIO) leave(g netip.Addr) error {
+	a := &net.IPAddr{IP: g.AsSlice()}
+	if g.Is4() {
+		return o.cap4.LeaveGroup(o.ifi, a)
+	}
+	if o.cap6 == nil {
+		return nil
+	}
+	return o.cap6.LeaveGroup(o.ifi, a)
+}
+
+func (o *osIO) readMembership() map[netip.Addr]int {
+	out := map[netip.Addr]int{}
+	if b, err := os.ReadFile("/proc/net/igmp"); err == nil {
+		for g, n := range ParseIGMP(b, o.ifi.Name) {
+			out[g] += n
+		}
+	}
+	if o.cap6 != nil {
+		if b, err := os.ReadFile("/proc/net/igmp6"); err == nil {
+			for g, n := range ParseIGMP6(b, o.ifi.Name) {
+				out[g] += n
+			}
+		}
+	}
+	return out
+}
+
+func (o *osIO) writeUnderlay(msgs []ipv4.Message) (int, error) {
+	return o.underPC.WriteBatch(msgs, 0)
+}
+
+func (o *osIO) writeLAN(v6 bool, msgs []ipv4.Message) (int, error) {
+	if v6 {
+		return o.em6.WriteBatch(msgs, 0)
+	}
+	return o.em4.WriteBatch(msgs, 0)
+}
+
+// batchSize is how many datagrams one read or write system call moves.
+const batchSize = 64
+
+func newMsgs(n, size, oob int) []ipv4.Message {
+	ms := make([]ipv4.Message, n)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, size)}
+		if oob > 0 {
+			ms[i].OOB = make([]byte, oob)
+		}
+	}
+	return ms
+}
+
+// unblock makes blocked reads on c return once ctx is done.
+func unblock(ctx context.Context, c interface{ SetReadDeadline(time.Time) error }) func() bool {
+	return context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Unix(1, 0)) })
+}
+
+// Run opens the relay's sockets and carries datagrams until ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	r.mu.Lock()
+	cfg := r.cfg
+	r.mu.Unlock()
+	o, err := openIO(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	r.io = o
+	defer o.close()
+	srv, err := startServers(ctx, r, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	r.log.Info("relay started", "node", cfg.Node, "listen", cfg.Listen.String(), "interface", cfg.Interface,
+		"peers", len(cfg.Peers), "source", string(cfg.Source), "admin", cfg.Admin, "metrics", cfg.Metrics)
+
+	var wg sync.WaitGroup
+	loop := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	loop(r.underlayLoop)
+	loop(r.capture4Loop)
+	if o.cap6 != nil {
+		loop(r.capture6Loop)
+	}
+	r.tick(ctx, time.Now(), true)
+	loop(r.tickLoop)
+	<-ctx.Done()
+	for _, c := range []interface{ SetReadDeadline(time.Time) error }{o.under, o.cap4c} {
+		c.SetReadDeadline(time.Unix(1, 0))
+	}
+	if o.cap6c != nil {
+		o.cap6c.SetReadDeadline(time.Unix(1, 0))
+	}
+	wg.Wait()
+	r.log.Info("relay stopped")
+	return nil
+}
+
+func (r *Relay) tickLoop(ctx context.Context) {
+	const every = 200 * time.Millisecond
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastHello := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			r.mu.Lock()
+			ka := r.cfg.Keepalive
+			r.mu.Unlock()
+			due := now.Sub(lastHello) >= ka
+			if due {
+				lastHello = now
+			}
+			r.tick(ctx, now, due)
+		case <-r.kick:
+			r.tick(ctx, time.Now(), true)
+			lastHello = time.Now()
+		}
+	}
+}
+
+// readErr logs a read error and pauses briefly so that a persistent error
+// (an interface gone) does not spin.
+func (r *Relay) readErr(ctx context.Context, what string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	r.log.Warn("reading", "socket", what, "err", err)
+	select {
+	case <-ctx.Done():
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func (r *Relay) underlayLoop(ctx context.Context) {
+	defer unblock(ctx, r.io.under)()
+	ms := newMsgs(batchSize, 65536, 0)
+	w := &recvWork{}
+	for ctx.Err() == nil {
+		n, err := r.io.underPC.ReadBatch(ms, 0)
+		if err != nil {
+			r.readErr(ctx, "underlay", err)
+			continue
+		}
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			ua, ok := ms[i].Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			r.onFrame(w, ua.AddrPort(), ms[i].Buffers[0][:ms[i].N], now)
+		}
+		r.flushEmit(w)
+	}
+}
+
+func (r *Relay) capture4Loop(ctx context.Context) {
+	defer unblock(ctx, r.io.cap4c)()
+	ms := newMsgs(batchSize, 65536, 0)
+	w := newSendWork()
+	for ctx.Err() == nil {
+		n, err := r.io.cap4.ReadBatch(ms, 0)
+		if err != nil {
+			r.readErr(ctx, "capture4", err)
+			continue
+		}
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			src, dst, ipid, ttl, payload, err := ParseIPv4UDP(ms[i].Buffers[0][:ms[i].N])
+			if err != nil {
+				continue
+			}
+			d := dst.Addr()
+			bcast := d == broadcastGroup || (d == r.io.bcast4 && r.io.bcast4.IsValid())
+			if !bcast && !d.IsMulticast() {
+				continue
+			}
+			r.onCaptured(w, src, dst, ipid, ttl, bcast, payload, now)
+		}
+		r.flush(w)
+	}
+}
+
+func (r *Relay) capture6Loop(ctx context.Context) {
+	defer unblock(ctx, r.io.cap6c)()
+	ms := newMsgs(batchSize, 65536, 128)
+	w := newSendWork()
+	var cm ipv6.ControlMessage
+	for ctx.Err() == nil {
+		n, err := r.io.cap6.ReadBatch(ms, 0)
+		if err != nil {
+			r.readErr(ctx, "capture6", err)
+			continue
+		}
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			cm = ipv6.ControlMessage{}
+			if err := cm.Parse(ms[i].OOB[:ms[i].NN]); err != nil || cm.Dst == nil {
+				continue
+			}
+			if cm.IfIndex != 0 && cm.IfIndex != r.io.ifi.Index {
+				continue
+			}
+			d, _ := netip.AddrFromSlice(cm.Dst)
+			if !d.IsMulticast() {
+				continue
+			}
+			ia, ok := ms[i].Addr.(*net.IPAddr)
+			if !ok {
+				continue
+			}
+			s, _ := netip.AddrFromSlice(ia.IP)
+			sport, dport, payload, err := ParseUDP(ms[i].Buffers[0][:ms[i].N])
+			if err != nil {
+				continue
+			}
+			hops := cm.HopLimit
+			if hops < 0 || hops > 255 {
+				hops = 1
+			}
+			r.onCaptured(w, netip.AddrPortFrom(s, sport), netip.AddrPortFrom(d, dport), 0, uint8(hops), false, payload, now)
+		}
+		r.flush(w)
+	}
+}

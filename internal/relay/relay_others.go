@@ -1,0 +1,30 @@
+//go:build !linux
+
+package relay
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"runtime"
+
+	"golang.org/x/net/ipv4"
+)
+
+// osIO is not available on this system.
+type osIO struct {
+	addr4, addr6, bcast4 netip.Addr
+	mtu                  int
+}
+
+func (o *osIO) has6() bool                                 { return false }
+func (o *osIO) join(netip.Addr) error                      { return errUnsupported }
+func (o *osIO) leave(netip.Addr) error                     { return errUnsupported }
+func (o *osIO) readMembership() map[netip.Addr]int         { return nil }
+func (o *osIO) writeUnderlay([]ipv4.Message) (int, error)  { return 0, errUnsupported }
+func (o *osIO) writeLAN(bool, []ipv4.Message) (int, error) { return 0, errUnsupported }
+
+var errUnsupported = errors.New("mcast relay is not supported on " + runtime.GOOS)
+
+// Run fails: the relay needs Linux.
+func (r *Relay) Run(ctx context.Context) error { return errUnsupported }

@@ -1,0 +1,191 @@
+package relay
+
+import (
+	"bytes"
+	"hash/maphash"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/wire/relayframe"
+)
+
+func TestPacketRoundTrip(t *testing.T) {
+	src, dst := netip.MustParseAddrPort("10.0.1.10:40000"), netip.MustParseAddrPort("239.1.1.1:28000")
+	p := AppendIPv4UDP(nil, src, dst, 0x1234, 1, []byte("message 0"))
+	s, d, id, ttl, payload, err := ParseIPv4UDP(p)
+	if err != nil || s != src || d != dst || id != 0x1234 || ttl != 1 || string(payload) != "message 0" {
+		t.Fatalf("got %v %v %#x %d %q %v", s, d, id, ttl, payload, err)
+	}
+	// A correct checksum sums to zero over the pseudo header and datagram.
+	sum := pseudoSum(src.Addr().AsSlice(), dst.Addr().AsSlice(), len(p)-20)
+	if c := finish(checksum(sum, p[20:])); c != 0 {
+		t.Fatalf("UDP checksum does not verify: %#x", c)
+	}
+	if c := finish(checksum(0, p[:20])); c != 0 {
+		t.Fatalf("IP checksum does not verify: %#x", c)
+	}
+	src6, dst6 := netip.MustParseAddrPort("[fd00:1::10]:1"), netip.MustParseAddrPort("[ff15::1]:6000")
+	p6 := AppendIPv6UDP(nil, src6, dst6, 3, []byte("odd"))
+	if sum := pseudoSum(src6.Addr().AsSlice(), dst6.Addr().AsSlice(), len(p6)-40); finish(checksum(sum, p6[40:])) != 0 {
+		t.Fatal("IPv6 UDP checksum does not verify")
+	}
+	sp, dp, pl, err := ParseUDP(p6[40:])
+	if err != nil || sp != 1 || dp != 6000 || string(pl) != "odd" {
+		t.Fatalf("ParseUDP: %d %d %q %v", sp, dp, pl, err)
+	}
+	for _, bad := range [][]byte{nil, p[:27], append([]byte{0x65}, p[1:]...)} {
+		if _, _, _, _, _, err := ParseIPv4UDP(bad); err == nil {
+			t.Fatalf("accepted %x", bad)
+		}
+	}
+}
+
+func TestParseMembership(t *testing.T) {
+	b, _ := os.ReadFile("testdata/igmp")
+	got := ParseIGMP(b, "eth0")
+	if len(got) != 2 || got[netip.MustParseAddr("239.1.1.1")] != 2 || got[netip.MustParseAddr("224.0.0.1")] != 1 {
+		t.Fatalf("igmp: %v", got)
+	}
+	b6, _ := os.ReadFile("testdata/igmp6")
+	got6 := ParseIGMP6(b6, "eth0")
+	if len(got6) != 2 || got6[netip.MustParseAddr("ff15::1")] != 2 {
+		t.Fatalf("igmp6: %v", got6)
+	}
+}
+
+func TestLocalInterests(t *testing.T) {
+	cfg, err := config.Parse(bytes.NewReader([]byte("node a\nlisten 10.0.0.1\ninterface eth0\nkey k\ngroup 239.1.1.1 239.1.1.2 239.9.0.0/16\nbroadcast-port 5000\n")), "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[netip.Addr]int{
+		netip.MustParseAddr("239.1.1.1"): 2, // the relay and a member
+		netip.MustParseAddr("239.1.1.2"): 1, // the relay only
+		netip.MustParseAddr("239.9.0.5"): 1, // a member, range group, not joined
+		netip.MustParseAddr("239.8.0.1"): 3, // not carried
+	}
+	joined := map[netip.Addr]bool{netip.MustParseAddr("239.1.1.1"): true, netip.MustParseAddr("239.1.1.2"): true}
+	got := formatInterests(localInterests(cfg, users, joined))
+	want := []string{"239.1.1.1", "239.9.0.5", "broadcast:5000"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v want %v", got, want)
+		}
+	}
+	cfg.Interest = config.InterestAll
+	if got := localInterests(cfg, nil, joined); len(got) != 3 {
+		t.Fatalf("interest all: %v", formatInterests(got))
+	}
+}
+
+func TestKeyCache(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	c := newKeyCache(time.Second, 2, t0)
+	c.Add(1, t0)
+	if !c.Has(1, t0.Add(1500*time.Millisecond)) {
+		t.Fatal("forgot after 1.5 spans")
+	}
+	if c.Has(1, t0.Add(2600*time.Millisecond)) {
+		t.Fatal("remembered after 2.6 spans")
+	}
+	c.Add(2, t0.Add(3*time.Second))
+	c.Add(3, t0.Add(3*time.Second))
+	if c.Add(4, t0.Add(3*time.Second)) {
+		t.Fatal("grew past its bound")
+	}
+	if !c.Take(2, t0.Add(3*time.Second)) || c.Take(2, t0.Add(3*time.Second)) {
+		t.Fatal("take")
+	}
+}
+
+func TestBucket(t *testing.T) {
+	var b bucket
+	t0 := time.Unix(0, 0)
+	n := 0
+	for i := 0; i < 1000; i++ {
+		if b.Allow(100, t0) {
+			n++
+		}
+	}
+	if n != 11 { // a tenth of a second of burst, plus one
+		t.Fatalf("burst allowed %d", n)
+	}
+	if !b.Allow(100, t0.Add(20*time.Millisecond)) {
+		t.Fatal("no token after 20ms at 100/s")
+	}
+	if !(&bucket{}).Allow(0, t0) {
+		t.Fatal("rate 0 must not limit")
+	}
+}
+
+func TestForwarderStable(t *testing.T) {
+	g1, g2 := netip.MustParseAddr("239.1.1.1"), netip.MustParseAddr("239.1.1.2")
+	a, b := Forwarder(g1, []uint32{1, 2, 3}), Forwarder(g1, []uint32{3, 1, 2})
+	if a != b {
+		t.Fatal("election depends on order")
+	}
+	if Forwarder(g1, []uint32{7}) != 7 {
+		t.Fatal("single candidate")
+	}
+	// Groups spread: over many groups both of two relays win some.
+	wins := map[uint32]int{}
+	for i := 0; i < 64; i++ {
+		wins[Forwarder(netip.AddrFrom4([4]byte{239, 0, 0, byte(i)}), []uint32{10, 20})]++
+	}
+	if wins[10] == 0 || wins[20] == 0 {
+		t.Fatalf("no spread: %v", wins)
+	}
+	_ = g2
+}
+
+func TestSplitReassemble(t *testing.T) {
+	payload := bytes.Repeat([]byte("0123456789"), 300)
+	r := relayframe.Record{Kind: relayframe.KindDatagram, ID: 9, TTL: 1, Src: netip.MustParseAddrPort("10.0.1.10:1"), Dst: netip.MustParseAddrPort("239.1.1.1:2"), Payload: payload}
+	frags, ok := split(nil, r, 500)
+	if !ok || len(frags) < 7 {
+		t.Fatalf("split into %d (%v)", len(frags), ok)
+	}
+	for _, f := range frags {
+		if f.Len() > 500 {
+			t.Fatalf("fragment of %d bytes over 500", f.Len())
+		}
+	}
+	a := newReassembler(time.Second, 4)
+	now := time.Unix(0, 0)
+	var whole relayframe.Record
+	var done bool
+	for i := len(frags) - 1; i >= 0; i-- { // out of order, with a repeat
+		whole, done, _ = a.add(1, &frags[i], now)
+		if i == 3 {
+			a.add(1, &frags[i], now)
+		}
+	}
+	if !done || !bytes.Equal(whole.Payload, payload) || whole.Kind != relayframe.KindDatagram {
+		t.Fatalf("reassembly: done %v, %d bytes", done, len(whole.Payload))
+	}
+	a.add(1, &frags[0], now)
+	if n := a.expire(now.Add(2 * time.Second)); n != 1 {
+		t.Fatalf("expired %d", n)
+	}
+	if _, ok := split(nil, relayframe.Record{Src: r.Src, Dst: r.Dst, Payload: make([]byte, 65000)}, 100); ok {
+		t.Fatal("split into more than 255 pieces")
+	}
+}
+
+func TestContentKey(t *testing.T) {
+	seed := maphash.MakeSeed()
+	s, d := netip.MustParseAddrPort("10.0.1.10:1"), netip.MustParseAddrPort("255.255.255.255:5000")
+	d2 := netip.MustParseAddrPort("10.0.2.255:5000")
+	if contentKey(seed, s, d, 1, true, []byte("x")) != contentKey(seed, s, d2, 1, true, []byte("x")) {
+		t.Fatal("broadcast keys differ by LAN broadcast address")
+	}
+	if contentKey(seed, s, d, 1, true, []byte("x")) == contentKey(seed, s, d, 2, true, []byte("x")) {
+		t.Fatal("a new transmission (IP ID) has the same key")
+	}
+}

@@ -1,0 +1,237 @@
+package relay
+
+import (
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/wire/relayframe"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// maxCounterKeys bounds the groups counted one by one; past it, datagrams
+// count under "other".
+const maxCounterKeys = 4096
+
+var otherGroup = netip.IPv6Unspecified()
+
+// counterMap counts datagrams per group.
+type counterMap struct {
+	mu sync.RWMutex
+	m  map[netip.Addr]*atomic.Uint64
+}
+
+func (c *counterMap) inc(g netip.Addr) {
+	c.mu.RLock()
+	v := c.m[g]
+	c.mu.RUnlock()
+	if v == nil {
+		c.mu.Lock()
+		if c.m == nil {
+			c.m = map[netip.Addr]*atomic.Uint64{}
+		}
+		if len(c.m) >= maxCounterKeys {
+			g = otherGroup
+		}
+		if v = c.m[g]; v == nil {
+			v = &atomic.Uint64{}
+			c.m[g] = v
+		}
+		c.mu.Unlock()
+	}
+	v.Add(1)
+}
+
+func (c *counterMap) snapshot() map[string]uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make(map[string]uint64, len(c.m))
+	for g, v := range c.m {
+		out[groupName(g)] = v.Load()
+	}
+	return out
+}
+
+func groupName(g netip.Addr) string {
+	switch g {
+	case broadcastGroup:
+		return "broadcast"
+	case otherGroup:
+		return "other"
+	}
+	return g.String()
+}
+
+type stats struct {
+	drops                            map[string]*atomic.Uint64
+	captured, emitted                counterMap
+	ownSeen, fragmented, reassembled atomic.Uint64
+}
+
+func (s *stats) init() {
+	s.drops = map[string]*atomic.Uint64{}
+	for _, r := range dropReasons {
+		s.drops[r] = &atomic.Uint64{}
+	}
+}
+
+func (s *stats) drop(reason string)            { s.drops[reason].Add(1) }
+func (s *stats) dropN(reason string, n uint64) { s.drops[reason].Add(n) }
+
+// Status is what `mcast relay status` shows. Its JSON field names are stable.
+type Status struct {
+	Node          string            `json:"node"`
+	Interface     string            `json:"interface"`
+	Listen        string            `json:"listen"`
+	Source        string            `json:"source"`
+	UptimeSeconds float64           `json:"uptime_seconds"`
+	Reloads       uint64            `json:"reloads"`
+	Wants         []string          `json:"wants"`  // what this relay asks its peers for
+	Joined        []string          `json:"joined"` // groups the capture sockets joined
+	Members       map[string]int    `json:"local_members"`
+	Peers         []PeerStatus      `json:"peers"`
+	Captured      map[string]uint64 `json:"captured"` // datagrams taken from the LAN, by group
+	Emitted       map[string]uint64 `json:"emitted"`  // datagrams re-emitted on the LAN, by group
+	Drops         map[string]uint64 `json:"drops"`
+	OwnSeen       uint64            `json:"own_emissions_seen"`
+	Fragmented    uint64            `json:"fragmented"`
+	Reassembled   uint64            `json:"reassembled"`
+}
+
+// PeerStatus is one peer in Status.
+type PeerStatus struct {
+	Name            string            `json:"name"`
+	Address         string            `json:"address"`
+	LAN             bool              `json:"lan"`
+	Up              bool              `json:"up"`
+	LastSeenSeconds float64           `json:"last_seen_seconds"` // -1: never
+	Wants           []string          `json:"wants"`
+	SentFrames      uint64            `json:"sent_frames"`
+	SentBytes       uint64            `json:"sent_bytes"`
+	ReceivedFrames  uint64            `json:"received_frames"`
+	ReceivedBytes   uint64            `json:"received_bytes"`
+	SentDatagrams   map[string]uint64 `json:"sent_datagrams"`     // by group
+	RecvDatagrams   map[string]uint64 `json:"received_datagrams"` // by group
+}
+
+// Status reports the relay's state and counters.
+func (r *Relay) Status() Status {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := Status{
+		Node: r.cfg.Node, Interface: r.cfg.Interface, Listen: r.cfg.Listen.String(), Source: string(r.cfg.Source),
+		UptimeSeconds: now.Sub(r.started).Seconds(), Reloads: r.reloads.Load(),
+		Wants: formatInterests(r.local), Members: map[string]int{},
+		Captured: r.stats.captured.snapshot(), Emitted: r.stats.emitted.snapshot(), Drops: map[string]uint64{},
+		OwnSeen: r.stats.ownSeen.Load(), Fragmented: r.stats.fragmented.Load(), Reassembled: r.stats.reassembled.Load(),
+	}
+	if st.Wants == nil {
+		st.Wants = []string{}
+	}
+	st.Joined = []string{}
+	for g := range r.joined {
+		st.Joined = append(st.Joined, g.String())
+	}
+	sort.Strings(st.Joined)
+	for g, n := range r.members {
+		if r.joined[g] {
+			n--
+		}
+		if n > 0 && r.cfg.Carries(g) {
+			st.Members[g.String()] = n
+		}
+	}
+	for reason, v := range r.stats.drops {
+		st.Drops[reason] = v.Load()
+	}
+	for _, pc := range r.cfg.Peers {
+		p := r.peers[pc.ID]
+		if p == nil {
+			continue
+		}
+		ps := PeerStatus{
+			Name: pc.Name, Address: pc.Addr.String(), LAN: pc.LAN, Up: p.up.Load(), LastSeenSeconds: -1,
+			SentFrames: p.sentFrames.Load(), SentBytes: p.sentBytes.Load(), ReceivedFrames: p.recvFrames.Load(), ReceivedBytes: p.recvBytes.Load(),
+			SentDatagrams: p.sentByGroup.snapshot(), RecvDatagrams: p.recvByGroup.snapshot(), Wants: []string{},
+		}
+		if ls := p.lastSeen.Load(); ls != 0 {
+			ps.LastSeenSeconds = now.Sub(time.Unix(0, ls)).Seconds()
+		}
+		for in := range p.wants {
+			ps.Wants = append(ps.Wants, formatInterests([]relayframe.Interest{in})...)
+		}
+		sort.Strings(ps.Wants)
+		st.Peers = append(st.Peers, ps)
+	}
+	return st
+}
+
+// Collector exports the relay's counters to Prometheus.
+func (r *Relay) Collector() prometheus.Collector { return collector{r} }
+
+type collector struct{ r *Relay }
+
+var (
+	descPeerUp       = prometheus.NewDesc("mcast_relay_peer_up", "1 when the peer was heard from within peer-timeout.", []string{"peer"}, nil)
+	descPeerFrames   = prometheus.NewDesc("mcast_relay_peer_frames_total", "Frames exchanged with a peer.", []string{"peer", "direction"}, nil)
+	descPeerBytes    = prometheus.NewDesc("mcast_relay_peer_bytes_total", "Frame bytes exchanged with a peer.", []string{"peer", "direction"}, nil)
+	descPeerDgrams   = prometheus.NewDesc("mcast_relay_peer_datagrams_total", "Datagrams carried to or from a peer, by group.", []string{"peer", "direction", "group"}, nil)
+	descCaptured     = prometheus.NewDesc("mcast_relay_captured_datagrams_total", "Datagrams captured on the local interface, by group.", []string{"group"}, nil)
+	descEmitted      = prometheus.NewDesc("mcast_relay_emitted_datagrams_total", "Datagrams re-emitted on the local interface, by group.", []string{"group"}, nil)
+	descDropped      = prometheus.NewDesc("mcast_relay_dropped_total", "Frames or datagrams dropped, by reason.", []string{"reason"}, nil)
+	descOwnSeen      = prometheus.NewDesc("mcast_relay_own_emissions_seen_total", "Re-emitted datagrams seen again by the capture socket and ignored.", nil, nil)
+	descFragmented   = prometheus.NewDesc("mcast_relay_fragmented_datagrams_total", "Datagrams split into several frames.", nil, nil)
+	descReassembled  = prometheus.NewDesc("mcast_relay_reassembled_datagrams_total", "Datagrams rejoined from fragments.", nil, nil)
+	descReloads      = prometheus.NewDesc("mcast_relay_reloads_total", "Configuration reloads applied.", nil, nil)
+	descLocalMembers = prometheus.NewDesc("mcast_relay_local_members", "Local memberships of carried groups (the relay's own excluded).", []string{"group"}, nil)
+)
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPeerUp, descPeerFrames, descPeerBytes, descPeerDgrams, descCaptured, descEmitted, descDropped,
+		descOwnSeen, descFragmented, descReassembled, descReloads, descLocalMembers} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.r.Status()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for _, p := range st.Peers {
+		up := 0.0
+		if p.Up {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descPeerUp, prometheus.GaugeValue, up, p.Name)
+		counter(descPeerFrames, p.SentFrames, p.Name, "sent")
+		counter(descPeerFrames, p.ReceivedFrames, p.Name, "received")
+		counter(descPeerBytes, p.SentBytes, p.Name, "sent")
+		counter(descPeerBytes, p.ReceivedBytes, p.Name, "received")
+		for g, v := range p.SentDatagrams {
+			counter(descPeerDgrams, v, p.Name, "sent", g)
+		}
+		for g, v := range p.RecvDatagrams {
+			counter(descPeerDgrams, v, p.Name, "received", g)
+		}
+	}
+	for g, v := range st.Captured {
+		counter(descCaptured, v, g)
+	}
+	for g, v := range st.Emitted {
+		counter(descEmitted, v, g)
+	}
+	for reason, v := range st.Drops {
+		counter(descDropped, v, reason)
+	}
+	for g, n := range st.Members {
+		ch <- prometheus.MustNewConstMetric(descLocalMembers, prometheus.GaugeValue, float64(n), g)
+	}
+	counter(descOwnSeen, st.OwnSeen)
+	counter(descFragmented, st.Fragmented)
+	counter(descReassembled, st.Reassembled)
+	counter(descReloads, st.Reloads)
+}

@@ -1,0 +1,472 @@
+package integration_test
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/labtest"
+	"github.com/mcasttools/mcast/internal/relay"
+	"github.com/mcasttools/mcast/internal/relay/config"
+)
+
+// relayLab is a cloud lab with a relay configuration per VM.
+type relayLab struct {
+	*labtest.Lab
+	t     *testing.T
+	dir   string
+	nodes []string
+	procs map[string]*labtest.Proc
+}
+
+// relayConf writes vmN's configuration: every other VM is a peer.
+func (rl *relayLab) writeConf(node string, extra ...string) string {
+	i, _ := strconv.Atoi(strings.TrimPrefix(node, "vm"))
+	var b strings.Builder
+	fmt.Fprintf(&b, "node %s\nlisten 10.0.%d.10:7474\ninterface eth0\nkey %s\nadmin %s\n",
+		node, i, filepath.Join(rl.dir, "key"), filepath.Join(rl.dir, node+".sock"))
+	for _, p := range rl.nodes {
+		if p != node {
+			j, _ := strconv.Atoi(strings.TrimPrefix(p, "vm"))
+			fmt.Fprintf(&b, "peer %s 10.0.%d.10:7474\n", p, j)
+		}
+	}
+	fmt.Fprintf(&b, "keepalive 300ms\npeer-timeout 1500ms\n")
+	for _, e := range extra {
+		b.WriteString(e + "\n")
+	}
+	path := filepath.Join(rl.dir, node+".conf")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		rl.t.Fatal(err)
+	}
+	return path
+}
+
+func upRelayLab(t *testing.T, n int) *relayLab {
+	t.Helper()
+	l := labtest.Up(t, "cloud", "--nodes", strconv.Itoa(n))
+	rl := &relayLab{Lab: l, t: t, dir: t.TempDir(), procs: map[string]*labtest.Proc{}}
+	for i := 1; i <= n; i++ {
+		rl.nodes = append(rl.nodes, fmt.Sprintf("vm%d", i))
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(filepath.Join(rl.dir, "key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return rl
+}
+
+func (rl *relayLab) start(node string, extra ...string) {
+	rl.t.Helper()
+	conf := rl.writeConf(node, extra...)
+	rl.procs[node] = rl.StartMcast(node, "relay", "--config", conf, "--log-level", "debug")
+}
+
+func (rl *relayLab) stop(node string) labtest.Result {
+	return rl.procs[node].Stop()
+}
+
+// status asks node's relay for its status.
+func (rl *relayLab) status(node string) (relay.Status, error) {
+	r := rl.Mcast(node, "relay", "status", "--admin", filepath.Join(rl.dir, node+".sock"), "--json")
+	if r.Code != 0 {
+		return relay.Status{}, fmt.Errorf("relay status on %s: %s", node, r)
+	}
+	var st relay.Status
+	err := json.Unmarshal([]byte(r.Stdout), &st)
+	return st, err
+}
+
+// waitStatus polls node's status until ok accepts it.
+func (rl *relayLab) waitStatus(node, what string, ok func(relay.Status) bool) relay.Status {
+	rl.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var last relay.Status
+	var err error
+	for time.Now().Before(deadline) {
+		last, err = rl.status(node)
+		if err == nil && ok(last) {
+			return last
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	b, _ := json.Marshal(last)
+	rl.t.Fatalf("%s: never saw %s (last error %v); last status:\n%s\nrelay log:\n%s", node, what, err, b, rl.logs())
+	return last
+}
+
+func (rl *relayLab) logs() string {
+	var b strings.Builder
+	for _, n := range rl.nodes {
+		if p, ok := rl.procs[n]; ok {
+			s := p.Stdout()
+			fmt.Fprintf(&b, "--- %s stdout:\n%s\n", n, s)
+		}
+	}
+	return b.String()
+}
+
+// peerWants reports whether peer is up in st and wants every item.
+func peerWants(st relay.Status, peer string, items ...string) bool {
+	for _, p := range st.Peers {
+		if p.Name != peer {
+			continue
+		}
+		if !p.Up {
+			return false
+		}
+		for _, it := range items {
+			found := false
+			for _, w := range p.Wants {
+				found = found || w == it
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func peerByName(st relay.Status, name string) relay.PeerStatus {
+	for _, p := range st.Peers {
+		if p.Name == name {
+			return p
+		}
+	}
+	return relay.PeerStatus{}
+}
+
+var receivedLine = regexp.MustCompile(`(?m)^received: message (\d+)\b.*? from (\S+)`)
+
+// exactlyOnce checks that out holds "received: message N" for every N in
+// [0, n) exactly once, and nothing else; from, when set, must prefix each
+// sender address.
+func exactlyOnce(t *testing.T, who, out string, n int, from string) {
+	t.Helper()
+	seen := map[int]int{}
+	for _, m := range receivedLine.FindAllStringSubmatch(out, -1) {
+		k, _ := strconv.Atoi(m[1])
+		seen[k]++
+		if from != "" && !strings.HasPrefix(m[2], from) {
+			t.Errorf("%s: message %d from %s, want the original sender %s", who, k, m[2], from)
+		}
+	}
+	var missing, dups []int
+	for i := 0; i < n; i++ {
+		switch seen[i] {
+		case 0:
+			missing = append(missing, i)
+		case 1:
+		default:
+			dups = append(dups, i)
+		}
+	}
+	if len(seen) > n {
+		t.Errorf("%s: received messages outside 0..%d", who, n-1)
+	}
+	if len(missing) > 0 || len(dups) > 0 {
+		if len(out) > 4000 {
+			out = out[:2000] + "\n...\n" + out[len(out)-2000:]
+		}
+		t.Errorf("%s: of %d datagrams, missing %v, duplicated %v\noutput:\n%s", who, n, missing, dups, out)
+	}
+}
+
+// TestRelayCarriesGroupsExactlyOnce: a sender on vm1 reaches receivers on
+// vm2 and vm3 through the relays, every datagram once, with the original
+// source address; a group vm3 has no member for never goes to vm3.
+func TestRelayCarriesGroupsExactlyOnce(t *testing.T) {
+	rl := upRelayLab(t, 3)
+	for _, n := range rl.nodes {
+		rl.start(n, "group 239.1.1.1 239.1.1.2")
+	}
+	const n = 300
+	r2 := rl.StartMcast("vm2", "recv", "--iface", "eth0", "--count", strconv.Itoa(n), "--timeout", "5s", "239.1.1.1")
+	r3 := rl.StartMcast("vm3", "recv", "--iface", "eth0", "--count", strconv.Itoa(n), "--timeout", "5s", "239.1.1.1")
+	r2b := rl.StartMcast("vm2", "recv", "--iface", "eth0", "--count", strconv.Itoa(n), "--timeout", "5s", "239.1.1.2")
+	rl.waitStatus("vm1", "vm2 and vm3 wanting 239.1.1.1, vm2 wanting 239.1.1.2", func(st relay.Status) bool {
+		return peerWants(st, "vm2", "239.1.1.1", "239.1.1.2") && peerWants(st, "vm3", "239.1.1.1")
+	})
+	s1 := rl.StartMcast("vm1", "send", "--iface", "eth0", "--count", strconv.Itoa(n), "--interval", "5ms", "239.1.1.1")
+	s2 := rl.StartMcast("vm1", "send", "--iface", "eth0", "--count", strconv.Itoa(n), "--interval", "5ms", "239.1.1.2")
+	for _, s := range []*labtest.Proc{s1, s2} {
+		if r := s.Wait(); r.Code != 0 {
+			t.Fatalf("sender: %s", r)
+		}
+	}
+	exactlyOnce(t, "vm2 239.1.1.1", r2.Wait().Stdout, n, "10.0.1.10:")
+	exactlyOnce(t, "vm3 239.1.1.1", r3.Wait().Stdout, n, "10.0.1.10:")
+	exactlyOnce(t, "vm2 239.1.1.2", r2b.Wait().Stdout, n, "10.0.1.10:")
+
+	st1, err := rl.status("vm1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := peerByName(st1, "vm3").SentDatagrams["239.1.1.2"]; got != 0 {
+		t.Errorf("vm1 sent %d datagrams of 239.1.1.2 to vm3, which has no member", got)
+	}
+	if got := peerByName(st1, "vm2").SentDatagrams["239.1.1.2"]; got != n {
+		t.Errorf("vm1 sent %d datagrams of 239.1.1.2 to vm2, want %d", got, n)
+	}
+	st3, err := rl.status("vm3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := peerByName(st3, "vm1").RecvDatagrams["239.1.1.2"]; got != 0 || st3.Emitted["239.1.1.2"] != 0 {
+		t.Errorf("vm3 received %d and emitted %d datagrams of 239.1.1.2", got, st3.Emitted["239.1.1.2"])
+	}
+	st2, _ := rl.status("vm2")
+	if st2.OwnSeen < 2*n {
+		t.Errorf("vm2 saw %d of its own re-emissions come back, want at least %d (its capture socket should see and skip them)", st2.OwnSeen, 2*n)
+	}
+	for _, st := range []relay.Status{st1, st2, st3} {
+		for reason, v := range st.Drops {
+			if v != 0 {
+				t.Errorf("%s dropped %d for %s", st.Node, v, reason)
+			}
+		}
+	}
+}
+
+// TestRelayBroadcastAndIPv6: a broadcast to a configured port and an IPv6
+// group cross the relays.
+func TestRelayBroadcastAndIPv6(t *testing.T) {
+	rl := upRelayLab(t, 3)
+	for _, n := range rl.nodes {
+		rl.start(n, "group ff15::1", "broadcast-port 5000")
+	}
+	script := filepath.Join(testdataDir(t), "relay_udp.py")
+	b2 := rl.Start("vm2", "python3", script, "recv", "0.0.0.0", "5000", "4")
+	v3 := rl.Start("vm3", "python3", script, "recv", "ff15::1", "6000", "4")
+	b2.WaitFor("ready", 10*time.Second)
+	v3.WaitFor("ready", 10*time.Second)
+	rl.waitStatus("vm1", "vm3 wanting ff15::1", func(st relay.Status) bool {
+		return peerWants(st, "vm3", "ff15::1", "broadcast:5000") && peerWants(st, "vm2", "broadcast:5000")
+	})
+	const n = 50
+	if r := rl.Run("vm1", "python3", script, "send", "255.255.255.255", "5000", strconv.Itoa(n)); r.Code != 0 {
+		t.Fatalf("broadcast sender: %s", r)
+	}
+	if r := rl.Run("vm1", "python3", script, "send", "ff15::1", "6000", strconv.Itoa(n)); r.Code != 0 {
+		t.Fatalf("IPv6 sender: %s", r)
+	}
+	exactlyOnce(t, "vm2 broadcast", b2.Wait().Stdout, n, "10.0.1.10")
+	exactlyOnce(t, "vm3 ff15::1", v3.Wait().Stdout, n, "fd00:1::10")
+}
+
+func testdataDir(t *testing.T) string {
+	d, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestRelayRejectsAttacks: replayed, forged and garbage frames sent to a
+// relay from the underlay are counted and dropped, never delivered, and
+// the relays go on carrying real traffic.
+func TestRelayRejectsAttacks(t *testing.T) {
+	rl := upRelayLab(t, 3)
+	for _, n := range rl.nodes {
+		rl.start(n, "group 239.1.1.1")
+	}
+	rl.waitStatus("vm1", "vm2 up", func(st relay.Status) bool { return peerWants(st, "vm2") })
+	const n = 100
+	r2 := rl.StartMcast("vm2", "recv", "--iface", "eth0", "--timeout", "8s", "239.1.1.1")
+	rl.waitStatus("vm1", "vm2 wanting 239.1.1.1", func(st relay.Status) bool { return peerWants(st, "vm2", "239.1.1.1") })
+
+	// The attacker records frames to vm2 while real traffic flows.
+	attack := exec.Command("ip", "netns", "exec", rl.Name+"-vpc", "python3", filepath.Join(testdataDir(t), "relay_attack.py"),
+		"10.0.2.10", "7474", "10.0.1.10", strconv.FormatUint(uint64(config.NodeID("vm1")), 10), "3")
+	var out strings.Builder
+	attack.Stdout, attack.Stderr = &out, &out
+	if err := attack.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if r := rl.Mcast("vm1", "send", "--iface", "eth0", "--count", strconv.Itoa(n), "--interval", "5ms", "239.1.1.1"); r.Code != 0 {
+		t.Fatalf("sender: %s", r)
+	}
+	if err := attack.Wait(); err != nil {
+		t.Fatalf("attacker: %v\n%s", err, out.String())
+	}
+	t.Logf("attacker: %s", out.String())
+	if !strings.Contains(out.String(), "replayed") || strings.Contains(out.String(), "recorded 0 frames") {
+		t.Fatalf("attacker recorded nothing to replay:\n%s", out.String())
+	}
+	got := r2.Wait().Stdout
+	exactlyOnce(t, "vm2 under attack", got, n, "10.0.1.10:")
+
+	st := rl.waitStatus("vm2", "the attack counted", func(st relay.Status) bool {
+		return st.Drops[relay.DropReplay] > 0 && st.Drops[relay.DropAuth] > 0 && st.Drops[relay.DropMalformed]+st.Drops[relay.DropWrongSource] > 0
+	})
+	t.Logf("vm2 drops: %v", st.Drops)
+	// The relays still carry traffic after the attack.
+	r2 = rl.StartMcast("vm2", "recv", "--iface", "eth0", "--count", "20", "--timeout", "5s", "239.1.1.1")
+	rl.waitStatus("vm1", "vm2 wanting 239.1.1.1 again", func(st relay.Status) bool { return peerWants(st, "vm2", "239.1.1.1") })
+	rl.Mcast("vm1", "send", "--iface", "eth0", "--count", "20", "--interval", "5ms", "239.1.1.1")
+	exactlyOnce(t, "vm2 after the attack", r2.Wait().Stdout, 20, "10.0.1.10:")
+}
+
+// TestRelayPeerFailure: with vm2's relay killed, vm3 keeps receiving; when
+// vm2's relay comes back, vm2 receives again.
+func TestRelayPeerFailure(t *testing.T) {
+	rl := upRelayLab(t, 3)
+	for _, n := range rl.nodes {
+		rl.start(n, "group 239.1.1.1")
+	}
+	r2 := rl.StartMcast("vm2", "recv", "--iface", "eth0", "--timeout", "60s", "239.1.1.1")
+	r3 := rl.StartMcast("vm3", "recv", "--iface", "eth0", "--timeout", "60s", "239.1.1.1")
+	rl.waitStatus("vm1", "both wanting", func(st relay.Status) bool {
+		return peerWants(st, "vm2", "239.1.1.1") && peerWants(st, "vm3", "239.1.1.1")
+	})
+	send := rl.StartMcast("vm1", "send", "--iface", "eth0", "--count", "0", "--interval", "10ms", "239.1.1.1")
+	r2.WaitFor("received: message 10 ", 20*time.Second)
+	rl.stop("vm2")
+	rl.waitStatus("vm1", "vm2 down", func(st relay.Status) bool { return !peerByName(st, "vm2").Up })
+	before := strings.Count(r3.Stdout(), "received:")
+	time.Sleep(time.Second)
+	if after := strings.Count(r3.Stdout(), "received:"); after <= before {
+		t.Fatalf("vm3 stopped receiving when vm2's relay died (%d then %d)", before, after)
+	}
+	mark := strings.Count(r2.Stdout(), "received:")
+	rl.start("vm2", "group 239.1.1.1")
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(r2.Stdout(), "received:") < mark+20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("vm2 did not resume after its relay restarted; logs:\n%s", rl.logs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	send.Stop()
+	out2, out3 := r2.Stop().Stdout, r3.Stop().Stdout
+	for who, out := range map[string]string{"vm2": out2, "vm3": out3} {
+		seen := map[string]int{}
+		for _, m := range receivedLine.FindAllStringSubmatch(out, -1) {
+			if seen[m[1]]++; seen[m[1]] == 2 {
+				t.Errorf("%s: message %s received twice", who, m[1])
+			}
+		}
+	}
+}
+
+// TestRelayReloadAddsGroup: SIGHUP with a group added to every config
+// starts carrying it without restarting any relay.
+func TestRelayReloadAddsGroup(t *testing.T) {
+	rl := upRelayLab(t, 3)
+	for _, n := range rl.nodes {
+		rl.start(n, "group 239.1.1.1")
+	}
+	rl.waitStatus("vm1", "peers up", func(st relay.Status) bool { return peerWants(st, "vm2") && peerWants(st, "vm3") })
+	before := map[string]float64{}
+	for _, n := range rl.nodes {
+		st, _ := rl.status(n)
+		before[n] = st.UptimeSeconds
+	}
+	for _, n := range rl.nodes {
+		rl.writeConf(n, "group 239.1.1.1 239.1.1.9")
+		hup(t, rl.Name+"-"+n)
+	}
+	for _, n := range rl.nodes {
+		rl.waitStatus(n, "the reload applied", func(st relay.Status) bool { return st.Reloads == 1 })
+	}
+	r3 := rl.StartMcast("vm3", "recv", "--iface", "eth0", "--count", "50", "--timeout", "5s", "239.1.1.9")
+	rl.waitStatus("vm1", "vm3 wanting 239.1.1.9", func(st relay.Status) bool { return peerWants(st, "vm3", "239.1.1.9") })
+	rl.Mcast("vm1", "send", "--iface", "eth0", "--count", "50", "--interval", "5ms", "239.1.1.9")
+	exactlyOnce(t, "vm3 239.1.1.9", r3.Wait().Stdout, 50, "10.0.1.10:")
+	for _, n := range rl.nodes {
+		if st, _ := rl.status(n); st.UptimeSeconds < before[n] {
+			t.Errorf("%s restarted (up %.1fs, was up %.1fs before the reload)", n, st.UptimeSeconds, before[n])
+		}
+	}
+}
+
+// hup sends SIGHUP to the relay running in namespace ns (started by this test).
+func hup(t *testing.T, ns string) {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "pids", ns).Output()
+	if err != nil {
+		t.Fatalf("ip netns pids %s: %v", ns, err)
+	}
+	n := 0
+	for _, f := range strings.Fields(string(out)) {
+		cmd, _ := os.ReadFile("/proc/" + f + "/cmdline")
+		if strings.Contains(string(cmd), "relay\x00--config") {
+			pid, _ := strconv.Atoi(f)
+			if p, err := os.FindProcess(pid); err == nil && p.Signal(sighup) == nil {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no relay running in %s", ns)
+	}
+}
+
+// TestRelayFragments: datagrams larger than the underlay MTU allows are
+// split by the relay and rejoined, never IP-fragmented.
+func TestRelayFragments(t *testing.T) {
+	rl := upRelayLab(t, 2)
+	for _, n := range rl.nodes {
+		rl.start(n, "group 239.1.1.1", "mtu 600")
+	}
+	r2 := rl.StartMcast("vm2", "recv", "--iface", "eth0", "--count", "30", "--timeout", "5s", "239.1.1.1")
+	rl.waitStatus("vm1", "vm2 wanting", func(st relay.Status) bool { return peerWants(st, "vm2", "239.1.1.1") })
+	msg := "message %d " + strings.Repeat("x", 1380)
+	rl.Mcast("vm1", "send", "--iface", "eth0", "--count", "30", "--interval", "5ms", "--message", msg, "239.1.1.1")
+	exactlyOnce(t, "vm2", r2.Wait().Stdout, 30, "10.0.1.10:")
+	st1, _ := rl.status("vm1")
+	st2, _ := rl.status("vm2")
+	if st1.Fragmented != 30 || st2.Reassembled != 30 {
+		t.Errorf("fragmented %d, reassembled %d, want 30 each", st1.Fragmented, st2.Reassembled)
+	}
+	if mx := peerByName(st1, "vm2"); mx.SentFrames > 0 && mx.SentBytes/mx.SentFrames > 600 {
+		t.Errorf("frames average %d bytes, over the 600-byte MTU", mx.SentBytes/mx.SentFrames)
+	}
+}
+
+// TestRelayConfigErrors: bad configurations fail at start with one line
+// naming the file, line and value.
+func TestRelayConfigErrors(t *testing.T) {
+	bin := labtest.Binary(t)
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short.key")
+	os.WriteFile(short, []byte("tooshort"), 0o600)
+	good := filepath.Join(dir, "good.key")
+	os.WriteFile(good, make([]byte, 32), 0o600)
+	base := "node a\nlisten 10.0.0.1:7474\ninterface eth0\n"
+	tests := []struct {
+		name, conf, want string
+		code             int
+	}{
+		{"short key", base + "key " + short + "\ngroup 239.1.1.1\n", "key of 8 bytes is too short", 1},
+		{"missing key", base + "key " + filepath.Join(dir, "nope") + "\ngroup 239.1.1.1\n", "reading key file", 1},
+		{"peer twice", base + "key " + good + "\ngroup 239.1.1.1\npeer b 10.0.0.2\npeer b 10.0.0.3\n", ":7: peer b given twice (first on line 6)", 1},
+		{"not multicast", base + "key " + good + "\ngroup 10.1.1.1\n", ":5: group \"10.1.1.1\": not a multicast group", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(dir, "relay.conf")
+			os.WriteFile(f, []byte(tt.conf), 0o600)
+			out, err := exec.Command(bin, "relay", "--config", f, "--check").CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != tt.code || !strings.Contains(string(out), tt.want) || strings.Count(string(out), "\n") != 1 {
+				t.Fatalf("exit %d, output %q; want exit %d and one line with %q", code, out, tt.code, tt.want)
+			}
+		})
+	}
+}

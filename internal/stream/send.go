@@ -50,7 +50,11 @@ func (r SendResult) Rate() float64 {
 
 // endMarkers is how many end-of-stream datagrams a sender sends, spaced out
 // so that a lossy path still lets one through.
-const endMarkers = 3
+const endMarkers = EndMarkers
+
+// EndMarkers is how many end-of-stream datagrams follow a stream with the
+// mcast header, so that receivers learn the total even if some are lost.
+const EndMarkers = 3
 
 // buildOne encodes one datagram into b[:0].
 func buildOne(b []byte, cfg *SendConfig, seq uint64, text []byte, now int64) []byte {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"time"
 )
 
 // AppendIPv4UDP appends an IPv4 header and UDP header followed by payload:
@@ -121,4 +122,45 @@ func ParseUDP(b []byte) (sport, dport uint16, payload []byte, err error) {
 		return 0, 0, nil, errNotUDP
 	}
 	return binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4]), b[8:ulen], nil
+}
+
+// AppendIGMPQuery appends an IPv4 packet carrying an IGMPv3 general query
+// from src to 224.0.0.1 (TTL 1, Router Alert), with the default timers:
+// maximum response 10 s, robustness 2, query interval 125 s.
+func AppendIGMPQuery(dst []byte, src netip.Addr) []byte {
+	s := src.As4()
+	start := len(dst)
+	dst = append(dst, 0x46, 0xc0, 0, 36, 0, 0, 0, 0, 1, 2, 0, 0) // IHL 6, TOS 0xc0, total 36, TTL 1, IGMP
+	dst = append(dst, s[:]...)
+	dst = append(dst, 224, 0, 0, 1)
+	dst = append(dst, 148, 4, 0, 0) // Router Alert
+	binary.BigEndian.PutUint16(dst[start+10:], finish(checksum(0, dst[start:start+24])))
+	ig := len(dst)
+	dst = append(dst, 0x11, byte(defaultQueryResponse/(100*time.Millisecond)), 0, 0, 0, 0, 0, 0,
+		defaultRobustness, byte(defaultQueryInterval/time.Second), 0, 0)
+	binary.BigEndian.PutUint16(dst[ig+2:], finish(checksum(0, dst[ig:])))
+	return dst
+}
+
+// AppendMLDQuery appends an IPv6 packet carrying an MLDv2 general query
+// from src (a link-local address) to ff02::1 (hop limit 1, hop-by-hop
+// Router Alert), with the same timers as AppendIGMPQuery.
+func AppendMLDQuery(dst []byte, src netip.Addr) []byte {
+	s := src.As16()
+	d := netip.MustParseAddr("ff02::1").As16()
+	const icmpLen = 28
+	dst = append(dst, 0x60, 0, 0, 0, 0, 8+icmpLen, 0, 1) // payload length, next header hop-by-hop, hop limit 1
+	dst = append(dst, s[:]...)
+	dst = append(dst, d[:]...)
+	dst = append(dst, 58, 0, 5, 2, 0, 0, 1, 0) // next ICMPv6, Router Alert (MLD), PadN
+	ic := len(dst)
+	mrc := uint16(defaultQueryResponse / time.Millisecond)
+	dst = append(dst, 130, 0, 0, 0, byte(mrc>>8), byte(mrc), 0, 0)
+	dst = append(dst, make([]byte, 16)...)
+	dst = append(dst, defaultRobustness, byte(defaultQueryInterval/time.Second), 0, 0)
+	sum := checksum(0, s[:])
+	sum = checksum(sum, d[:])
+	sum += icmpLen + 58
+	binary.BigEndian.PutUint16(dst[ic+2:], finish(checksum(sum, dst[ic:])))
+	return dst
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/labtest"
 	"github.com/mcasttools/mcast/internal/relay"
 )
 
@@ -20,7 +21,7 @@ func TestRelayLearnsLANMembers(t *testing.T) {
 	}
 	rl.waitStatus("vm1", "vm2 up", func(st relay.Status) bool { return peerWants(st, "vm2") })
 	const n = 200
-	recv := startInNS(t, ns, rl.Bin, "recv", "--iface", "eth0", "--count", strconv.Itoa(n), "--timeout", "8s", "239.1.1.1")
+	recv := startInNS(t, ns, append([]string{rl.Bin}, recvArgs(n, "8s", "239.1.1.1")...)...)
 	st2 := rl.waitStatus("vm2", "the receiver's report", func(st relay.Status) bool { return st.LANMembers["239.1.1.1"] == 1 })
 	if st2.Members["239.1.1.1"] != 0 {
 		t.Errorf("vm2 counts %d members on its own host, want 0 (the receiver is on another host)", st2.Members["239.1.1.1"])
@@ -34,7 +35,7 @@ func TestRelayLearnsLANMembers(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the receiver never finished")
 	}
-	exactlyOnce(t, "vm2r", recv.String(), n, "10.0.1.10:")
+	exactlyOnceJSON(t, "vm2r", labtest.Result{Stdout: recv.String(), Code: recv.cmd.ProcessState.ExitCode()}, n, "10.0.1.10")
 	// The receiver left the group when it exited.
 	rl.waitStatus("vm2", "the receiver's leave", func(st relay.Status) bool { return st.LANMembers["239.1.1.1"] == 0 })
 	rl.waitStatus("vm1", "vm2 no longer wanting 239.1.1.1", func(st relay.Status) bool {

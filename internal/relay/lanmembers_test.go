@@ -205,3 +205,24 @@ func FuzzLANMembers(f *testing.F) {
 	})
 }
 
+
+func TestCaptureFilter4(t *testing.T) {
+	vm, err := bpf.NewVM(CaptureFilter4(netip.MustParseAddr("10.0.2.255")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := netip.MustParseAddrPort("10.0.2.10:1000")
+	for _, tt := range []struct {
+		dst  string
+		want bool
+	}{
+		{"239.1.1.1:5000", true}, {"224.0.0.251:5353", true}, {"255.255.255.255:5000", true},
+		{"10.0.2.255:5000", true}, {"10.0.2.10:7474", false}, {"10.0.1.10:4789", false}, {"240.0.0.1:1", false},
+	} {
+		pkt := AppendIPv4UDP(nil, src, netip.MustParseAddrPort(tt.dst), 0, 1, []byte("x"))
+		n, err := vm.Run(pkt)
+		if got := err == nil && n > 0; got != tt.want {
+			t.Errorf("%s: kept %v, want %v", tt.dst, got, tt.want)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/netip"
 	"time"
+
+	"golang.org/x/net/bpf"
 )
 
 // AppendIPv4UDP appends an IPv4 header and UDP header followed by payload:
@@ -163,4 +165,27 @@ func AppendMLDQuery(dst []byte, src netip.Addr) []byte {
 	sum += icmpLen + 58
 	binary.BigEndian.PutUint16(dst[ic+2:], finish(checksum(sum, dst[ic:])))
 	return dst
+}
+
+// CaptureFilter4 is the kernel-side filter of the IPv4 capture socket (a
+// raw socket: the program sees the IP header first). It keeps packets to a
+// multicast group, to 255.255.255.255 or to bcast (the subnet's broadcast
+// address, when valid), so that unicast UDP, such as the relay's own
+// underlay frames, never reaches the relay's capture loop.
+func CaptureFilter4(bcast netip.Addr) []bpf.Instruction {
+	b := uint32(0xffffffff)
+	if bcast.Is4() {
+		a := bcast.As4()
+		b = binary.BigEndian.Uint32(a[:])
+	}
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 16, Size: 1},
+		bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xe0, SkipTrue: 4},
+		bpf.LoadAbsolute{Off: 16, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xffffffff, SkipTrue: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: b, SkipTrue: 1},
+		bpf.RetConstant{Val: 0},
+		bpf.RetConstant{Val: 0x40000},
+	}
 }

@@ -161,6 +161,11 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		return nil, permHint(err, "binding the capture socket to "+o.ifi.Name)
 	}
 	o.cap4 = ipv4.NewPacketConn(o.cap4c)
+	if prog, err := bpf.Assemble(CaptureFilter4(o.bcast4)); err != nil {
+		return nil, fmt.Errorf("assembling the capture filter: %w", err)
+	} else if err := o.cap4.SetBPF(prog); err != nil {
+		return nil, fmt.Errorf("attaching the capture filter: %w", err)
+	}
 	o.em4c, err = net.ListenPacket("ip4:255", "0.0.0.0")
 	if err != nil {
 		return nil, permHint(err, "opening the IPv4 raw emission socket")

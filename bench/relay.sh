@@ -2,7 +2,9 @@
 # Benchmark: mcast relay against a kernel VXLAN mesh between the same VMs,
 # in one run, in a cloud lab of three VMs (namespaces only; built here and
 # removed on exit). Both paths carry one group from a sender on vm1 to
-# receivers on vm2 and vm3, fed by the same `mcast send --rate`.
+# receivers on vm2 and vm3, fed by the same `mcast send --rate --no-gso`
+# (sendmmsg batches: the relay's raw capture socket would see a looped-back
+# UDP_SEGMENT send as one large datagram).
 #
 # Throughput: the highest rate with loss <= 0.1 % on both receivers, found by
 # trials (first --rate max, then lower). The kernel counts: delivered =
@@ -86,7 +88,7 @@ trial() {
   local path=$1 size=$2 rate=$3 a2 a3 t2 t3
   a2=$(indgrams vm2); a3=$(indgrams vm3); t2=$(tunnel $path vm2); t3=$(tunnel $path vm3)
   local out
-  out=$(ex vm1 -- "$bin" send $(target $path) --rate "$rate" --size "$size" --duration "${secs}s" 2>&1)
+  out=$(ex vm1 -- "$bin" send $(target $path) --rate "$rate" --size "$size" --duration "${secs}s" --no-gso 2>&1)
   sleep 0.3
   local b2 b3 u2 u3
   b2=$(indgrams vm2); b3=$(indgrams vm3); u2=$(tunnel $path vm2); u3=$(tunnel $path vm3)
@@ -121,7 +123,7 @@ latency() {
   ex vm2 -- "$bin" recv --iface $ifc --quiet --json --timeout 2s $grp:$port > "$tmp/lat.json" 2>/dev/null &
   local rp=$!
   sleep 1.5
-  ex vm1 -- "$bin" send $grp:$port --iface $ifc --rate $lat_rate --size $size --duration 1s >/dev/null 2>&1
+  ex vm1 -- "$bin" send $grp:$port --iface $ifc --rate $lat_rate --size $size --duration 1s --no-gso >/dev/null 2>&1
   wait $rp || true
   grep '"type":"summary"' "$tmp/lat.json" | tail -1 |
     sed -n 's/.*"latency_ms":{"min":[^,]*,"avg":[^,]*,"p50":\([^,]*\),"p99":\([^,]*\),.*/\1 \2/p' |

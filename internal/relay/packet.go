@@ -69,15 +69,28 @@ func pseudoSum(src, dst []byte, udpLen int) uint32 {
 	return s
 }
 
+// checksum adds b to the one's complement sum, 8 bytes at a time (the
+// Internet checksum is byte-order independent in 16-bit words, so wide
+// big-endian adds folded at the end give the same result).
 func checksum(sum uint32, b []byte) uint32 {
-	n := len(b) &^ 1
-	for i := 0; i < n; i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	acc := uint64(sum)
+	for len(b) >= 8 {
+		v := binary.BigEndian.Uint64(b)
+		acc += v >> 32
+		acc += v & 0xffffffff
+		b = b[8:]
 	}
-	if len(b)&1 != 0 {
-		sum += uint32(b[len(b)-1]) << 8
+	for len(b) >= 2 {
+		acc += uint64(b[0])<<8 | uint64(b[1])
+		b = b[2:]
 	}
-	return sum
+	if len(b) == 1 {
+		acc += uint64(b[0]) << 8
+	}
+	for acc>>32 != 0 {
+		acc = acc&0xffffffff + acc>>32
+	}
+	return uint32(acc)
 }
 
 func finish(sum uint32) uint16 {

@@ -370,8 +370,8 @@ func (r *Relay) sealTo(w *sendWork, p *peer, typ uint8, body []byte) {
 	p.sentBytes.Add(uint64(len(f)))
 }
 
-// flush seals what is pending and sends every queued frame.
-func (r *Relay) flush(w *sendWork) {
+// sealPending seals every peer's pending body into a frame.
+func (r *Relay) sealPending(w *sendWork) {
 	for _, pd := range w.order {
 		if len(pd.body) > 0 {
 			r.sealTo(w, pd.p, relayframe.TypeData, pd.body)
@@ -379,6 +379,11 @@ func (r *Relay) flush(w *sendWork) {
 		}
 	}
 	w.order = w.order[:0]
+}
+
+// flush seals what is pending and sends every queued frame.
+func (r *Relay) flush(w *sendWork) {
+	r.sealPending(w)
 	if w.nframe == 0 {
 		return
 	}

@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-2}
-lat_rate=${LAT_RATE:-10000}
+lat_rate=${LAT_RATE:-2000}
 tmp=$(mktemp -d)
 bin=$tmp/mcast
 CGO_ENABLED=0 go build -o "$bin" ./cmd/mcast
@@ -83,13 +83,24 @@ tunnel() { # the tunnel's own datagrams received by VM $2 for path $1
 }
 target() { if [ "$1" = vxlan ]; then echo "239.2.2.2:5002 --iface vx0"; else echo "239.1.1.1:5001 --iface eth0"; fi; }
 
-# trial PATH SIZE RATE: prints "sent delivered2 delivered3 seconds".
+# settle waits until the receiving VMs' counters stop moving (the previous
+# trial's backlog drained), so that it is not counted in the next one.
+settle() {
+  local x y
+  for _ in $(seq 50); do
+    x="$(indgrams vm2) $(indgrams vm3)"; sleep 0.3; y="$(indgrams vm2) $(indgrams vm3)"
+    [ "$x" = "$y" ] && return
+  done
+}
+
+# trial PATH SIZE RATE: prints "sent delivered2 delivered3".
 trial() {
   local path=$1 size=$2 rate=$3 a2 a3 t2 t3
+  settle
   a2=$(indgrams vm2); a3=$(indgrams vm3); t2=$(tunnel $path vm2); t3=$(tunnel $path vm3)
   local out
   out=$(ex vm1 -- "$bin" send $(target $path) --rate "$rate" --size "$size" --duration "${secs}s" --no-gso 2>&1)
-  sleep 0.3
+  settle
   local b2 b3 u2 u3
   b2=$(indgrams vm2); b3=$(indgrams vm3); u2=$(tunnel $path vm2); u3=$(tunnel $path vm3)
   local sent

@@ -205,7 +205,6 @@ func FuzzLANMembers(f *testing.F) {
 	})
 }
 
-
 func TestCaptureFilter4(t *testing.T) {
 	vm, err := bpf.NewVM(CaptureFilter4(netip.MustParseAddr("10.0.2.255")))
 	if err != nil {

@@ -146,7 +146,9 @@ func (r *Relay) Status() Status {
 		}
 	}
 	for g, n := range r.lanCount {
-		st.LANMembers[g.String()] = n
+		if n > 0 && r.cfg.Carries(g) {
+			st.LANMembers[g.String()] = n
+		}
 	}
 	for reason, v := range r.stats.drops {
 		st.Drops[reason] = v.Load()

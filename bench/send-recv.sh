@@ -27,8 +27,12 @@
 #   loss        1 - delivered / sent
 #   cpu         user + system time of sender and receiver per delivered
 #               datagram (bash's time)
-#   recv says   what the receiving tool counted itself (a cross-check, not
-#               the grade): mcast recv's total, iperf2 server's total - lost
+#   recv says/s what the receiving tool counted itself, per second (a
+#               cross-check, not the grade): mcast recv's total, iperf2
+#               server's total - lost
+# Both receivers get big socket buffers: mcast recv 8 MiB (SO_RCVBUFFORCE,
+# its default as root), iperf2 -w 4M (SO_RCVBUF, which net.core.rmem_max
+# caps).
 #
 # Usage: sudo bench/send-recv.sh [SECONDS] [STEPS]   (defaults 3 and 5)
 # RECV_FLAGS=... passes more flags to mcast recv. Not a test.
@@ -78,7 +82,7 @@ measure() {
     port=5002
     local b=100G
     [ "$rate" = max ] || b=${rate}pps
-    recv="timeout $((secs + 3)) iperf -s -u -B 239.1.1.1 -p $port -l $size"
+    recv="timeout $((secs + 3)) iperf -s -u -B 239.1.1.1 -p $port -l $size -w 4M"
     send="iperf -c 239.1.1.1 -u -T 1 -p $port -l $size -b $b -t $secs"
   fi
   ex n2 -- bash -c "TIMEFORMAT='%U %S'; { time $recv >$t/recv.out 2>&1 ; } 2>$t/recv.cpu" &
@@ -111,8 +115,8 @@ measure() {
     d = int(d + 0.5)
     loss = sent > 0 ? 100 * (sent - d) / sent : 100; if (loss < 0) loss = 0
     asked = rate == "max" ? "max" : sprintf("%d", rate)
-    printf "%.4f %.0f %.0f | %-11s | %5d | %9s | %10.0f | %11.0f | %7.3f %% | %8d | %12.0f | %10d |\n",
-      loss, sent / secs, d / secs, tool, size, asked, sent / secs, d / secs, loss, drops, (d > 0 ? 1e9 * c / d : 0), own }')
+    printf "%.4f %.0f %.0f | %-11s | %5d | %9s | %10.0f | %11.0f | %7.3f %% | %8d | %12.0f | %10.0f |\n",
+      loss, sent / secs, d / secs, tool, size, asked, sent / secs, d / secs, loss, drops, (d > 0 ? 1e9 * c / d : 0), own / secs }')
   read -r loss sent_ps delivered_ps row <<<"$out"
   rm -rf "$t"
 }
@@ -157,8 +161,8 @@ search() {
 }
 
 echo "kernel $(uname -r), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ${secs}s per run, mcast recv flags: ${recv_flags:-(none: UDP_GRO on)}"
-echo "| tool        | bytes | asked/s   | sent/s     | delivered/s | loss      | drops    | cpu ns/dgram | recv says  | run |"
-echo "|-------------|-------|-----------|------------|-------------|-----------|----------|--------------|------------|-----|"
+echo "| tool        | bytes | asked/s   | sent/s     | delivered/s | loss      | drops    | cpu ns/dgram | recv says/s | run |"
+echo "|-------------|-------|-----------|------------|-------------|-----------|----------|--------------|-------------|-----|"
 declare -A lossless maxrate
 for size in 64 1400; do
   for tool in iperf2 mcast mcast-nogro; do

@@ -44,7 +44,7 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	maxLoss := fs.Float64("max-loss", -1, "exit 1 when the loss exceeds PCT percent")
 	quiet := fs.Bool("quiet", false, "no line per datagram (the summary still prints)")
 	rcvbuf := fs.Int("rcvbuf", 8<<20, "receive buffer in bytes (SO_RCVBUFFORCE as root)")
-	gro := fs.Bool("gro", false, "ask for UDP_GRO: the kernel coalesces datagrams, recv splits them again")
+	gro := fs.Bool("gro", true, "ask for UDP_GRO: the kernel hands over a sender's UDP_SEGMENT batch (or what the NIC coalesced) as one, recv splits it again; --gro=false turns it off")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -163,64 +163,12 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 
 	var mu sync.Mutex
 	rcv := stream.NewReceiver(start, func(i int) string { ifc, _ := ifaceByIndex(all, i); return ifc.Name })
-	var got, hidden int
-	tokens, lastRefill := float64(lineBurst), start
-	statusShown := false
-	var (
-		lastIf   int
-		lastSrc  netip.Addr
-		lastNIC  *stream.NIC
-		lastPath stream.Path
-	)
-	clearStatus := func() {
-		if statusShown {
-			fmt.Fprint(out, "\r\x1b[K")
-			statusShown = false
-		}
-	}
-	handle := func(ds []sock.Datagram) bool {
-		now := time.Now()
-		tokens = min(lineBurst, tokens+now.Sub(lastRefill).Seconds()*lineRate)
-		lastRefill = now
-		for _, d := range ds {
-			ev := rcv.Add(d)
-			if ev.Kind == stream.KindEnd {
-				if *jsonEvents {
-					enc.Encode(datagramEvent(ev, ""))
-				}
-				continue
-			}
-			if d.IfIndex != lastIf || d.Src.Addr() != lastSrc {
-				n, ok := nics[d.IfIndex]
-				arrived, _ := ifaceByIndex(all, d.IfIndex)
-				if !ok {
-					n = describeNIC(arrived, all)
-					nics[d.IfIndex] = n
-					order = append(order, n)
-				}
-				lastIf, lastSrc, lastNIC = d.IfIndex, d.Src.Addr(), n
-				lastPath = stream.Classify(d.Src.Addr(), arrived, all, n.AcceptsOwn)
-			}
-			n, path := lastNIC, lastPath
-			n.Count(d.Src.Addr(), path)
-			got++
-			switch {
-			case *jsonEvents:
-				enc.Encode(datagramEvent(ev, path.String()))
-			case *jsonOut || *quiet:
-			case tokens >= 1:
-				tokens--
-				clearStatus()
-				fmt.Fprintf(out, "received: %s from %s on %s [%s]%s\n", showText(ev), d.Src, n.Name, path, kindNote(ev))
-			default:
-				hidden++
-			}
-			if *count > 0 && got >= *count {
-				return true
-			}
-		}
-		return false
-	}
+	h := &recvHandler{rcv: rcv, all: all, nics: nics, order: order, out: out, enc: enc,
+		count: *count, quiet: *quiet, jsonOut: *jsonOut, jsonEvents: *jsonEvents,
+		tokens: lineBurst, lastRefill: start}
+	handle := h.handle
+	clearStatus := h.clearStatus
+	hidden := &h.hidden
 
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
@@ -229,7 +177,7 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	defer cancel()
 	bufSize := 9216
 	if *gro {
-		bufSize = 65536
+		bufSize = 65536 // a coalesced datagram carries up to 64 KiB
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -281,7 +229,7 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		case <-status:
 			mu.Lock()
 			fmt.Fprint(out, "\r\x1b[K"+rcv.StatusLine(time.Now()))
-			statusShown = true
+			h.statusShown = true
 			out.Flush()
 			mu.Unlock()
 			continue
@@ -292,11 +240,11 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	mu.Lock()
 	defer mu.Unlock()
 	clearStatus()
-	if hidden > 0 && !*jsonOut {
-		fmt.Fprintf(out, "(%d datagram lines not shown: more than %d a second; every datagram is counted below)\n", hidden, lineRate)
+	if *hidden > 0 && !*jsonOut {
+		fmt.Fprintf(out, "(%d datagram lines not shown: more than %d a second; every datagram is counted below)\n", *hidden, lineRate)
 	}
 	if !*jsonOut {
-		stream.WriteSummary(out, order)
+		stream.WriteSummary(out, h.order)
 	}
 	report("summary")
 	out.Flush()
@@ -304,6 +252,105 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	return verdict(rcv.Totals(), *expect, *maxLoss, fs.Changed("max-loss"))
+}
+
+// recvHandler accounts and prints each batch of datagrams. Its handle is the
+// receive hot path: with --quiet or --json (without --json-events) it
+// formats nothing and allocates nothing per datagram once flows and
+// sources are known.
+type recvHandler struct {
+	rcv   *stream.Receiver
+	all   []iface.Interface
+	nics  map[int]*stream.NIC
+	order []*stream.NIC
+	out   *bufio.Writer
+	enc   *json.Encoder
+
+	count                      int
+	quiet, jsonOut, jsonEvents bool
+	got, hidden                int
+	tokens                     float64
+	lastRefill                 time.Time
+	statusShown                bool
+	ev                         stream.Event
+	lastIf                     int
+	lastSrc                    netip.Addr
+	lastNIC                    *stream.NIC
+	lastPath                   stream.Path
+	runNIC                     *stream.NIC // a run of datagrams of one source and path, counted at once
+	runSrc                     netip.Addr
+	runPath                    stream.Path
+	runN                       int
+}
+
+func (h *recvHandler) clearStatus() {
+	if h.statusShown {
+		fmt.Fprint(h.out, "\r\x1b[K")
+		h.statusShown = false
+	}
+}
+
+// flushRun counts the pending run of datagrams into its NIC.
+func (h *recvHandler) flushRun() {
+	if h.runN > 0 {
+		h.runNIC.CountN(h.runSrc, h.runPath, h.runN)
+		h.runN = 0
+	}
+}
+
+// handle accounts a batch; it returns true once --count is reached.
+func (h *recvHandler) handle(ds []sock.Datagram) bool {
+	defer h.flushRun()
+	printing := !h.quiet && !h.jsonOut
+	if printing {
+		now := time.Now()
+		h.tokens = min(lineBurst, h.tokens+now.Sub(h.lastRefill).Seconds()*lineRate)
+		h.lastRefill = now
+	}
+	ev := &h.ev
+	for i := range ds {
+		d := &ds[i]
+		h.rcv.AddTo(ev, d)
+		if ev.Kind == stream.KindEnd {
+			if h.jsonEvents {
+				h.enc.Encode(datagramEvent(*ev, ""))
+			}
+			continue
+		}
+		if src := d.Src.Addr(); d.IfIndex != h.lastIf || src != h.lastSrc || h.lastNIC == nil {
+			n, ok := h.nics[d.IfIndex]
+			arrived, _ := ifaceByIndex(h.all, d.IfIndex)
+			if !ok {
+				n = describeNIC(arrived, h.all)
+				h.nics[d.IfIndex] = n
+				h.order = append(h.order, n)
+			}
+			h.lastIf, h.lastSrc, h.lastNIC = d.IfIndex, src, n
+			h.lastPath = stream.Classify(src, arrived, h.all, n.AcceptsOwn)
+		}
+		n, path := h.lastNIC, h.lastPath
+		if h.runN > 0 && (h.runNIC != n || h.runSrc != h.lastSrc || h.runPath != path) {
+			h.flushRun()
+		}
+		h.runNIC, h.runSrc, h.runPath = n, h.lastSrc, path
+		h.runN++
+		h.got++
+		switch {
+		case h.jsonEvents:
+			h.enc.Encode(datagramEvent(*ev, path.String()))
+		case !printing:
+		case h.tokens >= 1:
+			h.tokens--
+			h.clearStatus()
+			fmt.Fprintf(h.out, "received: %s from %s on %s [%s]%s\n", showText(*ev), d.Src, n.Name, path, kindNote(*ev))
+		default:
+			h.hidden++
+		}
+		if h.count > 0 && h.got >= h.count {
+			return true
+		}
+	}
+	return false
 }
 
 // verdict applies --expect and --max-loss.

@@ -19,12 +19,28 @@ import (
 // Listener receives datagrams sent to its groups and port, joined on one
 // interface, with IP_MULTICAST_ALL off so that it sees only what arrived on
 // that interface for a group it joined there.
+//
+// A Listener is read from one goroutine at a time. Its read path allocates
+// nothing: the recvmmsg callback and the context watch are made once, not per
+// read.
 type Listener struct {
 	conn      net.PacketConn
 	raw       syscall.RawConn
 	index     int
 	multicast bool // drop datagrams not sent to a multicast group
 	one       *Batch
+
+	// What the recvmmsg callback reads into and returns; kept here so that
+	// ReadBatch passes raw.Read a function made once.
+	cur    *Batch
+	n      int
+	errno  syscall.Errno
+	readFn func(fd uintptr) bool
+
+	// The context whose end unblocks a read (by a past deadline), and how to
+	// stop watching it.
+	watched context.Context
+	unwatch func() bool
 }
 
 // Listen joins group on the interface with index ifindex and receives
@@ -152,7 +168,34 @@ func (c ListenConfig) Listen(ctx context.Context) (*Listener, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return &Listener{conn: conn, raw: raw, index: c.IfIndex, multicast: !c.Broadcast}, nil
+	l := &Listener{conn: conn, raw: raw, index: c.IfIndex, multicast: !c.Broadcast}
+	l.readFn = l.recvmmsg
+	return l, nil
+}
+
+// recvmmsg is the raw.Read callback: one recvmmsg into l.cur.
+func (l *Listener) recvmmsg(fd uintptr) bool {
+	b := l.cur
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), 0, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	l.n, l.errno = int(r), e
+	return true
+}
+
+// watch makes the end of ctx unblock reads. It registers with ctx once, not
+// per read: a receive loop calls ReadBatch with the same ctx every time.
+func (l *Listener) watch(ctx context.Context) {
+	if ctx == l.watched {
+		return
+	}
+	if l.unwatch != nil {
+		l.unwatch()
+	}
+	l.conn.SetReadDeadline(time.Time{})
+	l.watched = ctx
+	l.unwatch = context.AfterFunc(ctx, func() { l.conn.SetReadDeadline(time.Unix(1, 0)) })
 }
 
 // Batch holds the buffers for reading many datagrams with one system call.
@@ -197,24 +240,24 @@ func NewBatch(n, size int) *Batch {
 // ReadBatch reads at least one datagram, and as many as are queued up to
 // the batch's size, with one recvmmsg. It returns ctx's error once ctx is
 // done. The datagrams are valid until the next call with the same batch.
+//
+// Datagrams the kernel coalesced (UDP_GRO) come back split into the
+// datagrams the sender sent, each with the metadata of the whole. ReadBatch
+// allocates nothing once b's output slice has grown to its largest.
 func (l *Listener) ReadBatch(ctx context.Context, b *Batch) ([]Datagram, error) {
-	stop := context.AfterFunc(ctx, func() { l.conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	var n int
-	var errno syscall.Errno
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l.watch(ctx)
 	for i := range b.msgs {
 		b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 		b.msgs[i].Hdr.SetControllen(oobSize)
 		b.msgs[i].Hdr.Flags = 0
 	}
-	err := l.raw.Read(func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), 0, 0, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
-			return false
-		}
-		n, errno = int(r), e
-		return true
-	})
+	l.cur, l.n, l.errno = b, 0, 0
+	err := l.raw.Read(l.readFn)
+	l.cur = nil
+	n, errno := l.n, l.errno
 	if err == nil && errno != 0 {
 		err = errno
 	}
@@ -272,7 +315,12 @@ func (l *Listener) Read(ctx context.Context, buf []byte) (Datagram, error) {
 }
 
 // Close leaves the groups and closes the socket.
-func (l *Listener) Close() error { return l.conn.Close() }
+func (l *Listener) Close() error {
+	if l.unwatch != nil {
+		l.unwatch()
+	}
+	return l.conn.Close()
+}
 
 // Sender sends datagrams to one group (or broadcast address) and port.
 type Sender struct {
@@ -285,6 +333,17 @@ type Sender struct {
 	gsoOOB []byte
 	msgs   []unix.Mmsghdr
 	iovs   []unix.Iovec
+	one    [1][]byte
+
+	// What the write callbacks send and return; kept here so that the send
+	// path passes raw.Write functions made once and allocates nothing.
+	msg      unix.Msghdr // the UDP_SEGMENT sendmsg
+	iov      unix.Iovec
+	wmsgs    []unix.Mmsghdr // the sendmmsg
+	wn       int
+	werr     syscall.Errno
+	mmsgFn   func(fd uintptr) bool
+	segMsgFn func(fd uintptr) bool
 }
 
 // Dial opens a socket that sends to group:port with the given options. With
@@ -373,7 +432,28 @@ func Dial(group netip.Addr, port uint16, o SendOptions) (*Sender, error) {
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&s.gsoOOB[0]))
 	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
 	h.SetLen(unix.CmsgLen(2))
+	s.mmsgFn, s.segMsgFn = s.sendmmsg, s.sendmsg
 	return s, nil
+}
+
+// sendmmsg is the raw.Write callback for SendBatch: one sendmmsg of s.wmsgs.
+func (s *Sender) sendmmsg(fd uintptr) bool {
+	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.wmsgs[0])), uintptr(len(s.wmsgs)), 0, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	s.wn, s.werr = int(r), e
+	return true
+}
+
+// sendmsg is the raw.Write callback for SendSegments: one sendmsg of s.msg.
+func (s *Sender) sendmsg(fd uintptr) bool {
+	_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.msg)), 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	s.werr = e
+	return true
 }
 
 func (s *Sender) wrap(err error) error {
@@ -389,7 +469,9 @@ func (s *Sender) wrap(err error) error {
 
 // Send sends one datagram.
 func (s *Sender) Send(p []byte) error {
-	_, err := s.SendBatch([][]byte{p})
+	s.one[0] = p
+	_, err := s.SendBatch(s.one[:])
+	s.one[0] = nil
 	return err
 }
 
@@ -416,23 +498,16 @@ func (s *Sender) SendBatch(ps [][]byte) (int, error) {
 	}
 	sent := 0
 	for sent < len(ps) {
-		var n int
-		var errno syscall.Errno
-		err := s.raw.Write(func(fd uintptr) bool {
-			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&msgs[sent])), uintptr(len(ps)-sent), 0, 0, 0)
-			if e == unix.EAGAIN || e == unix.EINTR {
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		})
-		if err == nil && errno != 0 {
-			err = errno
+		s.wmsgs, s.wn, s.werr = msgs[sent:], 0, 0
+		err := s.raw.Write(s.mmsgFn)
+		s.wmsgs = nil
+		if err == nil && s.werr != 0 {
+			err = s.werr
 		}
 		if err != nil {
 			return sent, s.wrap(err)
 		}
-		sent += n
+		sent += s.wn
 	}
 	return sent, nil
 }
@@ -450,26 +525,20 @@ func (s *Sender) SendSegments(buf []byte, seg int) error {
 	}
 	if !s.gsoOff {
 		*(*uint16)(unsafe.Pointer(&s.gsoOOB[unix.CmsgLen(0)])) = uint16(seg)
-		iov := unix.Iovec{Base: &buf[0]}
-		iov.SetLen(len(buf))
-		var msg unix.Msghdr
-		msg.Name = (*byte)(unsafe.Pointer(&s.sa))
-		msg.Namelen = s.salen
-		msg.Iov = &iov
-		msg.SetIovlen(1)
-		msg.Control = &s.gsoOOB[0]
-		msg.SetControllen(len(s.gsoOOB))
-		var errno syscall.Errno
-		err := s.raw.Write(func(fd uintptr) bool {
-			_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
-			if e == unix.EAGAIN || e == unix.EINTR {
-				return false
-			}
-			errno = e
-			return true
-		})
-		if err == nil && errno != 0 {
-			err = errno
+		s.iov = unix.Iovec{Base: &buf[0]}
+		s.iov.SetLen(len(buf))
+		s.msg = unix.Msghdr{}
+		s.msg.Name = (*byte)(unsafe.Pointer(&s.sa))
+		s.msg.Namelen = s.salen
+		s.msg.Iov = &s.iov
+		s.msg.SetIovlen(1)
+		s.msg.Control = &s.gsoOOB[0]
+		s.msg.SetControllen(len(s.gsoOOB))
+		s.werr = 0
+		err := s.raw.Write(s.segMsgFn)
+		s.iov.Base = nil
+		if err == nil && s.werr != 0 {
+			err = s.werr
 		}
 		switch {
 		case err == nil:

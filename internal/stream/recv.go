@@ -175,7 +175,16 @@ func NewReceiver(start time.Time, ifName func(int) string) *Receiver {
 
 // Add accounts one datagram and returns how it was classified.
 func (r *Receiver) Add(d sock.Datagram) Event {
-	ev := Event{Datagram: d, Text: d.Payload}
+	var ev Event
+	r.AddTo(&ev, &d)
+	return ev
+}
+
+// AddTo accounts one datagram and writes how it was classified into ev, for
+// a receive loop that reuses one Event: the hot path copies no datagram and
+// allocates nothing once the flow exists.
+func (r *Receiver) AddTo(ev *Event, d *sock.Datagram) {
+	ev.Datagram, ev.Text, ev.Flow, ev.Err, ev.Header = *d, d.Payload, nil, nil, streamhdr.Header{}
 	h, rest, err := streamhdr.Decode(d.Payload)
 	if err != nil {
 		fk := ForeignKey{d.IfIndex, d.Dst, d.Src.Addr()}
@@ -188,31 +197,32 @@ func (r *Receiver) Add(d sock.Datagram) Event {
 		if errors.Is(err, streamhdr.ErrMalformed) {
 			f.Malformed++
 			ev.Kind, ev.Err = KindMalformed, err
-			return ev
+			return
 		}
 		f.Datagrams++
 		f.Bytes += uint64(len(d.Payload))
 		ev.Kind = KindForeign
-		return ev
+		return
 	}
 	ev.Header, ev.Text = h, rest
-	k := FlowKey{d.IfIndex, d.Dst, d.Src.Addr(), h.SenderID}
 	fl := r.last
-	if fl == nil || fl.FlowKey != k {
+	// Most datagrams belong to the flow of the one before: compare the
+	// cheap fields first, and look the map up only when the flow changes.
+	if fl == nil || fl.SenderID != h.SenderID || fl.IfIndex != d.IfIndex || fl.Src != d.Src.Addr() || fl.Group != d.Dst {
+		k := FlowKey{d.IfIndex, d.Dst, d.Src.Addr(), h.SenderID}
 		fl = r.flows[k]
-		r.last = fl
-	}
-	if fl == nil {
-		fl = &Flow{FlowKey: k, Iface: r.IfName(d.IfIndex), SrcPort: d.Src.Port()}
-		r.flows[k] = fl
-		r.order = append(r.order, fl)
+		if fl == nil {
+			fl = &Flow{FlowKey: k, Iface: r.IfName(d.IfIndex), SrcPort: d.Src.Port()}
+			r.flows[k] = fl
+			r.order = append(r.order, fl)
+		}
 		r.last = fl
 	}
 	ev.Flow = fl
 	if h.End() {
 		fl.Seq.End(h.Seq)
 		ev.Kind = KindEnd
-		return ev
+		return
 	}
 	kind := fl.Add(stats.Sample{Seq: h.Seq, SentNs: h.SentNs, ArrivedNs: d.At.UnixNano(), Bytes: len(d.Payload), TTL: d.TTL, SenderTTL: int(h.TTL)})
 	switch kind {
@@ -225,7 +235,6 @@ func (r *Receiver) Add(d sock.Datagram) Event {
 	default:
 		ev.Kind = KindTooLate
 	}
-	return ev
 }
 
 // Flows returns the flows in the order they started.

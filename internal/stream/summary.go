@@ -26,19 +26,23 @@ type NIC struct {
 }
 
 // Count records one datagram from src that took path p.
-func (n *NIC) Count(src netip.Addr, p Path) {
+func (n *NIC) Count(src netip.Addr, p Path) { n.CountN(src, p, 1) }
+
+// CountN records k datagrams from src that took path p: a receive loop
+// counts a run of one source at once, with one map update.
+func (n *NIC) CountN(src netip.Addr, p Path, k int) {
 	switch p {
 	case PathWire:
-		n.Wire++
+		n.Wire += k
 	case PathWireSelf:
-		n.WireSelf++
+		n.WireSelf += k
 	case PathLoopback:
-		n.Loopback++
+		n.Loopback += k
 	}
 	if n.Sources == nil {
 		n.Sources = map[netip.Addr]int{}
 	}
-	n.Sources[src]++
+	n.Sources[src] += k
 }
 
 // Total is every datagram the interface received.

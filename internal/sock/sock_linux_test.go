@@ -10,46 +10,22 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/mcasttools/mcast/internal/labtest"
 )
 
 // TestMain runs this package's tests inside a network namespace of their
-// own (unshare --net), where the tests make a veth pair a <-> b: every
-// datagram they send stays in that namespace. Where no namespace can be
-// made, the tests that need one skip and say why.
-func TestMain(m *testing.M) {
-	if os.Getenv("MCAST_SOCK_NETNS") == "" {
-		if unshare, ok := netnsCommand(); ok {
-			cmd := exec.Command(unshare[0], append(append(unshare[1:], "--", os.Args[0]), os.Args[1:]...)...)
-			cmd.Env = append(os.Environ(), "MCAST_SOCK_NETNS=1")
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-			_ = cmd.Run()
-			os.Exit(cmd.ProcessState.ExitCode())
-		}
-	}
-	os.Exit(m.Run())
-}
-
-func netnsCommand() ([]string, bool) {
-	path, err := exec.LookPath("unshare")
-	if err != nil {
-		return nil, false
-	}
-	cmd := []string{path, "--net"}
-	if os.Geteuid() != 0 {
-		cmd = append(cmd, "--map-root-user")
-	}
-	if exec.Command(cmd[0], append(cmd[1:], "--", "true")...).Run() != nil {
-		return nil, false
-	}
-	return cmd, true
-}
+// own, where the tests make a veth pair a <-> b: every datagram they send
+// stays in that namespace. Where no namespace can be made, the tests that
+// need one skip and say why.
+func TestMain(m *testing.M) { labtest.MainIsolated(m) }
 
 // vethPair makes the veth pair va (10.9.0.1) <-> vb (10.9.0.2) in the test's
 // own namespace, once, and returns their indexes. A datagram sent on va
 // crosses the pair to vb as it would cross a wire.
 func vethPair(t *testing.T) (a, b int) {
 	t.Helper()
-	if os.Getenv("MCAST_SOCK_NETNS") == "" {
+	if !labtest.Isolated() {
 		t.Skip("no network namespace of our own could be made here (unshare --net failed): not sending")
 	}
 	if _, err := net.InterfaceByName("vb"); err != nil {

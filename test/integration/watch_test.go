@@ -348,8 +348,9 @@ func rateEvents(t *testing.T, out string) []rateEvent {
 }
 
 // checkRates asserts that the rate lines describe n3's 200/s stream of
-// 100-byte datagrams: every line from 10.0.0.3 alone, 800 payload bits per
-// datagram, and a line whose interval the stream filled at about 200/s.
+// 100-byte datagrams (and its three 32-byte end markers): every line from
+// 10.0.0.3 alone, rates that are the counts over the interval, and a line
+// whose interval the stream filled at about 200/s.
 func checkRates(t *testing.T, what string, evs []rateEvent, out string) {
 	t.Helper()
 	if len(evs) < 2 {
@@ -358,8 +359,9 @@ func checkRates(t *testing.T, what string, evs []rateEvent, out string) {
 	steady := false
 	for _, e := range evs {
 		if e.Group != "239.6.6.6" || e.Iface != "eth0" || len(e.Senders) != 1 || !strings.HasPrefix(e.Senders[0].Addr, "10.0.0.3:") ||
-			e.Senders[0].Packets != e.Packets || e.Bytes != 100*e.Packets || e.Interval < 1 || e.PPS <= 0 ||
-			math.Abs(e.BPS-800*e.PPS) > 1e-6*e.BPS || math.Abs(e.PPS*e.Interval-float64(e.Packets)) > 0.01 {
+			e.Senders[0].Packets != e.Packets || e.Senders[0].Bytes != e.Bytes || e.Interval < 1 || e.PPS <= 0 ||
+			(100*e.Packets-e.Bytes)%68 != 0 || (100*e.Packets-e.Bytes)/68 > 3 || (100*e.Packets-e.Bytes) < 0 ||
+			math.Abs(e.BPS*e.Interval-8*float64(e.Bytes)) > 0.01 || math.Abs(e.PPS*e.Interval-float64(e.Packets)) > 0.01 {
 			t.Errorf("%s: rate line %+v", what, e)
 		}
 		// Pacing on a loaded machine wobbles; the rate seen must still

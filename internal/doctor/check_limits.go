@@ -103,7 +103,7 @@ func (c limitsCheck) Run(ctx context.Context) Result {
 			seen = fmt.Sprintf("%s: querier %s speaks IGMPv%d", l.Name, qwhere, q)
 		}
 		if w, ok := heard.IGMP(l.Name); ok {
-			q, qwhere = w.Version, w.Addr.String()+", heard on the wire"
+			q, qwhere = w.Version, w.Addr.String()+" on the wire"
 			seen = ""
 			for _, o := range heard.On(l.Name) {
 				if o.Proto == "IGMP" {

@@ -134,7 +134,9 @@ func TestListenOnceStopsEarly(t *testing.T) {
 		heardQuery(2*time.Second, "enX1", "10.0.0.1", "IGMP", 3),
 	}}
 	h := &doctor.Host{Net: n, FS: root(t, "twonic-host", nil), Root: true, Listen: w.listen,
-		Rules: func(context.Context) (doctor.Rulesets, error) { return doctor.Rulesets{NftJSON: `{"nftables":[]}`}, nil }}
+		Rules: func(context.Context) (doctor.Rulesets, error) {
+			return doctor.Rulesets{NftJSON: `{"nftables":[]}`}, nil
+		}}
 	reports := doctor.Run(context.Background(), doctor.Catalog(h, doctor.Target{TTL: 1, Listen: time.Minute}), 5*time.Second)
 	if w.calls.Load() != 1 || w.stopped.Load() != 3 {
 		t.Errorf("listened %d times, stopped after %d queries; want once, after 3", w.calls.Load(), w.stopped.Load())

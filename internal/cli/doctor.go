@@ -158,5 +158,5 @@ func writeDoctorText(w io.Writer, t doctor.Target, rs []doctor.Report, verbose b
 		}
 	}
 	c := doctor.Count(rs)
-	fmt.Fprintf(w, "\n%d fail, %d warn, %d ok, %d could not check\n", c[doctor.Fail], c[doctor.Warn], c[doctor.OK], c[doctor.Skip])
+	fmt.Fprintf(w, "\n%d fail, %d warn, %d ok, %d skipped\n", c[doctor.Fail], c[doctor.Warn], c[doctor.OK], c[doctor.Skip])
 }

@@ -123,7 +123,11 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 		if what == "" {
 			what = "all interfaces"
 		}
-		msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s); interrupt to stop", what, *qi)
+		rates := "data rates at the end"
+		if *report > 0 {
+			rates = "data rates every " + report.String()
+		}
+		msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s, %s); interrupt to stop", what, *qi, rates)
 		if *asJSON {
 			enc.Encode(watch.Event{Time: time.Now(), Iface: name, Kind: watch.KindStart, Text: msg})
 		} else {

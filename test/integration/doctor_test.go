@@ -230,7 +230,7 @@ func TestDoctorLAN(t *testing.T) {
 		d.expect(t, "probe", "skip", "not a multicast address")
 		d.expect(t, "link", "ok")
 		d = runDoctor(t, l, "n2")
-		d.expect(t, "probe", "skip", "could not check: the probe needs --group")
+		d.expect(t, "probe", "skip", "not run: the probe joins a group and sends to it, so it needs --group")
 		r := l.Mcast("n2", "doctor", "--ttl", "300")
 		if r.Code != 2 || !strings.Contains(r.Stderr, `invalid --ttl 300`) {
 			t.Errorf("--ttl 300: %s", r)

@@ -139,7 +139,7 @@ func handle(f Frame, st *State, o Options) error {
 		}
 		return nil
 	}
-	emitAll(o.Emit, st.Packet(Packet{Time: f.Time, Iface: f.Iface, Packet: p}))
+	emitAll(o.Emit, st.Packet(Packet{Time: f.Time, Iface: f.Iface, Outgoing: Outgoing(f), Packet: p}))
 	return nil
 }
 

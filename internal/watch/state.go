@@ -93,6 +93,9 @@ const DefaultQueryInterval = 125 * time.Second
 type Packet struct {
 	Time  time.Time
 	Iface string
+	// Outgoing is set for packets this host sent (a Linux cooked
+	// capture's packet type 4).
+	Outgoing bool
 	igmp.Packet
 }
 
@@ -523,9 +526,13 @@ func (s *State) datagram(seg *segment, p Packet) []Event {
 	if st.Sources[src] == 1 {
 		e := Event{Kind: KindData, Proto: "udp", Host: p.Src, Group: g, SrcPort: p.UDP.SrcPort, DstPort: p.UDP.DstPort, Bytes: p.UDP.Len}
 		e.Text = fmt.Sprintf("%-6s %s:%d from %s:%d (first datagram, %d bytes)", e.Kind, g, p.UDP.DstPort, p.Src, p.UDP.SrcPort, p.UDP.Len)
+		if p.Outgoing {
+			e.Text = fmt.Sprintf("%-6s %s:%d from %s:%d (first datagram, %d bytes, sent by this host)", e.Kind, g, p.UDP.DstPort, p.Src, p.UDP.SrcPort, p.UDP.Len)
+		}
 		evs = append(evs, e)
 	}
-	if s.haveJoin {
+	// What this host sends needs no join here.
+	if s.haveJoin && !p.Outgoing {
 		st.Joined = s.joined[p.Iface][g]
 		if !st.Joined && !seg.warnedData[g] && !linkLocal(g) {
 			seg.warnedData[g] = true

@@ -44,6 +44,12 @@ func data(at time.Duration, src, group string) watch.Packet {
 	return watch.Packet{Time: t0.Add(at), Iface: "eth0", Packet: igmp.Packet{Src: a(src), Dst: a(group), UDP: &igmp.UDP{SrcPort: 1000, DstPort: 5000, Len: 100}}}
 }
 
+// sent marks a packet as sent by this host.
+func sent(p watch.Packet) watch.Packet {
+	p.Outgoing = true
+	return p
+}
+
 func rec(t igmp.RecordType, group string, srcs ...string) igmp.Record {
 	r := igmp.Record{Type: t, Group: a(group)}
 	for _, s := range srcs {
@@ -134,6 +140,10 @@ func TestState(t *testing.T) {
 			p(data(time.Second, "10.0.0.3", "239.7.7.7")),
 			p(data(time.Second, "10.0.0.4", "239.7.7.7"), "data 239.7.7.7 10.0.0.4"),
 			p(data(0, "10.0.0.3", "224.0.0.251"), "data 224.0.0.251 10.0.0.3"),
+		}},
+		{name: "this host's own datagrams need no join here", joined: map[string]map[netip.Addr]bool{"eth0": {}}, steps: []step{
+			p(sent(data(0, "10.0.0.1", "239.7.7.7")), "data 239.7.7.7 10.0.0.1"),
+			p(data(time.Second, "10.0.0.3", "239.7.7.7"), "data 239.7.7.7 10.0.0.3", "warning unjoined_data"),
 		}},
 		{name: "unicast ignored", steps: []step{
 			p(watch.Packet{Time: t0, Packet: igmp.Packet{Src: a("10.0.0.1"), Dst: a("10.0.0.2"), UDP: &igmp.UDP{}}}),
@@ -304,6 +314,24 @@ func TestFilter(t *testing.T) {
 			if (n > 0) != f.want {
 				t.Errorf("%s %s: accepted %d bytes, want accept=%v", f.name, tt.name, n, f.want)
 			}
+		}
+	}
+}
+
+func TestOutgoing(t *testing.T) {
+	sll := func(pkttype byte) []byte { return append([]byte{0, pkttype}, make([]byte, 30)...) }
+	for _, tt := range []struct {
+		name string
+		f    watch.Frame
+		want bool
+	}{
+		{"SLL outgoing", watch.Frame{LinkType: 113, Data: sll(4)}, true},
+		{"SLL multicast in", watch.Frame{LinkType: 113, Data: sll(2)}, false},
+		{"Ethernet", watch.Frame{LinkType: 1, Data: sll(4)}, false},
+		{"short", watch.Frame{LinkType: 113, Data: []byte{0}}, false},
+	} {
+		if got := watch.Outgoing(tt.f); got != tt.want {
+			t.Errorf("%s: Outgoing = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -410,6 +410,7 @@ func (s *State) query(seg *segment, p Packet, fam family, base Event) []Event {
 		}
 	}
 	q := qs[p.Src]
+	firstFrom := q == nil
 	if q == nil {
 		q = &querier{}
 		qs[p.Src] = q
@@ -459,7 +460,8 @@ func (s *State) query(seg *segment, p Packet, fam family, base Event) []Event {
 	if m.QQI > 0 {
 		e.Text += fmt.Sprintf(", qqi %s, qrv %d", m.QQI, m.QRV)
 	}
-	if p.Src.IsUnspecified() {
+	if p.Src.IsUnspecified() && firstFrom {
+		// Said once per querier, not on every query.
 		e.Text += " (querier without an address: a snooping switch or a bridge with no IP)"
 	}
 	return append(evs, e)

@@ -150,6 +150,14 @@ func writeRelayStatus(w io.Writer, st relay.Status) {
 	fmt.Fprintf(w, "relay %s on %s, underlay %s, source %s, up %.0fs, reloads %d\n", st.Node, st.Interface, st.Listen, st.Source, st.UptimeSeconds, st.Reloads)
 	fmt.Fprintf(w, "wants: %s\n", orNone(st.Wants))
 	fmt.Fprintf(w, "joined: %s\n", orNone(st.Joined))
+	members := func(m map[string]int) string {
+		c := make(map[string]uint64, len(m))
+		for k, v := range m {
+			c[k] = uint64(v)
+		}
+		return formatCounts(c)
+	}
+	fmt.Fprintf(w, "members: this host %s, other hosts on the LAN %s\n", members(st.Members), members(st.LANMembers))
 	fmt.Fprintf(w, "captured: %s\n", formatCounts(st.Captured))
 	fmt.Fprintf(w, "emitted: %s\n", formatCounts(st.Emitted))
 	fmt.Fprintln(w, "peers:")

@@ -39,10 +39,10 @@ func runTunnel(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if fs.NArg() != 0 {
-		return usagef("tunnel %s: unexpected arguments %q", sub, fs.Args())
+		return usagef("%s: unexpected arguments %q", sub, fs.Args())
 	}
 	if *config == "" {
-		return usagef("tunnel %s: missing --config FILE", sub)
+		return usagef("%s: missing --config FILE", sub)
 	}
 	if timeout != nil && *timeout <= 0 {
 		return usagef("invalid --timeout %s: must be positive", *timeout)

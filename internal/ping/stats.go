@@ -105,13 +105,29 @@ func (l *ledger) sentQuery(seq uint32, at time.Time) {
 }
 
 func (l *ledger) answered(seq uint32, multicast bool) {
-	if seq == 0 || seq > l.last || l.last-seq >= dupWindow || seq <= l.settled {
+	if seq == 0 || seq > l.last || l.last-seq >= dupWindow {
 		return
 	}
+	bit := uint8(1)
 	if multicast {
-		l.got[seq%dupWindow] |= 2
-	} else {
-		l.got[seq%dupWindow] |= 1
+		bit = 2
+	}
+	if l.got[seq%dupWindow]&bit != 0 {
+		return
+	}
+	l.got[seq%dupWindow] |= bit
+	if seq <= l.settled {
+		// A late answer to a query already counted as lost: count it now,
+		// so that the next view does not report a loss that did not happen.
+		if multicast {
+			l.multi++
+			// mcFirst counts settled queries, as settle does.
+			if at := l.sent - (l.settled - seq); l.mcFirst == 0 || at < l.mcFirst {
+				l.mcFirst = at
+			}
+		} else {
+			l.uni++
+		}
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"time"
+
+	"golang.org/x/net/bpf"
 )
 
 // AppendIPv4UDP appends an IPv4 header and UDP header followed by payload:
@@ -66,15 +69,28 @@ func pseudoSum(src, dst []byte, udpLen int) uint32 {
 	return s
 }
 
+// checksum adds b to the one's complement sum, 8 bytes at a time (the
+// Internet checksum is byte-order independent in 16-bit words, so wide
+// big-endian adds folded at the end give the same result).
 func checksum(sum uint32, b []byte) uint32 {
-	n := len(b) &^ 1
-	for i := 0; i < n; i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	acc := uint64(sum)
+	for len(b) >= 8 {
+		v := binary.BigEndian.Uint64(b)
+		acc += v >> 32
+		acc += v & 0xffffffff
+		b = b[8:]
 	}
-	if len(b)&1 != 0 {
-		sum += uint32(b[len(b)-1]) << 8
+	for len(b) >= 2 {
+		acc += uint64(b[0])<<8 | uint64(b[1])
+		b = b[2:]
 	}
-	return sum
+	if len(b) == 1 {
+		acc += uint64(b[0]) << 8
+	}
+	for acc>>32 != 0 {
+		acc = acc&0xffffffff + acc>>32
+	}
+	return uint32(acc)
 }
 
 func finish(sum uint32) uint16 {
@@ -121,4 +137,68 @@ func ParseUDP(b []byte) (sport, dport uint16, payload []byte, err error) {
 		return 0, 0, nil, errNotUDP
 	}
 	return binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4]), b[8:ulen], nil
+}
+
+// AppendIGMPQuery appends an IPv4 packet carrying an IGMPv3 general query
+// from src to 224.0.0.1 (TTL 1, Router Alert), with the default timers:
+// maximum response 10 s, robustness 2, query interval 125 s.
+func AppendIGMPQuery(dst []byte, src netip.Addr) []byte {
+	s := src.As4()
+	start := len(dst)
+	dst = append(dst, 0x46, 0xc0, 0, 36, 0, 0, 0, 0, 1, 2, 0, 0) // IHL 6, TOS 0xc0, total 36, TTL 1, IGMP
+	dst = append(dst, s[:]...)
+	dst = append(dst, 224, 0, 0, 1)
+	dst = append(dst, 148, 4, 0, 0) // Router Alert
+	binary.BigEndian.PutUint16(dst[start+10:], finish(checksum(0, dst[start:start+24])))
+	ig := len(dst)
+	dst = append(dst, 0x11, byte(defaultQueryResponse/(100*time.Millisecond)), 0, 0, 0, 0, 0, 0,
+		defaultRobustness, byte(defaultQueryInterval/time.Second), 0, 0)
+	binary.BigEndian.PutUint16(dst[ig+2:], finish(checksum(0, dst[ig:])))
+	return dst
+}
+
+// AppendMLDQuery appends an IPv6 packet carrying an MLDv2 general query
+// from src (a link-local address) to ff02::1 (hop limit 1, hop-by-hop
+// Router Alert), with the same timers as AppendIGMPQuery.
+func AppendMLDQuery(dst []byte, src netip.Addr) []byte {
+	s := src.As16()
+	d := netip.MustParseAddr("ff02::1").As16()
+	const icmpLen = 28
+	dst = append(dst, 0x60, 0, 0, 0, 0, 8+icmpLen, 0, 1) // payload length, next header hop-by-hop, hop limit 1
+	dst = append(dst, s[:]...)
+	dst = append(dst, d[:]...)
+	dst = append(dst, 58, 0, 5, 2, 0, 0, 1, 0) // next ICMPv6, Router Alert (MLD), PadN
+	ic := len(dst)
+	mrc := uint16(defaultQueryResponse / time.Millisecond)
+	dst = append(dst, 130, 0, 0, 0, byte(mrc>>8), byte(mrc), 0, 0)
+	dst = append(dst, make([]byte, 16)...)
+	dst = append(dst, defaultRobustness, byte(defaultQueryInterval/time.Second), 0, 0)
+	sum := checksum(0, s[:])
+	sum = checksum(sum, d[:])
+	sum += icmpLen + 58
+	binary.BigEndian.PutUint16(dst[ic+2:], finish(checksum(sum, dst[ic:])))
+	return dst
+}
+
+// CaptureFilter4 is the kernel-side filter of the IPv4 capture socket (a
+// raw socket: the program sees the IP header first). It keeps packets to a
+// multicast group, to 255.255.255.255 or to bcast (the subnet's broadcast
+// address, when valid), so that unicast UDP, such as the relay's own
+// underlay frames, never reaches the relay's capture loop.
+func CaptureFilter4(bcast netip.Addr) []bpf.Instruction {
+	b := uint32(0xffffffff)
+	if bcast.Is4() {
+		a := bcast.As4()
+		b = binary.BigEndian.Uint32(a[:])
+	}
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 16, Size: 1},
+		bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xe0, SkipTrue: 4},
+		bpf.LoadAbsolute{Off: 16, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xffffffff, SkipTrue: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: b, SkipTrue: 1},
+		bpf.RetConstant{Val: 0},
+		bpf.RetConstant{Val: 0x40000},
+	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/relay/crypto"
+	"github.com/mcasttools/mcast/internal/wire/igmp"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 	"golang.org/x/net/ipv4"
 )
@@ -65,18 +66,21 @@ type Relay struct {
 	seed maphash.Seed
 	io   *osIO
 
-	mu       sync.Mutex // guards cfg, peers, local, joined, members
-	cfg      *config.Config
-	peers    map[uint32]*peer
-	local    []relayframe.Interest // what this relay wants, sorted
-	joined   map[netip.Addr]bool
-	members  map[netip.Addr]int
-	reloads  atomic.Uint64
-	started  time.Time
-	table    atomic.Pointer[routeTable]
-	frameSeq atomic.Uint64
-	dgramID  atomic.Uint64
-	kick     chan struct{} // run a tick now (interest changed, peer came up, reload)
+	mu        sync.Mutex // guards cfg, peers, local, joined, members, lan, nextQuery
+	cfg       *config.Config
+	lan       *LANMembers // other hosts' memberships, from their reports
+	lanCount  map[netip.Addr]int
+	nextQuery time.Time
+	peers     map[uint32]*peer
+	local     []relayframe.Interest // what this relay wants, sorted
+	joined    map[netip.Addr]bool
+	members   map[netip.Addr]int
+	reloads   atomic.Uint64
+	started   time.Time
+	table     atomic.Pointer[routeTable]
+	frameSeq  atomic.Uint64
+	dgramID   atomic.Uint64
+	kick      chan struct{} // run a tick now (interest changed, peer came up, reload)
 
 	cmu  sync.Mutex // guards seen
 	seen *keyCache  // transmissions captured on or emitted to the LAN recently
@@ -140,7 +144,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	r := &Relay{
 		log: log, keys: keys, seed: maphash.MakeSeed(), cfg: cfg,
 		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
-		kick: make(chan struct{}, 1), started: now,
+		kick: make(chan struct{}, 1), started: now, lan: NewLANMembers(), lanCount: map[netip.Addr]int{},
 		seen:    newKeyCache(seenSpan, 1<<18, now),
 		buckets: map[netip.Addr]*bucket{}, reasm: newReassembler(2*time.Second, 1024),
 	}
@@ -167,6 +171,32 @@ func (r *Relay) setPeers(cfg *config.Config) {
 		next[pc.ID] = &peer{cfg: pc, udp: net.UDPAddrFromAddrPort(pc.Addr), wants: map[relayframe.Interest]bool{}}
 	}
 	r.peers = next
+}
+
+// isUpLANPeer reports whether a is the address of a relay declared on
+// this LAN that is up. Caller holds mu.
+func (r *Relay) isUpLANPeer(a netip.Addr) bool {
+	for _, p := range r.peers {
+		if p.cfg.LAN && p.cfg.Addr.Addr() == a && p.up.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// onMembership applies an IGMP or MLD message heard on the LAN from another
+// host.
+func (r *Relay) onMembership(now time.Time, src netip.Addr, m *igmp.Message) {
+	self := r.io.addr4
+	if src.Is6() {
+		self = r.io.ll6
+	}
+	r.mu.Lock()
+	changed := r.lan.Observe(now, src, self, m)
+	r.mu.Unlock()
+	if changed {
+		r.kickTick()
+	}
 }
 
 // rebuild publishes a new routeTable. Caller holds mu (or owns r).
@@ -340,8 +370,8 @@ func (r *Relay) sealTo(w *sendWork, p *peer, typ uint8, body []byte) {
 	p.sentBytes.Add(uint64(len(f)))
 }
 
-// flush seals what is pending and sends every queued frame.
-func (r *Relay) flush(w *sendWork) {
+// sealPending seals every peer's pending body into a frame.
+func (r *Relay) sealPending(w *sendWork) {
 	for _, pd := range w.order {
 		if len(pd.body) > 0 {
 			r.sealTo(w, pd.p, relayframe.TypeData, pd.body)
@@ -349,6 +379,11 @@ func (r *Relay) flush(w *sendWork) {
 		}
 	}
 	w.order = w.order[:0]
+}
+
+// flush seals what is pending and sends every queued frame.
+func (r *Relay) flush(w *sendWork) {
+	r.sealPending(w)
 	if w.nframe == 0 {
 		return
 	}
@@ -597,14 +632,22 @@ func (r *Relay) flushEmit(w *recvWork) {
 // ---- housekeeping ----
 
 // localInterests computes what this relay wants from the kernel's
-// membership counts (members, own joins subtracted) and the config.
-func localInterests(cfg *config.Config, users map[netip.Addr]int, joined map[netip.Addr]bool) []relayframe.Interest {
+// membership counts (members, own joins subtracted), the members other
+// hosts on the LAN reported (lan) and the config.
+func localInterests(cfg *config.Config, users map[netip.Addr]int, joined map[netip.Addr]bool, lan map[netip.Addr]int) []relayframe.Interest {
 	var out []relayframe.Interest
 	seen := map[netip.Addr]bool{}
 	for g, n := range users {
 		if joined[g] {
 			n--
 		}
+		n += lan[g]
+		if n > 0 && cfg.Carries(g) && !seen[g] {
+			seen[g] = true
+			out = append(out, relayframe.Interest{Group: g})
+		}
+	}
+	for g, n := range lan {
 		if n > 0 && cfg.Carries(g) && !seen[g] {
 			seen[g] = true
 			out = append(out, relayframe.Interest{Group: g})
@@ -621,13 +664,42 @@ func localInterests(cfg *config.Config, users map[netip.Addr]int, joined map[net
 	for _, port := range cfg.BroadcastPorts {
 		out = append(out, relayframe.Interest{Group: broadcastGroup, Port: port})
 	}
-	slices.SortFunc(out, func(a, b relayframe.Interest) int {
+	sortInterests(out)
+	return out
+}
+
+// addLANPeerWants adds to local the groups that relays on this LAN want
+// and this relay is the elected forwarder of, keeping local sorted.
+func addLANPeerWants(local []relayframe.Interest, peers map[uint32]*peer, t *routeTable) []relayframe.Interest {
+	have := map[relayframe.Interest]bool{}
+	for _, in := range local {
+		have[in] = true
+	}
+	n := len(local)
+	for _, p := range peers {
+		if !p.cfg.LAN || !p.up.Load() {
+			continue
+		}
+		for in := range p.wants {
+			if in.Group != broadcastGroup && !have[in] && t.cfg.Carries(in.Group) && t.forwarder(in.Group) {
+				have[in] = true
+				local = append(local, in)
+			}
+		}
+	}
+	if len(local) != n {
+		sortInterests(local)
+	}
+	return local
+}
+
+func sortInterests(list []relayframe.Interest) {
+	slices.SortFunc(list, func(a, b relayframe.Interest) int {
 		if c := a.Group.Compare(b.Group); c != 0 {
 			return c
 		}
 		return int(a.Port) - int(b.Port)
 	})
-	return out
 }
 
 // wantedJoins is the set of groups the capture sockets should be joined
@@ -698,9 +770,27 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 			r.joined[g] = true
 		}
 	}
-	// Interests.
-	local := localInterests(cfg, users, r.joined)
+	// Interests: this host's members, other hosts' reports, and, for the
+	// groups this relay forwards, what the other relays on this LAN want
+	// for their own hosts (they are not the forwarder, so they do not add
+	// ours: no feedback).
+	if r.lan.Expire(now) {
+		r.log.Debug("LAN memberships expired")
+	}
+	lan := r.lan.Groups(r.isUpLANPeer)
+	local := localInterests(cfg, users, r.joined, lan)
+	if t := r.table.Load(); len(t.lan) > 1 {
+		local = addLANPeerWants(local, r.peers, t)
+	}
 	r.members = users
+	r.lanCount = lan
+	queries := cfg.Querier && !now.Before(r.nextQuery)
+	var q4, q6 bool
+	if queries {
+		r.nextQuery = now.Add(defaultQueryInterval)
+		q4 = !r.lan.OtherQuerier(now, false)
+		q6 = !r.lan.OtherQuerier(now, true)
+	}
 	if !slices.Equal(local, r.local) {
 		r.local = local
 		helloDue = true
@@ -724,6 +814,9 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 			r.sealTo(w, p, relayframe.TypeHello, body)
 		}
 		r.flush(w)
+	}
+	if q4 || q6 {
+		r.io.query(q4, q6, r.log)
 	}
 	r.amu.Lock()
 	n := r.reasm.expire(now)

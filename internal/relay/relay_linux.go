@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/wire/igmp"
+	"golang.org/x/net/bpf"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -27,6 +31,7 @@ type batchConn interface {
 type osIO struct {
 	ifi          *net.Interface
 	addr4, addr6 netip.Addr // the interface's own addresses (source "relay")
+	ll6          netip.Addr // its IPv6 link-local address (MLD queries)
 	bcast4       netip.Addr // the interface's IPv4 subnet broadcast address
 	mtu          int
 
@@ -39,6 +44,8 @@ type osIO struct {
 	em4c, em6c   net.PacketConn
 	em4          *ipv4.PacketConn
 	em6          *ipv6.PacketConn
+
+	pkt *sock.PacketConn // IGMP and MLD of the LAN
 }
 
 func (o *osIO) has6() bool { return o.cap6 != nil }
@@ -108,6 +115,9 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		}
 		pa = pa.Unmap()
 		ones, _ := ipn.Mask.Size()
+		if pa.Is6() && pa.IsLinkLocalUnicast() && !o.ll6.IsValid() {
+			o.ll6 = pa
+		}
 		switch {
 		case pa.Is4() && !o.addr4.IsValid():
 			o.addr4 = pa
@@ -151,6 +161,11 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		return nil, permHint(err, "binding the capture socket to "+o.ifi.Name)
 	}
 	o.cap4 = ipv4.NewPacketConn(o.cap4c)
+	if prog, err := bpf.Assemble(CaptureFilter4(o.bcast4)); err != nil {
+		return nil, fmt.Errorf("assembling the capture filter: %w", err)
+	} else if err := o.cap4.SetBPF(prog); err != nil {
+		return nil, fmt.Errorf("attaching the capture filter: %w", err)
+	}
 	o.em4c, err = net.ListenPacket("ip4:255", "0.0.0.0")
 	if err != nil {
 		return nil, permHint(err, "opening the IPv4 raw emission socket")
@@ -164,6 +179,15 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 	}
 	if err := o.em4.SetMulticastLoopback(true); err != nil {
 		return nil, fmt.Errorf("setting multicast loopback: %w", err)
+	}
+
+	// Other hosts' IGMP and MLD reports.
+	prog, err := bpf.Assemble(MembershipFilter())
+	if err != nil {
+		return nil, fmt.Errorf("assembling the membership filter: %w", err)
+	}
+	if o.pkt, err = sock.OpenPacket(o.ifi.Name, prog, false); err != nil {
+		return nil, err
 	}
 
 	if needs6(cfg) {
@@ -200,6 +224,27 @@ func (o *osIO) close() {
 	for _, c := range []interface{ Close() error }{o.under, o.cap4c, o.cap6c, o.em4c, o.em6c} {
 		if c != nil && !isNilConn(c) {
 			c.Close()
+		}
+	}
+	if o.pkt != nil {
+		o.pkt.Close()
+	}
+}
+
+// query sends general queries on the LAN (IGMPv3 from the interface's
+// IPv4 address, MLDv2 from its link-local address), so that the hosts
+// report their memberships and snooping switches forward the reports here.
+func (o *osIO) query(v4, v6 bool, log *slog.Logger) {
+	if v4 && o.addr4.IsValid() {
+		b := AppendIGMPQuery(nil, o.addr4)
+		if _, err := o.em4c.WriteTo(b, &net.IPAddr{IP: net.IPv4(224, 0, 0, 1)}); err != nil {
+			log.Warn("sending an IGMP query", "err", err)
+		}
+	}
+	if v6 && o.em6c != nil && o.ll6.IsValid() {
+		b := AppendMLDQuery(nil, o.ll6)
+		if _, err := o.em6c.WriteTo(b, &net.IPAddr{IP: net.ParseIP("ff02::1"), Zone: o.ifi.Name}); err != nil {
+			log.Warn("sending an MLD query", "err", err)
 		}
 	}
 }
@@ -308,6 +353,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); f(ctx) }()
 	}
 	loop(r.underlayLoop)
+	loop(r.membershipLoop)
 	loop(r.capture4Loop)
 	if o.cap6 != nil {
 		loop(r.capture6Loop)
@@ -361,6 +407,29 @@ func (r *Relay) readErr(ctx context.Context, what string, err error) {
 	select {
 	case <-ctx.Done():
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// membershipLoop hears the IGMP and MLD messages of other hosts on the LAN.
+func (r *Relay) membershipLoop(ctx context.Context) {
+	buf := make([]byte, 1<<16)
+	for ctx.Err() == nil {
+		n, info, err := r.io.pkt.Read(ctx, buf)
+		if err != nil {
+			r.readErr(ctx, "membership", err)
+			continue
+		}
+		if info.Outgoing() {
+			continue // this host's own: its memberships are in /proc
+		}
+		p, err := igmp.DecodeIP(buf[:n])
+		if err != nil || p.Msg == nil {
+			if err != nil && !errors.Is(err, igmp.ErrNotIP) {
+				r.stats.drop(DropMalformed)
+			}
+			continue
+		}
+		r.onMembership(time.Now(), p.Src, p.Msg)
 	}
 }
 

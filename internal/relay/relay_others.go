@@ -5,6 +5,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"runtime"
 
@@ -13,10 +14,11 @@ import (
 
 // osIO is not available on this system.
 type osIO struct {
-	addr4, addr6, bcast4 netip.Addr
-	mtu                  int
+	addr4, addr6, bcast4, ll6 netip.Addr
+	mtu                       int
 }
 
+func (o *osIO) query(bool, bool, *slog.Logger)             {}
 func (o *osIO) has6() bool                                 { return false }
 func (o *osIO) join(netip.Addr) error                      { return errUnsupported }
 func (o *osIO) leave(netip.Addr) error                     { return errUnsupported }

@@ -68,7 +68,7 @@ func TestLocalInterests(t *testing.T) {
 		netip.MustParseAddr("239.8.0.1"): 3, // not carried
 	}
 	joined := map[netip.Addr]bool{netip.MustParseAddr("239.1.1.1"): true, netip.MustParseAddr("239.1.1.2"): true}
-	got := formatInterests(localInterests(cfg, users, joined))
+	got := formatInterests(localInterests(cfg, users, joined, nil))
 	want := []string{"239.1.1.1", "239.9.0.5", "broadcast:5000"}
 	if len(got) != len(want) {
 		t.Fatalf("got %v want %v", got, want)
@@ -79,7 +79,7 @@ func TestLocalInterests(t *testing.T) {
 		}
 	}
 	cfg.Interest = config.InterestAll
-	if got := localInterests(cfg, nil, joined); len(got) != 3 {
+	if got := localInterests(cfg, nil, joined, nil); len(got) != 3 {
 		t.Fatalf("interest all: %v", formatInterests(got))
 	}
 }

@@ -91,6 +91,7 @@ type Status struct {
 	Wants         []string          `json:"wants"`  // what this relay asks its peers for
 	Joined        []string          `json:"joined"` // groups the capture sockets joined
 	Members       map[string]int    `json:"local_members"`
+	LANMembers    map[string]int    `json:"lan_members"` // other hosts on the LAN that reported the group
 	Peers         []PeerStatus      `json:"peers"`
 	Captured      map[string]uint64 `json:"captured"` // datagrams taken from the LAN, by group
 	Emitted       map[string]uint64 `json:"emitted"`  // datagrams re-emitted on the LAN, by group
@@ -124,7 +125,7 @@ func (r *Relay) Status() Status {
 	st := Status{
 		Node: r.cfg.Node, Interface: r.cfg.Interface, Listen: r.cfg.Listen.String(), Source: string(r.cfg.Source),
 		UptimeSeconds: now.Sub(r.started).Seconds(), Reloads: r.reloads.Load(),
-		Wants: formatInterests(r.local), Members: map[string]int{},
+		Wants: formatInterests(r.local), Members: map[string]int{}, LANMembers: map[string]int{},
 		Captured: r.stats.captured.snapshot(), Emitted: r.stats.emitted.snapshot(), Drops: map[string]uint64{},
 		OwnSeen: r.stats.ownSeen.Load(), Fragmented: r.stats.fragmented.Load(), Reassembled: r.stats.reassembled.Load(),
 	}
@@ -142,6 +143,11 @@ func (r *Relay) Status() Status {
 		}
 		if n > 0 && r.cfg.Carries(g) {
 			st.Members[g.String()] = n
+		}
+	}
+	for g, n := range r.lanCount {
+		if n > 0 && r.cfg.Carries(g) {
+			st.LANMembers[g.String()] = n
 		}
 	}
 	for reason, v := range r.stats.drops {

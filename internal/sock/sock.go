@@ -29,6 +29,7 @@ type SendOptions struct {
 	NoLoop    bool       // disable IP_MULTICAST_LOOP
 	Broadcast bool       // allow sending to a broadcast address (SO_BROADCAST)
 	SndBuf    int        // send buffer in bytes (SO_SNDBUFFORCE as root); 0 leaves the default
+	NoGSO     bool       // never use UDP_SEGMENT: batches go out with sendmmsg
 }
 
 // ListenConfig says what a Listener receives.

@@ -363,7 +363,7 @@ func Dial(group netip.Addr, port uint16, o SendOptions) (*Sender, error) {
 	if serr != nil {
 		return fail(serr)
 	}
-	s := &Sender{conn: conn, raw: raw, dst: netip.AddrPortFrom(group.WithZone(""), port)}
+	s := &Sender{conn: conn, raw: raw, dst: netip.AddrPortFrom(group.WithZone(""), port), gsoOff: o.NoGSO}
 	scope := 0
 	if group.Is6() && (group.IsLinkLocalMulticast() || group.IsInterfaceLocalMulticast()) {
 		scope = o.IfIndex

@@ -5,16 +5,13 @@ package watch
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
-	"os"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/bpf"
-	"golang.org/x/sys/unix"
 
+	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/wire/igmp"
 	"github.com/mcasttools/mcast/internal/wire/pcap"
 )
@@ -24,27 +21,16 @@ import (
 // Linux cooked (SLL) records of the IP packet, which keep the direction and
 // the sender's link address.
 //
-// The socket is SOCK_RAW with PACKET_VNET_HDR, so the kernel says when a
-// packet is a UDP segmentation-offload aggregate (a sender's UDP_SEGMENT, as
-// seen on the sending host or across a veth): Next cuts it into the
-// datagrams the wire carries (igmp.SplitUDP). PACKET_AUXDATA gives where
-// the IP header starts behind the link header.
+// The socket is sock.OpenPacketOffload's, so it knows when a packet is a
+// UDP segmentation-offload aggregate (a sender's UDP_SEGMENT, as seen on
+// the sending host or across a veth): Next cuts it into the datagrams the
+// wire carries (igmp.SplitUDP).
 type Capture struct {
-	f       *os.File
-	rc      syscall.RawConn
-	ifindex int
-	name    string
-	names   map[int]string
-	buf     []byte
-	oob     []byte
-	vnet    bool    // frames start with a struct virtio_net_hdr
-	queue   []Frame // the rest of a split aggregate
+	pc    *sock.PacketConn
+	names map[int]string
+	buf   []byte
+	queue []Frame // the rest of a split aggregate
 }
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
-// vnetHdrLen is sizeof(struct virtio_net_hdr).
-const vnetHdrLen = 10
 
 // OpenCapture opens a capture of IPv4 and IPv6 multicast on the named
 // interface, or on every interface when name is empty. On one interface it
@@ -62,69 +48,21 @@ func OpenQueryCapture(name string) (*Capture, error) {
 }
 
 func openCapture(name string, filter func() ([]bpf.RawInstruction, error)) (*Capture, error) {
-	c := &Capture{name: name, names: map[int]string{}, buf: make([]byte, vnetHdrLen+1<<17), oob: make([]byte, 256)}
-	if name != "" {
-		ifi, err := net.InterfaceByName(name)
-		if err != nil {
-			return nil, fmt.Errorf("capturing on %s: %w", name, err)
-		}
-		c.ifindex = ifi.Index
-		c.names[ifi.Index] = name
-	}
-	// Bound to no protocol until the filter is in place, so that nothing
-	// unfiltered queues in between.
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, fmt.Errorf("opening an AF_PACKET socket: %w (capturing needs CAP_NET_RAW: run as root or grant the capability)", err)
-		}
-		return nil, fmt.Errorf("opening an AF_PACKET socket: %w", err)
-	}
-	fail := func(what string, err error) (*Capture, error) {
-		unix.Close(fd)
-		return nil, fmt.Errorf("capturing on %s: %s: %w", c.ifaceName(), what, err)
-	}
 	prog, err := filter()
 	if err != nil {
-		return fail("assembling the filter", err)
+		return nil, fmt.Errorf("capturing on %s: assembling the filter: %w", name, err)
 	}
-	ins := make([]unix.SockFilter, len(prog))
-	for i, r := range prog {
-		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	fprog := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
-		return fail("attaching the filter", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
-		return fail("asking for PACKET_AUXDATA", err)
-	}
-	// Without the virtio header (very old kernels) aggregates stay whole.
-	c.vnet = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1) == nil
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: c.ifindex}); err != nil {
-		return fail("binding", err)
-	}
-	if c.ifindex != 0 {
-		mr := unix.PacketMreq{Ifindex: int32(c.ifindex), Type: unix.PACKET_MR_ALLMULTI}
-		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mr); err != nil {
-			return fail("asking for all multicast", err)
-		}
-	}
-	c.f = os.NewFile(uintptr(fd), "packet")
-	rc, err := c.f.SyscallConn()
+	pc, err := sock.OpenPacketOffload(name, prog, true)
 	if err != nil {
-		c.f.Close()
-		return nil, fmt.Errorf("capturing on %s: %w", c.ifaceName(), err)
+		return nil, err
 	}
-	c.rc = rc
+	// An aggregate is at most 64 KiB of IP; the link and virtio headers
+	// come before it.
+	c := &Capture{pc: pc, names: map[int]string{}, buf: make([]byte, 1<<17)}
+	if name != "" {
+		c.names[pc.Ifindex()] = name
+	}
 	return c, nil
-}
-
-func (c *Capture) ifaceName() string {
-	if c.name == "" {
-		return "all interfaces"
-	}
-	return c.name
 }
 
 // LinkType is Linux cooked capture.
@@ -137,96 +75,23 @@ func (c *Capture) Next(ctx context.Context) (Frame, error) {
 		c.queue = c.queue[1:]
 		return f, nil
 	}
-	stop := context.AfterFunc(ctx, func() { c.f.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	for {
-		var (
-			n, oobn int
-			from    unix.Sockaddr
-			rerr    error
-		)
-		err := c.rc.Read(func(fd uintptr) bool {
-			n, oobn, _, from, rerr = unix.Recvmsg(int(fd), c.buf, c.oob, unix.MSG_TRUNC)
-			return rerr != unix.EAGAIN
-		})
-		now := time.Now()
-		if ctx.Err() != nil {
-			return Frame{}, ctx.Err()
-		}
-		if err == nil {
-			err = rerr
-		}
-		if errors.Is(err, unix.EINVAL) && c.vnet {
-			// An offload the kernel cannot describe in a virtio header:
-			// it dropped the packet. Take the next.
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, unix.ENETDOWN) || errors.Is(err, unix.ENXIO) || errors.Is(err, unix.ENODEV) {
-				return Frame{}, fmt.Errorf("capturing on %s: the interface went down or vanished: %w", c.ifaceName(), err)
-			}
-			return Frame{}, fmt.Errorf("capturing on %s: %w", c.ifaceName(), err)
-		}
-		frames := c.frames(now, c.buf[:min(n, len(c.buf))], n, c.oob[:oobn], from)
-		if len(frames) == 0 {
-			continue
-		}
-		c.queue = frames[1:]
-		return frames[0], nil
+	capLen, info, err := c.pc.Read(ctx, c.buf)
+	now := time.Now()
+	if err != nil {
+		return Frame{}, err
 	}
-}
-
-// frames turns one received packet (virtio header, link header, IP
-// packet) into SLL frames: one, or one per datagram of a UDP aggregate.
-func (c *Capture) frames(now time.Time, b []byte, n int, oob []byte, from unix.Sockaddr) []Frame {
-	seg := 0
-	if c.vnet {
-		if len(b) < vnetHdrLen {
-			return nil
-		}
-		// struct virtio_net_hdr: flags, gso_type, hdr_len, gso_size, ...
-		// in host byte order for a packet socket.
-		if b[1]&^unix.VIRTIO_NET_HDR_GSO_ECN == unix.VIRTIO_NET_HDR_GSO_UDP_L4 {
-			seg = int(binary.NativeEndian.Uint16(b[4:6]))
-		}
-		b, n = b[vnetHdrLen:], n-vnetHdrLen
-	}
-	netOff := -1
-	if cms, err := unix.ParseSocketControlMessage(oob); err == nil {
-		for _, cm := range cms {
-			if cm.Header.Level == unix.SOL_PACKET && cm.Header.Type == unix.PACKET_AUXDATA && len(cm.Data) >= 20 {
-				// struct tpacket_auxdata: status, len, snaplen, mac, net, ...
-				netOff = int(binary.NativeEndian.Uint16(cm.Data[14:16]))
-			}
-		}
-	}
-	sll, _ := from.(*unix.SockaddrLinklayer)
-	if netOff < 0 {
-		netOff = 0
-		if sll != nil && (sll.Hatype == unix.ARPHRD_ETHER || sll.Hatype == unix.ARPHRD_LOOPBACK) {
-			netOff = 14
-		}
-	}
-	if netOff > len(b) {
-		return nil
-	}
-	ip, origLen := b[netOff:], n-netOff
+	ip := c.buf[:capLen]
 	pkts := [][]byte{ip}
-	if seg > 0 && len(ip) == origLen {
-		pkts = igmp.SplitUDP(ip, seg)
+	if info.GSOSize > 0 && capLen == info.Len {
+		pkts = igmp.SplitUDP(ip, info.GSOSize)
 	}
-	ifindex := c.ifindex
 	var hdr [16]byte
-	if sll != nil {
-		ifindex = sll.Ifindex
-		binary.BigEndian.PutUint16(hdr[0:], uint16(sll.Pkttype))
-		binary.BigEndian.PutUint16(hdr[2:], sll.Hatype)
-		halen := min(int(sll.Halen), 8)
-		binary.BigEndian.PutUint16(hdr[4:], uint16(halen))
-		copy(hdr[6:14], sll.Addr[:halen])
-	}
-	name := c.nameOf(ifindex)
-	out := make([]Frame, 0, len(pkts))
+	binary.BigEndian.PutUint16(hdr[0:], uint16(info.Pkttype))
+	binary.BigEndian.PutUint16(hdr[2:], info.Hatype)
+	binary.BigEndian.PutUint16(hdr[4:], uint16(len(info.Addr)))
+	copy(hdr[6:14], info.Addr)
+	name := c.nameOf(info.Ifindex)
+	frames := make([]Frame, 0, len(pkts))
 	for _, p := range pkts {
 		et := uint16(0x0800)
 		if len(p) > 0 && p[0]>>4 == 6 {
@@ -236,13 +101,14 @@ func (c *Capture) frames(now time.Time, b []byte, n int, oob []byte, from unix.S
 		data := make([]byte, 16+len(p))
 		copy(data, hdr[:])
 		copy(data[16:], p)
-		ol := 16 + len(p)
+		orig := 16 + len(p)
 		if len(pkts) == 1 {
-			ol = 16 + origLen
+			orig = 16 + info.Len
 		}
-		out = append(out, Frame{Time: now, Iface: name, LinkType: pcap.LinkLinuxSLL, Data: data, OrigLen: ol})
+		frames = append(frames, Frame{Time: now, Iface: name, LinkType: pcap.LinkLinuxSLL, Data: data, OrigLen: orig})
 	}
-	return out
+	c.queue = frames[1:]
+	return frames[0], nil
 }
 
 func (c *Capture) nameOf(idx int) string {
@@ -258,4 +124,4 @@ func (c *Capture) nameOf(idx int) string {
 }
 
 // Close closes the socket.
-func (c *Capture) Close() error { return c.f.Close() }
+func (c *Capture) Close() error { return c.pc.Close() }

@@ -60,15 +60,22 @@ func checkMatrix(t *testing.T, reports map[string]ping.Report, hosts []string, l
 					t.Errorf("%s: %s hears %s unknown (%+v)", node, from, to, c)
 					continue
 				}
-				if c.UnicastLossPct != 0 {
-					t.Errorf("%s: %s hears %s by unicast with %.0f%% loss, want 0", node, from, to, c.UnicastLossPct)
+				// A row another host reported can trail its last answer by
+				// one query on a loaded machine (docs/ping.md); this host's
+				// own row must be exact.
+				slack := 0.0
+				if c.Source == "reported" {
+					slack = 100/float64(c.Sent) + 0.01
 				}
-				want := 0.0
+				if c.UnicastLossPct > slack {
+					t.Errorf("%s: %s hears %s by unicast with %.0f%% loss (%s), want 0", node, from, to, c.UnicastLossPct, c.Source)
+				}
 				if lost(from, to) {
-					want = 100
-				}
-				if c.MulticastLossPct != want {
-					t.Errorf("%s: %s hears %s by group with %.0f%% loss, want %.0f%%", node, from, to, c.MulticastLossPct, want)
+					if c.MulticastLossPct != 100 {
+						t.Errorf("%s: %s hears %s by group with %.0f%% loss (%s), want 100%%", node, from, to, c.MulticastLossPct, c.Source)
+					}
+				} else if c.MulticastLossPct > slack {
+					t.Errorf("%s: %s hears %s by group with %.0f%% loss (%s), want 0%%", node, from, to, c.MulticastLossPct, c.Source)
 				}
 			}
 		}

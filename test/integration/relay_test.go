@@ -150,37 +150,42 @@ func peerByName(st relay.Status, name string) relay.PeerStatus {
 
 var receivedLine = regexp.MustCompile(`(?m)^received: message (\d+)\b.*? from (\S+)`)
 
-// exactlyOnce checks that out holds "received: message N" for every N in
-// [0, n) exactly once, and nothing else; from, when set, must prefix each
-// sender address.
-func exactlyOnce(t *testing.T, who, out string, n int, from string) {
+// recvArgs is a receiver for exactlyOnceJSON: the JSON summary, --expect n,
+// and no --count, so that it also counts duplicates arriving after the
+// last datagram (it exits once nothing arrived for idle).
+func recvArgs(n int, idle string, args ...string) []string {
+	return append([]string{"recv", "--iface", "eth0", "--json", "--expect", strconv.Itoa(n), "--timeout", idle}, args...)
+}
+
+// exactlyOnceJSON checks a receiver's recv --json output: it exited 0 (so
+// --expect was met), and its summary counts n datagrams from n sent
+// (the sender's end marker says how many), none lost, none twice, nothing
+// foreign, every flow from the original sender from.
+func exactlyOnceJSON(t *testing.T, who string, res labtest.Result, n int, from string) {
 	t.Helper()
-	seen := map[int]int{}
-	for _, m := range receivedLine.FindAllStringSubmatch(out, -1) {
-		k, _ := strconv.Atoi(m[1])
-		seen[k]++
-		if from != "" && !strings.HasPrefix(m[2], from) {
-			t.Errorf("%s: message %d from %s, want the original sender %s", who, k, m[2], from)
+	var sum *stream.Report
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		var r stream.Report
+		if json.Unmarshal([]byte(line), &r) == nil && r.Type == "summary" {
+			sum = &r
 		}
 	}
-	var missing, dups []int
-	for i := 0; i < n; i++ {
-		switch seen[i] {
-		case 0:
-			missing = append(missing, i)
-		case 1:
-		default:
-			dups = append(dups, i)
-		}
+	if sum == nil {
+		t.Errorf("%s: no JSON summary: %s", who, res)
+		return
 	}
-	if len(seen) > n {
-		t.Errorf("%s: received messages outside 0..%d", who, n-1)
+	tot := sum.Totals
+	if res.Code != 0 || tot.Received != uint64(n) || tot.Expected != uint64(n) || tot.Lost != 0 || tot.Duplicates != 0 || tot.Foreign != 0 || tot.Malformed != 0 {
+		t.Errorf("%s: exit %d, received %d of %d expected (want %d), lost %d, duplicates %d, foreign %d, malformed %d; stderr %s",
+			who, res.Code, tot.Received, tot.Expected, n, tot.Lost, tot.Duplicates, tot.Foreign, tot.Malformed, res.Stderr)
 	}
-	if len(missing) > 0 || len(dups) > 0 {
-		if len(out) > 4000 {
-			out = out[:2000] + "\n...\n" + out[len(out)-2000:]
+	for _, f := range sum.Flows {
+		if f.Source != from {
+			t.Errorf("%s: a flow from %s, want the original sender %s", who, f.Source, from)
 		}
-		t.Errorf("%s: of %d datagrams, missing %v, duplicated %v\noutput:\n%s", who, n, missing, dups, out)
+		if f.Sent == nil || *f.Sent != uint64(n) {
+			t.Errorf("%s: the sender's end marker did not arrive (sent %v, want %d)", who, f.Sent, n)
+		}
 	}
 }
 
@@ -193,9 +198,9 @@ func TestRelayCarriesGroupsExactlyOnce(t *testing.T) {
 		rl.start(n, "group 239.1.1.1 239.1.1.2")
 	}
 	const n = 300
-	r2 := rl.StartMcast("vm2", "recv", "--iface", "eth0", "--count", strconv.Itoa(n), "--timeout", "5s", "239.1.1.1")
-	r3 := rl.StartMcast("vm3", "recv", "--iface", "eth0", "--count", strconv.Itoa(n), "--timeout", "5s", "239.1.1.1")
-	r2b := rl.StartMcast("vm2", "recv", "--iface", "eth0", "--count", strconv.Itoa(n), "--timeout", "5s", "239.1.1.2")
+	r2 := rl.StartMcast("vm2", recvArgs(n, "4s", "239.1.1.1")...)
+	r3 := rl.StartMcast("vm3", recvArgs(n, "4s", "239.1.1.1")...)
+	r2b := rl.StartMcast("vm2", recvArgs(n, "4s", "239.1.1.2")...)
 	rl.waitStatus("vm1", "vm2 and vm3 wanting 239.1.1.1, vm2 wanting 239.1.1.2", func(st relay.Status) bool {
 		return peerWants(st, "vm2", "239.1.1.1", "239.1.1.2") && peerWants(st, "vm3", "239.1.1.1")
 	})
@@ -206,9 +211,9 @@ func TestRelayCarriesGroupsExactlyOnce(t *testing.T) {
 			t.Fatalf("sender: %s", r)
 		}
 	}
-	exactlyOnce(t, "vm2 239.1.1.1", r2.Wait().Stdout, n, "10.0.1.10:")
-	exactlyOnce(t, "vm3 239.1.1.1", r3.Wait().Stdout, n, "10.0.1.10:")
-	exactlyOnce(t, "vm2 239.1.1.2", r2b.Wait().Stdout, n, "10.0.1.10:")
+	exactlyOnceJSON(t, "vm2 239.1.1.1", r2.Wait(), n, "10.0.1.10")
+	exactlyOnceJSON(t, "vm3 239.1.1.1", r3.Wait(), n, "10.0.1.10")
+	exactlyOnceJSON(t, "vm2 239.1.1.2", r2b.Wait(), n, "10.0.1.10")
 
 	st1, err := rl.status("vm1")
 	if err != nil {
@@ -248,23 +253,20 @@ func TestRelayBroadcastAndIPv6(t *testing.T) {
 	for _, n := range rl.nodes {
 		rl.start(n, "group ff15::1", "broadcast-port 5000")
 	}
-	script := filepath.Join(testdataDir(t), "relay_udp.py")
-	b2 := rl.Start("vm2", "python3", script, "recv", "0.0.0.0", "5000", "4")
-	v3 := rl.Start("vm3", "python3", script, "recv", "ff15::1", "6000", "4")
-	b2.WaitFor("ready", 10*time.Second)
-	v3.WaitFor("ready", 10*time.Second)
+	const n = 50
+	b2 := rl.StartMcast("vm2", recvArgs(n, "4s", "--broadcast", "--port", "5000")...)
+	v3 := rl.StartMcast("vm3", recvArgs(n, "4s", "--port", "6000", "ff15::1")...)
 	rl.waitStatus("vm1", "vm3 wanting ff15::1", func(st relay.Status) bool {
 		return peerWants(st, "vm3", "ff15::1", "broadcast:5000") && peerWants(st, "vm2", "broadcast:5000")
 	})
-	const n = 50
-	if r := rl.Run("vm1", "python3", script, "send", "255.255.255.255", "5000", strconv.Itoa(n)); r.Code != 0 {
+	if r := rl.Mcast("vm1", "send", "--iface", "eth0", "--broadcast", "--port", "5000", "--count", strconv.Itoa(n), "--interval", "5ms", "255.255.255.255"); r.Code != 0 {
 		t.Fatalf("broadcast sender: %s", r)
 	}
-	if r := rl.Run("vm1", "python3", script, "send", "ff15::1", "6000", strconv.Itoa(n)); r.Code != 0 {
+	if r := rl.Mcast("vm1", "send", "--iface", "eth0", "--port", "6000", "--count", strconv.Itoa(n), "--interval", "5ms", "ff15::1"); r.Code != 0 {
 		t.Fatalf("IPv6 sender: %s", r)
 	}
-	exactlyOnce(t, "vm2 broadcast", b2.Wait().Stdout, n, "10.0.1.10")
-	exactlyOnce(t, "vm3 ff15::1", v3.Wait().Stdout, n, "fd00:1::10")
+	exactlyOnceJSON(t, "vm2 broadcast", b2.Wait(), n, "10.0.1.10")
+	exactlyOnceJSON(t, "vm3 ff15::1", v3.Wait(), n, "fd00:1::10")
 }
 
 func testdataDir(t *testing.T) string {
@@ -285,7 +287,7 @@ func TestRelayRejectsAttacks(t *testing.T) {
 	}
 	rl.waitStatus("vm1", "vm2 up", func(st relay.Status) bool { return peerWants(st, "vm2") })
 	const n = 100
-	r2 := rl.StartMcast("vm2", "recv", "--iface", "eth0", "--timeout", "8s", "239.1.1.1")
+	r2 := rl.StartMcast("vm2", recvArgs(n, "8s", "239.1.1.1")...)
 	rl.waitStatus("vm1", "vm2 wanting 239.1.1.1", func(st relay.Status) bool { return peerWants(st, "vm2", "239.1.1.1") })
 
 	// The attacker records frames to vm2 while real traffic flows.
@@ -307,18 +309,17 @@ func TestRelayRejectsAttacks(t *testing.T) {
 	if !strings.Contains(out.String(), "replayed") || strings.Contains(out.String(), "recorded 0 frames") {
 		t.Fatalf("attacker recorded nothing to replay:\n%s", out.String())
 	}
-	got := r2.Wait().Stdout
-	exactlyOnce(t, "vm2 under attack", got, n, "10.0.1.10:")
+	exactlyOnceJSON(t, "vm2 under attack", r2.Wait(), n, "10.0.1.10")
 
 	st := rl.waitStatus("vm2", "the attack counted", func(st relay.Status) bool {
 		return st.Drops[relay.DropReplay] > 0 && st.Drops[relay.DropAuth] > 0 && st.Drops[relay.DropMalformed]+st.Drops[relay.DropWrongSource] > 0
 	})
 	t.Logf("vm2 drops: %v", st.Drops)
 	// The relays still carry traffic after the attack.
-	r2 = rl.StartMcast("vm2", "recv", "--iface", "eth0", "--count", "20", "--timeout", "5s", "239.1.1.1")
+	r2 = rl.StartMcast("vm2", recvArgs(20, "4s", "239.1.1.1")...)
 	rl.waitStatus("vm1", "vm2 wanting 239.1.1.1 again", func(st relay.Status) bool { return peerWants(st, "vm2", "239.1.1.1") })
 	rl.Mcast("vm1", "send", "--iface", "eth0", "--count", "20", "--interval", "5ms", "239.1.1.1")
-	exactlyOnce(t, "vm2 after the attack", r2.Wait().Stdout, 20, "10.0.1.10:")
+	exactlyOnceJSON(t, "vm2 after the attack", r2.Wait(), 20, "10.0.1.10")
 }
 
 // TestRelayPeerFailure: with vm2's relay killed, vm3 keeps receiving; when
@@ -383,10 +384,10 @@ func TestRelayReloadAddsGroup(t *testing.T) {
 	for _, n := range rl.nodes {
 		rl.waitStatus(n, "the reload applied", func(st relay.Status) bool { return st.Reloads == 1 })
 	}
-	r3 := rl.StartMcast("vm3", "recv", "--iface", "eth0", "--count", "50", "--timeout", "5s", "239.1.1.9")
+	r3 := rl.StartMcast("vm3", recvArgs(50, "4s", "239.1.1.9")...)
 	rl.waitStatus("vm1", "vm3 wanting 239.1.1.9", func(st relay.Status) bool { return peerWants(st, "vm3", "239.1.1.9") })
 	rl.Mcast("vm1", "send", "--iface", "eth0", "--count", "50", "--interval", "5ms", "239.1.1.9")
-	exactlyOnce(t, "vm3 239.1.1.9", r3.Wait().Stdout, 50, "10.0.1.10:")
+	exactlyOnceJSON(t, "vm3 239.1.1.9", r3.Wait(), 50, "10.0.1.10")
 	for _, n := range rl.nodes {
 		if st, _ := rl.status(n); st.UptimeSeconds < before[n] {
 			t.Errorf("%s restarted (up %.1fs, was up %.1fs before the reload)", n, st.UptimeSeconds, before[n])
@@ -423,11 +424,11 @@ func TestRelayFragments(t *testing.T) {
 	for _, n := range rl.nodes {
 		rl.start(n, "group 239.1.1.1", "mtu 600")
 	}
-	r2 := rl.StartMcast("vm2", "recv", "--iface", "eth0", "--count", "30", "--timeout", "5s", "239.1.1.1")
+	r2 := rl.StartMcast("vm2", recvArgs(30, "4s", "239.1.1.1")...)
 	rl.waitStatus("vm1", "vm2 wanting", func(st relay.Status) bool { return peerWants(st, "vm2", "239.1.1.1") })
 	msg := "message %d " + strings.Repeat("x", 1380)
 	rl.Mcast("vm1", "send", "--iface", "eth0", "--count", "30", "--interval", "5ms", "--message", msg, "239.1.1.1")
-	exactlyOnce(t, "vm2", r2.Wait().Stdout, 30, "10.0.1.10:")
+	exactlyOnceJSON(t, "vm2", r2.Wait(), 30, "10.0.1.10")
 	st1, _ := rl.status("vm1")
 	st2, _ := rl.status("vm2")
 	if st1.Fragmented != 30 || st2.Reassembled != 30 {

@@ -14,6 +14,7 @@
 //	broadcast-port 5000               # carry broadcasts to this UDP port
 //	source original                   # or "relay": re-emit from own address
 //	interest members                  # or "all": want every listed group
+//	querier on                        # or "off": never send IGMP/MLD queries
 //	mtu 1500                          # underlay path MTU
 //	keepalive 1s                      # hello interval
 //	peer-timeout 3s                   # silent peer is down after this
@@ -55,7 +56,7 @@ type Interest string
 
 // Interest modes.
 const (
-	InterestMembers Interest = "members" // groups with local members (from the kernel's membership tables)
+	InterestMembers Interest = "members" // groups with local members (this host's tables and other hosts' reports)
 	InterestAll     Interest = "all"     // every listed single group, members or not
 )
 
@@ -81,6 +82,7 @@ type Config struct {
 	BroadcastPorts []uint16
 	Source         Source
 	Interest       Interest
+	Querier        bool // send IGMP/MLD general queries where no other querier is heard
 	MTU            int
 	Keepalive      time.Duration
 	PeerTimeout    time.Duration
@@ -159,7 +161,7 @@ func control(g netip.Addr) bool {
 // Parse reads a configuration from r; name is used in error messages.
 func Parse(r io.Reader, name string) (*Config, error) {
 	c := &Config{
-		Source: SourceOriginal, Interest: InterestMembers, MTU: 1500,
+		Source: SourceOriginal, Interest: InterestMembers, Querier: true, MTU: 1500,
 		Keepalive: time.Second, PeerTimeout: 3 * time.Second, Admin: DefaultAdmin,
 	}
 	seen := map[string]int{} // directive -> line, for the ones allowed once
@@ -183,7 +185,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			continue
 		}
 		key, args := f[0], f[1:]
-		once := map[string]bool{"node": true, "listen": true, "interface": true, "key": true, "source": true, "interest": true,
+		once := map[string]bool{"node": true, "listen": true, "interface": true, "key": true, "source": true, "interest": true, "querier": true,
 			"mtu": true, "keepalive": true, "peer-timeout": true, "rate-limit-group": true, "rate-limit-peer": true, "metrics": true, "admin": true}
 		if once[key] {
 			if prev, ok := seen[key]; ok {
@@ -296,6 +298,14 @@ func Parse(r io.Reader, name string) (*Config, error) {
 				return nil, errf("interest %q: want members or all", args[0])
 			}
 			c.Interest = Interest(args[0])
+		case "querier":
+			if err := want(1, "on or off"); err != nil {
+				return nil, err
+			}
+			if args[0] != "on" && args[0] != "off" {
+				return nil, errf("querier %q: want on or off", args[0])
+			}
+			c.Querier = args[0] == "on"
 		case "mtu":
 			if err := want(1, "a number of bytes"); err != nil {
 				return nil, err

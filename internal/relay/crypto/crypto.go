@@ -53,11 +53,13 @@ func NewKeys(psk []byte) (*Keys, error) {
 // Seal appends to dst the header of h followed by the sealed body. dst must
 // not overlap body.
 func (k *Keys) Seal(dst []byte, h relayframe.Header, body []byte) []byte {
-	var nonce [12]byte
-	relayframe.Nonce(&nonce, h)
 	start := len(dst)
 	dst = relayframe.AppendHeader(dst, h)
-	return k.aead.Seal(dst, nonce[:], body, dst[start:])
+	// The header's last 12 bytes (sender ID, sequence) are the nonce
+	// (relayframe.Nonce); slicing them, rather than a local array, keeps
+	// the nonce from escaping to the heap on every frame.
+	hdr := dst[start:]
+	return k.aead.Seal(dst, hdr[relayframe.HeaderLen-12:], body, hdr)
 }
 
 // Open checks and decrypts frame (header and sealed body), whose header
@@ -68,7 +70,12 @@ func (k *Keys) Open(dst []byte, h relayframe.Header, frame []byte) ([]byte, erro
 	}
 	var nonce [12]byte
 	relayframe.Nonce(&nonce, h)
-	out, err := k.aead.Open(dst, nonce[:], frame[relayframe.HeaderLen:], frame[:relayframe.HeaderLen])
+	// Nonce as in Seal, from the header (already parsed as h, so equal).
+	hdr := frame[:relayframe.HeaderLen]
+	if string(hdr[relayframe.HeaderLen-12:]) != string(nonce[:]) {
+		return dst, ErrAuth
+	}
+	out, err := k.aead.Open(dst, hdr[relayframe.HeaderLen-12:], frame[relayframe.HeaderLen:], hdr)
 	if err != nil {
 		return dst, ErrAuth
 	}

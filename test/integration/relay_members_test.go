@@ -1,0 +1,44 @@
+package integration_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/labtest"
+	"github.com/mcasttools/mcast/internal/relay"
+)
+
+// TestRelayLearnsLANMembers: a receiver on another host of vm2's LAN (no
+// relay there, the relay configured with the default `interest members`)
+// gets the group: vm2's relay hears the receiver's IGMP report, asks vm1
+// for the group, and stops asking when the receiver leaves.
+func TestRelayLearnsLANMembers(t *testing.T) {
+	rl := upRelayLab(t, 2)
+	ns := extraNode(t, rl.Lab, "vm2r", "net2", "10.0.2.20/24", "10.0.2.1")
+	for _, n := range rl.nodes {
+		rl.start(n, "group 239.1.1.1")
+	}
+	rl.waitStatus("vm1", "vm2 up", func(st relay.Status) bool { return peerWants(st, "vm2") })
+	const n = 200
+	recv := startInNS(t, ns, append([]string{rl.Bin}, recvArgs(n, "8s", "239.1.1.1")...)...)
+	st2 := rl.waitStatus("vm2", "the receiver's report", func(st relay.Status) bool { return st.LANMembers["239.1.1.1"] == 1 })
+	if st2.Members["239.1.1.1"] != 0 {
+		t.Errorf("vm2 counts %d members on its own host, want 0 (the receiver is on another host)", st2.Members["239.1.1.1"])
+	}
+	rl.waitStatus("vm1", "vm2 wanting 239.1.1.1", func(st relay.Status) bool { return peerWants(st, "vm2", "239.1.1.1") })
+	if r := rl.Mcast("vm1", "send", "--iface", "eth0", "--count", strconv.Itoa(n), "--interval", "5ms", "239.1.1.1"); r.Code != 0 {
+		t.Fatalf("sender: %s", r)
+	}
+	select {
+	case <-recv.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the receiver never finished")
+	}
+	exactlyOnceJSON(t, "vm2r", labtest.Result{Stdout: recv.String(), Code: recv.cmd.ProcessState.ExitCode()}, n, "10.0.1.10")
+	// The receiver left the group when it exited.
+	rl.waitStatus("vm2", "the receiver's leave", func(st relay.Status) bool { return st.LANMembers["239.1.1.1"] == 0 })
+	rl.waitStatus("vm1", "vm2 no longer wanting 239.1.1.1", func(st relay.Status) bool {
+		return peerWants(st, "vm2") && !peerWants(st, "vm2", "239.1.1.1")
+	})
+}

@@ -14,14 +14,15 @@ import (
 )
 
 func runDoctor(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags("doctor", "mcast doctor [--iface NAME] [--group G[:PORT]] [--source S] [--json]")
+	fs := newFlags("doctor", "mcast doctor [--iface NAME] [--group G[:PORT]] [--source S] [--listen D] [--json]")
 	ifText := fs.String("iface", "", "the interface multicast should use: a name or one of its addresses (default: the route's)")
 	groupText := fs.String("group", "", "the group (and UDP port) to check, G[:PORT]; with root, also probe it (default: MULTICAST_ADDR if set)")
 	srcText := fs.String("source", "", "the sender's address: this host's (then the probe sends from it) or another host's")
 	ttl := fs.Int("ttl", 1, "the TTL the senders use (mcast send's default is 1)")
 	asJSON := fs.Bool("json", false, "print the reports as JSON")
 	verbose := fs.BoolP("verbose", "v", false, "show the evidence of checks that passed too")
-	timeout := fs.Duration("timeout", 10*time.Second, "give up on a check after this long")
+	listen := fs.Duration("listen", 0, "as root, listen this long for IGMP/MLD queries on the wire to learn the querier's address and version (queriers query every 125s by default: --listen 130s; 0: do not listen)")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up on a check after this long (plus --listen for the checks that listen)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -34,7 +35,10 @@ func runDoctor(ctx context.Context, env *Env, args []string) error {
 	if *timeout <= 0 {
 		return usagef("invalid --timeout %s: must be positive", *timeout)
 	}
-	t := doctor.Target{Iface: *ifText, TTL: *ttl}
+	if *listen < 0 {
+		return usagef("invalid --listen %s: must not be negative", *listen)
+	}
+	t := doctor.Target{Iface: *ifText, TTL: *ttl, Listen: *listen}
 	if *groupText == "" {
 		*groupText = env.Getenv("MULTICAST_ADDR")
 	}
@@ -63,7 +67,7 @@ func runDoctor(ctx context.Context, env *Env, args []string) error {
 		}
 		t.Source = a.Unmap()
 	}
-	reports := doctor.Run(ctx, doctor.Catalog(doctor.LiveHost(), t), *timeout)
+	reports := doctor.Run(ctx, doctor.Catalog(doctor.LiveHost(), t), *timeout+*listen)
 	if *asJSON {
 		if err := writeDoctorJSON(env.Stdout, t, reports); err != nil {
 			return err
@@ -80,12 +84,13 @@ func runDoctor(ctx context.Context, env *Env, args []string) error {
 // doctorJSON is the stable JSON shape of `mcast doctor --json`.
 type doctorJSON struct {
 	Target struct {
-		Iface    string `json:"iface,omitempty"`
-		Group    string `json:"group,omitempty"`
-		Port     uint16 `json:"port,omitempty"`
-		GroupErr string `json:"group_error,omitempty"`
-		Source   string `json:"source,omitempty"`
-		TTL      int    `json:"ttl"`
+		Iface    string  `json:"iface,omitempty"`
+		Group    string  `json:"group,omitempty"`
+		Port     uint16  `json:"port,omitempty"`
+		GroupErr string  `json:"group_error,omitempty"`
+		Source   string  `json:"source,omitempty"`
+		TTL      int     `json:"ttl"`
+		Listen   float64 `json:"listen_s,omitempty"`
 	} `json:"target"`
 	Checks []doctor.Report `json:"checks"`
 	Counts map[string]int  `json:"counts"`
@@ -106,6 +111,7 @@ func writeDoctorJSON(w io.Writer, t doctor.Target, rs []doctor.Report) error {
 		out.Target.Source = t.Source.String()
 	}
 	out.Target.TTL = t.TTL
+	out.Target.Listen = t.Listen.Seconds()
 	out.Checks = rs
 	out.Counts = map[string]int{"ok": 0, "warn": 0, "fail": 0, "skip": 0}
 	for s, n := range doctor.Count(rs) {
@@ -132,6 +138,9 @@ func writeDoctorText(w io.Writer, t doctor.Target, rs []doctor.Report, verbose b
 	if t.Source.IsValid() {
 		about = append(about, "source "+t.Source.String())
 	}
+	if t.Listen > 0 {
+		about = append(about, "listening "+t.Listen.String()+" for queriers")
+	}
 	head := "mcast doctor"
 	if len(about) > 0 {
 		head += ": " + strings.Join(about, ", ")
@@ -149,5 +158,5 @@ func writeDoctorText(w io.Writer, t doctor.Target, rs []doctor.Report, verbose b
 		}
 	}
 	c := doctor.Count(rs)
-	fmt.Fprintf(w, "\n%d fail, %d warn, %d ok, %d could not check\n", c[doctor.Fail], c[doctor.Warn], c[doctor.OK], c[doctor.Skip])
+	fmt.Fprintf(w, "\n%d fail, %d warn, %d ok, %d skipped\n", c[doctor.Fail], c[doctor.Warn], c[doctor.OK], c[doctor.Skip])
 }

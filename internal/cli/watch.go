@@ -19,13 +19,14 @@ import (
 )
 
 func runWatch(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags("watch", "mcast watch [--iface NAME] [--group G] [--write FILE.pcap] [--read FILE.pcap] [--json]")
+	fs := newFlags("watch", "mcast watch [--iface NAME] [--group G] [--write FILE.pcap] [--read FILE.pcap] [--json] [--report-interval D]")
 	ifName := fs.String("iface", "", "interface to capture on (default: all interfaces)")
 	groupText := fs.String("group", "", "show only events for this group (queries and warnings are always shown)")
 	writePath := fs.String("write", "", "also save the captured packets to this pcap file (tcpdump -r and Wireshark open it)")
 	readPath := fs.String("read", "", "decode a saved pcap file instead of capturing")
 	asJSON := fs.Bool("json", false, "print one JSON object per event (fields in docs/watch.md)")
 	qi := fs.Duration("query-interval", watch.DefaultQueryInterval, "warn when no query was seen for this long")
+	report := fs.Duration("report-interval", watch.DefaultReportInterval, "print each group's data rate and senders this often while datagrams flow (0: only the summary at the end)")
 	timeout := fs.Duration("timeout", 0, "stop after this long (0: until interrupted)")
 	if err := parse(fs, env, args); err != nil {
 		return err
@@ -33,10 +34,12 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (a group goes in --group)", fs.Arg(0))
 	}
-	cfg := watch.Config{QueryInterval: *qi}
+	cfg := watch.Config{QueryInterval: *qi, ReportInterval: *report}
 	switch {
 	case *qi <= 0:
 		return usagef("invalid --query-interval %s: must be positive", *qi)
+	case *report < 0:
+		return usagef("invalid --report-interval %s: must not be negative", *report)
 	case *timeout < 0:
 		return usagef("invalid --timeout %s: must not be negative", *timeout)
 	case *readPath != "" && *writePath != "":
@@ -120,7 +123,11 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 		if what == "" {
 			what = "all interfaces"
 		}
-		msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s); interrupt to stop", what, *qi)
+		rates := "data rates at the end"
+		if *report > 0 {
+			rates = "data rates every " + report.String()
+		}
+		msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s, %s); interrupt to stop", what, *qi, rates)
 		if *asJSON {
 			enc.Encode(watch.Event{Time: time.Now(), Iface: name, Kind: watch.KindStart, Text: msg})
 		} else {
@@ -166,12 +173,18 @@ type watchSummary struct {
 }
 
 type watchGroupStat struct {
-	Iface   string   `json:"iface,omitempty"`
-	Group   string   `json:"group"`
-	Packets int      `json:"packets"`
-	Bytes   int      `json:"bytes"`
-	Rate    float64  `json:"rate_pps"`
-	Sources []string `json:"sources"`
+	Iface   string        `json:"iface,omitempty"`
+	Group   string        `json:"group"`
+	Packets int           `json:"packets"`
+	Bytes   int           `json:"bytes"`
+	Rate    float64       `json:"rate_pps"`
+	Sources []string      `json:"sources"`
+	Senders []watchSender `json:"senders"`
+}
+
+type watchSender struct {
+	Addr    string `json:"addr"`
+	Packets int    `json:"packets"`
 }
 
 func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *json.Encoder) {
@@ -179,11 +192,19 @@ func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *jso
 	sum := watchSummary{Kind: "summary", Groups: []watchGroupStat{}, Dropped: st.Drops()}
 	for _, g := range st.Groups() {
 		var srcs []string
-		for s := range g.Sources {
+		var senders []watchSender
+		for s, n := range g.Sources {
 			srcs = append(srcs, s.String())
+			senders = append(senders, watchSender{Addr: s.String(), Packets: n})
 		}
 		sort.Strings(srcs)
-		sum.Groups = append(sum.Groups, watchGroupStat{Iface: g.Iface, Group: g.Group.String(), Packets: g.Packets, Bytes: g.Bytes, Rate: g.Rate(), Sources: srcs})
+		sort.Slice(senders, func(i, j int) bool {
+			if senders[i].Packets != senders[j].Packets {
+				return senders[i].Packets > senders[j].Packets
+			}
+			return senders[i].Addr < senders[j].Addr
+		})
+		sum.Groups = append(sum.Groups, watchGroupStat{Iface: g.Iface, Group: g.Group.String(), Packets: g.Packets, Bytes: g.Bytes, Rate: g.Rate(), Sources: srcs, Senders: senders})
 	}
 	if asJSON {
 		enc.Encode(sum)
@@ -194,7 +215,11 @@ func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *jso
 		if g.Iface != "" {
 			where = " on " + g.Iface
 		}
-		fmt.Fprintf(out, "data %s%s: %d datagrams, %d bytes, %.1f/s from %s\n", g.Group, where, g.Packets, g.Bytes, g.Rate, strings.Join(g.Sources, ", "))
+		var from []string
+		for _, s := range g.Senders {
+			from = append(from, fmt.Sprintf("%s (%d)", s.Addr, s.Packets))
+		}
+		fmt.Fprintf(out, "total %s%s: %d datagrams, %d payload bytes, %.1f datagrams/s from %s\n", g.Group, where, g.Packets, g.Bytes, g.Rate, strings.Join(from, ", "))
 	}
 	if len(sum.Dropped) > 0 {
 		var parts []string

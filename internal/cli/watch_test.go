@@ -29,6 +29,7 @@ func TestWatchMacGroupsBadInput(t *testing.T) {
 		{[]string{"mcast", "watch", "--group", "10.1.1.1"}, 2, `invalid group "10.1.1.1"`},
 		{[]string{"mcast", "watch", "--iface", "nosuch0"}, 2, `unknown interface "nosuch0"`},
 		{[]string{"mcast", "watch", "--query-interval", "0s"}, 2, "invalid --query-interval 0s"},
+		{[]string{"mcast", "watch", "--report-interval", "-1s"}, 2, "invalid --report-interval -1s: must not be negative"},
 		{[]string{"mcast", "watch", "--read", "a.pcap", "--write", "b.pcap"}, 2, "--read and --write do not go together"},
 		{[]string{"mcast", "watch", "239.1.1.1"}, 2, `unexpected argument "239.1.1.1"`},
 		{[]string{"mcast", "watch", "--read", garbage}, 1, "mcast watch: reading " + garbage + ": reading pcap header: magic number"},
@@ -47,9 +48,12 @@ func TestWatchReadAndMac(t *testing.T) {
 	code, out, stderr := run(t, nil, "mcast", "watch", "--read", "../watch/testdata/lab-v2-fallback-querier.pcap", "--group", "239.9.9.9")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	// General queries and warnings show despite --group.
-	if code != 0 || len(lines) != 8 || !strings.HasSuffix(lines[0], ".153 data   239.9.9.9:5000 from 10.0.0.2:45170 (first datagram, 9 bytes)") ||
+	// The rate line falls at a report boundary (5 s steps of capture time
+	// from the first packet), over the 6.9 s since the group's first datagram.
+	if code != 0 || len(lines) != 9 || !strings.HasSuffix(lines[0], ".153 data   239.9.9.9:5000 from 10.0.0.2:45170 (first datagram, 9 bytes)") ||
 		!strings.Contains(lines[2], " query  general from 0.0.0.0 IGMPv3") ||
-		lines[7] != "data 239.9.9.9: 3 datagrams, 27 bytes, 5.0/s from 10.0.0.2:45170" {
+		!strings.HasSuffix(lines[6], ".080 rate   239.9.9.9 0.4 datagrams/s, 31 bit/s payload over 6.9s from 10.0.0.2:45170 (3)") ||
+		lines[8] != "total 239.9.9.9: 3 datagrams, 27 payload bytes, 5.0 datagrams/s from 10.0.0.2:45170 (3)" {
 		t.Errorf("watch --read: %d %q %q", code, out, stderr)
 	}
 	code, out, _ = run(t, nil, "mcast", "mac", "--json", "239.0.0.100")

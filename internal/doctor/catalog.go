@@ -1,7 +1,9 @@
 package doctor
 
 // Catalog returns every check, in the order the report lists them.
+// The checks that use --listen share one listen.
 func Catalog(h *Host, t Target) []Check {
+	wire := &listener{h: h, t: t}
 	return []Check{
 		mcastAddrCheck{h, t},
 		routeCheck{h, t},
@@ -9,8 +11,8 @@ func Catalog(h *Host, t Target) []Check {
 		rpFilterCheck{h, t},
 		firewallCheck{h, t},
 		broadcastCheck{h, t},
-		limitsCheck{h, t},
-		snoopingCheck{h, t},
+		limitsCheck{h, t, wire},
+		snoopingCheck{h, t, wire},
 		ttlCheck{h, t},
 		environmentCheck{h, t},
 		probeCheck{h, t},

@@ -13,8 +13,9 @@ import (
 // limitsCheck (7) compares the per-socket IGMP limits with the memberships
 // in use, and a forced IGMP version with the querier's.
 type limitsCheck struct {
-	h *Host
-	t Target
+	h    *Host
+	t    Target
+	wire *listener
 }
 
 func (limitsCheck) Name() string { return "limits" }
@@ -84,16 +85,37 @@ func (c limitsCheck) Run(ctx context.Context) Result {
 		return Skipf("%v", err)
 	}
 	all, _ := fs.SysctlInt("net.ipv4.conf.all.force_igmp_version")
+	heard := c.wire.Heard(ctx)
+	if heard.Asked && heard.Err != nil {
+		res.Evidence = append(res.Evidence, "could not listen for queriers: "+heard.Err.Error())
+	}
 	for _, l := range cands {
 		dev, err := fs.SysctlInt("net.ipv4.conf." + l.Name + ".force_igmp_version")
 		if err != nil {
 			continue
 		}
 		forced := forcedVersion(all, dev)
+		// The querier on the wire is the one that counts; a local
+		// querier bridge is the next best.
 		q, qwhere := c.querier(links, l)
+		seen := ""
+		if q != 0 {
+			seen = fmt.Sprintf("%s: querier %s speaks IGMPv%d", l.Name, qwhere, q)
+		}
+		if w, ok := heard.IGMP(l.Name); ok {
+			q, qwhere = w.Version, w.Addr.String()+" on the wire"
+			seen = ""
+			for _, o := range heard.On(l.Name) {
+				if o.Proto == "IGMP" {
+					res.Evidence = append(res.Evidence, o.String())
+				}
+			}
+		} else if heard.Asked && heard.Err == nil {
+			res.Evidence = append(res.Evidence, fmt.Sprintf("%s: no IGMP query heard in %s of listening", l.Name, heard.For))
+		}
 		if forced == 0 {
-			if q != 0 {
-				res.Evidence = append(res.Evidence, fmt.Sprintf("%s: querier %s speaks IGMPv%d", l.Name, qwhere, q))
+			if seen != "" {
+				res.Evidence = append(res.Evidence, seen)
 			}
 			continue
 		}
@@ -102,15 +124,28 @@ func (c limitsCheck) Run(ctx context.Context) Result {
 		switch {
 		case q != 0 && q != forced:
 			res.Status = worst(res.Status, Fail)
-			res.Evidence = append(res.Evidence, fmt.Sprintf("%s: querier %s speaks IGMPv%d", l.Name, qwhere, q))
+			if seen != "" {
+				res.Evidence = append(res.Evidence, seen)
+			}
 			notes = append(notes, fmt.Sprintf("%s is forced to IGMPv%d but its querier (%s) speaks IGMPv%d: the querier falls back to v%d for the groups this host joins, and source-specific joins lose their sources", l.Name, forced, qwhere, q, forced))
 			res.Fix = append(res.Fix, fix)
 		case q == 0:
 			res.Status = worst(res.Status, Warn)
-			notes = append(notes, fmt.Sprintf("%s is forced to IGMPv%d (querier's version unknown from here): source-specific joins cannot be signalled", l.Name, forced))
+			why := "querier's version unknown from here"
+			switch {
+			case !heard.Asked:
+				why += "; run doctor as root with --listen 130s to hear it"
+			case heard.Err == nil:
+				why = fmt.Sprintf("no querier heard in %s", heard.For)
+			}
+			notes = append(notes, fmt.Sprintf("%s is forced to IGMPv%d (%s): source-specific joins cannot be signalled", l.Name, forced, why))
 			res.Fix = append(res.Fix, fix)
 		default:
-			res.Evidence = append(res.Evidence, fmt.Sprintf("%s: querier %s speaks IGMPv%d too", l.Name, qwhere, q))
+			if seen != "" {
+				res.Evidence = append(res.Evidence, seen+" too")
+			} else {
+				res.Evidence = append(res.Evidence, fmt.Sprintf("%s: querier %s speaks IGMPv%d too", l.Name, qwhere, q))
+			}
 		}
 	}
 	if len(notes) == 0 {

@@ -56,7 +56,8 @@ func (c probeCheck) Run(ctx context.Context) Result {
 	case c.t.GroupErr != nil:
 		return Skipf("%v", c.t.GroupErr)
 	case !c.t.HasGroup():
-		return Skipf("the probe needs --group")
+		// Not asked for: not a failure to look.
+		return Result{Status: Skip, Summary: "not run: the probe joins a group and sends to it, so it needs --group G[:PORT] (and root)"}
 	case !c.t.Group.Is4():
 		return Skipf("the probe sends IPv4 groups only, not %s", c.t.Group)
 	case !c.h.Root:

@@ -14,8 +14,9 @@ import (
 // forgets them after multicast_membership_interval (260 s) and stops
 // forwarding the groups to their receivers.
 type snoopingCheck struct {
-	h *Host
-	t Target
+	h    *Host
+	t    Target
+	wire *listener
 }
 
 func (snoopingCheck) Name() string { return "snooping" }
@@ -103,9 +104,38 @@ func (c snoopingCheck) Run(ctx context.Context) Result {
 				fmt.Sprintf("or stop snooping: ip link set %s type bridge mcast_snooping 0", b.Name))
 		}
 	}
+	heard := c.wire.Heard(ctx)
+	var silent, queried []string
+	if heard.Asked {
+		if heard.Err != nil {
+			res.Evidence = append(res.Evidence, "could not listen for queriers: "+heard.Err.Error())
+		}
+		for _, name := range heard.Ifaces {
+			ws := heard.On(name)
+			for _, w := range ws {
+				res.Evidence = append(res.Evidence, w.String())
+			}
+			if w, ok := heard.IGMP(name); ok {
+				queried = append(queried, fmt.Sprintf("%s (IGMPv%d) on %s", w.Addr, w.Version, name))
+			} else if heard.Err == nil {
+				silent = append(silent, name)
+				if len(ws) == 0 {
+					res.Evidence = append(res.Evidence, fmt.Sprintf("%s: no IGMP or MLD query heard in %s of listening", name, heard.For))
+				}
+			}
+		}
+	}
 	switch {
+	case n == 0 && len(silent) > 0 && heard.Conclusive():
+		res.Status = Warn
+		res.Summary = fmt.Sprintf("no IGMP querier heard on %s in %s: if a switch on the segment snoops IGMP, it expires memberships after about 260 s and stops forwarding the groups to their receivers", joinAnd(silent), heard.For)
+		res.Fix = append(res.Fix, "enable an IGMP querier on the segment: the multicast router, the switch's IGMP snooping querier, or on a Linux bridge: ip link set BR type bridge mcast_querier 1")
+	case n == 0 && len(silent) > 0 && heard.Err == nil:
+		res.Summary = fmt.Sprintf("no Linux bridge on this host, and no IGMP query heard on %s in %s (a querier sends one every 125 s by default: listen longer than that to be sure)", joinAnd(silent), heard.For)
+	case n == 0 && len(queried) > 0:
+		res.Summary = fmt.Sprintf("no Linux bridge on this host; the segment has an IGMP querier: %s", joinAnd(queried))
 	case n == 0:
-		res.Summary = "no Linux bridge on this host (a bridge in another namespace or a hardware switch is not visible from here)"
+		res.Summary = "no Linux bridge on this host (a bridge in another namespace or a hardware switch is not visible from here: --listen 130s hears their querier on the wire)"
 	case len(bad) > 0:
 		res.Status = Fail
 		if len(bad) == 1 {

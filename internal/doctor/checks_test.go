@@ -399,7 +399,7 @@ func TestProbe(t *testing.T) {
 		status doctor.Status
 		want   []string
 	}{
-		{"no group", true, nil, doctor.Target{}, probe(), doctor.Skip, []string{"could not check: the probe needs --group"}},
+		{"no group", true, nil, doctor.Target{}, probe(), doctor.Skip, []string{"not run: the probe joins a group and sends to it, so it needs --group G[:PORT] (and root)"}},
 		{"not root", false, nil, doctor.Target{Group: g}, probe(), doctor.Skip, []string{"could not check: the probe runs only as root"}},
 		{"nothing back", true, nil, doctor.Target{Group: g}, probe(), doctor.Fail, []string{"none of the 3 datagrams to 239.1.2.3 came back", "sent 3 of 3 datagrams to 239.1.2.3:28000 from 10.0.0.12 on enX0"}},
 		{"same NIC, loopback", true, nil, doctor.Target{Group: g, Iface: "enX0"}, probe(loop...), doctor.OK, []string{"3 on enX0 [loopback copy]", "says nothing of the network"}},

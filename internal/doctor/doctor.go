@@ -73,6 +73,9 @@ type Target struct {
 	GroupErr error      // why --group was not usable, if it was given but bad
 	Source   netip.Addr // --source: the sender's address (this host's or another's)
 	TTL      int        // the TTL senders use (mcast send's default is 1)
+	// Listen is how long to listen for IGMP/MLD queries on the wire
+	// (--listen, root only); 0 does not listen.
+	Listen time.Duration
 }
 
 // HasGroup reports whether a usable group was given.

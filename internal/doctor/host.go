@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/sys"
@@ -19,6 +20,10 @@ type Host struct {
 	Rules func(ctx context.Context) (Rulesets, error) // firewall rulesets as text
 	Root  bool                                        // running with euid 0
 	Probe func(ctx context.Context, p ProbeSpec) (ProbeOutcome, error)
+	// Listen captures IGMP and MLD queries on iface ("" for every
+	// interface) for at most d, or until enough returns true for the
+	// queries heard so far.
+	Listen func(ctx context.Context, iface string, d time.Duration, enough func([]HeardQuery) bool) ([]HeardQuery, error)
 }
 
 // Rulesets are the firewall rules as their tools print them. Empty text

@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/watch"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -20,11 +22,44 @@ import (
 // LiveHost is the running system: netlink, files below /, the firewall tools.
 func LiveHost() *Host {
 	return &Host{
-		FS:    sys.Host,
-		Net:   liveNet{},
-		Rules: liveRules,
-		Root:  os.Geteuid() == 0,
-		Probe: liveProbe,
+		FS:     sys.Host,
+		Net:    liveNet{},
+		Rules:  liveRules,
+		Root:   os.Geteuid() == 0,
+		Probe:  liveProbe,
+		Listen: liveListen,
+	}
+}
+
+// liveListen captures IGMP and MLD with watch's AF_PACKET capture (its
+// IGMP/MLD-only kernel filter) and keeps the queries.
+func liveListen(ctx context.Context, iface string, d time.Duration, enough func([]HeardQuery) bool) ([]HeardQuery, error) {
+	c, err := watch.OpenQueryCapture(iface)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var qs []HeardQuery
+	for {
+		f, err := c.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return qs, nil
+			}
+			return qs, err
+		}
+		p, err := watch.Decode(f)
+		if err != nil {
+			continue
+		}
+		if q, ok := QueryOf(f.Time, f.Iface, p); ok {
+			qs = append(qs, q)
+			if enough(qs) {
+				return qs, nil
+			}
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"time"
 
 	"github.com/mcasttools/mcast/internal/sys"
 )
@@ -21,6 +22,9 @@ func LiveHost() *Host {
 		Net:   noNet{},
 		Rules: func(context.Context) (Rulesets, error) { return Rulesets{}, errUnsupported },
 		Probe: func(context.Context, ProbeSpec) (ProbeOutcome, error) { return ProbeOutcome{}, errUnsupported },
+		Listen: func(context.Context, string, time.Duration, func([]HeardQuery) bool) ([]HeardQuery, error) {
+			return nil, errUnsupported
+		},
 	}
 }
 

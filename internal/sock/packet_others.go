@@ -17,6 +17,7 @@ type PacketInfo struct {
 	Hatype  uint16
 	Addr    []byte
 	Len     int
+	GSOSize int
 }
 
 // Outgoing reports whether this host sent the packet.
@@ -28,6 +29,11 @@ type PacketConn struct{}
 // OpenPacket reports that packet sockets are not supported here.
 func OpenPacket(string, []bpf.RawInstruction, bool) (*PacketConn, error) {
 	return nil, fmt.Errorf("packet capture (AF_PACKET) is not supported on %s", runtime.GOOS)
+}
+
+// OpenPacketOffload reports that packet sockets are not supported here.
+func OpenPacketOffload(name string, filter []bpf.RawInstruction, allMulti bool) (*PacketConn, error) {
+	return OpenPacket(name, filter, allMulti)
 }
 
 // Ifindex returns 0.

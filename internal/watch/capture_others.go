@@ -18,6 +18,10 @@ func OpenCapture(string) (*Capture, error) {
 	return nil, fmt.Errorf("live capture (AF_PACKET) is not supported on %s; use --read FILE.pcap", runtime.GOOS)
 }
 
+// OpenQueryCapture reports that live capture is not supported on this
+// system.
+func OpenQueryCapture(string) (*Capture, error) { return OpenCapture("") }
+
 // LinkType is Linux cooked capture.
 func (*Capture) LinkType() uint32 { return pcap.LinkLinuxSLL }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/mcasttools/mcast/internal/watch"
 	"github.com/mcasttools/mcast/internal/wire/pcap"
@@ -32,12 +33,14 @@ func FuzzState(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, link uint8) {
 		lt := []uint32{pcap.LinkEthernet, pcap.LinkRaw, pcap.LinkLinuxSLL}[int(link)%3]
 		src := &sliceSource{frames: []watch.Frame{{Time: t0, LinkType: lt, Data: b}, {Time: t0.Add(1e9), LinkType: lt, Data: b}}}
-		st := watch.NewState(watch.Config{})
+		st := watch.NewState(watch.Config{ReportInterval: 500 * time.Millisecond})
 		st.SetJoined(nil)
 		if err := watch.Run(context.Background(), src, st, watch.Options{}); err != nil && err != io.EOF {
 			t.Fatal(err)
 		}
 		st.Tick(t0.Add(1e12))
+		st.ReportsUntil(t0.Add(1e12))
+		st.Report(t0.Add(2e12))
 		st.Groups()
 	})
 }

@@ -28,21 +28,29 @@ type Options struct {
 }
 
 // Run feeds frames from src through st until the source ends (io.EOF, a
-// nil return) or ctx is done (also nil), or the source fails.
+// nil return) or ctx is done (also nil), or the source fails. With
+// Config.ReportInterval set it also emits the per-group data rates: live
+// every interval on the wall clock, offline at interval boundaries of the
+// packets' timestamps; and once more at the end for the last interval.
 func Run(ctx context.Context, src Source, st *State, o Options) error {
 	if o.Emit == nil {
 		o.Emit = func(Event) {}
 	}
 	if !o.Live {
+		var last time.Time
 		for {
 			f, err := src.Next(ctx)
 			if errors.Is(err, io.EOF) || (err != nil && ctx.Err() != nil) {
+				emitAll(o.Emit, st.Report(last))
 				return nil
 			}
 			if err != nil {
+				emitAll(o.Emit, st.Report(last))
 				return err
 			}
+			last = f.Time
 			emitAll(o.Emit, st.Tick(f.Time))
+			emitAll(o.Emit, st.ReportsUntil(f.Time))
 			if err := handle(f, st, o); err != nil {
 				return err
 			}
@@ -84,6 +92,13 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 	}()
 	tick := time.NewTicker(o.TickEvery)
 	defer tick.Stop()
+	var reportC <-chan time.Time
+	if iv := st.cfg.ReportInterval; iv > 0 {
+		st.BeginReports(o.Now())
+		rt := time.NewTicker(iv)
+		defer rt.Stop()
+		reportC = rt.C
+	}
 	for {
 		select {
 		case f := <-frames:
@@ -93,6 +108,8 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 		case <-tick.C:
 			refresh()
 			emitAll(o.Emit, st.Tick(o.Now()))
+		case <-reportC:
+			emitAll(o.Emit, st.Report(o.Now()))
 		case err := <-errc:
 			// Drain what was captured before the end.
 			for len(frames) > 0 {
@@ -100,6 +117,7 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 					return herr
 				}
 			}
+			emitAll(o.Emit, st.Report(o.Now()))
 			if ctx.Err() != nil || errors.Is(err, io.EOF) {
 				return nil
 			}
@@ -121,7 +139,7 @@ func handle(f Frame, st *State, o Options) error {
 		}
 		return nil
 	}
-	emitAll(o.Emit, st.Packet(Packet{Time: f.Time, Iface: f.Iface, Packet: p}))
+	emitAll(o.Emit, st.Packet(Packet{Time: f.Time, Iface: f.Iface, Outgoing: Outgoing(f), Packet: p}))
 	return nil
 }
 

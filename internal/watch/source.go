@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,16 @@ func Decode(f Frame) (igmp.Packet, error) {
 		return igmp.DecodeLinuxSLL(f.Data)
 	}
 	return igmp.Packet{}, fmt.Errorf("link type %d: %w", f.LinkType, errUnsupportedLink)
+}
+
+// sllOutgoing is the Linux cooked header's packet type for a packet this
+// host sent (PACKET_OUTGOING).
+const sllOutgoing = 4
+
+// Outgoing reports whether a frame is one this host sent: only a Linux
+// cooked (SLL) frame says.
+func Outgoing(f Frame) bool {
+	return f.LinkType == pcap.LinkLinuxSLL && len(f.Data) >= 2 && binary.BigEndian.Uint16(f.Data) == sllOutgoing
 }
 
 var errUnsupportedLink = errors.New("unsupported link type (want Ethernet, raw IP or Linux cooked)")

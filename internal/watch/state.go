@@ -21,12 +21,13 @@ import (
 
 // Event kinds.
 const (
-	KindStart   = "start"   // the live capture is open (JSON output only)
-	KindJoin    = "join"    // a host joined a group (or added sources to an include filter)
-	KindLeave   = "leave"   // a host left a group
-	KindReport  = "report"  // a report that changes nothing we know of (an answer to a query)
-	KindQuery   = "query"   // a membership query
-	KindData    = "data"    // the first datagram of a (group, source) flow
+	KindStart  = "start"  // the live capture is open (JSON output only)
+	KindJoin   = "join"   // a host joined a group (or added sources to an include filter)
+	KindLeave  = "leave"  // a host left a group
+	KindReport = "report" // a report that changes nothing we know of (an answer to a query)
+	KindQuery  = "query"  // a membership query
+	KindData   = "data"   // the first datagram of a (group, source) flow
+	// KindRate (rate.go) is the periodic data rate of a group.
 	KindWarning = "warning" // segment state worth knowing (see Warning codes)
 )
 
@@ -54,10 +55,18 @@ type Event struct {
 	MaxRespSec float64 `json:"max_resp_s,omitempty"`
 	QQISec     float64 `json:"qqi_s,omitempty"`
 	QRV        int     `json:"qrv,omitempty"`
-	// Data fields.
+	// Data fields (bytes: the datagram's UDP payload; in a rate event, the
+	// payload bytes of the interval).
 	SrcPort uint16 `json:"src_port,omitempty"`
 	DstPort uint16 `json:"dst_port,omitempty"`
 	Bytes   int    `json:"bytes,omitempty"`
+	// Rate fields: the interval the rate is taken over, the datagrams in
+	// it, datagrams/s, payload bit/s and each sender's share.
+	IntervalSec float64  `json:"interval_s,omitempty"`
+	Packets     int      `json:"packets,omitempty"`
+	PPS         float64  `json:"rate_pps,omitempty"`
+	BPS         float64  `json:"rate_bps,omitempty"`
+	Senders     []Sender `json:"senders,omitempty"`
 	// Warning is the code of a warning event.
 	Warning string `json:"warning,omitempty"`
 	// Text is the human-readable line (without time and interface).
@@ -72,6 +81,9 @@ type Config struct {
 	// Group, when valid, limits events to that group (general queries and
 	// warnings are still shown).
 	Group netip.Addr
+	// ReportInterval is how often Report closes an interval of per-group
+	// data rates; 0 turns rate reports off.
+	ReportInterval time.Duration
 }
 
 // DefaultQueryInterval is the IGMP/MLD default query interval.
@@ -81,6 +93,9 @@ const DefaultQueryInterval = 125 * time.Second
 type Packet struct {
 	Time  time.Time
 	Iface string
+	// Outgoing is set for packets this host sent (a Linux cooked
+	// capture's packet type 4).
+	Outgoing bool
 	igmp.Packet
 }
 
@@ -146,6 +161,7 @@ type segment struct {
 	members       map[memberKey]*membership
 	left          map[memberKey]bool // left during the capture: a repeated leave is a report
 	data          map[netip.Addr]*GroupStats
+	win           map[netip.Addr]*window
 	warnedData    map[netip.Addr]bool
 }
 
@@ -157,6 +173,8 @@ type State struct {
 	joined   map[string]map[netip.Addr]bool
 	haveJoin bool
 	drops    map[string]int
+	// reportStart is the start of the current rate report interval.
+	reportStart time.Time
 }
 
 // NewState returns an empty State.
@@ -185,6 +203,7 @@ func (s *State) seg(iface string, t time.Time) *segment {
 			members:       map[memberKey]*membership{},
 			left:          map[memberKey]bool{},
 			data:          map[netip.Addr]*GroupStats{},
+			win:           map[netip.Addr]*window{},
 			warnedData:    map[netip.Addr]bool{},
 		}
 		s.segs[iface] = g
@@ -391,6 +410,7 @@ func (s *State) query(seg *segment, p Packet, fam family, base Event) []Event {
 		}
 	}
 	q := qs[p.Src]
+	firstFrom := q == nil
 	if q == nil {
 		q = &querier{}
 		qs[p.Src] = q
@@ -440,7 +460,8 @@ func (s *State) query(seg *segment, p Packet, fam family, base Event) []Event {
 	if m.QQI > 0 {
 		e.Text += fmt.Sprintf(", qqi %s, qrv %d", m.QQI, m.QRV)
 	}
-	if p.Src.IsUnspecified() {
+	if p.Src.IsUnspecified() && firstFrom {
+		// Said once per querier, not on every query.
 		e.Text += " (querier without an address: a snooping switch or a bridge with no IP)"
 	}
 	return append(evs, e)
@@ -498,12 +519,22 @@ func (s *State) datagram(seg *segment, p Packet) []Event {
 	st.Bytes += p.UDP.Len
 	st.Last = p.Time
 	st.Sources[src]++
+	w := seg.win[g]
+	if w == nil {
+		w = &window{}
+		seg.win[g] = w
+	}
+	w.count(p.Time, s.reportStart, src, p.UDP.Len)
 	if st.Sources[src] == 1 {
 		e := Event{Kind: KindData, Proto: "udp", Host: p.Src, Group: g, SrcPort: p.UDP.SrcPort, DstPort: p.UDP.DstPort, Bytes: p.UDP.Len}
 		e.Text = fmt.Sprintf("%-6s %s:%d from %s:%d (first datagram, %d bytes)", e.Kind, g, p.UDP.DstPort, p.Src, p.UDP.SrcPort, p.UDP.Len)
+		if p.Outgoing {
+			e.Text = fmt.Sprintf("%-6s %s:%d from %s:%d (first datagram, %d bytes, sent by this host)", e.Kind, g, p.UDP.DstPort, p.Src, p.UDP.SrcPort, p.UDP.Len)
+		}
 		evs = append(evs, e)
 	}
-	if s.haveJoin {
+	// What this host sends needs no join here.
+	if s.haveJoin && !p.Outgoing {
 		st.Joined = s.joined[p.Iface][g]
 		if !st.Joined && !seg.warnedData[g] && !linkLocal(g) {
 			seg.warnedData[g] = true
@@ -527,12 +558,7 @@ func linkLocal(g netip.Addr) bool {
 // passing: no querier heard for longer than the query interval.
 func (s *State) Tick(now time.Time) []Event {
 	var evs []Event
-	names := make([]string, 0, len(s.segs))
-	for n := range s.segs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range s.segNames() {
 		seg := s.segs[n]
 		for _, fam := range []family{famIGMP, famMLD} {
 			if seg.warnedNoQ[fam] || !seg.listeners[fam] {

@@ -44,6 +44,12 @@ func data(at time.Duration, src, group string) watch.Packet {
 	return watch.Packet{Time: t0.Add(at), Iface: "eth0", Packet: igmp.Packet{Src: a(src), Dst: a(group), UDP: &igmp.UDP{SrcPort: 1000, DstPort: 5000, Len: 100}}}
 }
 
+// sent marks a packet as sent by this host.
+func sent(p watch.Packet) watch.Packet {
+	p.Outgoing = true
+	return p
+}
+
 func rec(t igmp.RecordType, group string, srcs ...string) igmp.Record {
 	r := igmp.Record{Type: t, Group: a(group)}
 	for _, s := range srcs {
@@ -134,6 +140,10 @@ func TestState(t *testing.T) {
 			p(data(time.Second, "10.0.0.3", "239.7.7.7")),
 			p(data(time.Second, "10.0.0.4", "239.7.7.7"), "data 239.7.7.7 10.0.0.4"),
 			p(data(0, "10.0.0.3", "224.0.0.251"), "data 224.0.0.251 10.0.0.3"),
+		}},
+		{name: "this host's own datagrams need no join here", joined: map[string]map[netip.Addr]bool{"eth0": {}}, steps: []step{
+			p(sent(data(0, "10.0.0.1", "239.7.7.7")), "data 239.7.7.7 10.0.0.1"),
+			p(data(time.Second, "10.0.0.3", "239.7.7.7"), "data 239.7.7.7 10.0.0.3", "warning unjoined_data"),
 		}},
 		{name: "unicast ignored", steps: []step{
 			p(watch.Packet{Time: t0, Packet: igmp.Packet{Src: a("10.0.0.1"), Dst: a("10.0.0.2"), UDP: &igmp.UDP{}}}),
@@ -252,42 +262,76 @@ func (s *sliceSource) Next(context.Context) (watch.Frame, error) {
 func (s *sliceSource) LinkType() uint32 { return 101 }
 
 func TestFilter(t *testing.T) {
-	vm, err := bpf.NewVM(watch.FilterProgram())
+	all, err := bpf.NewVM(watch.FilterProgram())
 	if err != nil {
 		t.Fatal(err)
 	}
-	v4 := func(dst [4]byte) []byte {
+	queries, err := bpf.NewVM(watch.QueryFilterProgram())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4 := func(proto byte, dst [4]byte) []byte {
 		b := make([]byte, 28)
 		b[0] = 0x45
+		b[9] = proto
 		copy(b[16:], dst[:])
 		return b
 	}
-	v6 := func(first byte) []byte {
+	v6 := func(next, first byte) []byte {
 		b := make([]byte, 48)
 		b[0] = 0x60
+		b[6] = next
 		b[24] = first
 		return b
 	}
 	tests := []struct {
-		name string
-		pkt  []byte
-		want bool
+		name       string
+		pkt        []byte
+		all, query bool
 	}{
-		{"IGMP to 224.0.0.22", v4([4]byte{224, 0, 0, 22}), true},
-		{"UDP to 239.1.1.1", v4([4]byte{239, 1, 1, 1}), true},
-		{"unicast 10.0.0.1", v4([4]byte{10, 0, 0, 1}), false},
-		{"broadcast", v4([4]byte{255, 255, 255, 255}), false},
-		{"IPv6 ff02::16", v6(0xff), true},
-		{"IPv6 unicast", v6(0xfe), false},
-		{"ARP-ish", []byte{0x00, 0x01, 0x08, 0x00}, false},
+		{"IGMP to 224.0.0.22", v4(2, [4]byte{224, 0, 0, 22}), true, true},
+		{"IGMP query to 224.0.0.1", v4(2, [4]byte{224, 0, 0, 1}), true, true},
+		{"UDP to 239.1.1.1", v4(17, [4]byte{239, 1, 1, 1}), true, false},
+		{"IGMP to unicast 10.0.0.1", v4(2, [4]byte{10, 0, 0, 1}), false, false},
+		{"unicast 10.0.0.1", v4(17, [4]byte{10, 0, 0, 1}), false, false},
+		{"broadcast", v4(17, [4]byte{255, 255, 255, 255}), false, false},
+		{"IPv6 hop-by-hop to ff02::16 (MLD)", v6(0, 0xff), true, true},
+		{"IPv6 UDP to ff0e::1", v6(17, 0xff), true, false},
+		{"IPv6 hop-by-hop unicast", v6(0, 0xfe), false, false},
+		{"IPv6 unicast", v6(17, 0xfe), false, false},
+		{"ARP-ish", []byte{0x00, 0x01, 0x08, 0x00}, false, false},
 	}
 	for _, tt := range tests {
-		n, err := vm.Run(tt.pkt)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
+		for _, f := range []struct {
+			name string
+			vm   *bpf.VM
+			want bool
+		}{{"Filter", all, tt.all}, {"QueryFilter", queries, tt.query}} {
+			n, err := f.vm.Run(tt.pkt)
+			if err != nil {
+				t.Fatalf("%s %s: %v", f.name, tt.name, err)
+			}
+			if (n > 0) != f.want {
+				t.Errorf("%s %s: accepted %d bytes, want accept=%v", f.name, tt.name, n, f.want)
+			}
 		}
-		if (n > 0) != tt.want {
-			t.Errorf("%s: accepted %d bytes, want accept=%v", tt.name, n, tt.want)
+	}
+}
+
+func TestOutgoing(t *testing.T) {
+	sll := func(pkttype byte) []byte { return append([]byte{0, pkttype}, make([]byte, 30)...) }
+	for _, tt := range []struct {
+		name string
+		f    watch.Frame
+		want bool
+	}{
+		{"SLL outgoing", watch.Frame{LinkType: 113, Data: sll(4)}, true},
+		{"SLL multicast in", watch.Frame{LinkType: 113, Data: sll(2)}, false},
+		{"Ethernet", watch.Frame{LinkType: 1, Data: sll(4)}, false},
+		{"short", watch.Frame{LinkType: 113, Data: []byte{0}}, false},
+	} {
+		if got := watch.Outgoing(tt.f); got != tt.want {
+			t.Errorf("%s: Outgoing = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -230,7 +230,7 @@ func TestDoctorLAN(t *testing.T) {
 		d.expect(t, "probe", "skip", "not a multicast address")
 		d.expect(t, "link", "ok")
 		d = runDoctor(t, l, "n2")
-		d.expect(t, "probe", "skip", "could not check: the probe needs --group")
+		d.expect(t, "probe", "skip", "not run: the probe joins a group and sends to it, so it needs --group")
 		r := l.Mcast("n2", "doctor", "--ttl", "300")
 		if r.Code != 2 || !strings.Contains(r.Stderr, `invalid --ttl 300`) {
 			t.Errorf("--ttl 300: %s", r)
@@ -317,4 +317,54 @@ func TestDoctorCloud(t *testing.T) {
 		expect(t, "ttl", "warn", "the sender 10.0.2.10 is behind router 10.0.1.1")
 	// A link-local group is never routed, whatever the TTL.
 	runDoctor(t, l, "vm1", "--group", "224.0.0.251:5353").expect(t, "ttl", "ok", "link-local")
+}
+
+// The querier is on the lab's switch, not on the node: only --listen hears
+// its version. A node forced to IGMPv2 under the switch's IGMPv3 querier
+// fails limits with what was heard; a node left alone passes.
+func TestDoctorListen(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	sh(t, l, "n1", "sysctl -qw net.ipv4.conf.eth0.force_igmp_version=2")
+
+	// No querier yet: a short listen hears nothing and says so, without
+	// calling it a fault (a querier may query only every 125 s).
+	d := runDoctor(t, l, "n2", "--iface", "eth0", "--listen", "3s")
+	d.expect(t, "snooping", "ok", "no Linux bridge on this host, and no IGMP query heard on eth0 in 3s", "eth0: no IGMP or MLD query heard in 3s of listening")
+	d.expect(t, "limits", "ok", "eth0: no IGMP query heard in 3s of listening")
+
+	// The switch queries (IGMPv3, every 2 s; intervals in centiseconds,
+	// set before the querier starts).
+	bridge(t, l, "link", "set", "br0", "type", "bridge", "mcast_igmp_version", "3", "mcast_query_interval", "200", "mcast_startup_query_interval", "100")
+	bridge(t, l, "link", "set", "br0", "type", "bridge", "mcast_querier", "1")
+
+	start := time.Now()
+	d = runDoctor(t, l, "n1", "--iface", "eth0", "--listen", "30s")
+	d.expect(t, "limits", "fail",
+		"eth0 is forced to IGMPv2 but its querier (0.0.0.0 on the wire) speaks IGMPv3",
+		"eth0: IGMPv3 querier 0.0.0.0 heard on the wire (",
+		"net.ipv4.conf.all.force_igmp_version=0, net.ipv4.conf.eth0.force_igmp_version=2",
+		"sysctl -w net.ipv4.conf.all.force_igmp_version=0 net.ipv4.conf.eth0.force_igmp_version=0")
+	d.expect(t, "snooping", "ok", "the segment has an IGMP querier: 0.0.0.0 (IGMPv3) on eth0")
+	if took := time.Since(start); took > 25*time.Second {
+		t.Errorf("doctor --listen 30s took %s: it should stop once it heard the querier", took)
+	}
+
+	// Without force, the same querier is fine.
+	d = runDoctor(t, l, "n2", "--iface", "eth0", "--listen", "30s")
+	d.expect(t, "limits", "ok", "eth0: IGMPv3 querier 0.0.0.0 heard on the wire")
+	d.expect(t, "snooping", "ok", "0.0.0.0 (IGMPv3) on eth0")
+
+	// Without --listen the forced version is only a warning, with a hint.
+	d = runDoctor(t, l, "n1", "--iface", "eth0")
+	d.expect(t, "limits", "warn", "eth0 is forced to IGMPv2 (querier's version unknown from here; run doctor as root with --listen 130s to hear it)")
+
+	// Without CAP_NET_RAW doctor cannot listen, says why, and still checks.
+	r := l.Run("n1", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", l.Bin, "doctor", "--json", "--iface", "eth0", "--listen", "5s")
+	if !strings.Contains(r.Stdout, "could not listen for queriers: listening needs root (CAP_NET_RAW)") {
+		t.Errorf("doctor --listen without root: %s", r)
+	}
+	if r := l.Mcast("n1", "doctor", "--listen", "-1s"); r.Code != 2 || !strings.Contains(r.Stderr, "invalid --listen -1s") {
+		t.Errorf("--listen -1s: %s", r)
+	}
 }

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -311,4 +312,91 @@ func TestWatchBadInput(t *testing.T) {
 	if r := l.Mcast("n1", "watch", "--read", truncated); !strings.Contains(r.Stdout, "join   239.5.5.5 from 10.0.0.2") {
 		t.Errorf("truncated file: %s", r)
 	}
+}
+
+// rateEvent is a `"kind":"rate"` object of watch --json.
+type rateEvent struct {
+	Kind     string  `json:"kind"`
+	Iface    string  `json:"iface"`
+	Group    string  `json:"group"`
+	Interval float64 `json:"interval_s"`
+	Packets  int     `json:"packets"`
+	Bytes    int     `json:"bytes"`
+	PPS      float64 `json:"rate_pps"`
+	BPS      float64 `json:"rate_bps"`
+	Senders  []struct {
+		Addr    string `json:"addr"`
+		Packets int    `json:"packets"`
+		Bytes   int    `json:"bytes"`
+	} `json:"senders"`
+}
+
+// rateEvents decodes the rate objects of watch --json output.
+func rateEvents(t *testing.T, out string) []rateEvent {
+	t.Helper()
+	var evs []rateEvent
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e rateEvent
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if e.Kind == "rate" {
+			evs = append(evs, e)
+		}
+	}
+	return evs
+}
+
+// checkRates asserts that the rate lines describe n3's 200/s stream of
+// 100-byte datagrams (and its three 32-byte end markers): every line from
+// 10.0.0.3 alone, rates that are the counts over the interval, and a line
+// whose interval the stream filled at about 200/s.
+func checkRates(t *testing.T, what string, evs []rateEvent, out string) {
+	t.Helper()
+	if len(evs) < 2 {
+		t.Fatalf("%s: %d rate lines, want at least 2:\n%s", what, len(evs), out)
+	}
+	steady := false
+	for _, e := range evs {
+		if e.Group != "239.6.6.6" || e.Iface != "eth0" || len(e.Senders) != 1 || !strings.HasPrefix(e.Senders[0].Addr, "10.0.0.3:") ||
+			e.Senders[0].Packets != e.Packets || e.Senders[0].Bytes != e.Bytes || e.Interval < 1 || e.PPS <= 0 ||
+			(100*e.Packets-e.Bytes)%68 != 0 || (100*e.Packets-e.Bytes)/68 > 3 || (100*e.Packets-e.Bytes) < 0 ||
+			math.Abs(e.BPS*e.Interval-8*float64(e.Bytes)) > 0.01 || math.Abs(e.PPS*e.Interval-float64(e.Packets)) > 0.01 {
+			t.Errorf("%s: rate line %+v", what, e)
+		}
+		// Pacing on a loaded machine wobbles; the rate seen must still
+		// be the stream's, not a multiple or a fraction of it.
+		if e.PPS >= 160 && e.PPS <= 240 {
+			steady = true
+		}
+	}
+	if !steady {
+		t.Errorf("%s: no rate line near 200 datagrams/s:\n%s", what, out)
+	}
+}
+
+// n3 sends 200 datagrams/s; watch on n1 prints the group's rate and sender
+// every report interval while it flows (text and JSON), and --read of the
+// capture it wrote gives the same rates from the capture's timestamps.
+func TestWatchDataRate(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, "lan", "--nodes", "3")
+	pcapPath := filepath.Join(t.TempDir(), "rate.pcap")
+	w := l.StartMcast("n1", "watch", "--iface", "eth0", "--json", "--group", "239.6.6.6", "--report-interval", "2s", "--write", pcapPath)
+	w.WaitFor(`"kind":"start"`, 20*time.Second)
+	txt := startWatch(t, l, "--group", "239.6.6.6", "--report-interval", "2s")
+	l.MustRun("n3", l.Bin, "send", "--iface", "eth0", "--rate", "200", "--size", "100", "--duration", "7s", "239.6.6.6:5000")
+	time.Sleep(2500 * time.Millisecond) // one more report interval, silent
+	res := w.Stop()
+	checkRates(t, "watch --json", rateEvents(t, res.Stdout), res.Stdout)
+
+	tres := txt.Stop()
+	mustMatch(t, tres.Stdout, `^\d\d:\d\d:\d\d\.\d{3} eth0 rate   239\.6\.6\.6 (1[6-9]\d|2[0-3]\d)\.\d datagrams/s, 1\d\d\.\d kbit/s payload over \d\.\ds from 10\.0\.0\.3:\d+ \(\d+\)$`)
+	mustMatch(t, tres.Stdout, `^total 239\.6\.6\.6 on eth0: \d+ datagrams, \d+ payload bytes, \d+\.\d datagrams/s from 10\.0\.0\.3:\d+ \(\d+\)$`)
+
+	again := l.Mcast("n1", "watch", "--read", pcapPath, "--json", "--report-interval", "2s", "--iface", "eth0")
+	if again.Code != 0 {
+		t.Fatalf("watch --read: %s", again)
+	}
+	checkRates(t, "watch --read", rateEvents(t, again.Stdout), again.Stdout)
 }

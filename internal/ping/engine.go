@@ -182,6 +182,13 @@ func (e *Engine) initPeriod() time.Duration {
 	return min(max(e.cfg.Interval, 100*time.Millisecond), time.Second)
 }
 
+// lastWait is how long the last query waits for its answers before the
+// peer's count ends: longer than grace, so that a slow answer to the last
+// query on a loaded host is not counted lost.
+func (e *Engine) lastWait() time.Duration {
+	return max(e.grace(), time.Second)
+}
+
 // grace is how long after a query its answers still count as on time.
 func (e *Engine) grace() time.Duration {
 	return min(max(e.cfg.Interval, 200*time.Millisecond), time.Second)
@@ -256,7 +263,7 @@ func (e *Engine) Tick(now time.Time) (out []Packet, ev []Event) {
 				continue
 			}
 			if e.cfg.Count > 0 && p.sent >= uint64(e.cfg.Count) {
-				if now.Sub(p.lastQuery) >= e.grace() || e.lastAnswered(p) {
+				if now.Sub(p.lastQuery) >= e.lastWait() || e.lastAnswered(p) {
 					p.state, p.stopReason = csStop, "given amount of query messages was sent"
 					ev = append(ev, Event{Kind: EvStopped, Peer: p.Name, Text: p.stopReason})
 				}
@@ -289,7 +296,7 @@ func (e *Engine) NextTick(now time.Time) time.Time {
 		case csQuery:
 			t = p.nextQuery
 			if e.cfg.Count > 0 && p.sent >= uint64(e.cfg.Count) {
-				t = p.lastQuery.Add(e.grace())
+				t = p.lastQuery.Add(e.lastWait())
 				if e.lastAnswered(p) {
 					t = now
 				}

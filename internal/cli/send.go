@@ -143,8 +143,12 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 		if !math.IsInf(rate, 1) {
 			asked = fmt.Sprintf("%.0f datagrams/s", rate)
 		}
-		fmt.Fprintf(env.Stdout, "sent %d datagrams of %d bytes to each of %d group(s) in %.2fs: %.0f datagrams/s, %s per group (asked: %s; %s)\n",
-			res.Sent, cfg.Size, len(targets), res.Elapsed.Seconds(), res.Rate(), stream.HumanRate(res.Rate()*float64(cfg.Size)*8), asked, mode)
+		size := float64(0)
+		if res.Sent > 0 {
+			size = float64(res.Bytes) / float64(res.Sent) // what was sent, --size or not
+		}
+		fmt.Fprintf(env.Stdout, "sent %d datagrams of %.0f bytes to each of %d group(s) in %.2fs: %.0f datagrams/s, %s per group (asked: %s; %s)\n",
+			res.Sent, size, len(targets), res.Elapsed.Seconds(), res.Rate(), stream.HumanRate(res.Rate()*size*8), asked, mode)
 		if !math.IsInf(rate, 1) && res.Rate() < 0.95*rate && res.Elapsed > time.Second {
 			fmt.Fprintf(env.Stdout, "note: achieved %.0f datagrams/s, below the asked %.0f: this machine could not go faster\n", res.Rate(), rate)
 		}

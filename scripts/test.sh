@@ -5,10 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cleanup() {
+  # Labs of integration-test processes that are gone (t<pid>x<n>), left by an
+  # interrupted run; labs of test runs still going are left alone.
   if [ "$(id -u)" = 0 ] && [ -d /run/mcast/lab ]; then
-    for f in /run/mcast/lab/t[0-9]*.json; do
+    for f in /run/mcast/lab/t[0-9]*x*.json; do
       [ -e "$f" ] || continue
-      go run ./cmd/mcast lab down --name "$(basename "$f" .json)" || true
+      name=$(basename "$f" .json)
+      pid=${name#t}; pid=${pid%%x*}
+      [ -d "/proc/$pid" ] && continue
+      go run ./cmd/mcast lab down --name "$name" || true
     done
   fi
 }

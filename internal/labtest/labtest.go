@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,10 +99,9 @@ func Up(t testing.TB, topology string, flags ...string) *Lab {
 	t.Helper()
 	RequireRoot(t)
 	bin := Binary(t)
-	name := fmt.Sprintf("t%d%c", os.Getpid()%100000, 'a'+rune(labSeq.Add(1)-1)%26)
-	if n := labSeq.Load(); n > 26 {
-		name = fmt.Sprintf("t%d%d", os.Getpid()%100000, n)
-	}
+	// t<pid>x<n>: scripts/test.sh removes the labs of test processes that
+	// are gone, and only those.
+	name := fmt.Sprintf("t%dx%s", os.Getpid(), strconv.FormatInt(int64(labSeq.Add(1)), 36))
 	l := &Lab{t: t, Name: name, Bin: bin}
 	args := append([]string{"lab", "up", topology, "--name", name}, flags...)
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {

@@ -9,7 +9,8 @@
 # Throughput: the highest rate with loss <= 0.1 % on both receivers, found by
 # trials (first --rate max, then lower). The kernel counts: delivered =
 # Udp InDatagrams in the receiving VM's namespace minus the tunnel's own
-# datagrams (relay frames from `mcast relay status`, VXLAN packets from
+# datagrams (the relay's underlay reads from `mcast relay status`, where
+# frames coalesced by UDP_GRO count once as in the kernel, VXLAN packets from
 # vx0's rx_packets); loss = 1 - delivered / sent.
 # Latency: one-way p50/p99 from `mcast recv --json` (the lab's clocks agree)
 # at a moderate rate; added latency = relay - VXLAN.
@@ -78,7 +79,7 @@ tunnel() { # the tunnel's own datagrams received by VM $2 for path $1
   if [ "$1" = vxlan ]; then
     ip netns exec "$lab-$2" cat /sys/class/net/vx0/statistics/rx_packets
   else
-    ex "$2" -- "$bin" relay status --admin "$tmp/$2.sock" --json | awk -F'[:,]' '/"received_frames"/ { s += $2 } END { print s + 0 }'
+    ex "$2" -- "$bin" relay status --admin "$tmp/$2.sock" --json | awk -F'[:,]' '/"underlay_reads"/ { s += $2 } END { print s + 0 }'
   fi
 }
 target() { if [ "$1" = vxlan ]; then echo "239.2.2.2:5002 --iface vx0"; else echo "239.1.1.1:5001 --iface eth0"; fi; }

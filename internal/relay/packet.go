@@ -202,3 +202,23 @@ func CaptureFilter4(bcast netip.Addr) []bpf.Instruction {
 		bpf.RetConstant{Val: 0x40000},
 	}
 }
+
+// EmitMark is the socket mark (SO_MARK) of the relay's re-emissions. The
+// capture sockets' filters drop packets that carry it, so that the relay's
+// own re-emissions, looped back to this host, never cost a copy to its
+// capture sockets or a trip through its capture loop. The mark does not
+// leave the host (it is cleared when a packet crosses into another network
+// namespace or onto the wire); only policy routing or firewall rules that
+// match this value could see it.
+const EmitMark = 0x6d637374 // "mcst"
+
+// SkipMarked prefixes filter with a check that drops packets whose socket
+// mark is EmitMark.
+func SkipMarked(filter []bpf.Instruction) []bpf.Instruction {
+	out := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtMark},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: EmitMark, SkipTrue: 1},
+		bpf.RetConstant{Val: 0},
+	}
+	return append(out, filter...)
+}

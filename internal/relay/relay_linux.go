@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,8 +10,10 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/sock"
@@ -37,6 +40,8 @@ type osIO struct {
 
 	under   *net.UDPConn
 	underPC batchConn
+	gso     atomic.Bool // the underlay socket takes UDP_SEGMENT
+	gro     bool        // the underlay socket coalesces frames (UDP_GRO)
 
 	cap4c, cap6c net.PacketConn
 	cap4         *ipv4.PacketConn
@@ -83,6 +88,21 @@ func bindToDevice(c net.PacketConn, name string, broadcast bool) error {
 		}
 	})
 	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// setMark gives c's packets EmitMark (needs CAP_NET_ADMIN).
+func setMark(c net.PacketConn) error {
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, EmitMark)
+	}); err != nil {
 		return err
 	}
 	return serr
@@ -146,6 +166,14 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 	o.under = pc.(*net.UDPConn)
 	o.under.SetReadBuffer(4 << 20)
 	o.under.SetWriteBuffer(4 << 20)
+	if rc, err := o.under.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			_, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+			o.gso.Store(err == nil)
+			// Take frames a peer sent segmented as one read (UDP_GRO).
+			o.gro = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil
+		})
+	}
 	if network == "udp4" {
 		o.underPC = ipv4.NewPacketConn(o.under)
 	} else {
@@ -161,7 +189,7 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		return nil, permHint(err, "binding the capture socket to "+o.ifi.Name)
 	}
 	o.cap4 = ipv4.NewPacketConn(o.cap4c)
-	if prog, err := bpf.Assemble(CaptureFilter4(o.bcast4)); err != nil {
+	if prog, err := bpf.Assemble(SkipMarked(CaptureFilter4(o.bcast4))); err != nil {
 		return nil, fmt.Errorf("assembling the capture filter: %w", err)
 	} else if err := o.cap4.SetBPF(prog); err != nil {
 		return nil, fmt.Errorf("attaching the capture filter: %w", err)
@@ -172,6 +200,9 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 	}
 	if err := bindToDevice(o.em4c, o.ifi.Name, true); err != nil {
 		return nil, permHint(err, "binding the emission socket to "+o.ifi.Name)
+	}
+	if err := setMark(o.em4c); err != nil {
+		return nil, permHint(err, "marking the emission socket")
 	}
 	o.em4 = ipv4.NewPacketConn(o.em4c)
 	if err := o.em4.SetMulticastInterface(o.ifi); err != nil {
@@ -199,6 +230,11 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 			return nil, permHint(err, "binding the IPv6 capture socket to "+o.ifi.Name)
 		}
 		o.cap6 = ipv6.NewPacketConn(o.cap6c)
+		if prog, err := bpf.Assemble(SkipMarked([]bpf.Instruction{bpf.RetConstant{Val: 0x40000}})); err != nil {
+			return nil, fmt.Errorf("assembling the IPv6 capture filter: %w", err)
+		} else if err := o.cap6.SetBPF(prog); err != nil {
+			return nil, fmt.Errorf("attaching the IPv6 capture filter: %w", err)
+		}
 		if err := o.cap6.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface|ipv6.FlagHopLimit, true); err != nil {
 			return nil, fmt.Errorf("asking for IPv6 packet info: %w", err)
 		}
@@ -208,6 +244,9 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		}
 		if err := bindToDevice(o.em6c, o.ifi.Name, false); err != nil {
 			return nil, permHint(err, "binding the IPv6 emission socket to "+o.ifi.Name)
+		}
+		if err := setMark(o.em6c); err != nil {
+			return nil, permHint(err, "marking the IPv6 emission socket")
 		}
 		o.em6 = ipv6.NewPacketConn(o.em6c)
 		if err := o.em6.SetMulticastInterface(o.ifi); err != nil {
@@ -307,6 +346,27 @@ func (o *osIO) writeLAN(v6 bool, msgs []ipv4.Message) (int, error) {
 		return o.em6.WriteBatch(msgs, 0)
 	}
 	return o.em4.WriteBatch(msgs, 0)
+}
+
+// segmentOOBLen is the control message space of one UDP_SEGMENT size.
+var segmentOOBLen = unix.CmsgSpace(2)
+
+// appendSegmentSize appends a UDP_SEGMENT control message: the kernel cuts
+// the message into datagrams of size bytes (the last may be shorter).
+func appendSegmentSize(b []byte, size int) []byte {
+	n := len(b)
+	b = append(b, make([]byte, unix.CmsgSpace(2))...)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[n]))
+	h.Level, h.Type = unix.IPPROTO_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	binary.NativeEndian.PutUint16(b[n+unix.CmsgLen(0):], uint16(size))
+	return b
+}
+
+// segmentUnsupported reports whether err says that the kernel cannot
+// segment this send.
+func segmentUnsupported(err error) bool {
+	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP)
 }
 
 // batchSize is how many datagrams one read or write system call moves.
@@ -435,7 +495,11 @@ func (r *Relay) membershipLoop(ctx context.Context) {
 
 func (r *Relay) underlayLoop(ctx context.Context) {
 	defer unblock(ctx, r.io.under)()
-	ms := newMsgs(batchSize, 65536, 0)
+	oob := 0
+	if r.io.gro {
+		oob = unix.CmsgSpace(4)
+	}
+	ms := newMsgs(batchSize, 65536, oob)
 	w := &recvWork{}
 	for ctx.Err() == nil {
 		n, err := r.io.underPC.ReadBatch(ms, 0)
@@ -443,16 +507,45 @@ func (r *Relay) underlayLoop(ctx context.Context) {
 			r.readErr(ctx, "underlay", err)
 			continue
 		}
+		r.stats.underlayReads.Add(uint64(n))
 		now := time.Now()
 		for i := 0; i < n; i++ {
 			ua, ok := ms[i].Addr.(*net.UDPAddr)
 			if !ok {
 				continue
 			}
-			r.onFrame(w, ua.AddrPort(), ms[i].Buffers[0][:ms[i].N], now)
+			from := ua.AddrPort()
+			b := ms[i].Buffers[0][:ms[i].N]
+			// Coalesced frames (UDP_GRO): all of one size but the last.
+			seg := groSize(ms[i].OOB[:ms[i].NN])
+			if seg <= 0 {
+				seg = len(b)
+			}
+			for len(b) > 0 {
+				k := min(seg, len(b))
+				r.onFrame(w, from, b[:k], now)
+				b = b[k:]
+			}
 		}
 		r.flushEmit(w)
 	}
+}
+
+// groSize returns the segment size of a UDP_GRO control message in oob,
+// or 0.
+func groSize(oob []byte) int {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0
+		}
+		if h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
+			return int(binary.NativeEndian.Uint32(oob[unix.CmsgLen(0):]))
+		}
+		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+	}
+	return 0
 }
 
 func (r *Relay) capture4Loop(ctx context.Context) {

@@ -185,17 +185,21 @@ func AppendMLDQuery(dst []byte, src netip.Addr) []byte {
 // multicast group, to 255.255.255.255 or to bcast (the subnet's broadcast
 // address, when valid), so that unicast UDP, such as the relay's own
 // underlay frames, never reaches the relay's capture loop.
-func CaptureFilter4(bcast netip.Addr) []bpf.Instruction {
+func CaptureFilter4(bcast netip.Addr) []bpf.Instruction { return CaptureFilter4At(bcast, 0) }
+
+// CaptureFilter4At is CaptureFilter4 for packets whose IPv4 header starts
+// at offset off (after a link-layer header of off bytes).
+func CaptureFilter4At(bcast netip.Addr, off uint32) []bpf.Instruction {
 	b := uint32(0xffffffff)
 	if bcast.Is4() {
 		a := bcast.As4()
 		b = binary.BigEndian.Uint32(a[:])
 	}
 	return []bpf.Instruction{
-		bpf.LoadAbsolute{Off: 16, Size: 1},
+		bpf.LoadAbsolute{Off: off + 16, Size: 1},
 		bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xe0, SkipTrue: 4},
-		bpf.LoadAbsolute{Off: 16, Size: 4},
+		bpf.LoadAbsolute{Off: off + 16, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xffffffff, SkipTrue: 2},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: b, SkipTrue: 1},
 		bpf.RetConstant{Val: 0},
@@ -218,6 +222,17 @@ func SkipMarked(filter []bpf.Instruction) []bpf.Instruction {
 	out := []bpf.Instruction{
 		bpf.LoadExtension{Num: bpf.ExtMark},
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: EmitMark, SkipTrue: 1},
+		bpf.RetConstant{Val: 0},
+	}
+	return append(out, filter...)
+}
+
+// OnlyIPv4 prefixes filter with a check that drops packets whose link-layer
+// protocol is not IPv4 (for a packet socket bound to every protocol).
+func OnlyIPv4(filter []bpf.Instruction) []bpf.Instruction {
+	out := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtProto},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800, SkipTrue: 1},
 		bpf.RetConstant{Val: 0},
 	}
 	return append(out, filter...)

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -43,7 +44,8 @@ type osIO struct {
 	gso     atomic.Bool // the underlay socket takes UDP_SEGMENT
 	gro     bool        // the underlay socket coalesces frames (UDP_GRO)
 
-	cap4c, cap6c net.PacketConn
+	cap4c, cap6c net.PacketConn // cap4c only joins groups; capPkt reads IPv4
+	capPkt       *pktCapture
 	cap4         *ipv4.PacketConn
 	cap6         *ipv6.PacketConn
 	em4c, em6c   net.PacketConn
@@ -189,7 +191,21 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		return nil, permHint(err, "binding the capture socket to "+o.ifi.Name)
 	}
 	o.cap4 = ipv4.NewPacketConn(o.cap4c)
-	if prog, err := bpf.Assemble(SkipMarked(CaptureFilter4(o.bcast4))); err != nil {
+	// On an Ethernet interface (or one without a link header) a packet
+	// socket reads IPv4 and the raw socket only holds the joins; elsewhere
+	// the raw socket reads.
+	capFilter := CaptureFilter4(o.bcast4)
+	if hl, ok := linkHeaderLen(o.ifi.Name); ok {
+		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(CaptureFilter4At(o.bcast4, uint32(hl)))))
+		if err != nil {
+			return nil, fmt.Errorf("assembling the capture filter: %w", err)
+		}
+		if o.capPkt, err = openPktCapture(o.ifi, prog4, hl); err != nil {
+			return nil, permHint(err, "opening the IPv4 capture socket on "+o.ifi.Name)
+		}
+		capFilter = []bpf.Instruction{bpf.RetConstant{Val: 0}}
+	}
+	if prog, err := bpf.Assemble(SkipMarked(capFilter)); err != nil {
 		return nil, fmt.Errorf("assembling the capture filter: %w", err)
 	} else if err := o.cap4.SetBPF(prog); err != nil {
 		return nil, fmt.Errorf("attaching the capture filter: %w", err)
@@ -260,6 +276,9 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 }
 
 func (o *osIO) close() {
+	if o.capPkt != nil {
+		o.capPkt.f.Close()
+	}
 	for _, c := range []interface{ Close() error }{o.under, o.cap4c, o.cap6c, o.em4c, o.em6c} {
 		if c != nil && !isNilConn(c) {
 			c.Close()
@@ -414,7 +433,11 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	loop(r.underlayLoop)
 	loop(r.membershipLoop)
-	loop(r.capture4Loop)
+	if o.capPkt != nil {
+		loop(r.capture4Loop)
+	} else {
+		loop(r.capture4RawLoop)
+	}
 	if o.cap6 != nil {
 		loop(r.capture6Loop)
 	}
@@ -426,6 +449,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	if o.cap6c != nil {
 		o.cap6c.SetReadDeadline(time.Unix(1, 0))
+	}
+	if o.capPkt != nil {
+		o.capPkt.f.SetReadDeadline(time.Unix(1, 0))
 	}
 	wg.Wait()
 	r.log.Info("relay stopped")
@@ -549,6 +575,31 @@ func groSize(oob []byte) int {
 }
 
 func (r *Relay) capture4Loop(ctx context.Context) {
+	c := r.io.capPkt
+	defer unblock(ctx, c.f)()
+	w := newSendWork()
+	for ctx.Err() == nil {
+		n, err := c.read()
+		if err != nil {
+			r.readErr(ctx, "capture4", err)
+			continue
+		}
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			b := c.bufs[i][:c.hdrs[i].Len]
+			seg, ok := vnetSegment(b)
+			if !ok || len(b) < vnetHdrLen+c.linkLen {
+				continue
+			}
+			r.captured4(w, seg, b[vnetHdrLen+c.linkLen:], now)
+		}
+		r.flush(w)
+	}
+}
+
+// capture4RawLoop reads IPv4 from the raw socket, on interfaces where no
+// packet socket does.
+func (r *Relay) capture4RawLoop(ctx context.Context) {
 	defer unblock(ctx, r.io.cap4c)()
 	ms := newMsgs(batchSize, 65536, 0)
 	w := newSendWork()
@@ -560,16 +611,7 @@ func (r *Relay) capture4Loop(ctx context.Context) {
 		}
 		now := time.Now()
 		for i := 0; i < n; i++ {
-			src, dst, ipid, ttl, payload, err := ParseIPv4UDP(ms[i].Buffers[0][:ms[i].N])
-			if err != nil {
-				continue
-			}
-			d := dst.Addr()
-			bcast := d == broadcastGroup || (d == r.io.bcast4 && r.io.bcast4.IsValid())
-			if !bcast && !d.IsMulticast() {
-				continue
-			}
-			r.onCaptured(w, src, dst, ipid, ttl, bcast, payload, now)
+			r.captured4(w, 0, ms[i].Buffers[0][:ms[i].N], now)
 		}
 		r.flush(w)
 	}
@@ -616,4 +658,153 @@ func (r *Relay) capture6Loop(ctx context.Context) {
 		}
 		r.flush(w)
 	}
+}
+
+// captured4 handles one IPv4 packet read from the LAN; seg is the segment
+// size of a segmented send not yet cut (0: one datagram).
+func (r *Relay) captured4(w *sendWork, seg int, pkt []byte, now time.Time) {
+	src, dst, ipid, ttl, payload, err := ParseIPv4UDP(pkt)
+	if err != nil {
+		return
+	}
+	d := dst.Addr()
+	bcast := d == broadcastGroup || (d == r.io.bcast4 && r.io.bcast4.IsValid())
+	if !bcast && !d.IsMulticast() {
+		return
+	}
+	if seg <= 0 || seg >= len(payload) {
+		r.onCaptured(w, src, dst, ipid, ttl, bcast, payload, now)
+		return
+	}
+	// A segmented send (UDP_SEGMENT) seen before the kernel cut it: its
+	// datagrams, with the identifications they get.
+	for k := 0; len(payload) > 0; k++ {
+		m := min(seg, len(payload))
+		r.onCaptured(w, src, dst, ipid+uint16(k), ttl, bcast, payload[:m], now)
+		payload = payload[m:]
+	}
+}
+
+// linkHeaderLen is the length of the link-layer header that a raw packet
+// socket on interface name reads before the IP header: 14 on Ethernet, 0 on
+// interfaces without one; ok is false for other kinds.
+func linkHeaderLen(name string) (int, bool) {
+	b, err := os.ReadFile("/sys/class/net/" + name + "/type")
+	if err != nil {
+		return 0, false
+	}
+	switch string(bytes.TrimSpace(b)) {
+	case "1": // ARPHRD_ETHER
+		return 14, true
+	case "65534": // ARPHRD_NONE
+		return 0, true
+	}
+	return 0, false
+}
+
+// vnetHdrLen is the size of the virtio-net header a packet socket with
+// PACKET_VNET_HDR puts before each packet.
+const vnetHdrLen = 10
+
+// vnetSegment reads the virtio-net header at the start of b: the segment
+// size of a UDP packet not yet segmented (0 for a plain packet); ok is
+// false when b is too short or the packet is another kind of segmented
+// packet.
+func vnetSegment(b []byte) (seg int, ok bool) {
+	if len(b) < vnetHdrLen {
+		return 0, false
+	}
+	const gsoNone, gsoUDPL4, gsoECN = 0, 5, 0x80
+	switch b[1] &^ gsoECN {
+	case gsoNone:
+		return 0, true
+	case gsoUDPL4:
+		return int(binary.NativeEndian.Uint16(b[4:6])), true
+	}
+	return 0, false
+}
+
+// pktCapture is an AF_PACKET socket on the LAN interface that reads IPv4
+// packets, those this host sends and those it receives, in batches
+// (recvmmsg), each after a virtio-net header that tells the segment size of
+// a segmented (UDP_SEGMENT) send, which a raw socket would see as one
+// datagram.
+type pktCapture struct {
+	f       *os.File
+	rc      syscall.RawConn
+	linkLen int // bytes of link-layer header before the IP header
+	hdrs    []mmsghdr
+	iov     []unix.Iovec
+	bufs    [][]byte
+}
+
+// mmsghdr is struct mmsghdr.
+type mmsghdr struct {
+	Hdr unix.Msghdr
+	Len uint32
+	_   [4]byte
+}
+
+func openPktCapture(ifi *net.Interface, filter []bpf.RawInstruction, linkLen int) (*pktCapture, error) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	ins := make([]unix.SockFilter, len(filter))
+	for i, r := range filter {
+		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
+	if err = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err == nil {
+		err = unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog)
+	}
+	if err == nil {
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+		}
+		// Protocol 0 until now: nothing was queued before the filter.
+		// Every protocol (the filter keeps IPv4): only such a socket
+		// sees the packets this host sends.
+		err = unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	c := &pktCapture{f: os.NewFile(uintptr(fd), "capture4"), linkLen: linkLen}
+	if c.rc, err = c.f.SyscallConn(); err != nil {
+		c.f.Close()
+		return nil, err
+	}
+	c.hdrs = make([]mmsghdr, batchSize)
+	c.iov = make([]unix.Iovec, batchSize)
+	c.bufs = make([][]byte, batchSize)
+	for i := range c.hdrs {
+		c.bufs[i] = make([]byte, vnetHdrLen+65536)
+		c.iov[i].Base = &c.bufs[i][0]
+		c.iov[i].SetLen(len(c.bufs[i]))
+		c.hdrs[i].Hdr.Iov = &c.iov[i]
+		c.hdrs[i].Hdr.SetIovlen(1)
+	}
+	return c, nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// read waits for packets and reads up to batchSize of them; packet i is
+// c.bufs[i][:c.hdrs[i].Len].
+func (c *pktCapture) read() (int, error) {
+	var n uintptr
+	var errno syscall.Errno
+	err := c.rc.Read(func(fd uintptr) bool {
+		n, _, errno = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(c.hdrs)), 0, 0, 0)
+		return errno != unix.EAGAIN
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }

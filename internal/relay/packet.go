@@ -116,6 +116,9 @@ func ParseIPv4UDP(b []byte) (src, dst netip.AddrPort, id uint16, ttl uint8, payl
 	if binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 { // a fragment
 		return src, dst, 0, 0, nil, errNotUDP
 	}
+	if finish(checksum(0, b[:hl])) != 0 { // a packet socket sees it unchecked
+		return src, dst, 0, 0, nil, errNotUDP
+	}
 	u := b[hl:]
 	ulen := int(binary.BigEndian.Uint16(u[4:6]))
 	if ulen < 8 || ulen > len(u) {
@@ -236,4 +239,26 @@ func OnlyIPv4(filter []bpf.Instruction) []bpf.Instruction {
 		bpf.RetConstant{Val: 0},
 	}
 	return append(out, filter...)
+}
+
+// vnetHdrLen is the size of the virtio-net header a packet socket with
+// PACKET_VNET_HDR puts before each packet.
+const vnetHdrLen = 10
+
+// vnetSegment reads the virtio-net header at the start of b: the segment
+// size of a UDP packet not yet segmented (0 for a plain packet); ok is
+// false when b is too short or the packet is another kind of segmented
+// packet.
+func vnetSegment(b []byte) (seg int, ok bool) {
+	if len(b) < vnetHdrLen {
+		return 0, false
+	}
+	const gsoNone, gsoUDPL4, gsoECN = 0, 5, 0x80
+	switch b[1] &^ gsoECN {
+	case gsoNone:
+		return 0, true
+	case gsoUDPL4:
+		return int(binary.NativeEndian.Uint16(b[4:6])), true
+	}
+	return 0, false
 }

@@ -702,28 +702,6 @@ func linkHeaderLen(name string) (int, bool) {
 	return 0, false
 }
 
-// vnetHdrLen is the size of the virtio-net header a packet socket with
-// PACKET_VNET_HDR puts before each packet.
-const vnetHdrLen = 10
-
-// vnetSegment reads the virtio-net header at the start of b: the segment
-// size of a UDP packet not yet segmented (0 for a plain packet); ok is
-// false when b is too short or the packet is another kind of segmented
-// packet.
-func vnetSegment(b []byte) (seg int, ok bool) {
-	if len(b) < vnetHdrLen {
-		return 0, false
-	}
-	const gsoNone, gsoUDPL4, gsoECN = 0, 5, 0x80
-	switch b[1] &^ gsoECN {
-	case gsoNone:
-		return 0, true
-	case gsoUDPL4:
-		return int(binary.NativeEndian.Uint16(b[4:6])), true
-	}
-	return 0, false
-}
-
 // pktCapture is an AF_PACKET socket on the LAN interface that reads IPv4
 // packets, those this host sends and those it receives, in batches
 // (recvmmsg), each after a virtio-net header that tells the segment size of

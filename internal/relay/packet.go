@@ -262,3 +262,30 @@ func vnetSegment(b []byte) (seg int, ok bool) {
 	}
 	return 0, false
 }
+
+// skfNetOff makes a classic BPF absolute load relative to the network
+// header (SKF_NET_OFF).
+const skfNetOff = 0xfff00000
+
+// ipOffset finds the IPv4 header in frame, which starts with a link-layer
+// header of linkLen bytes: 0, or 14 for Ethernet, whose EtherType may
+// follow VLAN tags. ok is false when frame does not carry IPv4.
+func ipOffset(frame []byte, linkLen int) (int, bool) {
+	if linkLen == 0 {
+		return 0, true
+	}
+	off := linkLen - 2
+	for tags := 0; off+2 <= len(frame); tags++ {
+		switch binary.BigEndian.Uint16(frame[off:]) {
+		case 0x0800:
+			return off + 2, true
+		case 0x8100, 0x88a8:
+			if tags < 2 {
+				off += 4
+				continue
+			}
+		}
+		return 0, false
+	}
+	return 0, false
+}

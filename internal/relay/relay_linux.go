@@ -196,7 +196,9 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 	// the raw socket reads.
 	capFilter := CaptureFilter4(o.bcast4)
 	if hl, ok := linkHeaderLen(o.ifi.Name); ok {
-		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(CaptureFilter4At(o.bcast4, uint32(hl)))))
+		// Loads relative to the network header, whatever link header
+		// (VLAN tags too) comes first.
+		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(CaptureFilter4At(o.bcast4, skfNetOff))))
 		if err != nil {
 			return nil, fmt.Errorf("assembling the capture filter: %w", err)
 		}
@@ -588,10 +590,14 @@ func (r *Relay) capture4Loop(ctx context.Context) {
 		for i := 0; i < n; i++ {
 			b := c.bufs[i][:c.hdrs[i].Len]
 			seg, ok := vnetSegment(b)
-			if !ok || len(b) < vnetHdrLen+c.linkLen {
+			if !ok {
 				continue
 			}
-			r.captured4(w, seg, b[vnetHdrLen+c.linkLen:], now)
+			off, ok := ipOffset(b[vnetHdrLen:], c.linkLen)
+			if !ok {
+				continue
+			}
+			r.captured4(w, seg, b[vnetHdrLen+off:], now)
 		}
 		r.flush(w)
 	}

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"encoding/binary"
 	"hash/maphash"
 	"net/netip"
 	"os"
@@ -228,5 +229,39 @@ func TestParseIPv4UDPChecksum(t *testing.T) {
 	p[8]++ // TTL changed, header checksum not
 	if _, _, _, _, _, err := ParseIPv4UDP(p); err == nil {
 		t.Fatal("accepted a packet whose IP header checksum is wrong")
+	}
+}
+
+func TestIPOffset(t *testing.T) {
+	eth := func(types ...uint16) []byte {
+		b := make([]byte, 12)
+		for i, ty := range types {
+			b = binary.BigEndian.AppendUint16(b, ty)
+			if i < len(types)-1 {
+				b = append(b, 0, 1) // the tag's VLAN ID
+			}
+		}
+		return append(b, 0x45)
+	}
+	for _, tt := range []struct {
+		name    string
+		frame   []byte
+		linkLen int
+		off     int
+		ok      bool
+	}{
+		{"no link header", []byte{0x45}, 0, 0, true},
+		{"ethernet", eth(0x0800), 14, 14, true},
+		{"one tag", eth(0x8100, 0x0800), 14, 18, true},
+		{"two tags", eth(0x88a8, 0x8100, 0x0800), 14, 22, true},
+		{"three tags", eth(0x8100, 0x8100, 0x8100, 0x0800), 14, 0, false},
+		{"ipv6", eth(0x86dd), 14, 0, false},
+		{"short", []byte{1, 2, 3}, 14, 0, false},
+		{"tag cut short", eth(0x8100)[:14], 14, 0, false},
+	} {
+		off, ok := ipOffset(tt.frame, tt.linkLen)
+		if off != tt.off || ok != tt.ok {
+			t.Errorf("%s: %d %v, want %d %v", tt.name, off, ok, tt.off, tt.ok)
+		}
 	}
 }

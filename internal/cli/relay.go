@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -25,6 +26,7 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 	check := fs.Bool("check", false, "check the configuration and key file, then exit")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the relay stops")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -60,6 +62,17 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%s: configuration of node %s is valid (%d peers, %d groups, %d broadcast ports)\n",
 			*cfgPath, cfg.Node, len(cfg.Peers), len(cfg.Groups), len(cfg.BroadcastPorts))
 		return nil
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("creating the CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("starting the CPU profile %s: %w", *cpuProfile, err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -225,3 +225,17 @@ func TestCaptureFilter4(t *testing.T) {
 		}
 	}
 }
+
+func TestSkipMarkedAssembles(t *testing.T) {
+	f := CaptureFilter4(netip.MustParseAddr("10.0.2.255"))
+	prog, err := bpf.Assemble(SkipMarked(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prog) != len(f)+3 {
+		t.Fatalf("%d instructions, want %d", len(prog), len(f)+3)
+	}
+	if want := (bpf.LoadExtension{Num: bpf.ExtMark}); SkipMarked(f)[0] != want {
+		t.Fatalf("first instruction %v, want %v", SkipMarked(f)[0], want)
+	}
+}

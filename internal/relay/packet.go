@@ -116,6 +116,9 @@ func ParseIPv4UDP(b []byte) (src, dst netip.AddrPort, id uint16, ttl uint8, payl
 	if binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 { // a fragment
 		return src, dst, 0, 0, nil, errNotUDP
 	}
+	if finish(checksum(0, b[:hl])) != 0 { // a packet socket sees it unchecked
+		return src, dst, 0, 0, nil, errNotUDP
+	}
 	u := b[hl:]
 	ulen := int(binary.BigEndian.Uint16(u[4:6]))
 	if ulen < 8 || ulen > len(u) {
@@ -185,20 +188,104 @@ func AppendMLDQuery(dst []byte, src netip.Addr) []byte {
 // multicast group, to 255.255.255.255 or to bcast (the subnet's broadcast
 // address, when valid), so that unicast UDP, such as the relay's own
 // underlay frames, never reaches the relay's capture loop.
-func CaptureFilter4(bcast netip.Addr) []bpf.Instruction {
+func CaptureFilter4(bcast netip.Addr) []bpf.Instruction { return CaptureFilter4At(bcast, 0) }
+
+// CaptureFilter4At is CaptureFilter4 for packets whose IPv4 header starts
+// at offset off (after a link-layer header of off bytes).
+func CaptureFilter4At(bcast netip.Addr, off uint32) []bpf.Instruction {
 	b := uint32(0xffffffff)
 	if bcast.Is4() {
 		a := bcast.As4()
 		b = binary.BigEndian.Uint32(a[:])
 	}
 	return []bpf.Instruction{
-		bpf.LoadAbsolute{Off: 16, Size: 1},
+		bpf.LoadAbsolute{Off: off + 16, Size: 1},
 		bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xe0, SkipTrue: 4},
-		bpf.LoadAbsolute{Off: 16, Size: 4},
+		bpf.LoadAbsolute{Off: off + 16, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xffffffff, SkipTrue: 2},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: b, SkipTrue: 1},
 		bpf.RetConstant{Val: 0},
 		bpf.RetConstant{Val: 0x40000},
 	}
+}
+
+// EmitMark is the socket mark (SO_MARK) of the relay's re-emissions. The
+// capture sockets' filters drop packets that carry it, so that the relay's
+// own re-emissions, looped back to this host, never cost a copy to its
+// capture sockets or a trip through its capture loop. The mark does not
+// leave the host (it is cleared when a packet crosses into another network
+// namespace or onto the wire); only policy routing or firewall rules that
+// match this value could see it.
+const EmitMark = 0x6d637374 // "mcst"
+
+// SkipMarked prefixes filter with a check that drops packets whose socket
+// mark is EmitMark.
+func SkipMarked(filter []bpf.Instruction) []bpf.Instruction {
+	out := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtMark},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: EmitMark, SkipTrue: 1},
+		bpf.RetConstant{Val: 0},
+	}
+	return append(out, filter...)
+}
+
+// OnlyIPv4 prefixes filter with a check that drops packets whose link-layer
+// protocol is not IPv4 (for a packet socket bound to every protocol).
+func OnlyIPv4(filter []bpf.Instruction) []bpf.Instruction {
+	out := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtProto},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800, SkipTrue: 1},
+		bpf.RetConstant{Val: 0},
+	}
+	return append(out, filter...)
+}
+
+// vnetHdrLen is the size of the virtio-net header a packet socket with
+// PACKET_VNET_HDR puts before each packet.
+const vnetHdrLen = 10
+
+// vnetSegment reads the virtio-net header at the start of b: the segment
+// size of a UDP packet not yet segmented (0 for a plain packet); ok is
+// false when b is too short or the packet is another kind of segmented
+// packet.
+func vnetSegment(b []byte) (seg int, ok bool) {
+	if len(b) < vnetHdrLen {
+		return 0, false
+	}
+	const gsoNone, gsoUDPL4, gsoECN = 0, 5, 0x80
+	switch b[1] &^ gsoECN {
+	case gsoNone:
+		return 0, true
+	case gsoUDPL4:
+		return int(binary.NativeEndian.Uint16(b[4:6])), true
+	}
+	return 0, false
+}
+
+// skfNetOff makes a classic BPF absolute load relative to the network
+// header (SKF_NET_OFF).
+const skfNetOff = 0xfff00000
+
+// ipOffset finds the IPv4 header in frame, which starts with a link-layer
+// header of linkLen bytes: 0, or 14 for Ethernet, whose EtherType may
+// follow VLAN tags. ok is false when frame does not carry IPv4.
+func ipOffset(frame []byte, linkLen int) (int, bool) {
+	if linkLen == 0 {
+		return 0, true
+	}
+	off := linkLen - 2
+	for tags := 0; off+2 <= len(frame); tags++ {
+		switch binary.BigEndian.Uint16(frame[off:]) {
+		case 0x0800:
+			return off + 2, true
+		case 0x8100, 0x88a8:
+			if tags < 2 {
+				off += 4
+				continue
+			}
+		}
+		return 0, false
+	}
+	return 0, false
 }

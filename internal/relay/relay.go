@@ -237,9 +237,16 @@ type sendWork struct {
 	pend   map[uint32]*pending
 	order  []*pending
 	frames [][]byte
+	to     []*peer // the peer of each frame
 	msgs   []ipv4.Message
 	frags  []relayframe.Record
 	nframe int
+
+	// Segmented sends (UDP_SEGMENT): one message per run of a peer's
+	// frames, its frames as the message's buffers.
+	gmsgs []ipv4.Message
+	iov   [][]byte
+	done  []bool
 }
 
 type pending struct {
@@ -359,7 +366,9 @@ func (r *Relay) sealTo(w *sendWork, p *peer, typ uint8, body []byte) {
 	if w.nframe == len(w.frames) {
 		w.frames = append(w.frames, make([]byte, 0, 2048))
 		w.msgs = append(w.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
+		w.to = append(w.to, nil)
 	}
+	w.to[w.nframe] = p
 	h := relayframe.Header{Type: typ, Sender: r.cfg.ID, Seq: r.frameSeq.Add(1)}
 	f := r.keys.Seal(w.frames[w.nframe][:0], h, body)
 	w.frames[w.nframe] = f
@@ -387,7 +396,22 @@ func (r *Relay) flush(w *sendWork) {
 	if w.nframe == 0 {
 		return
 	}
-	msgs := w.msgs[:w.nframe]
+	if w.nframe > 1 && r.io.gso.Load() {
+		if err := r.sendSegmented(w); err == nil {
+			w.nframe = 0
+			return
+		} else {
+			// No UDP_SEGMENT here (old kernel, or a device without
+			// checksum offload): send frame by frame from now on.
+			r.io.gso.Store(false)
+			r.log.Warn("segmented sends refused, sending frames one by one", "err", err)
+		}
+	}
+	r.sendMsgs(w.msgs[:w.nframe])
+	w.nframe = 0
+}
+
+func (r *Relay) sendMsgs(msgs []ipv4.Message) {
 	for len(msgs) > 0 {
 		n, err := r.io.writeUnderlay(msgs)
 		if err != nil {
@@ -397,7 +421,75 @@ func (r *Relay) flush(w *sendWork) {
 		}
 		msgs = msgs[n:]
 	}
-	w.nframe = 0
+}
+
+// maxSegments is the most frames one segmented send carries (the kernel's
+// UDP_MAX_SEGMENTS is 64 or more), and maxSegmented their most bytes.
+const (
+	maxSegments  = 64
+	maxSegmented = 65000
+)
+
+// sendSegmented sends the queued frames as few messages as possible: each
+// message carries consecutive frames to one peer, all of one length but
+// the last, which the kernel cuts into datagrams (UDP_SEGMENT), so that
+// one trip through the stack carries many frames. It fails only when the
+// kernel refuses the first message with an error that says segmentation
+// is not available; nothing was sent then.
+func (r *Relay) sendSegmented(w *sendWork) error {
+	frames, to := w.frames[:w.nframe], w.to[:w.nframe]
+	w.done = slices.Grow(w.done[:0], len(frames))[:len(frames)]
+	clear(w.done)
+	w.iov = w.iov[:0]
+	nm := 0
+	for i := range frames {
+		if w.done[i] {
+			continue
+		}
+		p, seg := to[i], len(frames[i])
+		start, total := len(w.iov), 0
+		for j := i; j < len(frames) && len(w.iov)-start < maxSegments; j++ {
+			if w.done[j] || to[j] != p {
+				continue
+			}
+			if len(frames[j]) > seg || total+len(frames[j]) > maxSegmented {
+				break
+			}
+			w.iov = append(w.iov, frames[j])
+			w.done[j] = true
+			total += len(frames[j])
+			if len(frames[j]) < seg {
+				break // a shorter frame ends the run
+			}
+		}
+		if nm == len(w.gmsgs) {
+			w.gmsgs = append(w.gmsgs, ipv4.Message{OOB: make([]byte, 0, segmentOOBLen)})
+		}
+		m := &w.gmsgs[nm]
+		m.Buffers = w.iov[start:len(w.iov):len(w.iov)]
+		m.Addr = p.udp
+		m.OOB = m.OOB[:0]
+		if len(m.Buffers) > 1 {
+			m.OOB = appendSegmentSize(m.OOB, seg)
+		}
+		nm++
+	}
+	msgs := w.gmsgs[:nm]
+	first := true
+	for len(msgs) > 0 {
+		n, err := r.io.writeUnderlay(msgs)
+		if err != nil {
+			if first && segmentUnsupported(err) && len(msgs[0].OOB) > 0 {
+				return err
+			}
+			r.stats.drop(DropSendError)
+			r.log.Debug("sending to peer", "err", err)
+			n = max(n, 1)
+		}
+		first = false
+		msgs = msgs[n:]
+	}
+	return nil
 }
 
 // ---- underlay side: peers -> LAN ----

@@ -1,7 +1,9 @@
 package relay
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,8 +11,10 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/sock"
@@ -37,8 +41,11 @@ type osIO struct {
 
 	under   *net.UDPConn
 	underPC batchConn
+	gso     atomic.Bool // the underlay socket takes UDP_SEGMENT
+	gro     bool        // the underlay socket coalesces frames (UDP_GRO)
 
-	cap4c, cap6c net.PacketConn
+	cap4c, cap6c net.PacketConn // cap4c only joins groups; capPkt reads IPv4
+	capPkt       *pktCapture
 	cap4         *ipv4.PacketConn
 	cap6         *ipv6.PacketConn
 	em4c, em6c   net.PacketConn
@@ -83,6 +90,21 @@ func bindToDevice(c net.PacketConn, name string, broadcast bool) error {
 		}
 	})
 	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// setMark gives c's packets EmitMark (needs CAP_NET_ADMIN).
+func setMark(c net.PacketConn) error {
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, EmitMark)
+	}); err != nil {
 		return err
 	}
 	return serr
@@ -146,6 +168,14 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 	o.under = pc.(*net.UDPConn)
 	o.under.SetReadBuffer(4 << 20)
 	o.under.SetWriteBuffer(4 << 20)
+	if rc, err := o.under.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			_, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+			o.gso.Store(err == nil)
+			// Take frames a peer sent segmented as one read (UDP_GRO).
+			o.gro = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil
+		})
+	}
 	if network == "udp4" {
 		o.underPC = ipv4.NewPacketConn(o.under)
 	} else {
@@ -161,7 +191,23 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		return nil, permHint(err, "binding the capture socket to "+o.ifi.Name)
 	}
 	o.cap4 = ipv4.NewPacketConn(o.cap4c)
-	if prog, err := bpf.Assemble(CaptureFilter4(o.bcast4)); err != nil {
+	// On an Ethernet interface (or one without a link header) a packet
+	// socket reads IPv4 and the raw socket only holds the joins; elsewhere
+	// the raw socket reads.
+	capFilter := CaptureFilter4(o.bcast4)
+	if hl, ok := linkHeaderLen(o.ifi.Name); ok {
+		// Loads relative to the network header, whatever link header
+		// (VLAN tags too) comes first.
+		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(CaptureFilter4At(o.bcast4, skfNetOff))))
+		if err != nil {
+			return nil, fmt.Errorf("assembling the capture filter: %w", err)
+		}
+		if o.capPkt, err = openPktCapture(o.ifi, prog4, hl); err != nil {
+			return nil, permHint(err, "opening the IPv4 capture socket on "+o.ifi.Name)
+		}
+		capFilter = []bpf.Instruction{bpf.RetConstant{Val: 0}}
+	}
+	if prog, err := bpf.Assemble(SkipMarked(capFilter)); err != nil {
 		return nil, fmt.Errorf("assembling the capture filter: %w", err)
 	} else if err := o.cap4.SetBPF(prog); err != nil {
 		return nil, fmt.Errorf("attaching the capture filter: %w", err)
@@ -172,6 +218,9 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 	}
 	if err := bindToDevice(o.em4c, o.ifi.Name, true); err != nil {
 		return nil, permHint(err, "binding the emission socket to "+o.ifi.Name)
+	}
+	if err := setMark(o.em4c); err != nil {
+		return nil, permHint(err, "marking the emission socket")
 	}
 	o.em4 = ipv4.NewPacketConn(o.em4c)
 	if err := o.em4.SetMulticastInterface(o.ifi); err != nil {
@@ -199,6 +248,11 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 			return nil, permHint(err, "binding the IPv6 capture socket to "+o.ifi.Name)
 		}
 		o.cap6 = ipv6.NewPacketConn(o.cap6c)
+		if prog, err := bpf.Assemble(SkipMarked([]bpf.Instruction{bpf.RetConstant{Val: 0x40000}})); err != nil {
+			return nil, fmt.Errorf("assembling the IPv6 capture filter: %w", err)
+		} else if err := o.cap6.SetBPF(prog); err != nil {
+			return nil, fmt.Errorf("attaching the IPv6 capture filter: %w", err)
+		}
 		if err := o.cap6.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface|ipv6.FlagHopLimit, true); err != nil {
 			return nil, fmt.Errorf("asking for IPv6 packet info: %w", err)
 		}
@@ -208,6 +262,9 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		}
 		if err := bindToDevice(o.em6c, o.ifi.Name, false); err != nil {
 			return nil, permHint(err, "binding the IPv6 emission socket to "+o.ifi.Name)
+		}
+		if err := setMark(o.em6c); err != nil {
+			return nil, permHint(err, "marking the IPv6 emission socket")
 		}
 		o.em6 = ipv6.NewPacketConn(o.em6c)
 		if err := o.em6.SetMulticastInterface(o.ifi); err != nil {
@@ -221,6 +278,9 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 }
 
 func (o *osIO) close() {
+	if o.capPkt != nil {
+		o.capPkt.f.Close()
+	}
 	for _, c := range []interface{ Close() error }{o.under, o.cap4c, o.cap6c, o.em4c, o.em6c} {
 		if c != nil && !isNilConn(c) {
 			c.Close()
@@ -309,6 +369,27 @@ func (o *osIO) writeLAN(v6 bool, msgs []ipv4.Message) (int, error) {
 	return o.em4.WriteBatch(msgs, 0)
 }
 
+// segmentOOBLen is the control message space of one UDP_SEGMENT size.
+var segmentOOBLen = unix.CmsgSpace(2)
+
+// appendSegmentSize appends a UDP_SEGMENT control message: the kernel cuts
+// the message into datagrams of size bytes (the last may be shorter).
+func appendSegmentSize(b []byte, size int) []byte {
+	n := len(b)
+	b = append(b, make([]byte, unix.CmsgSpace(2))...)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[n]))
+	h.Level, h.Type = unix.IPPROTO_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	binary.NativeEndian.PutUint16(b[n+unix.CmsgLen(0):], uint16(size))
+	return b
+}
+
+// segmentUnsupported reports whether err says that the kernel cannot
+// segment this send.
+func segmentUnsupported(err error) bool {
+	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP)
+}
+
 // batchSize is how many datagrams one read or write system call moves.
 const batchSize = 64
 
@@ -354,7 +435,11 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	loop(r.underlayLoop)
 	loop(r.membershipLoop)
-	loop(r.capture4Loop)
+	if o.capPkt != nil {
+		loop(r.capture4Loop)
+	} else {
+		loop(r.capture4RawLoop)
+	}
 	if o.cap6 != nil {
 		loop(r.capture6Loop)
 	}
@@ -366,6 +451,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	if o.cap6c != nil {
 		o.cap6c.SetReadDeadline(time.Unix(1, 0))
+	}
+	if o.capPkt != nil {
+		o.capPkt.f.SetReadDeadline(time.Unix(1, 0))
 	}
 	wg.Wait()
 	r.log.Info("relay stopped")
@@ -435,7 +523,11 @@ func (r *Relay) membershipLoop(ctx context.Context) {
 
 func (r *Relay) underlayLoop(ctx context.Context) {
 	defer unblock(ctx, r.io.under)()
-	ms := newMsgs(batchSize, 65536, 0)
+	oob := 0
+	if r.io.gro {
+		oob = unix.CmsgSpace(4)
+	}
+	ms := newMsgs(batchSize, 65536, oob)
 	w := &recvWork{}
 	for ctx.Err() == nil {
 		n, err := r.io.underPC.ReadBatch(ms, 0)
@@ -443,19 +535,77 @@ func (r *Relay) underlayLoop(ctx context.Context) {
 			r.readErr(ctx, "underlay", err)
 			continue
 		}
+		r.stats.underlayReads.Add(uint64(n))
 		now := time.Now()
 		for i := 0; i < n; i++ {
 			ua, ok := ms[i].Addr.(*net.UDPAddr)
 			if !ok {
 				continue
 			}
-			r.onFrame(w, ua.AddrPort(), ms[i].Buffers[0][:ms[i].N], now)
+			from := ua.AddrPort()
+			b := ms[i].Buffers[0][:ms[i].N]
+			// Coalesced frames (UDP_GRO): all of one size but the last.
+			seg := groSize(ms[i].OOB[:ms[i].NN])
+			if seg <= 0 {
+				seg = len(b)
+			}
+			for len(b) > 0 {
+				k := min(seg, len(b))
+				r.onFrame(w, from, b[:k], now)
+				b = b[k:]
+			}
 		}
 		r.flushEmit(w)
 	}
 }
 
+// groSize returns the segment size of a UDP_GRO control message in oob,
+// or 0.
+func groSize(oob []byte) int {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0
+		}
+		if h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
+			return int(binary.NativeEndian.Uint32(oob[unix.CmsgLen(0):]))
+		}
+		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+	}
+	return 0
+}
+
 func (r *Relay) capture4Loop(ctx context.Context) {
+	c := r.io.capPkt
+	defer unblock(ctx, c.f)()
+	w := newSendWork()
+	for ctx.Err() == nil {
+		n, err := c.read()
+		if err != nil {
+			r.readErr(ctx, "capture4", err)
+			continue
+		}
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			b := c.bufs[i][:c.hdrs[i].Len]
+			seg, ok := vnetSegment(b)
+			if !ok {
+				continue
+			}
+			off, ok := ipOffset(b[vnetHdrLen:], c.linkLen)
+			if !ok {
+				continue
+			}
+			r.captured4(w, seg, b[vnetHdrLen+off:], now)
+		}
+		r.flush(w)
+	}
+}
+
+// capture4RawLoop reads IPv4 from the raw socket, on interfaces where no
+// packet socket does.
+func (r *Relay) capture4RawLoop(ctx context.Context) {
 	defer unblock(ctx, r.io.cap4c)()
 	ms := newMsgs(batchSize, 65536, 0)
 	w := newSendWork()
@@ -467,16 +617,7 @@ func (r *Relay) capture4Loop(ctx context.Context) {
 		}
 		now := time.Now()
 		for i := 0; i < n; i++ {
-			src, dst, ipid, ttl, payload, err := ParseIPv4UDP(ms[i].Buffers[0][:ms[i].N])
-			if err != nil {
-				continue
-			}
-			d := dst.Addr()
-			bcast := d == broadcastGroup || (d == r.io.bcast4 && r.io.bcast4.IsValid())
-			if !bcast && !d.IsMulticast() {
-				continue
-			}
-			r.onCaptured(w, src, dst, ipid, ttl, bcast, payload, now)
+			r.captured4(w, 0, ms[i].Buffers[0][:ms[i].N], now)
 		}
 		r.flush(w)
 	}
@@ -523,4 +664,131 @@ func (r *Relay) capture6Loop(ctx context.Context) {
 		}
 		r.flush(w)
 	}
+}
+
+// captured4 handles one IPv4 packet read from the LAN; seg is the segment
+// size of a segmented send not yet cut (0: one datagram).
+func (r *Relay) captured4(w *sendWork, seg int, pkt []byte, now time.Time) {
+	src, dst, ipid, ttl, payload, err := ParseIPv4UDP(pkt)
+	if err != nil {
+		return
+	}
+	d := dst.Addr()
+	bcast := d == broadcastGroup || (d == r.io.bcast4 && r.io.bcast4.IsValid())
+	if !bcast && !d.IsMulticast() {
+		return
+	}
+	if seg <= 0 || seg >= len(payload) {
+		r.onCaptured(w, src, dst, ipid, ttl, bcast, payload, now)
+		return
+	}
+	// A segmented send (UDP_SEGMENT) seen before the kernel cut it: its
+	// datagrams, with the identifications they get.
+	for k := 0; len(payload) > 0; k++ {
+		m := min(seg, len(payload))
+		r.onCaptured(w, src, dst, ipid+uint16(k), ttl, bcast, payload[:m], now)
+		payload = payload[m:]
+	}
+}
+
+// linkHeaderLen is the length of the link-layer header that a raw packet
+// socket on interface name reads before the IP header: 14 on Ethernet, 0 on
+// interfaces without one; ok is false for other kinds.
+func linkHeaderLen(name string) (int, bool) {
+	b, err := os.ReadFile("/sys/class/net/" + name + "/type")
+	if err != nil {
+		return 0, false
+	}
+	switch string(bytes.TrimSpace(b)) {
+	case "1": // ARPHRD_ETHER
+		return 14, true
+	case "65534": // ARPHRD_NONE
+		return 0, true
+	}
+	return 0, false
+}
+
+// pktCapture is an AF_PACKET socket on the LAN interface that reads IPv4
+// packets, those this host sends and those it receives, in batches
+// (recvmmsg), each after a virtio-net header that tells the segment size of
+// a segmented (UDP_SEGMENT) send, which a raw socket would see as one
+// datagram.
+type pktCapture struct {
+	f       *os.File
+	rc      syscall.RawConn
+	linkLen int // bytes of link-layer header before the IP header
+	hdrs    []mmsghdr
+	iov     []unix.Iovec
+	bufs    [][]byte
+}
+
+// mmsghdr is struct mmsghdr.
+type mmsghdr struct {
+	Hdr unix.Msghdr
+	Len uint32
+	_   [4]byte
+}
+
+func openPktCapture(ifi *net.Interface, filter []bpf.RawInstruction, linkLen int) (*pktCapture, error) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	ins := make([]unix.SockFilter, len(filter))
+	for i, r := range filter {
+		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
+	if err = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err == nil {
+		err = unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog)
+	}
+	if err == nil {
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+		}
+		// Protocol 0 until now: nothing was queued before the filter.
+		// Every protocol (the filter keeps IPv4): only such a socket
+		// sees the packets this host sends.
+		err = unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	c := &pktCapture{f: os.NewFile(uintptr(fd), "capture4"), linkLen: linkLen}
+	if c.rc, err = c.f.SyscallConn(); err != nil {
+		c.f.Close()
+		return nil, err
+	}
+	c.hdrs = make([]mmsghdr, batchSize)
+	c.iov = make([]unix.Iovec, batchSize)
+	c.bufs = make([][]byte, batchSize)
+	for i := range c.hdrs {
+		c.bufs[i] = make([]byte, vnetHdrLen+65536)
+		c.iov[i].Base = &c.bufs[i][0]
+		c.iov[i].SetLen(len(c.bufs[i]))
+		c.hdrs[i].Hdr.Iov = &c.iov[i]
+		c.hdrs[i].Hdr.SetIovlen(1)
+	}
+	return c, nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// read waits for packets and reads up to batchSize of them; packet i is
+// c.bufs[i][:c.hdrs[i].Len].
+func (c *pktCapture) read() (int, error) {
+	var n uintptr
+	var errno syscall.Errno
+	err := c.rc.Read(func(fd uintptr) bool {
+		n, _, errno = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(c.hdrs)), 0, 0, 0)
+		return errno != unix.EAGAIN
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }

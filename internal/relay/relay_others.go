@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 
 	"golang.org/x/net/ipv4"
 )
@@ -16,7 +17,13 @@ import (
 type osIO struct {
 	addr4, addr6, bcast4, ll6 netip.Addr
 	mtu                       int
+	gso                       atomic.Bool
 }
+
+const segmentOOBLen = 0
+
+func appendSegmentSize(b []byte, _ int) []byte { return b }
+func segmentUnsupported(error) bool            { return true }
 
 func (o *osIO) query(bool, bool, *slog.Logger)             {}
 func (o *osIO) has6() bool                                 { return false }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"encoding/binary"
 	"hash/maphash"
 	"net/netip"
 	"os"
@@ -187,5 +188,80 @@ func TestContentKey(t *testing.T) {
 	}
 	if contentKey(seed, s, d, 1, true, []byte("x")) == contentKey(seed, s, d, 2, true, []byte("x")) {
 		t.Fatal("a new transmission (IP ID) has the same key")
+	}
+}
+
+// FuzzCaptured: what a capture socket reads (a virtio-net header, then an
+// IPv4 packet) never panics the decoders, and a decoded payload lies
+// inside the packet.
+func FuzzCaptured(f *testing.F) {
+	pkt := AppendIPv4UDP(nil, netip.MustParseAddrPort("10.0.1.10:40000"), netip.MustParseAddrPort("239.1.1.1:5001"), 7, 1, bytes.Repeat([]byte("x"), 300))
+	plain := append(make([]byte, vnetHdrLen), pkt...)
+	seg := append([]byte{0, 5, 0, 0, 100, 0, 0, 0, 0, 0}, pkt...)
+	f.Add(plain)
+	f.Add(seg)
+	f.Add(seg[:40])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, ok := vnetSegment(b)
+		if !ok {
+			return
+		}
+		_, _, _, _, payload, err := ParseIPv4UDP(b[vnetHdrLen:])
+		if err != nil {
+			return
+		}
+		if len(payload) > len(b) {
+			t.Fatalf("payload of %d bytes from %d", len(payload), len(b))
+		}
+		pieces := 0
+		for n > 0 && len(payload) > 0 {
+			payload = payload[min(n, len(payload)):]
+			pieces++
+		}
+		if pieces > 65536 {
+			t.Fatalf("%d pieces", pieces)
+		}
+	})
+}
+
+func TestParseIPv4UDPChecksum(t *testing.T) {
+	p := AppendIPv4UDP(nil, netip.MustParseAddrPort("10.0.1.10:40000"), netip.MustParseAddrPort("239.1.1.1:5001"), 7, 1, []byte("x"))
+	p[8]++ // TTL changed, header checksum not
+	if _, _, _, _, _, err := ParseIPv4UDP(p); err == nil {
+		t.Fatal("accepted a packet whose IP header checksum is wrong")
+	}
+}
+
+func TestIPOffset(t *testing.T) {
+	eth := func(types ...uint16) []byte {
+		b := make([]byte, 12)
+		for i, ty := range types {
+			b = binary.BigEndian.AppendUint16(b, ty)
+			if i < len(types)-1 {
+				b = append(b, 0, 1) // the tag's VLAN ID
+			}
+		}
+		return append(b, 0x45)
+	}
+	for _, tt := range []struct {
+		name    string
+		frame   []byte
+		linkLen int
+		off     int
+		ok      bool
+	}{
+		{"no link header", []byte{0x45}, 0, 0, true},
+		{"ethernet", eth(0x0800), 14, 14, true},
+		{"one tag", eth(0x8100, 0x0800), 14, 18, true},
+		{"two tags", eth(0x88a8, 0x8100, 0x0800), 14, 22, true},
+		{"three tags", eth(0x8100, 0x8100, 0x8100, 0x0800), 14, 0, false},
+		{"ipv6", eth(0x86dd), 14, 0, false},
+		{"short", []byte{1, 2, 3}, 14, 0, false},
+		{"tag cut short", eth(0x8100)[:14], 14, 0, false},
+	} {
+		off, ok := ipOffset(tt.frame, tt.linkLen)
+		if off != tt.off || ok != tt.ok {
+			t.Errorf("%s: %d %v, want %d %v", tt.name, off, ok, tt.off, tt.ok)
+		}
 	}
 }

@@ -68,6 +68,7 @@ type stats struct {
 	drops                            map[string]*atomic.Uint64
 	captured, emitted                counterMap
 	ownSeen, fragmented, reassembled atomic.Uint64
+	underlayReads                    atomic.Uint64
 }
 
 func (s *stats) init() {
@@ -99,6 +100,10 @@ type Status struct {
 	OwnSeen       uint64            `json:"own_emissions_seen"`
 	Fragmented    uint64            `json:"fragmented"`
 	Reassembled   uint64            `json:"reassembled"`
+	// UnderlayReads counts the datagrams the underlay socket read, as the
+	// kernel's Udp InDatagrams does: frames a peer sent segmented and the
+	// kernel coalesced (UDP_GRO) count once.
+	UnderlayReads uint64 `json:"underlay_reads"`
 }
 
 // PeerStatus is one peer in Status.
@@ -128,6 +133,7 @@ func (r *Relay) Status() Status {
 		Wants: formatInterests(r.local), Members: map[string]int{}, LANMembers: map[string]int{},
 		Captured: r.stats.captured.snapshot(), Emitted: r.stats.emitted.snapshot(), Drops: map[string]uint64{},
 		OwnSeen: r.stats.ownSeen.Load(), Fragmented: r.stats.fragmented.Load(), Reassembled: r.stats.reassembled.Load(),
+		UnderlayReads: r.stats.underlayReads.Load(),
 	}
 	if st.Wants == nil {
 		st.Wants = []string{}

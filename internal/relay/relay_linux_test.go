@@ -1,0 +1,148 @@
+package relay
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"slices"
+	"testing"
+	"unsafe"
+
+	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/wire/relayframe"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+)
+
+func groCmsg(level, typ int32, v uint32) []byte {
+	b := make([]byte, unix.CmsgSpace(4))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = level, typ
+	h.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(b[unix.CmsgLen(0):], v)
+	return b
+}
+
+func TestGROSize(t *testing.T) {
+	other := groCmsg(unix.IPPROTO_IP, unix.IP_TTL, 64)
+	tests := []struct {
+		name string
+		oob  []byte
+		want int
+	}{
+		{"none", nil, 0},
+		{"gro", groCmsg(unix.IPPROTO_UDP, unix.UDP_GRO, 1460), 1460},
+		{"after another", append(append([]byte{}, other...), groCmsg(unix.IPPROTO_UDP, unix.UDP_GRO, 92)...), 92},
+		{"other only", other, 0},
+		{"truncated", groCmsg(unix.IPPROTO_UDP, unix.UDP_GRO, 1460)[:10], 0},
+	}
+	for _, tt := range tests {
+		if got := groSize(tt.oob); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestSegmentSizeCmsg(t *testing.T) {
+	b := appendSegmentSize(nil, 1460)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	if h.Level != unix.IPPROTO_UDP || h.Type != unix.UDP_SEGMENT || int(h.Len) != unix.CmsgLen(2) || len(b) != segmentOOBLen {
+		t.Fatalf("header %+v, %d bytes", *h, len(b))
+	}
+	if got := binary.NativeEndian.Uint16(b[unix.CmsgLen(0):]); got != 1460 {
+		t.Fatalf("size %d", got)
+	}
+}
+
+// fakeUnderlay records what the relay writes to the underlay socket; the
+// first fail calls return err.
+type fakeUnderlay struct {
+	sent [][]ipv4.Message
+	fail int
+	err  error
+}
+
+func (f *fakeUnderlay) ReadBatch([]ipv4.Message, int) (int, error) { return 0, unix.EAGAIN }
+func (f *fakeUnderlay) WriteBatch(ms []ipv4.Message, _ int) (int, error) {
+	if f.fail > 0 {
+		f.fail--
+		return 0, f.err
+	}
+	cp := make([]ipv4.Message, len(ms))
+	for i, m := range ms {
+		cp[i] = m
+		cp[i].Buffers = append([][]byte(nil), m.Buffers...)
+		cp[i].OOB = append([]byte(nil), m.OOB...)
+	}
+	f.sent = append(f.sent, cp)
+	return len(ms), nil
+}
+
+// TestSegmentedFlush: queued frames go out as messages of one peer each,
+// all of one length but the last, in order, every frame once; when the
+// kernel refuses segmentation the relay sends frame by frame from then on.
+func TestSegmentedFlush(t *testing.T) {
+	r := testRelay(t, "a", "10.0.1.10:7474", "b", "10.0.2.10:7474")
+	pb := r.peers[config.NodeID("b")]
+	pc := &peer{cfg: config.Peer{Name: "c"}, udp: &net.UDPAddr{IP: net.IPv4(10, 0, 3, 10), Port: 7474}}
+	type q struct {
+		p    *peer
+		size int
+	}
+	queue := []q{{pb, 100}, {pc, 100}, {pb, 100}, {pb, 100}, {pc, 60}, {pb, 40}, {pb, 100}, {pc, 100}}
+	fill := func(w *sendWork) {
+		for i, x := range queue {
+			body := bytes.Repeat([]byte{byte(i)}, x.size)
+			r.sealTo(w, x.p, relayframe.TypeData, body)
+		}
+	}
+	for _, tt := range []struct {
+		name    string
+		fail    int
+		wantGSO bool
+	}{{"segmented", 0, true}, {"refused", 1, false}} {
+		f := &fakeUnderlay{fail: tt.fail, err: unix.EIO}
+		r.io = &osIO{underPC: f}
+		r.io.gso.Store(true)
+		w := newSendWork()
+		fill(w)
+		r.flush(w)
+		if got := r.io.gso.Load(); got != tt.wantGSO {
+			t.Errorf("%s: segmentation on %v, want %v", tt.name, got, tt.wantGSO)
+		}
+		// Reassemble each peer's frames in the order they went out.
+		got := map[string][]int{}
+		for _, batch := range f.sent {
+			for _, m := range batch {
+				addr := m.Addr.String()
+				seg := len(m.Buffers[0])
+				for i, b := range m.Buffers {
+					if i < len(m.Buffers)-1 && len(b) != seg || len(b) > seg {
+						t.Errorf("%s: message to %s with frames of %d bytes after %d", tt.name, addr, len(b), seg)
+					}
+					h, _, err := relayframe.ParseHeader(b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					clear, err := r.keys.Open(nil, h, b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got[addr] = append(got[addr], int(clear[0]))
+				}
+				if (len(m.OOB) > 0) != (len(m.Buffers) > 1) {
+					t.Errorf("%s: %d frames with %d bytes of control", tt.name, len(m.Buffers), len(m.OOB))
+				}
+				if !tt.wantGSO && len(m.Buffers) != 1 {
+					t.Errorf("%s: %d frames in one message after the kernel refused", tt.name, len(m.Buffers))
+				}
+			}
+		}
+		want := map[string][]int{"10.0.2.10:7474": {0, 2, 3, 5, 6}, "10.0.3.10:7474": {1, 4, 7}}
+		for a, w := range want {
+			if !slices.Equal(got[a], w) {
+				t.Errorf("%s: frames to %s %v, want %v", tt.name, a, got[a], w)
+			}
+		}
+	}
+}

@@ -15,27 +15,17 @@ import (
 func AppendIPv4UDP(dst []byte, src, to netip.AddrPort, id uint16, ttl uint8, payload []byte) []byte {
 	total := 20 + 8 + len(payload)
 	s, d := src.Addr().As4(), to.Addr().As4()
+	ip := len(dst)
 	dst = append(dst, 0x45, 0)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(total))
 	dst = binary.BigEndian.AppendUint16(dst, id)
 	dst = append(dst, 0, 0, ttl, 17, 0, 0) // flags+frag, ttl, proto, csum
 	dst = append(dst, s[:]...)
 	dst = append(dst, d[:]...)
-	udp := len(dst)
-	dst = binary.BigEndian.AppendUint16(dst, src.Port())
-	dst = binary.BigEndian.AppendUint16(dst, to.Port())
-	dst = binary.BigEndian.AppendUint16(dst, uint16(8+len(payload)))
-	dst = append(dst, 0, 0)
-	dst = append(dst, payload...)
-	sum := pseudoSum(s[:], d[:], 8+len(payload))
-	c := finish(checksum(sum, dst[udp:]))
-	if c == 0 {
-		c = 0xffff
-	}
-	binary.BigEndian.PutUint16(dst[udp+6:], c)
+	dst = appendUDP(dst, s[:], d[:], src.Port(), to.Port(), payload)
 	// IPv4 header checksum (the kernel recomputes it; set for correctness
 	// of the bytes on their own).
-	binary.BigEndian.PutUint16(dst[udp-20+10:], finish(checksum(0, dst[udp-20:udp])))
+	binary.BigEndian.PutUint16(dst[ip+10:], finish(checksum(0, dst[ip:ip+20])))
 	return dst
 }
 
@@ -47,19 +37,26 @@ func AppendIPv6UDP(dst []byte, src, to netip.AddrPort, hops uint8, payload []byt
 	dst = append(dst, 17, hops)
 	dst = append(dst, s[:]...)
 	dst = append(dst, d[:]...)
-	udp := len(dst)
-	dst = binary.BigEndian.AppendUint16(dst, src.Port())
-	dst = binary.BigEndian.AppendUint16(dst, to.Port())
-	dst = binary.BigEndian.AppendUint16(dst, uint16(8+len(payload)))
-	dst = append(dst, 0, 0)
-	dst = append(dst, payload...)
-	sum := pseudoSum(s[:], d[:], 8+len(payload))
-	c := finish(checksum(sum, dst[udp:]))
+	return appendUDP(dst, s[:], d[:], src.Port(), to.Port(), payload)
+}
+
+// appendUDP appends a UDP header from port sport to dport followed by
+// payload, with the checksum over the pseudo-header of the IP addresses
+// src and dst (4 or 16 bytes each).
+func appendUDP(b, src, dst []byte, sport, dport uint16, payload []byte) []byte {
+	udp := len(b)
+	b = binary.BigEndian.AppendUint16(b, sport)
+	b = binary.BigEndian.AppendUint16(b, dport)
+	b = binary.BigEndian.AppendUint16(b, uint16(8+len(payload)))
+	b = append(b, 0, 0)
+	b = append(b, payload...)
+	sum := pseudoSum(src, dst, 8+len(payload))
+	c := finish(checksum(sum, b[udp:]))
 	if c == 0 {
 		c = 0xffff
 	}
-	binary.BigEndian.PutUint16(dst[udp+6:], c)
-	return dst
+	binary.BigEndian.PutUint16(b[udp+6:], c)
+	return b
 }
 
 func pseudoSum(src, dst []byte, udpLen int) uint32 {

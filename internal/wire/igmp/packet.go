@@ -129,21 +129,14 @@ func DecodeIPv4(b []byte) (Packet, error) {
 		return p, nil // a later fragment: no transport header
 	}
 	payload := b[ihl:total]
+	var err error
 	switch p.Proto {
 	case protoIGMP:
-		m, err := ParseIGMP(payload)
-		if err != nil {
-			return p, fmt.Errorf("from %s: %w", p.Src, err)
-		}
-		p.Msg = &m
+		err = p.setMsg(ParseIGMP(payload))
 	case protoUDP:
-		u, err := parseUDP(payload)
-		if err != nil {
-			return p, fmt.Errorf("from %s: %w", p.Src, err)
-		}
-		p.UDP = &u
+		err = p.setUDP(payload)
 	}
-	return p, nil
+	return p, err
 }
 
 // DecodeIPv6 decodes an IPv6 packet carrying MLD or UDP, walking extension
@@ -195,6 +188,7 @@ func DecodeIPv6(b []byte) (Packet, error) {
 		break
 	}
 	p.Proto = next
+	var err error
 	switch next {
 	case protoICMPv6:
 		if len(payload) == 0 || !IsMLDType(payload[0]) {
@@ -203,19 +197,32 @@ func DecodeIPv6(b []byte) (Packet, error) {
 		if checksum(payload, pseudo6(p.Src, p.Dst, len(payload))) != 0 {
 			return p, fmt.Errorf("from %s: MLD type %d: %w", p.Src, payload[0], ErrChecksum)
 		}
-		m, err := ParseMLD(payload)
-		if err != nil {
-			return p, fmt.Errorf("from %s: %w", p.Src, err)
-		}
-		p.Msg = &m
+		err = p.setMsg(ParseMLD(payload))
 	case protoUDP:
-		u, err := parseUDP(payload)
-		if err != nil {
-			return p, fmt.Errorf("from %s: %w", p.Src, err)
-		}
-		p.UDP = &u
+		err = p.setUDP(payload)
 	}
-	return p, nil
+	return p, err
+}
+
+// setMsg stores a decoded IGMP or MLD message in p, or returns the decoder's
+// error naming the sender.
+func (p *Packet) setMsg(m Message, err error) error {
+	if err != nil {
+		return fmt.Errorf("from %s: %w", p.Src, err)
+	}
+	p.Msg = &m
+	return nil
+}
+
+// setUDP decodes the UDP header b into p, or returns the error naming the
+// sender.
+func (p *Packet) setUDP(b []byte) error {
+	u, err := parseUDP(b)
+	if err != nil {
+		return fmt.Errorf("from %s: %w", p.Src, err)
+	}
+	p.UDP = &u
+	return nil
 }
 
 func hasRouterAlert6(opts []byte) bool {

@@ -73,12 +73,8 @@ func (s *State) BeginReports(t time.Time) {
 // reads as a burst. Report returns nothing when reports are off
 // (Config.ReportInterval <= 0).
 func (s *State) Report(now time.Time) []Event {
-	iv := s.cfg.ReportInterval
-	if iv <= 0 {
-		return nil
-	}
-	if s.reportStart.IsZero() {
-		s.reportStart = now
+	iv, ok := s.reportClock(now)
+	if !ok {
 		return nil
 	}
 	var evs []Event
@@ -110,12 +106,8 @@ func (s *State) Report(now time.Time) []Event {
 // so the rates follow the capture's timestamps. The first call starts the
 // report clock.
 func (s *State) ReportsUntil(now time.Time) []Event {
-	iv := s.cfg.ReportInterval
-	if iv <= 0 {
-		return nil
-	}
-	if s.reportStart.IsZero() {
-		s.reportStart = now
+	iv, ok := s.reportClock(now)
+	if !ok {
 		return nil
 	}
 	var evs []Event
@@ -128,6 +120,20 @@ func (s *State) ReportsUntil(now time.Time) []Event {
 		evs = append(evs, s.Report(end)...)
 	}
 	return evs
+}
+
+// reportClock returns the report interval, or false when reports are off
+// or the report clock starts at now (this call).
+func (s *State) reportClock(now time.Time) (time.Duration, bool) {
+	iv := s.cfg.ReportInterval
+	if iv <= 0 {
+		return 0, false
+	}
+	if s.reportStart.IsZero() {
+		s.reportStart = now
+		return 0, false
+	}
+	return iv, true
 }
 
 // pending reports whether any group has datagrams not yet reported.

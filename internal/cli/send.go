@@ -14,6 +14,7 @@ import (
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/stats"
 	"github.com/mcasttools/mcast/internal/stream"
 	"github.com/mcasttools/mcast/internal/wire/streamhdr"
 	"github.com/spf13/pflag"
@@ -148,7 +149,7 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 			size = float64(res.Bytes) / float64(res.Sent) // what was sent, --size or not
 		}
 		fmt.Fprintf(env.Stdout, "sent %d datagrams of %.0f bytes to each of %d group(s) in %.2fs: %.0f datagrams/s, %s per group (asked: %s; %s)\n",
-			res.Sent, size, len(targets), res.Elapsed.Seconds(), res.Rate(), stream.HumanRate(res.Rate()*size*8), asked, mode)
+			res.Sent, size, len(targets), res.Elapsed.Seconds(), res.Rate(), stats.HumanBitRate(res.Rate()*size*8), asked, mode)
 		if !math.IsInf(rate, 1) && res.Rate() < 0.95*rate && res.Elapsed > time.Second {
 			fmt.Fprintf(env.Stdout, "note: achieved %.0f datagrams/s, below the asked %.0f: this machine could not go faster\n", res.Rate(), rate)
 		}

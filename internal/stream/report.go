@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/mcasttools/mcast/internal/stats"
 )
 
 // ClockNote says when one-way latency means something.
@@ -107,19 +109,6 @@ func (r *Receiver) Snapshot(typ string, now time.Time) Report {
 	return rep
 }
 
-// HumanRate renders a bit rate with a unit.
-func HumanRate(bps float64) string {
-	switch {
-	case bps >= 1e9:
-		return fmt.Sprintf("%.2f Gbit/s", bps/1e9)
-	case bps >= 1e6:
-		return fmt.Sprintf("%.2f Mbit/s", bps/1e6)
-	case bps >= 1e3:
-		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
-	}
-	return fmt.Sprintf("%.0f bit/s", bps)
-}
-
 // WriteText prints a report for people: one block per flow.
 func (rep Report) WriteText(w io.Writer) {
 	title := "flows"
@@ -137,7 +126,7 @@ func (rep Report) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %s from %s:%d on %s (sender %s): %d received, %d lost (%.2f%%)%s, %d duplicates, %d reordered\n",
 			f.Group, f.Source, f.SourcePort, f.Iface, f.SenderID, f.Received, f.Lost, f.LossPct, sent, f.Duplicates, f.Reordered)
-		fmt.Fprintf(w, "    rate %.0f datagrams/s, %s over %.2fs\n", f.PPS, HumanRate(f.BPS), f.Seconds)
+		fmt.Fprintf(w, "    rate %.0f datagrams/s, %s over %.2fs\n", f.PPS, stats.HumanBitRate(f.BPS), f.Seconds)
 		fmt.Fprintf(w, "    latency min/avg/p50/p99/max %.3f/%.3f/%.3f/%.3f/%.3f ms, jitter %.3f ms (RFC 3550)\n",
 			f.LatencyMs.Min, f.LatencyMs.Avg, f.LatencyMs.P50, f.LatencyMs.P99, f.LatencyMs.Max, f.JitterMs)
 		var ttl []string

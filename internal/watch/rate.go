@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/mcasttools/mcast/internal/stats"
 )
 
 // KindRate is a periodic line per group that carried data: datagrams/s,
@@ -194,16 +196,6 @@ func fmtSenders(ss []Sender) string {
 	return strings.Join(parts, ", ")
 }
 
-// HumanBitRate renders a bit rate with a unit (bit/s, kbit/s, Mbit/s,
-// Gbit/s).
-func HumanBitRate(bps float64) string {
-	switch {
-	case bps >= 1e9:
-		return fmt.Sprintf("%.2f Gbit/s", bps/1e9)
-	case bps >= 1e6:
-		return fmt.Sprintf("%.2f Mbit/s", bps/1e6)
-	case bps >= 1e3:
-		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
-	}
-	return fmt.Sprintf("%.0f bit/s", bps)
-}
+// HumanBitRate renders a bit rate with a unit, as rate lines show it: it is
+// stats.HumanBitRate.
+func HumanBitRate(bps float64) string { return stats.HumanBitRate(bps) }

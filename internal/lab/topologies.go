@@ -73,14 +73,23 @@ func TwoNIC() Topology {
 	}
 }
 
-// LAN is o.Nodes hosts (default 3) on one bridged LAN.
-func LAN(o Options) (Topology, error) {
+// nodeCount is o.Nodes, 3 when unset, checked to be 1..32.
+func nodeCount(o Options) (int, error) {
 	n := o.Nodes
 	if n == 0 {
 		n = 3
 	}
 	if n < 1 || n > 32 {
-		return Topology{}, fmt.Errorf("invalid node count %d: must be 1..32", n)
+		return 0, fmt.Errorf("invalid node count %d: must be 1..32", n)
+	}
+	return n, nil
+}
+
+// LAN is o.Nodes hosts (default 3) on one bridged LAN.
+func LAN(o Options) (Topology, error) {
+	n, err := nodeCount(o)
+	if err != nil {
+		return Topology{}, err
 	}
 	t := Topology{
 		Name:        "lan",
@@ -102,12 +111,9 @@ func LAN(o Options) (Topology, error) {
 // behind a router (vpc) that forwards unicast and never multicast. With
 // DropGRE the router also drops GRE, as Azure does.
 func Cloud(o Options) (Topology, error) {
-	n := o.Nodes
-	if n == 0 {
-		n = 3
-	}
-	if n < 1 || n > 32 {
-		return Topology{}, fmt.Errorf("invalid node count %d: must be 1..32", n)
+	n, err := nodeCount(o)
+	if err != nil {
+		return Topology{}, err
 	}
 	t := Topology{
 		Name:        "cloud",

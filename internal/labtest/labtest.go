@@ -161,19 +161,34 @@ type Proc struct {
 // if it is still running.
 func (l *Lab) Start(node string, argv ...string) *Proc {
 	l.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	args := append([]string{"lab", "exec", "--name", l.Name, node, "--"}, argv...)
-	cmd := exec.CommandContext(ctx, l.Bin, args...)
-	p := &Proc{t: l.t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), cancel: cancel}
+	return start(l.t, "on "+node, argv, l.Bin, args...)
+}
+
+// StartNS starts argv in the network namespace ns, one the test made
+// itself outside the lab's nodes, in the background, like Start.
+func StartNS(t testing.TB, ns string, argv ...string) *Proc {
+	t.Helper()
+	args := append([]string{"netns", "exec", ns}, argv...)
+	return start(t, "in namespace "+ns, argv, "ip", args...)
+}
+
+// start runs name with args (which run argv where) for at most two
+// minutes; the test's cleanup ends it if it is still running.
+func start(t testing.TB, where string, argv []string, name string, args ...string) *Proc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := exec.CommandContext(ctx, name, args...)
+	p := &Proc{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), cancel: cancel}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		cancel()
-		l.t.Fatalf("starting %v on %s: %v", argv, node, err)
+		t.Fatalf("starting %v %s: %v", argv, where, err)
 	}
 	go func() { cmd.Wait(); close(p.done) }()
-	l.t.Cleanup(func() { p.Stop() })
+	t.Cleanup(func() { p.Stop() })
 	return p
 }
 
@@ -222,6 +237,9 @@ func (p *Proc) WaitFor(substr string, timeout time.Duration) {
 	}
 	p.t.Fatalf("no %q after %s; stdout so far:\n%s\nstderr:\n%s", substr, timeout, p.stdout.String(), p.stderr.String())
 }
+
+// Done is closed when the process has ended.
+func (p *Proc) Done() <-chan struct{} { return p.done }
 
 // Stdout is what the process printed so far.
 func (p *Proc) Stdout() string { return p.stdout.String() }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,54 +39,6 @@ func extraNode(t *testing.T, l *labtest.Lab, name, sw, addr, gw string) string {
 	return ns
 }
 
-// nsProc is a process this test started in a namespace outside the lab's nodes.
-type nsProc struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-}
-
-func (p *nsProc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *nsProc) String() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-func (p *nsProc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func startInNS(t *testing.T, ns string, argv ...string) *nsProc {
-	t.Helper()
-	p := &nsProc{done: make(chan struct{})}
-	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(p.stop)
-	return p
-}
-
 // TestRelayTwoOnOneLAN: two relays serve vm2's LAN; one is the elected
 // forwarder for the group, receivers get no duplicates, and when the
 // forwarder dies the other takes over within seconds.
@@ -112,7 +63,7 @@ func TestRelayTwoOnOneLAN(t *testing.T) {
 	c2b := conf("vm2b", "peer vm1 10.0.1.10:7474", "peer vm2 10.0.2.10:7474 lan")
 	rl.procs["vm1"] = rl.StartMcast("vm1", "relay", "--config", c1)
 	rl.procs["vm2"] = rl.StartMcast("vm2", "relay", "--config", c2)
-	relay2b := startInNS(t, ns2b, rl.Bin, "relay", "--config", c2b)
+	relay2b := labtest.StartNS(t, ns2b, rl.Bin, "relay", "--config", c2b)
 	_ = relay2b
 
 	// The receiver is on vm2, a host both relays serve. Neither relay has
@@ -137,7 +88,7 @@ func TestRelayTwoOnOneLAN(t *testing.T) {
 	if dfName == "vm2" {
 		rl.procs["vm2"].Stop()
 	} else {
-		relay2b.stop()
+		relay2b.Stop()
 	}
 	mark := strings.Count(recv.Stdout(), "received:")
 	// The survivor asks for the group: for its own host's member, or, when

@@ -21,7 +21,7 @@ func TestRelayLearnsLANMembers(t *testing.T) {
 	}
 	rl.waitStatus("vm1", "vm2 up", func(st relay.Status) bool { return peerWants(st, "vm2") })
 	const n = 200
-	recv := startInNS(t, ns, append([]string{rl.Bin}, recvArgs(n, "8s", "239.1.1.1")...)...)
+	recv := labtest.StartNS(t, ns, append([]string{rl.Bin}, recvArgs(n, "8s", "239.1.1.1")...)...)
 	st2 := rl.waitStatus("vm2", "the receiver's report", func(st relay.Status) bool { return st.LANMembers["239.1.1.1"] == 1 })
 	if st2.Members["239.1.1.1"] != 0 {
 		t.Errorf("vm2 counts %d members on its own host, want 0 (the receiver is on another host)", st2.Members["239.1.1.1"])
@@ -31,11 +31,11 @@ func TestRelayLearnsLANMembers(t *testing.T) {
 		t.Fatalf("sender: %s", r)
 	}
 	select {
-	case <-recv.done:
+	case <-recv.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("the receiver never finished")
 	}
-	exactlyOnceJSON(t, "vm2r", labtest.Result{Stdout: recv.String(), Code: recv.cmd.ProcessState.ExitCode()}, n, "10.0.1.10")
+	exactlyOnceJSON(t, "vm2r", recv.Wait(), n, "10.0.1.10")
 	// The receiver left the group when it exited.
 	rl.waitStatus("vm2", "the receiver's leave", func(st relay.Status) bool { return st.LANMembers["239.1.1.1"] == 0 })
 	rl.waitStatus("vm1", "vm2 no longer wanting 239.1.1.1", func(st relay.Status) bool {

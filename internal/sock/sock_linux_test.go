@@ -48,15 +48,22 @@ func vethPair(t *testing.T) (a, b int) {
 			}
 		}
 	}
-	ia, err := net.InterfaceByName("va")
-	if err != nil {
-		t.Fatal(err)
+	// A datagram sent before both ends have carrier is dropped: wait for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ia, erra := net.InterfaceByName("va")
+		ib, errb := net.InterfaceByName("vb")
+		if erra != nil || errb != nil {
+			t.Fatal(erra, errb)
+		}
+		if ia.Flags&ib.Flags&net.FlagRunning != 0 {
+			return ia.Index, ib.Index
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("veth pair va/vb has no carrier after 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	ib, err := net.InterfaceByName("vb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ia.Index, ib.Index
 }
 
 // pair opens a Sender on a and a Listener on b for group:port.

@@ -497,6 +497,8 @@ func (r *Relay) sendSegmented(w *sendWork) error {
 // recvWork is the state of the underlay loop: re-emissions being batched.
 type recvWork struct {
 	out4, out6 emitBatch
+	seg4, seg6 segBatch // `source relay` re-emissions, through UDP sockets
+	segs       segSender
 	hello      []relayframe.Interest
 	clear      []byte
 }
@@ -664,6 +666,29 @@ func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Re
 func (r *Relay) emit(w *recvWork, t *routeTable, rec *relayframe.Record, ck uint64, now time.Time) error {
 	src, dst := rec.Src, rec.Dst
 	v6 := dst.Addr().Is6()
+	if t.cfg.Source == config.SourceRelay && r.io.udpEmit(v6) {
+		// From the relay's own UDP socket: the kernel builds the headers,
+		// and same-sized datagrams to one group go out as one segmented
+		// send.
+		if rec.Broadcast {
+			dst = netip.AddrPortFrom(r.io.bcast4, dst.Port())
+		}
+		hdr, b := 28, &w.seg4
+		if v6 {
+			hdr, b = 48, &w.seg6
+		}
+		if hdr+len(rec.Payload) > r.io.mtu {
+			return errors.New("too big")
+		}
+		b.add(dst, rec.TTL, rec.Payload, r.io.emitGSO.Load())
+		// Own re-emissions carry the relay's mark and never reach the
+		// capture filter; the content key still guards against copies.
+		r.cmu.Lock()
+		r.seen.Add(ck, now)
+		r.cmu.Unlock()
+		r.stats.emitted.inc(rec.Dst.Addr())
+		return nil
+	}
 	if t.cfg.Source == config.SourceRelay {
 		a := r.io.addr4
 		if v6 {
@@ -718,6 +743,46 @@ func (r *Relay) flushEmit(w *recvWork) {
 			msgs = msgs[n:]
 		}
 		b.n = 0
+	}
+	r.flushSeg(w, false, &w.seg4)
+	r.flushSeg(w, true, &w.seg6)
+}
+
+// flushSeg sends the `source relay` runs: one message per run, all in one
+// sendmmsg. When the kernel refuses a segmented send, the relay logs it
+// once, sends that run datagram by datagram, and stops merging.
+func (r *Relay) flushSeg(w *recvWork, v6 bool, b *segBatch) {
+	runs := b.runs[:b.n]
+	b.n = 0
+	for len(runs) > 0 {
+		msgs := w.segs.build(runs, v6)
+		n, err := r.io.writeSeg(v6, msgs)
+		runs = runs[n:]
+		if err == nil && n > 0 {
+			continue
+		}
+		if len(runs) == 0 {
+			break
+		}
+		if runs[0].count > 1 && segmentUnsupported(err) {
+			if r.io.emitGSO.Swap(false) {
+				r.log.Warn("the kernel refused a segmented (UDP_SEGMENT) re-emission: sending datagram by datagram", "err", err)
+			}
+			one := w.segs.split(&runs[0], v6)
+			for len(one) > 0 {
+				k, err := r.io.writeSeg(v6, one)
+				if err != nil {
+					r.stats.drop(DropEmitError)
+					r.log.Debug("re-emitting", "err", err)
+					k = max(k, 1)
+				}
+				one = one[k:]
+			}
+		} else {
+			r.stats.dropN(DropEmitError, uint64(runs[0].count))
+			r.log.Debug("re-emitting", "err", err)
+		}
+		runs = runs[1:]
 	}
 }
 
@@ -933,6 +998,9 @@ func (r *Relay) Reload(cfg *config.Config) error {
 	case cfg.Interface != old.Interface:
 		r.mu.Unlock()
 		return fmt.Errorf("interface changed from %s to %s: restart the relay for that", old.Interface, cfg.Interface)
+	case cfg.SourcePort != old.SourcePort:
+		r.mu.Unlock()
+		return fmt.Errorf("source relay port changed from %d to %d: restart the relay for that", old.SourcePort, cfg.SourcePort)
 	case cfg.Metrics != old.Metrics || cfg.Admin != old.Admin:
 		r.mu.Unlock()
 		return errors.New("metrics or admin address changed: restart the relay for that")

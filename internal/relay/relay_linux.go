@@ -52,6 +52,11 @@ type osIO struct {
 	em4          *ipv4.PacketConn
 	em6          *ipv6.PacketConn
 
+	// UDP sockets of `source relay`, bound to the interface's addresses.
+	ue4c, ue6c net.PacketConn
+	ue4, ue6   batchConn
+	emitGSO    atomic.Bool // they take UDP_SEGMENT
+
 	pkt *sock.PacketConn // IGMP and MLD of the LAN
 }
 
@@ -230,6 +235,25 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		return nil, fmt.Errorf("setting multicast loopback: %w", err)
 	}
 
+	// `source relay` emission, IPv4 (opened whatever the source mode, so
+	// that SIGHUP may switch to it).
+	if o.ue4c, err = openUDPEmit(ctx, o.ifi, netip.AddrPortFrom(o.addr4, cfg.SourcePort)); err != nil {
+		return nil, err
+	}
+	o.ue4 = ipv4.NewPacketConn(o.ue4c)
+	if err := o.ue4.(*ipv4.PacketConn).SetMulticastInterface(o.ifi); err != nil {
+		return nil, fmt.Errorf("choosing %s for emission: %w", o.ifi.Name, err)
+	}
+	if err := o.ue4.(*ipv4.PacketConn).SetMulticastLoopback(true); err != nil {
+		return nil, fmt.Errorf("setting multicast loopback: %w", err)
+	}
+	if rc, err := o.ue4c.(*net.UDPConn).SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			_, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+			o.emitGSO.Store(err == nil)
+		})
+	}
+
 	// Other hosts' IGMP and MLD reports.
 	prog, err := bpf.Assemble(MembershipFilter())
 	if err != nil {
@@ -273,6 +297,23 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		if err := o.em6.SetMulticastLoopback(true); err != nil {
 			return nil, fmt.Errorf("setting IPv6 multicast loopback: %w", err)
 		}
+		if o.addr6.IsValid() {
+			a := o.addr6
+			if a.IsLinkLocalUnicast() {
+				a = a.WithZone(o.ifi.Name)
+			}
+			if o.ue6c, err = openUDPEmit(ctx, o.ifi, netip.AddrPortFrom(a, cfg.SourcePort)); err != nil {
+				return nil, err
+			}
+			p6 := ipv6.NewPacketConn(o.ue6c)
+			o.ue6 = p6
+			if err := p6.SetMulticastInterface(o.ifi); err != nil {
+				return nil, fmt.Errorf("choosing %s for IPv6 emission: %w", o.ifi.Name, err)
+			}
+			if err := p6.SetMulticastLoopback(true); err != nil {
+				return nil, fmt.Errorf("setting IPv6 multicast loopback: %w", err)
+			}
+		}
 	}
 	return o, nil
 }
@@ -281,7 +322,7 @@ func (o *osIO) close() {
 	if o.capPkt != nil {
 		o.capPkt.f.Close()
 	}
-	for _, c := range []interface{ Close() error }{o.under, o.cap4c, o.cap6c, o.em4c, o.em6c} {
+	for _, c := range []interface{ Close() error }{o.under, o.cap4c, o.cap6c, o.em4c, o.em6c, o.ue4c, o.ue6c} {
 		if c != nil && !isNilConn(c) {
 			c.Close()
 		}
@@ -369,6 +410,74 @@ func (o *osIO) writeLAN(v6 bool, msgs []ipv4.Message) (int, error) {
 	return o.em4.WriteBatch(msgs, 0)
 }
 
+// openUDPEmit opens a UDP socket bound to ap on ifi for `source relay`:
+// marked like the raw emission sockets (so the capture filter drops what
+// it sends), allowed to broadcast.
+func openUDPEmit(ctx context.Context, ifi *net.Interface, ap netip.AddrPort) (net.PacketConn, error) {
+	network := "udp4"
+	if ap.Addr().Is6() {
+		network = "udp6"
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, EmitMark); serr != nil {
+				serr = fmt.Errorf("marking: %w", serr)
+				return
+			}
+			if serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name); serr != nil {
+				serr = fmt.Errorf("binding to %s: %w", ifi.Name, serr)
+				return
+			}
+			if network == "udp4" {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+			}
+			if serr == nil {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	c, err := lc.ListenPacket(ctx, network, ap.String())
+	if err != nil {
+		return nil, permHint(err, "opening the source relay emission socket on "+ap.String())
+	}
+	return c, nil
+}
+
+func (o *osIO) udpEmit(v6 bool) bool {
+	if v6 {
+		return o.ue6 != nil
+	}
+	return o.ue4 != nil
+}
+
+func (o *osIO) writeSeg(v6 bool, msgs []ipv4.Message) (int, error) {
+	if v6 {
+		return o.ue6.WriteBatch(msgs, 0)
+	}
+	return o.ue4.WriteBatch(msgs, 0)
+}
+
+// appendTTL appends an IP_TTL (IPv4) or IPV6_HOPLIMIT control message.
+func appendTTL(b []byte, v6 bool, ttl uint8) []byte {
+	n := len(b)
+	b = append(b, make([]byte, unix.CmsgSpace(4))...)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[n]))
+	h.Level, h.Type = unix.IPPROTO_IP, unix.IP_TTL
+	v := int32(max(ttl, 1)) // IP_TTL takes 1-255
+	if v6 {
+		h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT
+		v = int32(ttl)
+	}
+	h.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(b[n+unix.CmsgLen(0):], uint32(v))
+	return b
+}
+
 // segmentOOBLen is the control message space of one UDP_SEGMENT size.
 var segmentOOBLen = unix.CmsgSpace(2)
 
@@ -427,6 +536,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer srv.close()
 	r.log.Info("relay started", "node", cfg.Node, "listen", cfg.Listen.String(), "interface", cfg.Interface,
 		"peers", len(cfg.Peers), "source", string(cfg.Source), "admin", cfg.Admin, "metrics", cfg.Metrics)
+	if cfg.Source == config.SourceRelay {
+		r.log.Info("re-emitting from the relay's own address", "from", r.io.ue4c.LocalAddr().String(), "udp_segment", r.io.emitGSO.Load())
+	}
 
 	var wg sync.WaitGroup
 	loop := func(f func(context.Context)) {

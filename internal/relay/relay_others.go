@@ -18,12 +18,14 @@ type osIO struct {
 	addr4, addr6, bcast4, ll6 netip.Addr
 	mtu                       int
 	gso                       atomic.Bool
+	emitGSO                   atomic.Bool
 }
 
 const segmentOOBLen = 0
 
-func appendSegmentSize(b []byte, _ int) []byte { return b }
-func segmentUnsupported(error) bool            { return true }
+func appendSegmentSize(b []byte, _ int) []byte   { return b }
+func appendTTL(b []byte, _ bool, _ uint8) []byte { return b }
+func segmentUnsupported(error) bool              { return true }
 
 func (o *osIO) query(bool, bool, *slog.Logger)             {}
 func (o *osIO) has6() bool                                 { return false }
@@ -32,6 +34,8 @@ func (o *osIO) leave(netip.Addr) error                     { return errUnsupport
 func (o *osIO) readMembership() map[netip.Addr]int         { return nil }
 func (o *osIO) writeUnderlay([]ipv4.Message) (int, error)  { return 0, errUnsupported }
 func (o *osIO) writeLAN(bool, []ipv4.Message) (int, error) { return 0, errUnsupported }
+func (o *osIO) writeSeg(bool, []ipv4.Message) (int, error) { return 0, errUnsupported }
+func (o *osIO) udpEmit(bool) bool                          { return false }
 
 var errUnsupported = errors.New("mcast relay is not supported on " + runtime.GOOS)
 

@@ -12,7 +12,7 @@
 //	group 239.2.0.0/16                # a range: carried when members appear
 //	group auto                        # every group local members join
 //	broadcast-port 5000               # carry broadcasts to this UDP port
-//	source original                   # or "relay": re-emit from own address
+//	source original                   # or "relay [PORT]": re-emit from own address
 //	interest members                  # or "all": want every listed group
 //	querier on                        # or "off": never send IGMP/MLD queries
 //	mtu 1500                          # underlay path MTU
@@ -81,6 +81,7 @@ type Config struct {
 	Auto           bool           // carry any group local members join
 	BroadcastPorts []uint16
 	Source         Source
+	SourcePort     uint16 // the UDP source port of "source relay", 0: ephemeral
 	Interest       Interest
 	Querier        bool // send IGMP/MLD general queries where no other querier is heard
 	MTU            int
@@ -283,7 +284,15 @@ func Parse(r io.Reader, name string) (*Config, error) {
 				c.BroadcastPorts = append(c.BroadcastPorts, uint16(n))
 			}
 		case "source":
-			if err := want(1, "original or relay"); err != nil {
+			if len(args) == 2 && args[0] == string(SourceRelay) {
+				n, err := strconv.ParseUint(args[1], 10, 16)
+				if err != nil || n == 0 {
+					return nil, errf("source relay port %q: want 1-65535", args[1])
+				}
+				c.SourcePort = uint16(n)
+				args = args[:1]
+			}
+			if err := want(1, "original or relay [PORT]"); err != nil {
 				return nil, err
 			}
 			if args[0] != string(SourceOriginal) && args[0] != string(SourceRelay) {

@@ -757,6 +757,11 @@ func (r *Relay) flushSeg(w *recvWork, v6 bool, b *segBatch) {
 	for len(runs) > 0 {
 		msgs := w.segs.build(runs, v6)
 		n, err := r.io.writeSeg(v6, msgs)
+		for _, run := range runs[:n] {
+			if run.count > 1 {
+				r.stats.segmentedSends.Add(1)
+			}
+		}
 		runs = runs[n:]
 		if err == nil && n > 0 {
 			continue

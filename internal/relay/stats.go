@@ -69,6 +69,7 @@ type stats struct {
 	captured, emitted                counterMap
 	ownSeen, fragmented, reassembled atomic.Uint64
 	underlayReads                    atomic.Uint64
+	segmentedSends                   atomic.Uint64
 }
 
 func (s *stats) init() {
@@ -104,6 +105,9 @@ type Status struct {
 	// kernel's Udp InDatagrams does: frames a peer sent segmented and the
 	// kernel coalesced (UDP_GRO) count once.
 	UnderlayReads uint64 `json:"underlay_reads"`
+	// SegmentedSends counts the `source relay` sends that carried several
+	// re-emitted datagrams at once (UDP_SEGMENT).
+	SegmentedSends uint64 `json:"segmented_sends"`
 }
 
 // PeerStatus is one peer in Status.
@@ -133,7 +137,8 @@ func (r *Relay) Status() Status {
 		Wants: formatInterests(r.local), Members: map[string]int{}, LANMembers: map[string]int{},
 		Captured: r.stats.captured.snapshot(), Emitted: r.stats.emitted.snapshot(), Drops: map[string]uint64{},
 		OwnSeen: r.stats.ownSeen.Load(), Fragmented: r.stats.fragmented.Load(), Reassembled: r.stats.reassembled.Load(),
-		UnderlayReads: r.stats.underlayReads.Load(),
+		SegmentedSends: r.stats.segmentedSends.Load(),
+		UnderlayReads:  r.stats.underlayReads.Load(),
 	}
 	if st.Wants == nil {
 		st.Wants = []string{}
@@ -197,13 +202,14 @@ var (
 	descOwnSeen      = prometheus.NewDesc("mcast_relay_own_emissions_seen_total", "Re-emitted datagrams seen again by the capture socket and ignored.", nil, nil)
 	descFragmented   = prometheus.NewDesc("mcast_relay_fragmented_datagrams_total", "Datagrams split into several frames.", nil, nil)
 	descReassembled  = prometheus.NewDesc("mcast_relay_reassembled_datagrams_total", "Datagrams rejoined from fragments.", nil, nil)
+	descSegmented    = prometheus.NewDesc("mcast_relay_segmented_sends_total", "Re-emission sends (source relay) that carried several datagrams (UDP_SEGMENT).", nil, nil)
 	descReloads      = prometheus.NewDesc("mcast_relay_reloads_total", "Configuration reloads applied.", nil, nil)
 	descLocalMembers = prometheus.NewDesc("mcast_relay_local_members", "Local memberships of carried groups (the relay's own excluded).", []string{"group"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeerUp, descPeerFrames, descPeerBytes, descPeerDgrams, descCaptured, descEmitted, descDropped,
-		descOwnSeen, descFragmented, descReassembled, descReloads, descLocalMembers} {
+		descOwnSeen, descFragmented, descReassembled, descSegmented, descReloads, descLocalMembers} {
 		ch <- d
 	}
 }
@@ -245,5 +251,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descOwnSeen, st.OwnSeen)
 	counter(descFragmented, st.Fragmented)
 	counter(descReassembled, st.Reassembled)
+	counter(descSegmented, st.SegmentedSends)
 	counter(descReloads, st.Reloads)
 }

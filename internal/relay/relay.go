@@ -652,6 +652,13 @@ func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Re
 		r.stats.drop(DropLoop)
 		return
 	}
+	if r.io.ownSource(rec.Src) {
+		// This relay's own `source relay` re-emission, captured by another
+		// relay and sent back: its key differs (the kernel chose the IPv4
+		// identification), its source does not.
+		r.stats.drop(DropLoop)
+		return
+	}
 	if !t.forwarder(g) {
 		r.stats.drop(DropNotForwarder)
 		return

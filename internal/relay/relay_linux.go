@@ -55,6 +55,8 @@ type osIO struct {
 	// UDP sockets of `source relay`, bound to the interface's addresses.
 	ue4c, ue6c net.PacketConn
 	ue4, ue6   batchConn
+	ueSrc4     netip.AddrPort // their local addresses
+	ueSrc6     netip.AddrPort
 	emitGSO    atomic.Bool // they take UDP_SEGMENT
 
 	pkt *sock.PacketConn // IGMP and MLD of the LAN
@@ -241,6 +243,7 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 		return nil, err
 	}
 	o.ue4 = ipv4.NewPacketConn(o.ue4c)
+	o.ueSrc4 = localAddrPort(o.ue4c)
 	if err := o.ue4.(*ipv4.PacketConn).SetMulticastInterface(o.ifi); err != nil {
 		return nil, fmt.Errorf("choosing %s for emission: %w", o.ifi.Name, err)
 	}
@@ -305,6 +308,7 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 			if o.ue6c, err = openUDPEmit(ctx, o.ifi, netip.AddrPortFrom(a, cfg.SourcePort)); err != nil {
 				return nil, err
 			}
+			o.ueSrc6 = localAddrPort(o.ue6c)
 			p6 := ipv6.NewPacketConn(o.ue6c)
 			o.ue6 = p6
 			if err := p6.SetMulticastInterface(o.ifi); err != nil {
@@ -446,6 +450,18 @@ func openUDPEmit(ctx context.Context, ifi *net.Interface, ap netip.AddrPort) (ne
 		return nil, permHint(err, "opening the source relay emission socket on "+ap.String())
 	}
 	return c, nil
+}
+
+func localAddrPort(c net.PacketConn) netip.AddrPort {
+	ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+}
+
+// ownSource reports whether src is where this relay's UDP emission
+// sockets send from.
+func (o *osIO) ownSource(src netip.AddrPort) bool {
+	src = netip.AddrPortFrom(src.Addr().WithZone(""), src.Port())
+	return src == o.ueSrc4 || o.ueSrc6.IsValid() && src == o.ueSrc6
 }
 
 func (o *osIO) udpEmit(v6 bool) bool {

@@ -35,6 +35,7 @@ func (o *osIO) readMembership() map[netip.Addr]int         { return nil }
 func (o *osIO) writeUnderlay([]ipv4.Message) (int, error)  { return 0, errUnsupported }
 func (o *osIO) writeLAN(bool, []ipv4.Message) (int, error) { return 0, errUnsupported }
 func (o *osIO) writeSeg(bool, []ipv4.Message) (int, error) { return 0, errUnsupported }
+func (o *osIO) ownSource(netip.AddrPort) bool              { return false }
 func (o *osIO) udpEmit(bool) bool                          { return false }
 
 var errUnsupported = errors.New("mcast relay is not supported on " + runtime.GOOS)

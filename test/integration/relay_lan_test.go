@@ -123,8 +123,16 @@ func netipMust(s string) (a netipAddr) { return mustAddr(s) }
 
 // TestRelayLoopIsBounded: three relays on one LAN, each configured as the
 // others' remote peer (a deliberate loop: each re-emits where the others
-// capture). The packet count stays bounded and stops when the sender stops.
+// capture). The packet count stays bounded and stops when the sender stops,
+// with either source mode (`source relay` re-emissions carry the kernel's
+// IPv4 identification, so their own source address and port stop them).
 func TestRelayLoopIsBounded(t *testing.T) {
+	for _, source := range []string{"original", "relay"} {
+		t.Run(source, func(t *testing.T) { testRelayLoopIsBounded(t, source) })
+	}
+}
+
+func testRelayLoopIsBounded(t *testing.T, source string) {
 	l := labtest.Up(t, "lan", "--nodes", "3")
 	dir := t.TempDir()
 	key := filepath.Join(dir, "key")
@@ -132,8 +140,8 @@ func TestRelayLoopIsBounded(t *testing.T) {
 	nodes := []string{"n1", "n2", "n3"}
 	for i, n := range nodes {
 		var b strings.Builder
-		fmt.Fprintf(&b, "node %s\nlisten 10.0.0.%d:7474\ninterface eth0\nkey %s\nadmin %s\ngroup 239.1.1.1\ninterest all\nkeepalive 300ms\npeer-timeout 1500ms\n",
-			n, i+1, key, filepath.Join(dir, n+".sock"))
+		fmt.Fprintf(&b, "node %s\nlisten 10.0.0.%d:7474\ninterface eth0\nkey %s\nadmin %s\ngroup 239.1.1.1\ninterest all\nkeepalive 300ms\npeer-timeout 1500ms\nsource %s\n",
+			n, i+1, key, filepath.Join(dir, n+".sock"), source)
 		for j, p := range nodes {
 			if p != n {
 				fmt.Fprintf(&b, "peer %s 10.0.0.%d:7474\n", p, j+1)

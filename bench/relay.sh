@@ -72,10 +72,14 @@ for i in 1 2 3; do
 done
 
 # Long-lived receivers: relay path 239.1.1.1:5001 on eth0, VXLAN path 239.2.2.2:5002 on vx0.
+# Without UDP_GRO (--gro=false): a coalesced read counts once in Udp
+# InDatagrams, so segmented deliveries (VXLAN's GRO on recent kernels, the
+# relay's UDP_SEGMENT re-emissions of `source relay`, looped back whole)
+# would count as loss.
 for vm in vm2 vm3; do
-  ex $vm -- "$bin" recv --iface eth0 --quiet 239.1.1.1:5001 >/dev/null 2>&1 &
+  ex $vm -- "$bin" recv --iface eth0 --quiet --gro=false 239.1.1.1:5001 >/dev/null 2>&1 &
   pids+=($!)
-  ex $vm -- "$bin" recv --iface vx0 --quiet 239.2.2.2:5002 >/dev/null 2>&1 &
+  ex $vm -- "$bin" recv --iface vx0 --quiet --gro=false 239.2.2.2:5002 >/dev/null 2>&1 &
   pids+=($!)
 done
 for _ in $(seq 100); do

@@ -31,6 +31,11 @@ type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
+// batchWriter sends messages in batches.
+type batchWriter interface {
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
 // osIO holds the relay's sockets.
 type osIO struct {
 	ifi          *net.Interface
@@ -39,10 +44,10 @@ type osIO struct {
 	bcast4       netip.Addr // the interface's IPv4 subnet broadcast address
 	mtu          int
 
-	under   *net.UDPConn
-	underPC batchConn
-	gso     atomic.Bool // the underlay socket takes UDP_SEGMENT
-	gro     bool        // the underlay socket coalesces frames (UDP_GRO)
+	under  *udpSock
+	underW batchWriter // writes to the underlay: under (a fake in tests)
+	gso    atomic.Bool // the underlay socket takes UDP_SEGMENT
+	gro    bool        // the underlay socket coalesces frames (UDP_GRO)
 
 	cap4c, cap6c net.PacketConn // cap4c only joins groups; capPkt reads IPv4
 	capPkt       *pktCapture
@@ -163,31 +168,15 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 	}
 
 	// Underlay.
-	network := "udp4"
-	if cfg.Listen.Addr().Is6() {
-		network = "udp6"
-	}
-	var lc net.ListenConfig
-	pc, err := lc.ListenPacket(ctx, network, cfg.Listen.String())
-	if err != nil {
+	oob := unix.CmsgSpace(4) // a UDP_GRO segment size
+	if o.under, err = openUDPSock(cfg.Listen, oob); err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	o.under = pc.(*net.UDPConn)
-	o.under.SetReadBuffer(4 << 20)
-	o.under.SetWriteBuffer(4 << 20)
-	if rc, err := o.under.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) {
-			_, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT)
-			o.gso.Store(err == nil)
-			// Take frames a peer sent segmented as one read (UDP_GRO).
-			o.gro = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil
-		})
-	}
-	if network == "udp4" {
-		o.underPC = ipv4.NewPacketConn(o.under)
-	} else {
-		o.underPC = ipv6.NewPacketConn(o.under)
-	}
+	o.underW = o.under
+	_, err = o.under.getInt(unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+	o.gso.Store(err == nil)
+	// Take frames a peer sent segmented as one read (UDP_GRO).
+	o.gro = o.under.setInt(unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil
 
 	// Capture and emission, IPv4.
 	o.cap4c, err = net.ListenPacket("ip4:udp", "0.0.0.0")
@@ -326,7 +315,10 @@ func (o *osIO) close() {
 	if o.capPkt != nil {
 		o.capPkt.f.Close()
 	}
-	for _, c := range []interface{ Close() error }{o.under, o.cap4c, o.cap6c, o.em4c, o.em6c, o.ue4c, o.ue6c} {
+	if o.under != nil {
+		o.under.Close()
+	}
+	for _, c := range []interface{ Close() error }{o.cap4c, o.cap6c, o.em4c, o.em6c, o.ue4c, o.ue6c} {
 		if c != nil && !isNilConn(c) {
 			c.Close()
 		}
@@ -404,7 +396,7 @@ func (o *osIO) readMembership() map[netip.Addr]int {
 }
 
 func (o *osIO) writeUnderlay(msgs []ipv4.Message) (int, error) {
-	return o.underPC.WriteBatch(msgs, 0)
+	return o.underW.WriteBatch(msgs, 0)
 }
 
 func (o *osIO) writeLAN(v6 bool, msgs []ipv4.Message) (int, error) {
@@ -574,14 +566,11 @@ func (r *Relay) Run(ctx context.Context) error {
 	r.tick(ctx, time.Now(), true)
 	loop(r.tickLoop)
 	<-ctx.Done()
-	for _, c := range []interface{ SetReadDeadline(time.Time) error }{o.under, o.cap4c} {
-		c.SetReadDeadline(time.Unix(1, 0))
-	}
+	// The blocking reads (underlay, packet capture) see ctx within
+	// readTimeout.
+	o.cap4c.SetReadDeadline(time.Unix(1, 0))
 	if o.cap6c != nil {
 		o.cap6c.SetReadDeadline(time.Unix(1, 0))
-	}
-	if o.capPkt != nil {
-		o.capPkt.f.SetReadDeadline(time.Unix(1, 0))
 	}
 	wg.Wait()
 	r.log.Info("relay stopped")
@@ -650,30 +639,26 @@ func (r *Relay) membershipLoop(ctx context.Context) {
 }
 
 func (r *Relay) underlayLoop(ctx context.Context) {
-	defer unblock(ctx, r.io.under)()
-	oob := 0
-	if r.io.gro {
-		oob = unix.CmsgSpace(4)
-	}
-	ms := newMsgs(batchSize, 65536, oob)
+	u := r.io.under
 	w := &recvWork{}
 	for ctx.Err() == nil {
-		n, err := r.io.underPC.ReadBatch(ms, 0)
+		n, err := u.read()
 		if err != nil {
 			r.readErr(ctx, "underlay", err)
+			continue
+		}
+		if n == 0 {
 			continue
 		}
 		r.stats.underlayReads.Add(uint64(n))
 		now := time.Now()
 		for i := 0; i < n; i++ {
-			ua, ok := ms[i].Addr.(*net.UDPAddr)
-			if !ok {
+			b, from, oob := u.datagram(i)
+			if !from.IsValid() {
 				continue
 			}
-			from := ua.AddrPort()
-			b := ms[i].Buffers[0][:ms[i].N]
 			// Coalesced frames (UDP_GRO): all of one size but the last.
-			seg := groSize(ms[i].OOB[:ms[i].NN])
+			seg := groSize(oob)
 			if seg <= 0 {
 				seg = len(b)
 			}
@@ -706,12 +691,14 @@ func groSize(oob []byte) int {
 
 func (r *Relay) capture4Loop(ctx context.Context) {
 	c := r.io.capPkt
-	defer unblock(ctx, c.f)()
 	w := newSendWork()
 	for ctx.Err() == nil {
 		n, err := c.read()
 		if err != nil {
 			r.readErr(ctx, "capture4", err)
+			continue
+		}
+		if n == 0 {
 			continue
 		}
 		now := time.Now()
@@ -842,8 +829,8 @@ func linkHeaderLen(name string) (int, bool) {
 // a segmented (UDP_SEGMENT) send, which a raw socket would see as one
 // datagram.
 type pktCapture struct {
-	f       *os.File
-	rc      syscall.RawConn
+	f       *os.File // owns fd
+	fd      int
 	linkLen int // bytes of link-layer header before the IP header
 	hdrs    []mmsghdr
 	iov     []unix.Iovec
@@ -858,7 +845,8 @@ type mmsghdr struct {
 }
 
 func openPktCapture(ifi *net.Interface, filter []bpf.RawInstruction, linkLen int) (*pktCapture, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	// Blocking: read by a goroutine that waits in recvmmsg (see udpSock).
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -871,7 +859,10 @@ func openPktCapture(ifi *net.Interface, filter []bpf.RawInstruction, linkLen int
 		err = unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog)
 	}
 	if err == nil {
-		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
+		err = setReadTimeout(fd)
+	}
+	if err == nil {
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
 			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
 		}
 		// Protocol 0 until now: nothing was queued before the filter.
@@ -883,11 +874,7 @@ func openPktCapture(ifi *net.Interface, filter []bpf.RawInstruction, linkLen int
 		unix.Close(fd)
 		return nil, err
 	}
-	c := &pktCapture{f: os.NewFile(uintptr(fd), "capture4"), linkLen: linkLen}
-	if c.rc, err = c.f.SyscallConn(); err != nil {
-		c.f.Close()
-		return nil, err
-	}
+	c := &pktCapture{f: os.NewFile(uintptr(fd), "capture4"), fd: fd, linkLen: linkLen}
 	c.hdrs = make([]mmsghdr, batchSize)
 	c.iov = make([]unix.Iovec, batchSize)
 	c.bufs = make([][]byte, batchSize)
@@ -903,20 +890,7 @@ func openPktCapture(ifi *net.Interface, filter []bpf.RawInstruction, linkLen int
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// read waits for packets and reads up to batchSize of them; packet i is
-// c.bufs[i][:c.hdrs[i].Len].
-func (c *pktCapture) read() (int, error) {
-	var n uintptr
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		n, _, errno = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(c.hdrs)), 0, 0, 0)
-		return errno != unix.EAGAIN
-	})
-	if err != nil {
-		return 0, err
-	}
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
-}
+// read waits up to readTimeout for packets and reads up to batchSize of
+// them; packet i is c.bufs[i][:c.hdrs[i].Len]. 0 packets and no error
+// means the wait timed out.
+func (c *pktCapture) read() (int, error) { return recvmmsg(c.fd, c.hdrs) }

@@ -102,7 +102,7 @@ func TestSegmentedFlush(t *testing.T) {
 		wantGSO bool
 	}{{"segmented", 0, true}, {"refused", 1, false}} {
 		f := &fakeUnderlay{fail: tt.fail, err: unix.EIO}
-		r.io = &osIO{underPC: f}
+		r.io = &osIO{underW: f}
 		r.io.gso.Store(true)
 		w := newSendWork()
 		fill(w)

@@ -26,6 +26,8 @@ while time.time() < end and len(frames) < 200:
         continue
     if struct.unpack('!H', pkt[hl+2:hl+4])[0] != port:
         continue
+    if len(pkt) > 1500:
+        continue  # frames a relay sent segmented (UDP_SEGMENT), not yet cut
     f = bytearray(pkt[:struct.unpack('!H', pkt[2:4])[0]])
     # veth leaves the UDP checksum to be completed (offload): zero it, which
     # IPv4 reads as "no checksum", so the replay arrives intact.

@@ -100,10 +100,15 @@ func openUDPSock(ap netip.AddrPort, oob int) (*udpSock, error) {
 }
 
 func (s *udpSock) bind(ap netip.AddrPort) error {
-	for _, o := range []struct{ opt, v int }{{unix.SO_RCVBUF, 4 << 20}, {unix.SO_SNDBUF, 4 << 20}} {
-		if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, o.opt, o.v); err != nil {
+	// A deep receive queue rides out the moments the relay is not
+	// scheduled (beyond net.core.rmem_max where CAP_NET_ADMIN allows).
+	if unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
+		if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20); err != nil {
 			return err
 		}
+	}
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20); err != nil {
+		return err
 	}
 	if err := setReadTimeout(s.fd); err != nil {
 		return err

@@ -75,7 +75,7 @@ func TestHotPathAllocs(t *testing.T) {
 			r.onCaptured(w, src, dst, id, 1, false, payload, now)
 			if id%8 == 0 {
 				r.sealPending(w)
-				w.nframe = 0 // as flush does after sending
+				w.nframe, w.nmsg = 0, 0 // as flush does after sending
 			}
 		})
 		if capture != 0 {

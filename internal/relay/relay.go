@@ -10,6 +10,7 @@ package relay
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -115,9 +116,56 @@ type peer struct {
 // routeTable is an immutable snapshot the hot paths read without locks.
 type routeTable struct {
 	cfg  *config.Config
-	want map[relayframe.Interest][]*peer // peers that are up, not on this LAN, and want it
-	lan  []uint32                        // this relay and its LAN peers that are up
+	want map[relayframe.Interest]*peerSet // peers that are up, not on this LAN, and want it
+	lan  []uint32                         // this relay and its LAN peers that are up
 	self uint32
+}
+
+// peerSet is the peers that want a group. Groups wanted by the same peers
+// share one set, so that their datagrams pack into the same frames, each
+// sealed once and sent to every peer of the set (one key serves the mesh).
+// Each set also knows the singleton set of each of its peers, for
+// datagrams a peer's rate cap keeps from some of them.
+type peerSet struct {
+	peers  []*peer
+	single []*peerSet // single[i] holds peers[i] alone
+}
+
+// internSets gives groups wanted by the same peers one shared peerSet.
+func internSets(lists map[relayframe.Interest][]*peer) map[relayframe.Interest]*peerSet {
+	byKey := map[string]*peerSet{}
+	singles := map[*peer]*peerSet{}
+	one := func(p *peer) *peerSet {
+		if s := singles[p]; s != nil {
+			return s
+		}
+		s := &peerSet{peers: []*peer{p}}
+		s.single = []*peerSet{s}
+		singles[p] = s
+		return s
+	}
+	out := make(map[relayframe.Interest]*peerSet, len(lists))
+	var key []byte
+	for in, peers := range lists {
+		if len(peers) == 1 {
+			out[in] = one(peers[0])
+			continue
+		}
+		key = key[:0]
+		for _, p := range peers {
+			key = binary.BigEndian.AppendUint32(key, p.cfg.ID)
+		}
+		s := byKey[string(key)]
+		if s == nil {
+			s = &peerSet{peers: peers}
+			for _, p := range peers {
+				s.single = append(s.single, one(p))
+			}
+			byKey[string(key)] = s
+		}
+		out[in] = s
+	}
+	return out
 }
 
 func (t *routeTable) forwarder(g netip.Addr) bool {
@@ -132,7 +180,7 @@ type Options struct {
 
 // New checks cfg and key and prepares a relay; Run opens its sockets.
 func New(cfg *config.Config, o Options) (*Relay, error) {
-	keys, err := crypto.NewKeys(o.Key)
+	keys, err := crypto.NewKeys(o.Key, cfg.Cipher)
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", cfg.KeyFile, err)
 	}
@@ -201,7 +249,8 @@ func (r *Relay) onMembership(now time.Time, src netip.Addr, m *igmp.Message) {
 
 // rebuild publishes a new routeTable. Caller holds mu (or owns r).
 func (r *Relay) rebuild() {
-	t := &routeTable{cfg: r.cfg, want: map[relayframe.Interest][]*peer{}, self: r.cfg.ID, lan: []uint32{r.cfg.ID}}
+	t := &routeTable{cfg: r.cfg, self: r.cfg.ID, lan: []uint32{r.cfg.ID}}
+	lists := map[relayframe.Interest][]*peer{}
 	ids := make([]uint32, 0, len(r.peers))
 	for id := range r.peers {
 		ids = append(ids, id)
@@ -217,9 +266,10 @@ func (r *Relay) rebuild() {
 			continue
 		}
 		for in := range p.wants {
-			t.want[in] = append(t.want[in], p)
+			lists[in] = append(lists[in], p)
 		}
 	}
+	t.want = internSets(lists)
 	r.table.Store(t)
 }
 
@@ -234,13 +284,16 @@ func (r *Relay) kickTick() {
 
 // sendWork is the state of one capture loop: frames being packed per peer.
 type sendWork struct {
-	pend   map[uint32]*pending
-	order  []*pending
-	frames [][]byte
-	to     []*peer // the peer of each frame
-	msgs   []ipv4.Message
-	frags  []relayframe.Record
-	nframe int
+	pend    map[*peerSet]*pending
+	order   []*pending
+	free    []*pending
+	frames  [][]byte       // sealed frames; nframe of them queued
+	to      []*peer        // the peer of each message
+	msgs    []ipv4.Message // one per frame and peer; nmsg of them queued
+	frags   []relayframe.Record
+	allowed []*peer
+	nframe  int
+	nmsg    int
 
 	// Segmented sends (UDP_SEGMENT): one message per run of a peer's
 	// frames, its frames as the message's buffers.
@@ -250,11 +303,11 @@ type sendWork struct {
 }
 
 type pending struct {
-	p    *peer
+	set  *peerSet
 	body []byte
 }
 
-func newSendWork() *sendWork { return &sendWork{pend: map[uint32]*pending{}} }
+func newSendWork() *sendWork { return &sendWork{pend: map[*peerSet]*pending{}} }
 
 // maxBody is the largest clear frame body that fits the underlay MTU.
 func maxBody(cfg *config.Config) int {
@@ -312,8 +365,8 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 			return
 		}
 	}
-	peers := t.want[key]
-	if len(peers) == 0 {
+	set := t.want[key]
+	if set == nil {
 		return
 	}
 	rec := relayframe.Record{Kind: relayframe.KindDatagram, Broadcast: bcast, TTL: ttl, IPID: ipid, ID: r.dgramID.Add(1), Src: src, Dst: dst, Payload: payload}
@@ -332,8 +385,9 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 		r.stats.fragmented.Add(1)
 	}
 	w.frags = recs
-	for _, p := range peers {
-		if t.cfg.RatePeer > 0 {
+	if t.cfg.RatePeer > 0 {
+		allowed := 0
+		for _, p := range set.peers {
 			p.bmu.Lock()
 			ok := p.rate.Allow(t.cfg.RatePeer, now)
 			p.bmu.Unlock()
@@ -341,51 +395,81 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 				r.stats.drop(DropRatePeer)
 				continue
 			}
+			w.allowed = append(w.allowed[:allowed], p)
+			allowed++
 		}
-		pd := w.pend[p.cfg.ID]
-		if pd == nil || pd.p != p {
-			pd = &pending{p: p}
-			w.pend[p.cfg.ID] = pd
-		}
-		if len(pd.body) == 0 {
-			w.order = append(w.order, pd)
-		}
-		for i := range recs {
-			if len(pd.body)+recs[i].Len() > mb {
-				r.sealTo(w, pd.p, relayframe.TypeData, pd.body)
-				pd.body = pd.body[:0]
+		if allowed < len(set.peers) {
+			// Some peers' caps refused it: to the others one by one.
+			for i, p := range set.peers {
+				if slices.Contains(w.allowed[:allowed], p) {
+					r.pack(w, set.single[i], recs, g, mb)
+				}
 			}
-			pd.body, _ = relayframe.AppendRecord(pd.body, &recs[i])
+			return
 		}
+	}
+	r.pack(w, set, recs, g, mb)
+}
+
+// pack appends recs to the pending frame body of set, sealing the body
+// into a frame first when they would not fit.
+func (r *Relay) pack(w *sendWork, set *peerSet, recs []relayframe.Record, g netip.Addr, mb int) {
+	pd := w.pend[set]
+	if pd == nil {
+		if n := len(w.free); n > 0 {
+			pd, w.free = w.free[n-1], w.free[:n-1]
+		} else {
+			pd = &pending{}
+		}
+		pd.set = set
+		w.pend[set] = pd
+		w.order = append(w.order, pd)
+	}
+	for i := range recs {
+		if len(pd.body) > 0 && len(pd.body)+recs[i].Len() > mb {
+			r.sealTo(w, set.peers, relayframe.TypeData, pd.body)
+			pd.body = pd.body[:0]
+		}
+		pd.body, _ = relayframe.AppendRecord(pd.body, &recs[i])
+	}
+	for _, p := range set.peers {
 		p.sentByGroup.inc(g)
 	}
 }
 
-// sealTo seals body into a frame to p and queues it in w.
-func (r *Relay) sealTo(w *sendWork, p *peer, typ uint8, body []byte) {
+// sealTo seals body into one frame and queues it to each of peers.
+func (r *Relay) sealTo(w *sendWork, peers []*peer, typ uint8, body []byte) {
 	if w.nframe == len(w.frames) {
 		w.frames = append(w.frames, make([]byte, 0, 2048))
-		w.msgs = append(w.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
-		w.to = append(w.to, nil)
 	}
-	w.to[w.nframe] = p
 	h := relayframe.Header{Type: typ, Sender: r.cfg.ID, Seq: r.frameSeq.Add(1)}
 	f := r.keys.Seal(w.frames[w.nframe][:0], h, body)
 	w.frames[w.nframe] = f
-	w.msgs[w.nframe].Buffers[0] = f
-	w.msgs[w.nframe].Addr = p.udp
 	w.nframe++
-	p.sentFrames.Add(1)
-	p.sentBytes.Add(uint64(len(f)))
+	for _, p := range peers {
+		if w.nmsg == len(w.msgs) {
+			w.msgs = append(w.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
+			w.to = append(w.to, nil)
+		}
+		w.to[w.nmsg] = p
+		w.msgs[w.nmsg].Buffers[0] = f
+		w.msgs[w.nmsg].Addr = p.udp
+		w.nmsg++
+		p.sentFrames.Add(1)
+		p.sentBytes.Add(uint64(len(f)))
+	}
 }
 
-// sealPending seals every peer's pending body into a frame.
+// sealPending seals every pending body into a frame.
 func (r *Relay) sealPending(w *sendWork) {
 	for _, pd := range w.order {
 		if len(pd.body) > 0 {
-			r.sealTo(w, pd.p, relayframe.TypeData, pd.body)
+			r.sealTo(w, pd.set.peers, relayframe.TypeData, pd.body)
 			pd.body = pd.body[:0]
 		}
+		delete(w.pend, pd.set)
+		pd.set = nil
+		w.free = append(w.free, pd)
 	}
 	w.order = w.order[:0]
 }
@@ -393,12 +477,12 @@ func (r *Relay) sealPending(w *sendWork) {
 // flush seals what is pending and sends every queued frame.
 func (r *Relay) flush(w *sendWork) {
 	r.sealPending(w)
-	if w.nframe == 0 {
+	defer func() { w.nframe, w.nmsg = 0, 0 }()
+	if w.nmsg == 0 {
 		return
 	}
-	if w.nframe > 1 && r.io.gso.Load() {
+	if w.nmsg > 1 && r.io.gso.Load() {
 		if err := r.sendSegmented(w); err == nil {
-			w.nframe = 0
 			return
 		} else {
 			// No UDP_SEGMENT here (old kernel, or a device without
@@ -407,8 +491,7 @@ func (r *Relay) flush(w *sendWork) {
 			r.log.Warn("segmented sends refused, sending frames one by one", "err", err)
 		}
 	}
-	r.sendMsgs(w.msgs[:w.nframe])
-	w.nframe = 0
+	r.sendMsgs(w.msgs[:w.nmsg])
 }
 
 func (r *Relay) sendMsgs(msgs []ipv4.Message) {
@@ -437,28 +520,29 @@ const (
 // kernel refuses the first message with an error that says segmentation
 // is not available; nothing was sent then.
 func (r *Relay) sendSegmented(w *sendWork) error {
-	frames, to := w.frames[:w.nframe], w.to[:w.nframe]
-	w.done = slices.Grow(w.done[:0], len(frames))[:len(frames)]
+	queued, to := w.msgs[:w.nmsg], w.to[:w.nmsg]
+	frame := func(i int) []byte { return queued[i].Buffers[0] }
+	w.done = slices.Grow(w.done[:0], len(queued))[:len(queued)]
 	clear(w.done)
 	w.iov = w.iov[:0]
 	nm := 0
-	for i := range frames {
+	for i := range queued {
 		if w.done[i] {
 			continue
 		}
-		p, seg := to[i], len(frames[i])
+		p, seg := to[i], len(frame(i))
 		start, total := len(w.iov), 0
-		for j := i; j < len(frames) && len(w.iov)-start < maxSegments; j++ {
+		for j := i; j < len(queued) && len(w.iov)-start < maxSegments; j++ {
 			if w.done[j] || to[j] != p {
 				continue
 			}
-			if len(frames[j]) > seg || total+len(frames[j]) > maxSegmented {
+			if len(frame(j)) > seg || total+len(frame(j)) > maxSegmented {
 				break
 			}
-			w.iov = append(w.iov, frames[j])
+			w.iov = append(w.iov, frame(j))
 			w.done[j] = true
-			total += len(frames[j])
-			if len(frames[j]) < seg {
+			total += len(frame(j))
+			if len(frame(j)) < seg {
 				break // a shorter frame ends the run
 			}
 		}
@@ -980,7 +1064,7 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 	if helloDue {
 		w := newSendWork()
 		for _, p := range targets {
-			r.sealTo(w, p, relayframe.TypeHello, body)
+			r.sealTo(w, []*peer{p}, relayframe.TypeHello, body)
 		}
 		r.flush(w)
 	}
@@ -1010,6 +1094,9 @@ func (r *Relay) Reload(cfg *config.Config) error {
 	case cfg.Interface != old.Interface:
 		r.mu.Unlock()
 		return fmt.Errorf("interface changed from %s to %s: restart the relay for that", old.Interface, cfg.Interface)
+	case cfg.Cipher != old.Cipher:
+		r.mu.Unlock()
+		return fmt.Errorf("cipher changed from %s to %s: restart the relay for that", old.Cipher, cfg.Cipher)
 	case cfg.SourcePort != old.SourcePort:
 		r.mu.Unlock()
 		return fmt.Errorf("source relay port changed from %d to %d: restart the relay for that", old.SourcePort, cfg.SourcePort)

@@ -93,7 +93,7 @@ func TestSegmentedFlush(t *testing.T) {
 	fill := func(w *sendWork) {
 		for i, x := range queue {
 			body := bytes.Repeat([]byte{byte(i)}, x.size)
-			r.sealTo(w, x.p, relayframe.TypeData, body)
+			r.sealTo(w, []*peer{x.p}, relayframe.TypeData, body)
 		}
 	}
 	for _, tt := range []struct {

@@ -6,6 +6,7 @@
 //	listen 10.0.1.10:7474             # underlay address and UDP port
 //	interface eth0                    # the LAN whose groups are carried
 //	key /etc/mcast/relay.key          # pre-shared key file, at least 32 bytes
+//	cipher aes-256-gcm                # or chacha20-poly1305 (every relay alike)
 //	peer vm2 10.0.2.10:7474           # another relay (repeat)
 //	peer vm1b 10.0.1.11:7474 lan      # a relay serving the same LAN
 //	group 239.1.1.1                   # a group, joined at start
@@ -31,6 +32,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +43,10 @@ const DefaultPort = 7474
 
 // DefaultAdmin is the admin socket path when the config names none.
 const DefaultAdmin = "/run/mcast/relay.sock"
+
+// Ciphers are the frame ciphers a config may name, the default first
+// (crypto.NewKeys takes the same names).
+var Ciphers = []string{"aes-256-gcm", "chacha20-poly1305"}
 
 // Source says which source address re-emitted datagrams carry.
 type Source string
@@ -76,6 +82,7 @@ type Config struct {
 	Listen         netip.AddrPort
 	Interface      string
 	KeyFile        string
+	Cipher         string // one of Ciphers
 	Peers          []Peer
 	Groups         []netip.Prefix // single groups are /32 or /128
 	Auto           bool           // carry any group local members join
@@ -162,7 +169,7 @@ func control(g netip.Addr) bool {
 // Parse reads a configuration from r; name is used in error messages.
 func Parse(r io.Reader, name string) (*Config, error) {
 	c := &Config{
-		Source: SourceOriginal, Interest: InterestMembers, Querier: true, MTU: 1500,
+		Source: SourceOriginal, Cipher: Ciphers[0], Interest: InterestMembers, Querier: true, MTU: 1500,
 		Keepalive: time.Second, PeerTimeout: 3 * time.Second, Admin: DefaultAdmin,
 	}
 	seen := map[string]int{} // directive -> line, for the ones allowed once
@@ -186,7 +193,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			continue
 		}
 		key, args := f[0], f[1:]
-		once := map[string]bool{"node": true, "listen": true, "interface": true, "key": true, "source": true, "interest": true, "querier": true,
+		once := map[string]bool{"node": true, "listen": true, "interface": true, "key": true, "cipher": true, "source": true, "interest": true, "querier": true,
 			"mtu": true, "keepalive": true, "peer-timeout": true, "rate-limit-group": true, "rate-limit-peer": true, "metrics": true, "admin": true}
 		if once[key] {
 			if prev, ok := seen[key]; ok {
@@ -231,6 +238,14 @@ func Parse(r io.Reader, name string) (*Config, error) {
 				return nil, err
 			}
 			c.KeyFile = args[0]
+		case "cipher":
+			if err := want(1, strings.Join(Ciphers, " or ")); err != nil {
+				return nil, err
+			}
+			if !slices.Contains(Ciphers, args[0]) {
+				return nil, errf("cipher %q: want %s", args[0], strings.Join(Ciphers, " or "))
+			}
+			c.Cipher = args[0]
 		case "peer":
 			if len(args) < 2 || len(args) > 3 || (len(args) == 3 && args[2] != "lan") {
 				return nil, errf("peer takes NAME ADDR[:PORT] [lan], got %q", strings.Join(args, " "))

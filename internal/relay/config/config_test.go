@@ -27,8 +27,8 @@ func TestParseGood(t *testing.T) {
 		{"node", c.Node == "vm1" && c.ID == config.NodeID("vm1")},
 		{"listen", c.Listen == netip.MustParseAddrPort("10.0.1.10:7474")},
 		{"interface", c.Interface == "eth0"},
-		{"key", c.KeyFile == "/etc/mcast/relay.key"},
-		{"peers", len(c.Peers) == 3 && c.Peers[1].Addr == netip.MustParseAddrPort("10.0.3.10:7474") && c.Peers[2].LAN && !c.Peers[0].LAN && c.Peers[0].Line == 6},
+		{"key", c.KeyFile == "/etc/mcast/relay.key" && c.Cipher == "chacha20-poly1305"},
+		{"peers", len(c.Peers) == 3 && c.Peers[1].Addr == netip.MustParseAddrPort("10.0.3.10:7474") && c.Peers[2].LAN && !c.Peers[0].LAN && c.Peers[0].Line == 7},
 		{"groups", len(c.Groups) == 4 && c.Groups[2] == netip.MustParsePrefix("239.2.0.0/16") && config.Single(c.Groups[0])},
 		{"carries", c.Carries(netip.MustParseAddr("239.2.3.4")) && !c.Carries(netip.MustParseAddr("239.3.0.1")) && c.Carries(netip.MustParseAddr("ff15::1"))},
 		{"broadcast", c.CarriesBroadcast(5001) && !c.CarriesBroadcast(5002)},
@@ -53,7 +53,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen.Port() != config.DefaultPort || c.Source != config.SourceOriginal || c.Interest != config.InterestMembers ||
-		c.MTU != 1500 || c.Admin != config.DefaultAdmin || !c.Auto || c.Keepalive != time.Second || c.PeerTimeout != 3*time.Second {
+		c.MTU != 1500 || c.Cipher != "aes-256-gcm" || c.Admin != config.DefaultAdmin || !c.Auto || c.Keepalive != time.Second || c.PeerTimeout != 3*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if !c.Carries(netip.MustParseAddr("239.9.9.9")) || c.Carries(netip.MustParseAddr("224.0.0.22")) || c.Carries(netip.MustParseAddr("ff02::1:ff00:1")) {
@@ -88,6 +88,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration", base + "group auto\nkeepalive soon\n", "cfg:6: keepalive \"soon\""},
 		{"timeout short", base + "group auto\nkeepalive 2s\npeer-timeout 1s\n", "cfg:7: peer-timeout 1s must be longer than keepalive 2s"},
 		{"source", base + "group auto\nsource mine\n", "cfg:6: source \"mine\": want original or relay"},
+		{"cipher", base + "group auto\ncipher des\n", "cfg:6: cipher \"des\": want aes-256-gcm or chacha20-poly1305"},
 		{"source port", base + "group auto\nsource relay 70000\n", "cfg:6: source relay port \"70000\": want 1-65535"},
 		{"source original port", base + "group auto\nsource original 5000\n", "cfg:6: source takes original or relay [PORT]"},
 		{"bad name", "node a/b\n", "cfg:1: invalid node name \"a/b\""},

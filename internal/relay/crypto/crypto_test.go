@@ -3,23 +3,31 @@ package crypto_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 )
 
-func keys(t *testing.T, b byte) *crypto.Keys {
+func keysOf(t *testing.T, b byte, cipher string) *crypto.Keys {
 	t.Helper()
-	k, err := crypto.NewKeys(bytes.Repeat([]byte{b}, 32))
+	k, err := crypto.NewKeys(bytes.Repeat([]byte{b}, 32), cipher)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
 
+func keys(t *testing.T, b byte) *crypto.Keys { return keysOf(t, b, crypto.AES256GCM) }
+
 func TestSealOpen(t *testing.T) {
-	k := keys(t, 1)
+	for _, c := range crypto.Ciphers {
+		t.Run(c, func(t *testing.T) { testSealOpen(t, keysOf(t, 1, c)) })
+	}
+}
+
+func testSealOpen(t *testing.T, k *crypto.Keys) {
 	h := relayframe.Header{Type: relayframe.TypeData, Sender: 7, Seq: 99}
 	frame := k.Seal(nil, h, []byte("secret body"))
 	if bytes.Contains(frame, []byte("secret")) {
@@ -48,6 +56,7 @@ func TestOpenRejects(t *testing.T) {
 		frame []byte
 	}{
 		{"other key", keys(t, 2), h, frame},
+		{"other cipher, same key file", keysOf(t, 1, crypto.ChaCha20Poly1305), h, frame},
 		{"body bit flipped", k, h, flip(len(frame) - 20)},
 		{"tag bit flipped", k, h, flip(len(frame) - 1)},
 		{"header sender changed", k, relayframe.Header{Type: 1, Sender: 8, Seq: 99}, flip(7)},
@@ -63,9 +72,12 @@ func TestOpenRejects(t *testing.T) {
 	}
 }
 
-func TestShortKey(t *testing.T) {
-	if _, err := crypto.NewKeys(make([]byte, 31)); err == nil {
+func TestBadKeyOrCipher(t *testing.T) {
+	if _, err := crypto.NewKeys(make([]byte, 31), crypto.AES256GCM); err == nil {
 		t.Fatal("accepted a 31-byte key")
+	}
+	if _, err := crypto.NewKeys(make([]byte, 32), "rot13"); err == nil || !strings.Contains(err.Error(), `"rot13"`) {
+		t.Fatalf("unknown cipher: err = %v, want one that names it", err)
 	}
 }
 

@@ -6,7 +6,7 @@
 # sends; NO_GSO=1 makes it send sendmmsg batches instead).
 #
 # Throughput: the highest rate with loss <= 0.1 % on both receivers, found by
-# trials (first --rate max, then lower). The kernel counts: delivered =
+# trials (first --rate max, then a search around what it delivered). The kernel counts: delivered =
 # Udp InDatagrams in the receiving VM's namespace minus the tunnel's own
 # datagrams (the relay's underlay reads from `mcast relay status`, where
 # frames coalesced by UDP_GRO count once as in the kernel, VXLAN packets from
@@ -126,21 +126,36 @@ trial() {
 }
 
 # best PATH SIZE: the highest rate with loss <= 0.1 % on both receivers.
+# A first trial at --rate max bounds it; then up to TRIALS (default 7)
+# trials search: up by 15 % from a rate that passed until one fails, down to
+# 85 % of what the slower receiver got when one fails, then halving the gap
+# between the highest pass and the lowest failure. The same search for
+# both paths.
 best() {
-  local path=$1 size=$2 rate=max i sent d2 d3
-  for i in 1 2 3 4 5 6; do
+  local path=$1 size=$2 i sent d2 d3 ok lo=0 hi=0 rate
+  read -r sent d2 d3 < <(trial $path $size max)
+  echo "  trial $path ${size}B rate=max: sent $sent, delivered vm2 $d2 vm3 $d3" >&2
+  rate=$(awk -v a=$d2 -v b=$d3 -v t=$secs 'BEGIN { m = a < b ? a : b; r = 0.9 * m / t; if (r < 1000) r = 1000; printf "%.0f", r }')
+  for i in $(seq "${TRIALS:-7}"); do
     read -r sent d2 d3 < <(trial $path $size $rate)
-    local ok
     ok=$(awk -v s=$sent -v a=$d2 -v b=$d3 'BEGIN { m = a < b ? a : b; print (s > 0 && (s - m) / s <= 0.001) ? 1 : 0 }')
-    echo "  trial $path ${size}B rate=$rate: sent $sent, delivered vm2 $d2 vm3 $d3" >&2
+    echo "  trial $path ${size}B rate=$rate: sent $sent, delivered vm2 $d2 vm3 $d3, $([ $ok = 1 ] && echo pass || echo fail)" >&2
     if [ "$ok" = 1 ]; then
-      awk -v s=$sent -v t=$secs 'BEGIN { printf "%.0f\n", s / t }'
-      return
+      lo=$(awk -v s=$sent -v t=$secs 'BEGIN { printf "%.0f", s / t }')
+    else
+      hi=$rate
     fi
-    # Next: 85 % of what the slower receiver got per second.
-    rate=$(awk -v a=$d2 -v b=$d3 -v t=$secs 'BEGIN { m = a < b ? a : b; r = 0.85 * m / t; if (r < 1000) r = 1000; printf "%.0f", r }')
+    if [ "$hi" = 0 ]; then
+      rate=$(awk -v r=$lo 'BEGIN { printf "%.0f", 1.15 * r }')
+    elif [ "$lo" = 0 ]; then
+      rate=$(awk -v a=$d2 -v b=$d3 -v t=$secs 'BEGIN { m = a < b ? a : b; r = 0.85 * m / t; if (r < 1000) r = 1000; printf "%.0f", r }')
+    else
+      rate=$(( (lo + hi) / 2 ))
+      # Within 2 % of each other: found.
+      awk -v l=$lo -v h=$hi 'BEGIN { exit !(h - l < 0.02 * h) }' && break
+    fi
   done
-  echo 0
+  echo $lo
 }
 
 # latency PATH SIZE: "p50 p99" in microseconds at lat_rate, receiver on vm2.

@@ -199,7 +199,7 @@ func writeRelayStatus(w io.Writer, st relay.Status) {
 	}
 	sort.Strings(drops)
 	fmt.Fprintf(w, "dropped: %s\n", orNone(drops))
-	fmt.Fprintf(w, "own emissions seen: %d, fragmented: %d, reassembled: %d\n", st.OwnSeen, st.Fragmented, st.Reassembled)
+	fmt.Fprintf(w, "own emissions seen: %d, fragmented: %d, reassembled: %d, seen table evictions: %d\n", st.OwnSeen, st.Fragmented, st.Reassembled, st.SeenEvicted)
 }
 
 func orNone(s []string) string {

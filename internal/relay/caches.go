@@ -30,67 +30,79 @@ func contentKey(seed maphash.Seed, src, dst netip.AddrPort, ipid uint16, broadca
 	return h.Sum64()
 }
 
-// keyCache counts keys over a sliding time span: a key added lives between
-// span and 2*span. It holds at most max keys per generation; past that Add
-// reports false. It is not safe for concurrent use.
-type keyCache struct {
-	span      time.Duration
-	max       int
-	rotated   time.Time
-	cur, prev map[uint64]int32
+// seenSet remembers keys for a span of time in a fixed table: buckets of
+// seenWays slots (one cache line each), a key in the bucket its high bits
+// name. Looking a key up touches one cache line and nothing is allocated or
+// rehashed however many keys come and go, where a map of the same keys
+// cost a relay more than its cipher. A key lives span; a bucket whose
+// slots are all live gives up its oldest key (counted in evicted). It is
+// not safe for concurrent use.
+type seenSet struct {
+	span    int64 // nanoseconds
+	shift   uint
+	slots   []seenSlot
+	evicted uint64
 }
 
-func newKeyCache(span time.Duration, max int, now time.Time) *keyCache {
-	return &keyCache{span: span, max: max, rotated: now, cur: map[uint64]int32{}, prev: map[uint64]int32{}}
+type seenSlot struct {
+	key uint64
+	at  int64 // unix nanoseconds when added; 0: empty
 }
 
-func (c *keyCache) age(now time.Time) {
-	if now.Sub(c.rotated) < c.span {
-		return
+// seenWays is the slots per bucket: 4 of 16 bytes fill a 64-byte line.
+const seenWays = 4
+
+// newSeenSet makes a table of 2^bits buckets, its slots from alloc (nil:
+// make).
+func newSeenSet(span time.Duration, bits uint, alloc func(n int) []seenSlot) *seenSet {
+	if alloc == nil {
+		alloc = func(n int) []seenSlot { return make([]seenSlot, n) }
 	}
-	if now.Sub(c.rotated) >= 2*c.span {
-		clear(c.prev)
-	} else {
-		c.prev, c.cur = c.cur, c.prev
-	}
-	clear(c.cur)
-	c.rotated = now
+	return &seenSet{span: int64(span), shift: 64 - bits, slots: alloc(seenWays << bits)}
 }
 
-// Add counts k once more.
-func (c *keyCache) Add(k uint64, now time.Time) bool {
-	c.age(now)
-	if len(c.cur) >= c.max {
-		return false
-	}
-	c.cur[k]++
-	return true
+func (c *seenSet) bucket(k uint64) []seenSlot {
+	i := int(k>>c.shift) * seenWays
+	return c.slots[i : i+seenWays : i+seenWays]
 }
 
-// Has reports whether k was added within the span.
-func (c *keyCache) Has(k uint64, now time.Time) bool {
-	c.age(now)
-	return c.cur[k] > 0 || c.prev[k] > 0
-}
-
-// Take removes one count of k and reports whether there was one.
-func (c *keyCache) Take(k uint64, now time.Time) bool {
-	c.age(now)
-	for _, m := range []map[uint64]int32{c.prev, c.cur} {
-		if n := m[k]; n > 0 {
-			if n == 1 {
-				delete(m, k)
-			} else {
-				m[k] = n - 1
-			}
+// Has reports whether k was added less than span before now.
+func (c *seenSet) Has(k uint64, now time.Time) bool {
+	t := now.UnixNano()
+	for _, s := range c.bucket(k) {
+		if s.key == k && s.at != 0 && t-s.at < c.span {
 			return true
 		}
 	}
 	return false
 }
 
-// Len is how many distinct keys are held.
-func (c *keyCache) Len() int { return len(c.cur) + len(c.prev) }
+// Add remembers k from now on (again, if it was there).
+func (c *seenSet) Add(k uint64, now time.Time) {
+	t := now.UnixNano()
+	b := c.bucket(k)
+	old := 0
+	for i := range b {
+		if b[i].key == k || b[i].at == 0 || t-b[i].at >= c.span {
+			b[i] = seenSlot{key: k, at: t}
+			return
+		}
+		if b[i].at < b[old].at {
+			old = i
+		}
+	}
+	b[old] = seenSlot{key: k, at: t}
+	c.evicted++
+}
+
+// TestAndAdd reports whether k was there, and remembers it from now on.
+func (c *seenSet) TestAndAdd(k uint64, now time.Time) bool {
+	if c.Has(k, now) {
+		return true
+	}
+	c.Add(k, now)
+	return false
+}
 
 // bucket is a token bucket: rate tokens a second, burst at most. A zero
 // rate never limits. Not safe for concurrent use.

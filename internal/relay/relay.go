@@ -54,11 +54,15 @@ var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, Drop
 // broadcastGroup stands for "broadcast" in interests and counters.
 var broadcastGroup = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
-// seenSpan is how long a transmission is remembered: between seenSpan and
-// twice that. Copies of one transmission (the relay's own re-emission coming
-// back, another relay's, the same datagram from several peers in a loop)
-// arrive within it.
-const seenSpan = 250 * time.Millisecond
+// seenSpan is how long a transmission is remembered. Copies of one
+// transmission (the relay's own re-emission coming back, another relay's,
+// the same datagram from several peers in a loop) arrive within it.
+const seenSpan = 500 * time.Millisecond
+
+// seenBits sizes the table of transmissions seen: 2^seenBits buckets of
+// seenWays keys (8 MiB), room for a span of 500,000 datagrams/s at a
+// quarter full.
+const seenBits = 17
 
 // Relay is one running relay.
 type Relay struct {
@@ -84,7 +88,7 @@ type Relay struct {
 	kick      chan struct{} // run a tick now (interest changed, peer came up, reload)
 
 	cmu  sync.Mutex // guards seen
-	seen *keyCache  // transmissions captured on or emitted to the LAN recently
+	seen *seenSet   // transmissions captured on or emitted to the LAN recently
 
 	rmu     sync.Mutex // guards the per-group capture buckets
 	buckets map[netip.Addr]*bucket
@@ -193,7 +197,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 		log: log, keys: keys, seed: maphash.MakeSeed(), cfg: cfg,
 		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
 		kick: make(chan struct{}, 1), started: now, lan: NewLANMembers(), lanCount: map[netip.Addr]int{},
-		seen:    newKeyCache(seenSpan, 1<<18, now),
+		seen:    newSeenSet(seenSpan, seenBits, hugeSlots),
 		buckets: map[netip.Addr]*bucket{}, reasm: newReassembler(2*time.Second, 1024),
 	}
 	// Sequence numbers start at the clock so that a restarted relay never
@@ -335,10 +339,7 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 	}
 	ck := contentKey(r.seed, src, dst, ipid, bcast, payload)
 	r.cmu.Lock()
-	again := r.seen.Has(ck, now)
-	if !again {
-		r.seen.Add(ck, now)
-	}
+	again := r.seen.TestAndAdd(ck, now)
 	r.cmu.Unlock()
 	if again {
 		// This relay's own re-emission coming back, or a copy of a

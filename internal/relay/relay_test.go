@@ -85,23 +85,30 @@ func TestLocalInterests(t *testing.T) {
 	}
 }
 
-func TestKeyCache(t *testing.T) {
+func TestSeenSet(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	c := newKeyCache(time.Second, 2, t0)
-	c.Add(1, t0)
-	if !c.Has(1, t0.Add(1500*time.Millisecond)) {
-		t.Fatal("forgot after 1.5 spans")
+	c := newSeenSet(time.Second, 4, nil)
+	if c.TestAndAdd(1, t0) || !c.TestAndAdd(1, t0.Add(time.Millisecond)) {
+		t.Fatal("test and add")
 	}
-	if c.Has(1, t0.Add(2600*time.Millisecond)) {
-		t.Fatal("remembered after 2.6 spans")
+	if !c.Has(1, t0.Add(999*time.Millisecond)) {
+		t.Fatal("forgot within the span")
 	}
-	c.Add(2, t0.Add(3*time.Second))
-	c.Add(3, t0.Add(3*time.Second))
-	if c.Add(4, t0.Add(3*time.Second)) {
-		t.Fatal("grew past its bound")
+	if c.Has(1, t0.Add(1001*time.Millisecond)) {
+		t.Fatal("remembered past the span")
 	}
-	if !c.Take(2, t0.Add(3*time.Second)) || c.Take(2, t0.Add(3*time.Second)) {
-		t.Fatal("take")
+	// Keys of one bucket (same high bits): the fifth live one evicts the
+	// oldest; an expired slot is reused without eviction.
+	key := func(i int) uint64 { return 7<<60 | uint64(i) }
+	for i := range seenWays + 1 {
+		c.Add(key(i), t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	if c.evicted != 1 || c.Has(key(0), t0.Add(10*time.Millisecond)) || !c.Has(key(seenWays), t0.Add(10*time.Millisecond)) {
+		t.Fatalf("eviction: evicted %d", c.evicted)
+	}
+	c.Add(key(99), t0.Add(5*time.Second))
+	if c.evicted != 1 || !c.Has(key(99), t0.Add(5*time.Second)) {
+		t.Fatalf("reuse of expired slots: evicted %d", c.evicted)
 	}
 }
 

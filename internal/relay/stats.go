@@ -108,6 +108,10 @@ type Status struct {
 	// SegmentedSends counts the `source relay` sends that carried several
 	// re-emitted datagrams at once (UDP_SEGMENT).
 	SegmentedSends uint64 `json:"segmented_sends"`
+	// SeenEvicted counts transmissions forgotten before their time because
+	// the table of those seen was full where they fell: a copy of one of
+	// them could pass the loop check once.
+	SeenEvicted uint64 `json:"seen_evicted"`
 }
 
 // PeerStatus is one peer in Status.
@@ -140,6 +144,9 @@ func (r *Relay) Status() Status {
 		SegmentedSends: r.stats.segmentedSends.Load(),
 		UnderlayReads:  r.stats.underlayReads.Load(),
 	}
+	r.cmu.Lock()
+	st.SeenEvicted = r.seen.evicted
+	r.cmu.Unlock()
 	if st.Wants == nil {
 		st.Wants = []string{}
 	}
@@ -203,13 +210,14 @@ var (
 	descFragmented   = prometheus.NewDesc("mcast_relay_fragmented_datagrams_total", "Datagrams split into several frames.", nil, nil)
 	descReassembled  = prometheus.NewDesc("mcast_relay_reassembled_datagrams_total", "Datagrams rejoined from fragments.", nil, nil)
 	descSegmented    = prometheus.NewDesc("mcast_relay_segmented_sends_total", "Re-emission sends (source relay) that carried several datagrams (UDP_SEGMENT).", nil, nil)
+	descSeenEvicted  = prometheus.NewDesc("mcast_relay_seen_evicted_total", "Transmissions forgotten early because the table of those seen was full.", nil, nil)
 	descReloads      = prometheus.NewDesc("mcast_relay_reloads_total", "Configuration reloads applied.", nil, nil)
 	descLocalMembers = prometheus.NewDesc("mcast_relay_local_members", "Local memberships of carried groups (the relay's own excluded).", []string{"group"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeerUp, descPeerFrames, descPeerBytes, descPeerDgrams, descCaptured, descEmitted, descDropped,
-		descOwnSeen, descFragmented, descReassembled, descSegmented, descReloads, descLocalMembers} {
+		descOwnSeen, descFragmented, descReassembled, descSegmented, descSeenEvicted, descReloads, descLocalMembers} {
 		ch <- d
 	}
 }
@@ -252,5 +260,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descFragmented, st.Fragmented)
 	counter(descReassembled, st.Reassembled)
 	counter(descSegmented, st.SegmentedSends)
+	counter(descSeenEvicted, st.SeenEvicted)
 	counter(descReloads, st.Reloads)
 }

@@ -585,7 +585,6 @@ type recvWork struct {
 	seg4, seg6 segBatch // `source relay` re-emissions, through UDP sockets
 	segs       segSender
 	hello      []relayframe.Interest
-	clear      []byte
 }
 
 type emitBatch struct {
@@ -635,12 +634,13 @@ func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Tim
 		r.stats.drop(DropReplay)
 		return
 	}
-	clear, err := r.keys.Open(w.clear[:0], h, b)
+	// Decrypted in place: the frame's buffer is this loop's until the
+	// next read, and everything taken from it is copied before then.
+	clear, err := r.keys.Open(b[relayframe.HeaderLen:relayframe.HeaderLen], h, b)
 	if err != nil {
 		r.stats.drop(DropAuth)
 		return
 	}
-	w.clear = clear
 	p.replay.Accept(h.Seq)
 	p.recvFrames.Add(1)
 	p.recvBytes.Add(uint64(len(b)))

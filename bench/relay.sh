@@ -141,7 +141,8 @@ best() {
     ok=$(awk -v s=$sent -v a=$d2 -v b=$d3 'BEGIN { m = a < b ? a : b; print (s > 0 && (s - m) / s <= 0.001) ? 1 : 0 }')
     echo "  trial $path ${size}B rate=$rate: sent $sent, delivered vm2 $d2 vm3 $d3, $([ $ok = 1 ] && echo pass || echo fail)" >&2
     if [ "$ok" = 1 ]; then
-      lo=$(awk -v s=$sent -v t=$secs 'BEGIN { printf "%.0f", s / t }')
+      # What was sent (the sender may fall short of the rate asked).
+      lo=$(awk -v s=$sent -v t=$secs -v l=$lo 'BEGIN { r = s / t; printf "%.0f", r > l ? r : l }')
     else
       hi=$rate
     fi

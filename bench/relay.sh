@@ -129,7 +129,8 @@ trial() {
 # A first trial at --rate max bounds it; then up to TRIALS (default 7)
 # trials search: up by 15 % from a rate that passed until one fails, down to
 # 85 % of what the slower receiver got when one fails, then halving the gap
-# between the highest pass and the lowest failure. The same search for
+# between the highest pass and the lowest failure; it stops early when a
+# pass sent less than asked (the sender is the limit). The same search for
 # both paths.
 best() {
   local path=$1 size=$2 i sent d2 d3 ok lo=0 hi=0 rate
@@ -142,9 +143,12 @@ best() {
     echo "  trial $path ${size}B rate=$rate: sent $sent, delivered vm2 $d2 vm3 $d3, $([ $ok = 1 ] && echo pass || echo fail)" >&2
     if [ "$ok" = 1 ]; then
       # What was sent (the sender may fall short of the rate asked).
-      lo=$(awk -v s=$sent -v t=$secs -v l=$lo 'BEGIN { r = s / t; printf "%.0f", r > l ? r : l }')
+      lo=$(awk -v s=$sent -v t=$secs -v l=$lo 'BEGIN { r = s / t; printf "%.0f", (r > l ? r : l) }')
     else
       hi=$rate
+    fi
+    if [ "$ok" = 1 ] && awk -v s=$sent -v t=$secs -v r=$rate 'BEGIN { exit !(s / t < 0.97 * r) }'; then
+      break # all it sent arrived, and the sender could not go faster
     fi
     if [ "$hi" = 0 ]; then
       rate=$(awk -v r=$lo 'BEGIN { printf "%.0f", 1.15 * r }')

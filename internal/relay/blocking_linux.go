@@ -255,21 +255,6 @@ func (s *udpSock) sockaddr(sa *unix.RawSockaddrInet6, a *net.UDPAddr) (*byte, ui
 	return (*byte)(unsafe.Pointer(sa)), unix.SizeofSockaddrInet6
 }
 
-// localAddr is the address the socket is bound to.
-func (s *udpSock) localAddr() netip.AddrPort {
-	sa, err := unix.Getsockname(s.fd)
-	if err != nil {
-		return netip.AddrPort{}
-	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
-	}
-	return netip.AddrPort{}
-}
-
 var zones sync.Map // zone name -> uint32 interface index
 
 // zoneIndex is the index of the interface named zone, looked up once.

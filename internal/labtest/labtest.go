@@ -244,6 +244,9 @@ func (p *Proc) Done() <-chan struct{} { return p.done }
 // Stdout is what the process printed so far.
 func (p *Proc) Stdout() string { return p.stdout.String() }
 
+// Stderr is what the process printed on standard error so far.
+func (p *Proc) Stderr() string { return p.stderr.String() }
+
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

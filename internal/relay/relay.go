@@ -105,7 +105,9 @@ type peer struct {
 	udp      *net.UDPAddr
 	lastSeen atomic.Int64 // unix nanoseconds of the last authenticated frame
 	up       atomic.Bool
-	wants    map[relayframe.Interest]bool // from its hellos; guarded by Relay.mu
+	// authWarned: a failed frame was logged since the last good one.
+	authWarned atomic.Bool
+	wants      map[relayframe.Interest]bool // from its hellos; guarded by Relay.mu
 
 	replay crypto.ReplayWindow // frame sequences; underlay reader only
 	dedupe crypto.ReplayWindow // datagram IDs; underlay reader only
@@ -639,8 +641,13 @@ func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Tim
 	clear, err := r.keys.Open(b[relayframe.HeaderLen:relayframe.HeaderLen], h, b)
 	if err != nil {
 		r.stats.drop(DropAuth)
+		if !p.authWarned.Swap(true) {
+			r.log.Warn("a frame from the peer's address failed authentication: forged, or the peer has another key file or cipher",
+				"peer", p.cfg.Name, "addr", from.String())
+		}
 		return
 	}
+	p.authWarned.Store(false)
 	p.replay.Accept(h.Seq)
 	p.recvFrames.Add(1)
 	p.recvBytes.Add(uint64(len(b)))

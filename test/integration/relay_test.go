@@ -109,8 +109,7 @@ func (rl *relayLab) logs() string {
 	var b strings.Builder
 	for _, n := range rl.nodes {
 		if p, ok := rl.procs[n]; ok {
-			s := p.Stdout()
-			fmt.Fprintf(&b, "--- %s stdout:\n%s\n", n, s)
+			fmt.Fprintf(&b, "--- %s stdout:\n%s\n--- %s stderr:\n%s\n", n, p.Stdout(), n, p.Stderr())
 		}
 	}
 	return b.String()
@@ -250,10 +249,13 @@ func TestRelayCarriesGroupsExactlyOnce(t *testing.T) {
 
 // TestRelayBroadcastAndIPv6: a broadcast to a configured port and an IPv6
 // group cross the relays.
+// TestRelayBroadcastAndIPv6: a broadcast to a configured port and an IPv6
+// group each reach the other VMs exactly once; these relays use the other
+// cipher, ChaCha20-Poly1305.
 func TestRelayBroadcastAndIPv6(t *testing.T) {
 	rl := upRelayLab(t, 3)
 	for _, n := range rl.nodes {
-		rl.start(n, "group ff15::1", "broadcast-port 5000")
+		rl.start(n, "group ff15::1", "broadcast-port 5000", "cipher chacha20-poly1305")
 	}
 	const n = 50
 	b2 := rl.StartMcast("vm2", recvArgs(n, "4s", "--broadcast", "--port", "5000")...)
@@ -269,6 +271,24 @@ func TestRelayBroadcastAndIPv6(t *testing.T) {
 	}
 	exactlyOnceJSON(t, "vm2 broadcast", b2.Wait(), n, "10.0.1.10")
 	exactlyOnceJSON(t, "vm3 ff15::1", v3.Wait(), n, "fd00:1::10")
+}
+
+// TestRelayCipherMismatch: relays with different ciphers (one key file)
+// reject each other's frames, count them as auth drops, never see each
+// other up, and say why in the log.
+func TestRelayCipherMismatch(t *testing.T) {
+	rl := upRelayLab(t, 2)
+	rl.start("vm1", "group 239.1.1.1")
+	rl.start("vm2", "group 239.1.1.1", "cipher chacha20-poly1305")
+	st := rl.waitStatus("vm1", "auth drops", func(st relay.Status) bool { return st.Drops["auth"] >= 2 })
+	for _, p := range st.Peers {
+		if p.Up {
+			t.Errorf("vm1 sees %s up across a cipher mismatch", p.Name)
+		}
+	}
+	if logs := rl.logs(); !strings.Contains(logs, "failed authentication") {
+		t.Errorf("no authentication warning in the logs:\n%s", logs)
+	}
 }
 
 func testdataDir(t *testing.T) string {

@@ -12,7 +12,9 @@
 # frames coalesced by UDP_GRO count once as in the kernel, VXLAN packets from
 # vx0's rx_packets); loss = 1 - delivered / sent.
 # Latency: one-way p50/p99 from `mcast recv --json` (the lab's clocks agree)
-# at a moderate rate; added latency = relay - VXLAN.
+# at a moderate rate; added latency = relay - VXLAN. For reference, the
+# latency of two plain socat hops doing the relay's job without crypto or
+# batching (when socat is installed).
 #
 # Usage: sudo bench/relay.sh [SECONDS]   (seconds per trial, default 2). Not a test.
 # SOURCE=relay measures the relay's `source relay` re-emission instead of
@@ -164,13 +166,19 @@ best() {
 }
 
 # latency PATH SIZE: "p50 p99" in microseconds at lat_rate, receiver on vm2.
+# PATH socat is a reference: the plainest userspace relay of two hops, one
+# socat on vm1 that takes the group and sends each datagram by unicast to
+# vm2, and one there that sends it to the group again (no crypto, no
+# batching).
 latency() {
-  local path=$1 size=$2 port grp ifc
+  local path=$1 size=$2 port grp ifc sport
   if [ $path = vxlan ]; then grp=239.2.2.2; port=5012; ifc=vx0; else grp=239.1.1.1; port=5011; ifc=eth0; fi
+  sport=$port
+  if [ $path = socat ]; then grp=239.3.3.3; sport=5021; port=5022; fi
   ex vm2 -- "$bin" recv --iface $ifc --quiet --json --timeout 2s $grp:$port > "$tmp/lat.json" 2>/dev/null &
   local rp=$!
   sleep 1.5
-  ex vm1 -- "$bin" send $grp:$port --iface $ifc --rate $lat_rate --size $size --duration 1s $gso >/dev/null 2>&1
+  ex vm1 -- "$bin" send $grp:$sport --iface $ifc --rate $lat_rate --size $size --duration 1s $gso >/dev/null 2>&1
   wait $rp || true
   grep '"type":"summary"' "$tmp/lat.json" | tail -1 |
     sed -n 's/.*"latency_ms":{"min":[^,]*,"avg":[^,]*,"p50":\([^,]*\),"p99":\([^,]*\),.*/\1 \2/p' |
@@ -185,6 +193,18 @@ for size in 64 1400; do
   done
 done
 
+# The socat reference (latency only), if socat is installed.
+if command -v socat >/dev/null; then
+  ip netns exec "$lab-vm1" socat -u UDP4-RECV:5021,ip-add-membership=239.3.3.3:eth0,reuseaddr UDP4-SENDTO:10.0.2.10:6000 &
+  pids+=($!)
+  ip netns exec "$lab-vm2" socat -u UDP4-RECV:6000 UDP4-DATAGRAM:239.3.3.3:5022,ip-multicast-if=10.0.2.10,ip-multicast-ttl=1 &
+  pids+=($!)
+  sleep 0.5
+  for size in 64 1400; do
+    read -r p50[socat$size] p99[socat$size] < <(latency socat $size)
+  done
+fi
+
 echo
 echo "| bytes | kernel VXLAN dgram/s | relay dgram/s | relay/VXLAN | VXLAN p50/p99 µs | relay p50/p99 µs | added p50/p99 µs |"
 echo "|------:|-----:|-----:|-----:|-----:|-----:|-----:|"
@@ -194,3 +214,6 @@ for size in 64 1400; do
     printf "| %5d | %d | %d | %.2fx | %d / %d | %d / %d | %d / %d |\n", s, v, r, (v > 0 ? r / v : 0), v5, v9, r5, r9, r5 - v5, r9 - v9 }'
 done
 echo "(loss <= 0.1 % at vm2 and vm3; source ${SOURCE:-original}; sender ${gso:-with UDP_SEGMENT}; br_netfilter ${BRNF:+on}${BRNF:-off}; ${secs}s per trial; latency at $lat_rate dgram/s)"
+if [ -n "${p50[socat64]:-}" ]; then
+  echo "(reference, two socat hops vm1 -> unicast -> vm2 -> group: p50/p99 µs ${p50[socat64]} / ${p99[socat64]} at 64 B, ${p50[socat1400]} / ${p99[socat1400]} at 1400 B; added over VXLAN $(( p50[socat64] - p50[vxlan64] )) and $(( p50[socat1400] - p50[vxlan1400] )) at p50)"
+fi

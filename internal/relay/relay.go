@@ -60,8 +60,8 @@ var broadcastGroup = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 const seenSpan = 500 * time.Millisecond
 
 // seenBits sizes the table of transmissions seen: 2^seenBits buckets of
-// seenWays keys (8 MiB), room for a span of 500,000 datagrams/s at a
-// quarter full.
+// seenWays keys (8 MiB), a quarter full with a span of 250,000
+// datagrams/s.
 const seenBits = 17
 
 // Relay is one running relay.
@@ -288,7 +288,8 @@ func (r *Relay) kickTick() {
 
 // ---- capture side: LAN -> peers ----
 
-// sendWork is the state of one capture loop: frames being packed per peer.
+// sendWork is the state of one capture loop: frames being packed per set
+// of peers, sealed frames and the messages that carry them.
 type sendWork struct {
 	pend    map[*peerSet]*pending
 	order   []*pending
@@ -297,7 +298,7 @@ type sendWork struct {
 	to      []*peer        // the peer of each message
 	msgs    []ipv4.Message // one per frame and peer; nmsg of them queued
 	frags   []relayframe.Record
-	allowed []*peer
+	allowed []bool // per peer of a set: its rate cap let the datagram through
 	nframe  int
 	nmsg    int
 
@@ -389,22 +390,22 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 	}
 	w.frags = recs
 	if t.cfg.RatePeer > 0 {
-		allowed := 0
+		w.allowed = w.allowed[:0]
+		all := true
 		for _, p := range set.peers {
 			p.bmu.Lock()
 			ok := p.rate.Allow(t.cfg.RatePeer, now)
 			p.bmu.Unlock()
 			if !ok {
 				r.stats.drop(DropRatePeer)
-				continue
+				all = false
 			}
-			w.allowed = append(w.allowed[:allowed], p)
-			allowed++
+			w.allowed = append(w.allowed, ok)
 		}
-		if allowed < len(set.peers) {
+		if !all {
 			// Some peers' caps refused it: to the others one by one.
-			for i, p := range set.peers {
-				if slices.Contains(w.allowed[:allowed], p) {
+			for i, ok := range w.allowed {
+				if ok {
 					r.pack(w, set.single[i], recs, g, mb)
 				}
 			}
@@ -647,7 +648,9 @@ func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Tim
 		}
 		return
 	}
-	p.authWarned.Store(false)
+	if p.authWarned.Load() {
+		p.authWarned.Store(false)
+	}
 	p.replay.Accept(h.Seq)
 	p.recvFrames.Add(1)
 	p.recvBytes.Add(uint64(len(b)))

@@ -25,15 +25,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// batchConn is what ipv4.PacketConn and ipv6.PacketConn both offer.
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
 // batchWriter sends messages in batches.
 type batchWriter interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// batchConn is what ipv4.PacketConn and ipv6.PacketConn both offer.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	batchWriter
 }
 
 // osIO holds the relay's sockets.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"net/netip"
+	"runtime"
 	"time"
 )
 
@@ -52,13 +53,22 @@ type seenSlot struct {
 // seenWays is the slots per bucket: 4 of 16 bytes fill a 64-byte line.
 const seenWays = 4
 
+// slotAlloc allocates n slots and returns them with a function that frees
+// them (nil when the collector does).
+type slotAlloc func(n int) (slots []seenSlot, free func())
+
 // newSeenSet makes a table of 2^bits buckets, its slots from alloc (nil:
-// make).
-func newSeenSet(span time.Duration, bits uint, alloc func(n int) []seenSlot) *seenSet {
+// the Go heap), freed when the table is collected.
+func newSeenSet(span time.Duration, bits uint, alloc slotAlloc) *seenSet {
 	if alloc == nil {
-		alloc = func(n int) []seenSlot { return make([]seenSlot, n) }
+		alloc = func(n int) ([]seenSlot, func()) { return make([]seenSlot, n), nil }
 	}
-	return &seenSet{span: int64(span), shift: 64 - bits, slots: alloc(seenWays << bits)}
+	slots, free := alloc(seenWays << bits)
+	c := &seenSet{span: int64(span), shift: 64 - bits, slots: slots}
+	if free != nil {
+		runtime.AddCleanup(c, func(free func()) { free() }, free)
+	}
+	return c
 }
 
 func (c *seenSet) bucket(k uint64) []seenSlot {

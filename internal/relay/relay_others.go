@@ -38,7 +38,7 @@ func (o *osIO) writeSeg(bool, []ipv4.Message) (int, error) { return 0, errUnsupp
 func (o *osIO) ownSource(netip.AddrPort) bool              { return false }
 func (o *osIO) udpEmit(bool) bool                          { return false }
 
-func hugeSlots(n int) []seenSlot { return make([]seenSlot, n) }
+func hugeSlots(n int) ([]seenSlot, func()) { return make([]seenSlot, n), nil }
 
 var errUnsupported = errors.New("mcast relay is not supported on " + runtime.GOOS)
 

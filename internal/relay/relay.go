@@ -1090,30 +1090,13 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 	}
 }
 
-// Reload applies a new configuration. The node name, listen address,
-// interface and key file cannot change without a restart.
+// Reload applies a new configuration. The settings restartOnly names
+// cannot change without a restart.
 func (r *Relay) Reload(cfg *config.Config) error {
 	r.mu.Lock()
-	old := r.cfg
-	switch {
-	case cfg.Node != old.Node:
+	if err := restartOnly(r.cfg, cfg); err != nil {
 		r.mu.Unlock()
-		return fmt.Errorf("node changed from %s to %s: restart the relay for that", old.Node, cfg.Node)
-	case cfg.Listen != old.Listen:
-		r.mu.Unlock()
-		return fmt.Errorf("listen changed from %s to %s: restart the relay for that", old.Listen, cfg.Listen)
-	case cfg.Interface != old.Interface:
-		r.mu.Unlock()
-		return fmt.Errorf("interface changed from %s to %s: restart the relay for that", old.Interface, cfg.Interface)
-	case cfg.Cipher != old.Cipher:
-		r.mu.Unlock()
-		return fmt.Errorf("cipher changed from %s to %s: restart the relay for that", old.Cipher, cfg.Cipher)
-	case cfg.SourcePort != old.SourcePort:
-		r.mu.Unlock()
-		return fmt.Errorf("source relay port changed from %d to %d: restart the relay for that", old.SourcePort, cfg.SourcePort)
-	case cfg.Metrics != old.Metrics || cfg.Admin != old.Admin:
-		r.mu.Unlock()
-		return errors.New("metrics or admin address changed: restart the relay for that")
+		return err
 	}
 	if needs6(cfg) && !r.io.has6() {
 		r.mu.Unlock()
@@ -1126,6 +1109,29 @@ func (r *Relay) Reload(cfg *config.Config) error {
 	r.reloads.Add(1)
 	r.log.Info("reloaded", "peers", len(cfg.Peers), "groups", len(cfg.Groups), "broadcast_ports", len(cfg.BroadcastPorts))
 	r.kickTick()
+	return nil
+}
+
+// restartOnly names the first setting that a reload from old to cfg would
+// change and that only a restart applies, or returns nil.
+func restartOnly(old, cfg *config.Config) error {
+	for _, f := range []struct {
+		name     string
+		from, to any
+	}{
+		{"node", old.Node, cfg.Node},
+		{"listen", old.Listen, cfg.Listen},
+		{"interface", old.Interface, cfg.Interface},
+		{"key", old.KeyFile, cfg.KeyFile},
+		{"cipher", old.Cipher, cfg.Cipher},
+		{"source relay port", old.SourcePort, cfg.SourcePort},
+		{"metrics", old.Metrics, cfg.Metrics},
+		{"admin", old.Admin, cfg.Admin},
+	} {
+		if f.from != f.to {
+			return fmt.Errorf("%s changed from %q to %q: restart the relay for that", f.name, fmt.Sprint(f.from), fmt.Sprint(f.to))
+		}
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -269,6 +270,46 @@ func TestIPOffset(t *testing.T) {
 		off, ok := ipOffset(tt.frame, tt.linkLen)
 		if off != tt.off || ok != tt.ok {
 			t.Errorf("%s: %d %v, want %d %v", tt.name, off, ok, tt.off, tt.ok)
+		}
+	}
+}
+
+// TestRestartOnly: a reload that changes a setting only a restart applies
+// is refused with an error that names it; peers, groups and the rest may
+// change.
+func TestRestartOnly(t *testing.T) {
+	base := "node a\nlisten 10.0.1.10:7474\ninterface eth0\nkey /k\npeer b 10.0.2.10:7474\ngroup 239.1.1.1\n"
+	parse := func(extra string) *config.Config {
+		c, err := config.Parse(strings.NewReader(base+extra), "test.conf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	old := parse("")
+	if err := restartOnly(old, parse("group 239.1.1.2\npeer c 10.0.3.10:7474\nrate-limit-group 10\n")); err != nil {
+		t.Errorf("groups, peers and rates: %v", err)
+	}
+	for extra, name := range map[string]string{
+		"cipher chacha20-poly1305\n": "cipher",
+		"source relay 5400\n":        "source relay port",
+		"metrics 127.0.0.1:9474\n":   "metrics",
+		"admin /run/x.sock\n":        "admin",
+	} {
+		err := restartOnly(old, parse(extra))
+		if err == nil || !strings.HasPrefix(err.Error(), name+" changed from ") {
+			t.Errorf("%q: %v, want %s named", extra, err, name)
+		}
+	}
+	for from, to := range map[string]string{"node a": "node z", "listen 10.0.1.10:7474": "listen 10.0.1.11:7474",
+		"interface eth0": "interface eth1", "key /k": "key /k2"} {
+		c, err := config.Parse(strings.NewReader(strings.Replace(base, from, to, 1)), "test.conf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.Fields(from)[0]
+		if err := restartOnly(old, c); err == nil || !strings.HasPrefix(err.Error(), name+" changed from ") {
+			t.Errorf("%s -> %s: %v, want %s named", from, to, err, name)
 		}
 	}
 }

@@ -87,6 +87,8 @@ type Relay struct {
 	dgramID   atomic.Uint64
 	kick      chan struct{} // run a tick now (interest changed, peer came up, reload)
 
+	ifaceCheck chan struct{} // check now that the LAN interface is still there (a read failed)
+
 	cmu  sync.Mutex // guards seen
 	seen *seenSet   // transmissions captured on or emitted to the LAN recently
 
@@ -198,7 +200,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	r := &Relay{
 		log: log, keys: keys, seed: maphash.MakeSeed(), cfg: cfg,
 		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
-		kick: make(chan struct{}, 1), started: now, lan: NewLANMembers(), lanCount: map[netip.Addr]int{},
+		kick: make(chan struct{}, 1), ifaceCheck: make(chan struct{}, 1), started: now, lan: NewLANMembers(), lanCount: map[netip.Addr]int{},
 		seen:    newSeenSet(seenSpan, seenBits, hugeSlots),
 		buckets: map[netip.Addr]*bucket{}, reasm: newReassembler(2*time.Second, 1024),
 	}

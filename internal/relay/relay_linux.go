@@ -527,31 +527,88 @@ func unblock(ctx context.Context, c interface{ SetReadDeadline(time.Time) error 
 }
 
 // Run opens the relay's sockets and carries datagrams until ctx ends.
+// When the LAN interface vanishes (deleted, or replaced by another of its
+// name), the relay closes its sockets, counts it, and opens them again once
+// the interface is back; meanwhile it carries nothing and its peers see it
+// down.
 func (r *Relay) Run(ctx context.Context) error {
-	r.mu.Lock()
-	cfg := r.cfg
-	r.mu.Unlock()
+	cfg := r.config()
 	o, err := openIO(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	r.io = o
-	defer o.close()
 	srv, err := startServers(ctx, r, cfg)
 	if err != nil {
+		o.close()
 		return err
 	}
 	defer srv.close()
 	r.log.Info("relay started", "node", cfg.Node, "listen", cfg.Listen.String(), "interface", cfg.Interface,
 		"peers", len(cfg.Peers), "source", string(cfg.Source), "admin", cfg.Admin, "metrics", cfg.Metrics)
-	if cfg.Source == config.SourceRelay {
-		r.log.Info("re-emitting from the relay's own address", "from", r.io.ue4c.LocalAddr().String(), "udp_segment", r.io.emitGSO.Load())
+	for o != nil {
+		r.setIO(o)
+		lost := r.carry(ctx, o)
+		o.close()
+		if !lost {
+			break
+		}
+		r.stats.interfaceLost.Add(1)
+		r.stats.interfaceDown.Store(true)
+		r.offline()
+		r.log.Warn("interface gone: carrying nothing until it is back", "interface", cfg.Interface)
+		if o = r.reopen(ctx); o != nil {
+			r.stats.interfaceDown.Store(false)
+			r.log.Info("interface back: carrying again", "interface", cfg.Interface, "index", o.ifi.Index)
+		}
 	}
+	r.log.Info("relay stopped")
+	return nil
+}
 
+// config returns the current configuration.
+func (r *Relay) config() *config.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg
+}
+
+// setIO makes o the sockets the relay uses; no loop may be running.
+func (r *Relay) setIO(o *osIO) {
+	r.mu.Lock()
+	r.io = o
+	r.mu.Unlock()
+}
+
+// offline drops what the relay knew while its sockets were open: the joins
+// went with them (the next sockets join again), and its peers, no longer
+// heard, are down until they are heard again.
+func (r *Relay) offline() {
+	r.mu.Lock()
+	clear(r.joined)
+	r.members = map[netip.Addr]int{}
+	for _, p := range r.peers {
+		p.up.Store(false)
+	}
+	r.rebuild()
+	r.mu.Unlock()
+}
+
+// ifaceCheckEvery is how often a running relay checks that its LAN
+// interface is still the one its sockets are bound to.
+const ifaceCheckEvery = time.Second
+
+// carry runs the relay's loops on o until ctx ends (false) or the LAN
+// interface vanishes (true).
+func (r *Relay) carry(ctx context.Context, o *osIO) (lost bool) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if o.ue4c != nil && r.config().Source == config.SourceRelay {
+		r.log.Info("re-emitting from the relay's own address", "from", o.ue4c.LocalAddr().String(), "udp_segment", o.emitGSO.Load())
+	}
 	var wg sync.WaitGroup
 	loop := func(f func(context.Context)) {
 		wg.Add(1)
-		go func() { defer wg.Done(); f(ctx) }()
+		go func() { defer wg.Done(); f(sctx) }()
 	}
 	loop(r.underlayLoop)
 	loop(r.membershipLoop)
@@ -563,19 +620,71 @@ func (r *Relay) Run(ctx context.Context) error {
 	if o.cap6 != nil {
 		loop(r.capture6Loop)
 	}
-	r.tick(ctx, time.Now(), true)
+	r.tick(sctx, time.Now(), true)
 	loop(r.tickLoop)
-	<-ctx.Done()
-	// The blocking reads (underlay, packet capture) see ctx within
+
+	t := time.NewTicker(ifaceCheckEvery)
+	for !lost && sctx.Err() == nil {
+		select {
+		case <-sctx.Done():
+		case <-t.C:
+			lost = o.ifaceGone()
+		case <-r.ifaceCheck:
+			lost = o.ifaceGone()
+		}
+	}
+	t.Stop()
+	cancel()
+	// The blocking reads (underlay, packet capture) see the end within
 	// readTimeout.
 	o.cap4c.SetReadDeadline(time.Unix(1, 0))
 	if o.cap6c != nil {
 		o.cap6c.SetReadDeadline(time.Unix(1, 0))
 	}
 	wg.Wait()
-	r.log.Info("relay stopped")
-	return nil
+	return lost
 }
+
+// ifaceGone reports whether o's LAN interface is gone: no interface has its
+// name, or another one does (deleted and made again). Another failure of
+// the lookup is not taken for a vanished interface.
+func (o *osIO) ifaceGone() bool {
+	ifr, err := unix.NewIfreq(o.ifi.Name)
+	if err != nil {
+		return false
+	}
+	if err := unix.IoctlIfreq(o.under.fd, unix.SIOCGIFINDEX, ifr); err != nil {
+		return errors.Is(err, unix.ENODEV)
+	}
+	return int(ifr.Uint32()) != o.ifi.Index
+}
+
+// reopen opens the relay's sockets again once the LAN interface is back,
+// trying every reopenEvery; nil when ctx ends first.
+func (r *Relay) reopen(ctx context.Context) *osIO {
+	t := time.NewTicker(reopenEvery)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		o, err := openIO(ctx, r.config())
+		if err == nil {
+			return o
+		}
+		if msg := err.Error(); msg != last {
+			last = msg
+			r.log.Info("waiting for the interface", "err", msg)
+		}
+	}
+}
+
+// reopenEvery is how often a relay whose interface vanished tries to open
+// its sockets again.
+const reopenEvery = 500 * time.Millisecond
 
 func (r *Relay) tickLoop(ctx context.Context) {
 	const every = 200 * time.Millisecond
@@ -609,6 +718,10 @@ func (r *Relay) readErr(ctx context.Context, what string, err error) {
 		return
 	}
 	r.log.Warn("reading", "socket", what, "err", err)
+	select { // the interface may be gone: check now
+	case r.ifaceCheck <- struct{}{}:
+	default:
+	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(100 * time.Millisecond):

@@ -70,6 +70,8 @@ type stats struct {
 	ownSeen, fragmented, reassembled atomic.Uint64
 	underlayReads                    atomic.Uint64
 	segmentedSends                   atomic.Uint64
+	interfaceLost                    atomic.Uint64
+	interfaceDown                    atomic.Bool // the LAN interface is gone, nothing is carried
 }
 
 func (s *stats) init() {
@@ -112,6 +114,11 @@ type Status struct {
 	// the table of those seen was full where they fell: a copy of one of
 	// them could pass the loop check once.
 	SeenEvicted uint64 `json:"seen_evicted"`
+	// InterfaceUp is false while the LAN interface is gone (deleted, or
+	// replaced by another of its name): the relay then carries nothing
+	// and waits for it. InterfaceLost counts the times it went.
+	InterfaceUp   bool   `json:"interface_up"`
+	InterfaceLost uint64 `json:"interface_lost"`
 }
 
 // PeerStatus is one peer in Status.
@@ -143,6 +150,7 @@ func (r *Relay) Status() Status {
 		OwnSeen: r.stats.ownSeen.Load(), Fragmented: r.stats.fragmented.Load(), Reassembled: r.stats.reassembled.Load(),
 		SegmentedSends: r.stats.segmentedSends.Load(),
 		UnderlayReads:  r.stats.underlayReads.Load(),
+		InterfaceUp:    !r.stats.interfaceDown.Load(), InterfaceLost: r.stats.interfaceLost.Load(),
 	}
 	r.cmu.Lock()
 	st.SeenEvicted = r.seen.evicted
@@ -211,13 +219,15 @@ var (
 	descReassembled  = prometheus.NewDesc("mcast_relay_reassembled_datagrams_total", "Datagrams rejoined from fragments.", nil, nil)
 	descSegmented    = prometheus.NewDesc("mcast_relay_segmented_sends_total", "Re-emission sends (source relay) that carried several datagrams (UDP_SEGMENT).", nil, nil)
 	descSeenEvicted  = prometheus.NewDesc("mcast_relay_seen_evicted_total", "Transmissions forgotten early because the table of those seen was full.", nil, nil)
+	descIfaceUp      = prometheus.NewDesc("mcast_relay_interface_up", "1 while the LAN interface exists; 0 while the relay waits for it.", nil, nil)
+	descIfaceLost    = prometheus.NewDesc("mcast_relay_interface_lost_total", "Times the LAN interface vanished (deleted, or replaced by another of its name).", nil, nil)
 	descReloads      = prometheus.NewDesc("mcast_relay_reloads_total", "Configuration reloads applied.", nil, nil)
 	descLocalMembers = prometheus.NewDesc("mcast_relay_local_members", "Local memberships of carried groups (the relay's own excluded).", []string{"group"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeerUp, descPeerFrames, descPeerBytes, descPeerDgrams, descCaptured, descEmitted, descDropped,
-		descOwnSeen, descFragmented, descReassembled, descSegmented, descSeenEvicted, descReloads, descLocalMembers} {
+		descOwnSeen, descFragmented, descReassembled, descSegmented, descSeenEvicted, descIfaceUp, descIfaceLost, descReloads, descLocalMembers} {
 		ch <- d
 	}
 }
@@ -262,4 +272,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSegmented, st.SegmentedSends)
 	counter(descSeenEvicted, st.SeenEvicted)
 	counter(descReloads, st.Reloads)
+	counter(descIfaceLost, st.InterfaceLost)
+	up := 0.0
+	if st.InterfaceUp {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descIfaceUp, prometheus.GaugeValue, up)
 }

@@ -2,15 +2,11 @@ package relay
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/net/ipv4"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
@@ -122,95 +118,49 @@ func TestHotPathAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkCapture: the sending relay's work per captured datagram (pack,
-// and seal once per frame for its one peer), without the sockets.
-func BenchmarkCapture(b *testing.B) {
-	for _, size := range []int{64, 1400} {
-		b.Run(strconv.Itoa(size), func(b *testing.B) {
-			src, dst := netip.MustParseAddrPort("10.0.1.10:40000"), netip.MustParseAddrPort("239.1.1.1:5001")
-			payload := make([]byte, size)
-			r := testRelay(b, "a", "10.0.1.10:7474", "b", "10.0.2.10:7474")
-			w := newSendWork()
-			now := time.Now()
-			b.SetBytes(int64(size))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				r.onCaptured(w, src, dst, uint16(i), 1, false, payload, now)
-				if i%32 == 31 {
-					r.sealPending(w)
-					w.nframe, w.nmsg = 0, 0
-				}
-			}
-		})
+// TestCopiesAreNotForwarded: a datagram captured from an address that a
+// peer's hello names as one it re-emits from is that relay's copy: counted
+// as a loop and sent nowhere, while the group's other datagrams go on.
+func TestCopiesAreNotForwarded(t *testing.T) {
+	a := testRelay(t, "a", "10.0.1.10:7474", "b", "10.0.2.10:7474")
+	b := testRelay(t, "b", "10.0.2.10:7474", "a", "10.0.1.10:7474")
+	g := netip.MustParseAddr("239.1.1.1")
+	copied := netip.MustParseAddrPort("10.0.1.11:40000") // b's re-emissions, on a's LAN
+	body, err := relayframe.AppendHello(nil, &relayframe.Hello{Interests: []relayframe.Interest{{Group: g}}, Sources: []netip.AddrPort{copied}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := b.keys.Seal(nil, relayframe.Header{Type: relayframe.TypeHello, Sender: b.cfg.ID, Seq: 1}, body)
+	now := time.Now()
+	a.onFrame(&recvWork{}, netip.MustParseAddrPort("10.0.2.10:7474"), hello, now)
+	if c := a.table.Load().copies; !c[copied] {
+		t.Fatalf("b's hello did not register its source: %v", c)
+	}
+	w := newSendWork()
+	dst := netip.AddrPortFrom(g, 5001)
+	a.onCaptured(w, copied, dst, 1, 1, false, []byte("a copy"), now)
+	a.onCaptured(w, netip.MustParseAddrPort("10.0.1.20:40000"), dst, 2, 1, false, []byte("an original"), now)
+	a.sealPending(w)
+	if got := a.stats.drops[DropLoop].Load(); got != 1 {
+		t.Errorf("%d loop drops, want 1", got)
+	}
+	if got := a.stats.captured.snapshot()["239.1.1.1"]; got != 1 {
+		t.Errorf("%d datagrams captured for peers, want 1", got)
+	}
+	if w.nmsg != 1 {
+		t.Fatalf("%d frames queued, want 1", w.nmsg)
+	}
+	f := w.msgs[0].Buffers[0]
+	h, _, err := relayframe.ParseHeader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear, err := b.keys.Open(nil, h, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, rest, err := relayframe.ParseRecord(clear)
+	if err != nil || len(rest) != 0 || string(rec.Payload) != "an original" {
+		t.Errorf("the frame holds %q and %d more bytes (%v), want the original alone", rec.Payload, len(rest), err)
 	}
 }
-
-// BenchmarkReceive: the receiving relay's work per datagram (open, dedupe,
-// queue the re-emission) for frames of one datagram each, in both source
-// modes, without the sockets.
-func BenchmarkReceive(b *testing.B) {
-	for _, source := range []string{"original", "relay"} {
-		for _, size := range []int{64, 1400} {
-			b.Run(source+"/"+strconv.Itoa(size), func(b *testing.B) {
-				dst := netip.MustParseAddrPort("239.1.1.1:5001")
-				src2 := netip.MustParseAddrPort("10.0.2.20:40000")
-				payload := make([]byte, size)
-				r := testRelay(b, "a", "10.0.1.10:7474", "b", "10.0.2.10:7474")
-				s := testRelay(b, "b", "10.0.2.10:7474", "a", "10.0.1.10:7474")
-				// Frames are sealed a ring at a time, just before they are
-				// handled, so that they are in the cache as frames just read
-				// from a socket are.
-				const ring = 128
-				frames := make([][]byte, ring)
-				var body []byte
-				seal := func(from int) {
-					for k := range frames {
-						i := from + k
-						rec := relayframe.Record{Kind: relayframe.KindDatagram, TTL: 1, IPID: uint16(i), ID: uint64(i + 1), Src: src2, Dst: dst, Payload: payload}
-						binary.BigEndian.PutUint64(payload, uint64(i))
-						body, _ = relayframe.AppendRecord(body[:0], &rec)
-						frames[k] = s.keys.Seal(frames[k][:0], relayframe.Header{Type: relayframe.TypeData, Sender: s.cfg.ID, Seq: uint64(i + 1)}, body)
-					}
-				}
-				r.io = &osIO{mtu: 1500}
-				if source == "relay" {
-					r.cfg.Source = config.SourceRelay
-					r.table.Load().cfg.Source = config.SourceRelay
-					r.io.ue4 = discard{}
-					r.io.emitGSO.Store(true)
-				}
-				w := &recvWork{}
-				from := netip.MustParseAddrPort("10.0.2.10:7474")
-				// Timed by hand, sealing excluded (StopTimer costs more than
-				// the work timed).
-				var spent time.Duration
-				for i := 0; i < b.N; i += ring {
-					seal(i)
-					n := min(ring, b.N-i)
-					t0 := time.Now()
-					for k := 0; k < n; k++ {
-						r.onFrame(w, from, frames[k], t0)
-						if k%32 == 31 {
-							w.out4.n = 0 // as flushEmit does after sending
-							w.seg4.n = 0
-						}
-					}
-					spent += time.Since(t0)
-					w.out4.n, w.seg4.n = 0, 0
-				}
-				b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N), "ns/dgram")
-				b.ReportMetric(0, "ns/op")
-				b.StopTimer()
-				if got := r.stats.emitted.snapshot()["239.1.1.1"]; got != uint64(b.N) {
-					b.Fatalf("emitted %d of %d", got, b.N)
-				}
-			})
-		}
-	}
-}
-
-// discard is a batchConn that takes every message.
-type discard struct{}
-
-func (discard) ReadBatch([]ipv4.Message, int) (int, error)       { return 0, nil }
-func (discard) WriteBatch(ms []ipv4.Message, _ int) (int, error) { return len(ms), nil }

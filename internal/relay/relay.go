@@ -110,6 +110,9 @@ type peer struct {
 	// authWarned: a failed frame was logged since the last good one.
 	authWarned atomic.Bool
 	wants      map[relayframe.Interest]bool // from its hellos; guarded by Relay.mu
+	// sources are the addresses it re-emits from (`source relay`), from
+	// its hellos; guarded by Relay.mu.
+	sources []netip.AddrPort
 
 	replay crypto.ReplayWindow // frame sequences; underlay reader only
 	dedupe crypto.ReplayWindow // datagram IDs; underlay reader only
@@ -127,6 +130,11 @@ type routeTable struct {
 	want map[relayframe.Interest]*peerSet // peers that are up, not on this LAN, and want it
 	lan  []uint32                         // this relay and its LAN peers that are up
 	self uint32
+	// copies are the addresses the peers re-emit from (`source relay`):
+	// a datagram from one of them is a copy a relay of the mesh made, and
+	// the relay that sent it to that peer sent it to every peer that
+	// wanted it. Nil when no peer re-emits from its own address.
+	copies map[netip.AddrPort]bool
 }
 
 // peerSet is the peers that want a group. Groups wanted by the same peers
@@ -269,6 +277,12 @@ func (r *Relay) rebuild() {
 		if !p.up.Load() {
 			continue
 		}
+		for _, a := range p.sources {
+			if t.copies == nil {
+				t.copies = map[netip.AddrPort]bool{}
+			}
+			t.copies[a] = true
+		}
 		if p.cfg.LAN {
 			t.lan = append(t.lan, id)
 			continue
@@ -340,6 +354,12 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 		g = broadcastGroup
 		key = relayframe.Interest{Group: broadcastGroup, Port: dst.Port()}
 	} else if !t.cfg.Carries(g) {
+		return
+	}
+	if t.copies != nil && t.copies[src] {
+		// Another relay's `source relay` re-emission: the relay it came
+		// from sent it to every peer that wanted it (split horizon).
+		r.stats.drop(DropLoop)
 		return
 	}
 	ck := contentKey(r.seed, src, dst, ipid, bcast, payload)
@@ -674,6 +694,11 @@ func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Tim
 		}
 		w.hello = hl.Interests
 		r.mu.Lock()
+		if !slices.Equal(p.sources, hl.Sources) {
+			p.sources = slices.Clone(hl.Sources)
+			r.log.Info("peer re-emits from its own address", "peer", p.cfg.Name, "sources", fmt.Sprint(hl.Sources))
+			r.rebuild()
+		}
 		if !sameWants(p.wants, hl.Interests) {
 			p.wants = map[relayframe.Interest]bool{}
 			for _, in := range hl.Interests {
@@ -1068,7 +1093,11 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 	var body []byte
 	var targets []*peer
 	if helloDue {
-		body, _ = relayframe.AppendHello(nil, &relayframe.Hello{Interests: local})
+		var sources []netip.AddrPort
+		if cfg.Source == config.SourceRelay {
+			sources = r.io.emitSources()
+		}
+		body, _ = relayframe.AppendHello(nil, &relayframe.Hello{Interests: local, Sources: sources})
 		for _, p := range r.peers {
 			targets = append(targets, p)
 		}

@@ -456,6 +456,17 @@ func (o *osIO) ownSource(src netip.AddrPort) bool {
 	return src == o.ueSrc4 || o.ueSrc6.IsValid() && src == o.ueSrc6
 }
 
+// emitSources are the addresses `source relay` re-emits from.
+func (o *osIO) emitSources() []netip.AddrPort {
+	var s []netip.AddrPort
+	for _, a := range []netip.AddrPort{o.ueSrc4, o.ueSrc6} {
+		if a.IsValid() {
+			s = append(s, netip.AddrPortFrom(a.Addr().WithZone(""), a.Port()))
+		}
+	}
+	return s
+}
+
 func (o *osIO) udpEmit(v6 bool) bool {
 	if v6 {
 		return o.ue6 != nil

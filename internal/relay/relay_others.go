@@ -37,6 +37,7 @@ func (o *osIO) writeLAN(bool, []ipv4.Message) (int, error) { return 0, errUnsupp
 func (o *osIO) writeSeg(bool, []ipv4.Message) (int, error) { return 0, errUnsupported }
 func (o *osIO) ownSource(netip.AddrPort) bool              { return false }
 func (o *osIO) udpEmit(bool) bool                          { return false }
+func (o *osIO) emitSources() []netip.AddrPort              { return nil }
 
 func hugeSlots(n int) ([]seenSlot, func()) { return make([]seenSlot, n), nil }
 

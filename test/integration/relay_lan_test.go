@@ -125,7 +125,8 @@ func netipMust(s string) (a netipAddr) { return mustAddr(s) }
 // others' remote peer (a deliberate loop: each re-emits where the others
 // capture). The packet count stays bounded and stops when the sender stops,
 // with either source mode (`source relay` re-emissions carry the kernel's
-// IPv4 identification, so their own source address and port stop them).
+// IPv4 identification, so what stops them is their source address, which
+// each relay names in its hellos).
 func TestRelayLoopIsBounded(t *testing.T) {
 	for _, source := range []string{"original", "relay"} {
 		t.Run(source, func(t *testing.T) { testRelayLoopIsBounded(t, source) })

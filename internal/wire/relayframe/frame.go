@@ -237,40 +237,94 @@ type Interest struct {
 	Port  uint16
 }
 
-// Hello is the body of a keepalive: the sender's interests. It is sent
-// every keepalive interval and at once when the interests change.
+// Hello is the body of a keepalive: the sender's interests, and the
+// addresses it re-emits from where it does so from its own address
+// (`source relay`), so that the other relays know those datagrams for
+// copies. It is sent every keepalive interval and at once when either
+// changes.
 type Hello struct {
 	Interests []Interest
+	Sources   []netip.AddrPort
 }
 
-// MaxInterests bounds how many interests one Hello may carry.
-const MaxInterests = 4096
+// MaxInterests bounds how many interests one Hello may carry, MaxSources
+// how many sources.
+const (
+	MaxInterests = 4096
+	MaxSources   = 8
+)
 
-// AppendHello appends h's encoding to dst.
+// helloSources is the Hello flag that says sources follow the interests.
+const helloSources = 1
+
+// AppendHello appends h's encoding to dst: flags (2) | interest count (2) |
+// interests | [flag helloSources: source count (1) | sources]. Interests
+// and sources are each family 4|6 (1) | port (2) | address (4|16).
 func AppendHello(dst []byte, h *Hello) ([]byte, error) {
 	if len(h.Interests) > MaxInterests {
 		return dst, fmt.Errorf("hello with %d interests: %w: at most %d", len(h.Interests), ErrRecord, MaxInterests)
 	}
-	dst = append(dst, 0, 0)
+	if len(h.Sources) > MaxSources {
+		return dst, fmt.Errorf("hello with %d sources: %w: at most %d", len(h.Sources), ErrRecord, MaxSources)
+	}
+	var flags uint16
+	if len(h.Sources) > 0 {
+		flags |= helloSources
+	}
+	dst = binary.BigEndian.AppendUint16(dst, flags)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(h.Interests)))
 	for _, in := range h.Interests {
 		if !in.Group.IsValid() {
 			return dst, fmt.Errorf("interest without a group: %w", ErrRecord)
 		}
-		g := in.Group
-		if g.Is4() {
-			a := g.As4()
-			dst = append(dst, 4)
-			dst = binary.BigEndian.AppendUint16(dst, in.Port)
-			dst = append(dst, a[:]...)
-		} else {
-			a := g.As16()
-			dst = append(dst, 6)
-			dst = binary.BigEndian.AppendUint16(dst, in.Port)
-			dst = append(dst, a[:]...)
+		dst = appendEntry(dst, in.Group, in.Port)
+	}
+	if len(h.Sources) > 0 {
+		dst = append(dst, byte(len(h.Sources)))
+		for _, s := range h.Sources {
+			if !s.Addr().IsValid() {
+				return dst, fmt.Errorf("source without an address: %w", ErrRecord)
+			}
+			dst = appendEntry(dst, s.Addr(), s.Port())
 		}
 	}
 	return dst, nil
+}
+
+// appendEntry appends family | port | address.
+func appendEntry(dst []byte, a netip.Addr, port uint16) []byte {
+	if a.Is4() {
+		b := a.As4()
+		dst = append(dst, 4)
+		dst = binary.BigEndian.AppendUint16(dst, port)
+		return append(dst, b[:]...)
+	}
+	b := a.As16()
+	dst = append(dst, 6)
+	dst = binary.BigEndian.AppendUint16(dst, port)
+	return append(dst, b[:]...)
+}
+
+// parseEntry decodes what appendEntry wrote and returns the rest of b.
+func parseEntry(b []byte) (a netip.Addr, port uint16, rest []byte, err error) {
+	if len(b) < 3 {
+		return a, 0, nil, ErrShort
+	}
+	fam, port := b[0], binary.BigEndian.Uint16(b[1:3])
+	b = b[3:]
+	switch fam {
+	case 4:
+		if len(b) < 4 {
+			return a, 0, nil, ErrShort
+		}
+		return netip.AddrFrom4([4]byte(b[:4])), port, b[4:], nil
+	case 6:
+		if len(b) < 16 {
+			return a, 0, nil, ErrShort
+		}
+		return netip.AddrFrom16([16]byte(b[:16])), port, b[16:], nil
+	}
+	return a, 0, nil, fmt.Errorf("family %d: %w", fam, ErrRecord)
 }
 
 // ParseHello decodes a Hello body. Interests reuses into's storage.
@@ -278,8 +332,9 @@ func ParseHello(b []byte, into []Interest) (Hello, error) {
 	if len(b) < 4 {
 		return Hello{}, fmt.Errorf("hello of %d bytes: %w", len(b), ErrShort)
 	}
-	if b[0] != 0 || b[1] != 0 {
-		return Hello{}, fmt.Errorf("hello flags %#x%02x: %w", b[0], b[1], ErrRecord)
+	flags := binary.BigEndian.Uint16(b[0:2])
+	if flags&^helloSources != 0 {
+		return Hello{}, fmt.Errorf("hello flags %#04x: %w", flags, ErrRecord)
 	}
 	n := int(binary.BigEndian.Uint16(b[2:4]))
 	if n > MaxInterests {
@@ -288,30 +343,33 @@ func ParseHello(b []byte, into []Interest) (Hello, error) {
 	b = b[4:]
 	h := Hello{Interests: into[:0]}
 	for i := 0; i < n; i++ {
-		if len(b) < 3 {
-			return Hello{}, fmt.Errorf("interest %d: %w", i, ErrShort)
+		g, port, rest, err := parseEntry(b)
+		if err != nil {
+			return Hello{}, fmt.Errorf("interest %d: %w", i, err)
 		}
-		fam, port := b[0], binary.BigEndian.Uint16(b[1:3])
-		b = b[3:]
-		var g netip.Addr
-		switch fam {
-		case 4:
-			if len(b) < 4 {
-				return Hello{}, fmt.Errorf("interest %d: %w", i, ErrShort)
-			}
-			g, b = netip.AddrFrom4([4]byte(b[:4])), b[4:]
-		case 6:
-			if len(b) < 16 {
-				return Hello{}, fmt.Errorf("interest %d: %w", i, ErrShort)
-			}
-			g, b = netip.AddrFrom16([16]byte(b[:16])), b[16:]
-		default:
-			return Hello{}, fmt.Errorf("interest %d family %d: %w", i, fam, ErrRecord)
-		}
+		b = rest
 		h.Interests = append(h.Interests, Interest{Group: g, Port: port})
 	}
+	if flags&helloSources != 0 {
+		if len(b) < 1 {
+			return Hello{}, fmt.Errorf("hello sources: %w", ErrShort)
+		}
+		m := int(b[0])
+		if m == 0 || m > MaxSources {
+			return Hello{}, fmt.Errorf("hello with %d sources: %w", m, ErrRecord)
+		}
+		b = b[1:]
+		for i := 0; i < m; i++ {
+			a, port, rest, err := parseEntry(b)
+			if err != nil {
+				return Hello{}, fmt.Errorf("source %d: %w", i, err)
+			}
+			b = rest
+			h.Sources = append(h.Sources, netip.AddrPortFrom(a, port))
+		}
+	}
 	if len(b) != 0 {
-		return Hello{}, fmt.Errorf("%d bytes after the interests: %w", len(b), ErrRecord)
+		return Hello{}, fmt.Errorf("%d bytes after the hello: %w", len(b), ErrRecord)
 	}
 	return h, nil
 }

@@ -129,7 +129,7 @@ func TestHelloRoundTrip(t *testing.T) {
 		{Group: netip.MustParseAddr("239.1.1.1")},
 		{Group: netip.MustParseAddr("255.255.255.255"), Port: 5000},
 		{Group: netip.MustParseAddr("ff15::1")},
-	}}
+	}, Sources: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.10:40000"), netip.MustParseAddrPort("[fd00::2]:40000")}}
 	b, err := relayframe.AppendHello(nil, &h)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,16 @@ func TestHelloRoundTrip(t *testing.T) {
 	if g, err := relayframe.ParseHello(empty, nil); err != nil || len(g.Interests) != 0 {
 		t.Fatalf("empty hello: %+v %v", g, err)
 	}
-	for _, bad := range [][]byte{b[:len(b)-1], append(bytes.Clone(b), 0), {1, 0, 0, 0}, {0, 0, 0, 1, 5, 0, 0}} {
+	noSources, _ := relayframe.AppendHello(nil, &relayframe.Hello{Interests: h.Interests})
+	if g, err := relayframe.ParseHello(noSources, nil); err != nil || g.Sources != nil || len(g.Interests) != 3 {
+		t.Fatalf("hello without sources: %+v %v", g, err)
+	}
+	for _, bad := range [][]byte{
+		b[:len(b)-1], append(bytes.Clone(b), 0), {1, 0, 0, 0}, {0, 2, 0, 0}, {0, 0, 0, 1, 5, 0, 0},
+		{0, 1, 0, 0},                          // sources flagged, none there
+		{0, 1, 0, 0, 0},                       // sources flagged, a count of 0
+		{0, 1, 0, 0, 9, 4, 0, 1, 10, 0, 0, 1}, // more than MaxSources
+	} {
 		if _, err := relayframe.ParseHello(bad, nil); err == nil {
 			t.Fatalf("accepted %x", bad)
 		}

@@ -18,6 +18,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(rec)
 	hello, _ := relayframe.AppendHello(nil, &relayframe.Hello{Interests: []relayframe.Interest{{Group: netip.MustParseAddr("ff15::1")}}})
 	f.Add(hello)
+	hello2, _ := relayframe.AppendHello(nil, &relayframe.Hello{Sources: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.10:40000")}})
+	f.Add(hello2)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if hd, body, err := relayframe.ParseHeader(b); err == nil {

@@ -274,14 +274,16 @@ func (r *Relay) rebuild() {
 	slices.Sort(ids)
 	for _, id := range ids {
 		p := r.peers[id]
-		if !p.up.Load() {
-			continue
-		}
+		// A peer's re-emissions are copies whether or not its frames
+		// reach this relay now.
 		for _, a := range p.sources {
 			if t.copies == nil {
 				t.copies = map[netip.AddrPort]bool{}
 			}
 			t.copies[a] = true
+		}
+		if !p.up.Load() {
+			continue
 		}
 		if p.cfg.LAN {
 			t.lan = append(t.lan, id)

@@ -161,6 +161,11 @@ func runRelayStatus(ctx context.Context, env *Env, args []string) error {
 
 func writeRelayStatus(w io.Writer, st relay.Status) {
 	fmt.Fprintf(w, "relay %s on %s, underlay %s, source %s, up %.0fs, reloads %d\n", st.Node, st.Interface, st.Listen, st.Source, st.UptimeSeconds, st.Reloads)
+	if !st.InterfaceUp {
+		fmt.Fprintf(w, "interface %s is gone: carrying nothing until it is back (lost %d times)\n", st.Interface, st.InterfaceLost)
+	} else if st.InterfaceLost > 0 {
+		fmt.Fprintf(w, "interface %s was lost %d times and is back\n", st.Interface, st.InterfaceLost)
+	}
 	fmt.Fprintf(w, "wants: %s\n", orNone(st.Wants))
 	fmt.Fprintf(w, "joined: %s\n", orNone(st.Joined))
 	members := func(m map[string]int) string {

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,9 @@ func TestRelayInterfaceVanishes(t *testing.T) {
 	st := rl.waitStatus("vm2", "the interface gone", func(st relay.Status) bool { return !st.InterfaceUp })
 	if st.InterfaceLost != 1 || len(st.Joined) != 0 {
 		t.Errorf("with lan0 gone: interface_lost %d (want 1), joined %v (want none)", st.InterfaceLost, st.Joined)
+	}
+	if r := rl.Mcast("vm2", "relay", "status", "--admin", filepath.Join(rl.dir, "vm2.sock")); !strings.Contains(r.Stdout, "interface lan0 is gone") {
+		t.Errorf("relay status does not say the interface is gone: %s", r)
 	}
 	rl.waitStatus("vm1", "vm2 down", func(st relay.Status) bool { return !peerByName(st, "vm2").Up })
 	select {

@@ -40,10 +40,10 @@ func TestChecksumMatchesWordSum(t *testing.T) {
 	}
 }
 
-// testRelay is relay a, with peer b up and wanting 239.1.1.1.
-func testRelay(t testing.TB, node, listen, peer, peerAddr string) *Relay {
+// relayFromConf is a relay made from the configuration text conf, with the
+// key every test relay shares.
+func relayFromConf(t testing.TB, conf string) *Relay {
 	t.Helper()
-	conf := "node " + node + "\nlisten " + listen + "\ninterface eth0\nkey /k\npeer " + peer + " " + peerAddr + "\ngroup 239.1.1.1\n"
 	cfg, err := config.Parse(strings.NewReader(conf), "test.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +52,13 @@ func testRelay(t testing.TB, node, listen, peer, peerAddr string) *Relay {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// testRelay is relay a, with peer b up and wanting 239.1.1.1.
+func testRelay(t testing.TB, node, listen, peer, peerAddr string) *Relay {
+	t.Helper()
+	r := relayFromConf(t, "node "+node+"\nlisten "+listen+"\ninterface eth0\nkey /k\npeer "+peer+" "+peerAddr+"\ngroup 239.1.1.1\n")
 	p := r.peers[config.NodeID(peer)]
 	p.up.Store(true)
 	p.wants[relayframe.Interest{Group: netip.MustParseAddr("239.1.1.1")}] = true

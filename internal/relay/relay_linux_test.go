@@ -154,15 +154,7 @@ func TestSegmentedFlush(t *testing.T) {
 // 239.1.1.2, c wants 239.1.1.1; extra is added to the config.
 func meshRelay(t *testing.T, extra string) (*Relay, *fakeUnderlay) {
 	t.Helper()
-	conf := "node a\nlisten 10.0.1.10:7474\ninterface eth0\nkey /k\npeer b 10.0.2.10:7474\npeer c 10.0.3.10:7474\ngroup 239.1.1.1 239.1.1.2\n" + extra
-	cfg, err := config.Parse(strings.NewReader(conf), "test.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := New(cfg, Options{Key: bytes.Repeat([]byte{1}, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := relayFromConf(t, "node a\nlisten 10.0.1.10:7474\ninterface eth0\nkey /k\npeer b 10.0.2.10:7474\npeer c 10.0.3.10:7474\ngroup 239.1.1.1 239.1.1.2\n"+extra)
 	for name, groups := range map[string][]string{"b": {"239.1.1.1", "239.1.1.2"}, "c": {"239.1.1.1"}} {
 		p := r.peers[config.NodeID(name)]
 		p.up.Store(true)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 )
 
@@ -53,6 +54,20 @@ func relayFromConf(t testing.TB, conf string) *Relay {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// openFrame decrypts a frame that keys sealed and returns its body.
+func openFrame(t testing.TB, keys *crypto.Keys, f []byte) []byte {
+	t.Helper()
+	h, _, err := relayframe.ParseHeader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := keys.Open(nil, h, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
 
 // testRelay is relay a, with peer b up and wanting 239.1.1.1.
@@ -157,15 +172,7 @@ func TestCopiesAreNotForwarded(t *testing.T) {
 	if w.nmsg != 1 {
 		t.Fatalf("%d frames queued, want 1", w.nmsg)
 	}
-	f := w.msgs[0].Buffers[0]
-	h, _, err := relayframe.ParseHeader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clear, err := b.keys.Open(nil, h, f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	clear := openFrame(t, b.keys, w.msgs[0].Buffers[0])
 	rec, rest, err := relayframe.ParseRecord(clear)
 	if err != nil || len(rest) != 0 || string(rec.Payload) != "an original" {
 		t.Errorf("the frame holds %q and %d more bytes (%v), want the original alone", rec.Payload, len(rest), err)

@@ -123,14 +123,7 @@ func TestSegmentedFlush(t *testing.T) {
 					if i < len(m.Buffers)-1 && len(b) != seg || len(b) > seg {
 						t.Errorf("%s: message to %s with frames of %d bytes after %d", tt.name, addr, len(b), seg)
 					}
-					h, _, err := relayframe.ParseHeader(b)
-					if err != nil {
-						t.Fatal(err)
-					}
-					clear, err := r.keys.Open(nil, h, b)
-					if err != nil {
-						t.Fatal(err)
-					}
+					clear := openFrame(t, r.keys, b)
 					got[addr] = append(got[addr], int(clear[0]))
 				}
 				if (len(m.OOB) > 0) != (len(m.Buffers) > 1) {
@@ -178,14 +171,7 @@ func sentTo(t *testing.T, r *Relay, f *fakeUnderlay) (frames map[string][][]byte
 			a := m.Addr.String()
 			for _, fr := range m.Buffers {
 				frames[a] = append(frames[a], bytes.Clone(fr))
-				h, _, err := relayframe.ParseHeader(fr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, err := r.keys.Open(nil, h, fr)
-				if err != nil {
-					t.Fatal(err)
-				}
+				body := openFrame(t, r.keys, fr)
 				for len(body) > 0 {
 					rec, rest, err := relayframe.ParseRecord(body)
 					if err != nil {

@@ -1,6 +1,6 @@
 // Command mcast sends, receives, measures and diagnoses IP multicast and
-// broadcast on Linux. Installed as "sender" or "receiver" it behaves as seed
-// 000's programs of those names.
+// broadcast on Linux. Installed as "sender" or "receiver" it behaves as the
+// plain multicast sender and receiver programs of those names.
 package main
 
 import (

@@ -47,7 +47,7 @@ func commands() map[string]command {
 	}
 }
 
-// aliases map argv[0] names to a subcommand (seed 000's programs).
+// aliases map argv[0] names to a subcommand (the plain sender and receiver programs).
 var aliases = map[string]string{"sender": "send", "receiver": "recv"}
 
 // Version is set at build time with -ldflags "-X ...cli.Version=...".
@@ -182,7 +182,7 @@ func writeHelp(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nAlso installed as 'sender' and 'receiver' (seed 000's programs: mcast send and mcast recv).")
+	fmt.Fprintln(w, "\nAlso installed as 'sender' and 'receiver' (mcast send and mcast recv under the names of the classic pair).")
 	fmt.Fprintln(w, "Run 'mcast COMMAND --help' for a command's flags.")
 }
 

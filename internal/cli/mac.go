@@ -23,7 +23,7 @@ type macResult struct {
 
 func runMac(_ context.Context, env *Env, args []string) error {
 	fs := newFlags("mac", "mcast mac [--explain] [--check] [--json] ADDR...   (ADDR: a multicast group or a multicast MAC)")
-	explain := fs.Bool("explain", false, "draw how the group's bits map into the MAC (seed 002's picture)")
+	explain := fs.Bool("explain", false, "draw how the group's bits map into the MAC (the classic 01:00:5e picture)")
 	check := fs.Bool("check", false, "say which of the given groups, or of the groups joined on this host when none are given, share a MAC")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, env, args); err != nil {

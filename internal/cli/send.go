@@ -34,7 +34,7 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	size := fs.Int("size", 0, fmt.Sprintf("UDP payload bytes per datagram, at least %d (the header); default: header + text", streamhdr.Len))
 	duration := fs.Duration("duration", 0, "stop after this long (0: when --count is reached or interrupted)")
 	broadcast := fs.Bool("broadcast", false, "send to an IPv4 broadcast address (subnet broadcast or 255.255.255.255) with SO_BROADCAST")
-	raw := fs.Bool("raw", false, "send the text alone, without the mcast header (as seed programs do)")
+	raw := fs.Bool("raw", false, "send the text alone, without the mcast header (as plain multicast programs do)")
 	noGSO := fs.Bool("no-gso", false, "rate mode: batch with sendmmsg, never UDP_SEGMENT (raw-socket captures, such as mcast relay's, see a UDP_SEGMENT send as one datagram)")
 	if err := parse(fs, env, args); err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 
 // broadcastCheck (6) looks at what IPv4 broadcast needs: an interface with
 // the BROADCAST flag and a subnet broadcast route, and hosts that answer
-// `ping -b` (net.ipv4.icmp_echo_ignore_broadcasts=0, seed 001).
+// `ping -b` (net.ipv4.icmp_echo_ignore_broadcasts=0, as the GRETAP hub recipe asks).
 type broadcastCheck struct {
 	h *Host
 	t Target

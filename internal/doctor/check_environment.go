@@ -23,7 +23,7 @@ type Cloud struct {
 	Broadcast string
 }
 
-// clouds are seed 001's tables, updated: what each provider's virtual
+// clouds are the published cloud limits, updated: what each provider's virtual
 // network carries.
 var clouds = []struct {
 	match []string // substrings of sys_vendor, product_name, bios_vendor, chassis_asset_tag

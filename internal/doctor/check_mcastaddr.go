@@ -6,7 +6,7 @@ import (
 )
 
 // mcastAddrCheck (1) finds multicast addresses configured as interface
-// addresses (seed 004): `ip addr add 239.0.0.1 dev eth0 autojoin` also adds
+// addresses (the autojoin trap): `ip addr add 239.0.0.1 dev eth0 autojoin` also adds
 // `local 239.0.0.1 table local`, so datagrams to the group are routed to lo
 // with a multicast source and dropped.
 type mcastAddrCheck struct {

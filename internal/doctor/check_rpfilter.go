@@ -8,7 +8,7 @@ import (
 // rpFilterCheck (4) looks at the receive path of a multi-homed host: strict
 // rp_filter drops datagrams whose source is routed by another interface, and
 // without accept_local the wire copy of this host's own datagram, sent out
-// one NIC and arriving on another, is dropped (seed 000).
+// one NIC and arriving on another, is dropped (two NICs of one host on one subnet).
 type rpFilterCheck struct {
 	h *Host
 	t Target

@@ -12,10 +12,10 @@ import (
 )
 
 func TestMulticastAddress(t *testing.T) {
-	seed004 := lanNode()
-	seed004.links[1].Addrs = append(seed004.links[1].Addrs, doctor.Addr{Prefix: pfx("239.0.0.1/32"), Autojoin: true})
-	seed004.routes = append(seed004.routes, doctor.Route{Type: "local", Dst: pfx("239.0.0.1/32"), Dev: "eth0", Table: doctor.TableLocal, Proto: "kernel", Src: ip("239.0.0.1")})
-	seed004.get["239.0.0.1"] = doctor.Route{Type: "multicast", Dst: pfx("239.0.0.1/32"), Dev: "lo", Src: ip("239.0.0.1")}
+	autojoin := lanNode()
+	autojoin.links[1].Addrs = append(autojoin.links[1].Addrs, doctor.Addr{Prefix: pfx("239.0.0.1/32"), Autojoin: true})
+	autojoin.routes = append(autojoin.routes, doctor.Route{Type: "local", Dst: pfx("239.0.0.1/32"), Dev: "eth0", Table: doctor.TableLocal, Proto: "kernel", Src: ip("239.0.0.1")})
+	autojoin.get["239.0.0.1"] = doctor.Route{Type: "multicast", Dst: pfx("239.0.0.1/32"), Dev: "lo", Src: ip("239.0.0.1")}
 	tests := []struct {
 		name   string
 		net    *fakeNet
@@ -24,13 +24,13 @@ func TestMulticastAddress(t *testing.T) {
 		want   []string
 	}{
 		{"healthy", lanNode(), doctor.Target{}, doctor.OK, []string{"no multicast address"}},
-		{"seed 004", seed004, doctor.Target{Group: ip("239.0.0.1")}, doctor.Fail, []string{
+		{"autojoin group address", autojoin, doctor.Target{Group: ip("239.0.0.1")}, doctor.Fail, []string{
 			"239.0.0.1 on eth0", "ip addr: 239.0.0.1/32 dev eth0 autojoin",
 			"ip route show table local: local 239.0.0.1 dev eth0 table local proto kernel src 239.0.0.1",
 			"ip route get 239.0.0.1: multicast 239.0.0.1 dev lo src 239.0.0.1",
 			"ip addr del 239.0.0.1/32 dev eth0", "VXLAN"}},
-		{"seed 004, another group", seed004, doctor.Target{Group: ip("239.0.0.2")}, doctor.Warn, []string{"your group 239.0.0.2 is not one of them"}},
-		{"seed 004, no group", seed004, doctor.Target{}, doctor.Fail, nil},
+		{"autojoin, another group", autojoin, doctor.Target{Group: ip("239.0.0.2")}, doctor.Warn, []string{"your group 239.0.0.2 is not one of them"}},
+		{"autojoin, no group", autojoin, doctor.Target{}, doctor.Fail, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,7 +116,7 @@ func TestRPFilter(t *testing.T) {
 		want   []string
 	}{
 		{"single-homed", lanNode(), sysctls("net.ipv4.conf.all.rp_filter=1", "net.ipv4.conf.eth0.rp_filter=1", "net.ipv4.conf.eth0.accept_local=0"), doctor.Target{}, doctor.OK, []string{"single-homed"}},
-		{"seed 000 defaults", twonicHost(), nil, doctor.Target{Iface: "enX1"}, doctor.Warn, []string{"enX1 shares a subnet with enX0", "sysctl -w net.ipv4.conf.enX1.accept_local=1"}},
+		{"two NICs, default sysctls", twonicHost(), nil, doctor.Target{Iface: "enX1"}, doctor.Warn, []string{"enX1 shares a subnet with enX0", "sysctl -w net.ipv4.conf.enX1.accept_local=1"}},
 		{"strict, remote source", twonicHost(), sysctls("net.ipv4.conf.enX1.rp_filter=1"), doctor.Target{Iface: "enX1", Source: ip("10.0.0.20")}, doctor.Fail, []string{
 			"strict rp_filter on enX1 drops datagrams from 10.0.0.20: the route back to 10.0.0.20 leaves by enX0",
 			"ip route get 10.0.0.20: 10.0.0.20 dev enX0 src 10.0.0.12",

@@ -88,7 +88,7 @@ func lanNode() *fakeNet {
 	}
 }
 
-// twonicHost is seed 000's host: enX0 .12 and enX1 .13 on one /24.
+// twonicHost is the host with two NICs on one subnet: enX0 .12 and enX1 .13 on one /24.
 func twonicHost() *fakeNet {
 	return &fakeNet{
 		links: []doctor.Link{lo, eth("enX0", 2, "10.0.0.12/24"), eth("enX1", 3, "10.0.0.13/24")},

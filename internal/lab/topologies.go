@@ -17,7 +17,7 @@ type builtin struct {
 }
 
 var builtins = map[string]builtin{
-	"twonic": {"seed 000's host: node host with enX0 10.0.0.12 and enX1 10.0.0.13, node peer 10.0.0.20, one LAN", func(Options) (Topology, error) { return TwoNIC(), nil }},
+	"twonic": {"two NICs of one host: node host with enX0 10.0.0.12 and enX1 10.0.0.13, node peer 10.0.0.20, one LAN", func(Options) (Topology, error) { return TwoNIC(), nil }},
 	"cloud":  {"router vpc and N VMs (default 3) vm1..vmN at 10.0.i.10/24, unicast routed, multicast not; --drop-gre drops GRE as Azure does", Cloud},
 	"lan":    {"N nodes (default 3) n1..nN at 10.0.0.1.. and fd00::1.., one LAN", LAN},
 }
@@ -49,11 +49,11 @@ func Lookup(name string, o Options) (Topology, error) {
 	return t, t.Validate()
 }
 
-// TwoNIC is seed 000's host: two NICs on one subnet, and a peer on the same LAN.
+// TwoNIC is a host with two NICs on one subnet, and a peer on the same LAN.
 func TwoNIC() Topology {
 	return Topology{
 		Name:        "twonic",
-		Description: "seed 000: host with enX0 10.0.0.12/24 and enX1 10.0.0.13/24 on one bridged LAN, peer 10.0.0.20/24",
+		Description: "two NICs of one host: host with enX0 10.0.0.12/24 and enX1 10.0.0.13/24 on one bridged LAN, peer 10.0.0.20/24",
 		Switches:    []Switch{{Name: "lan", Snooping: true}},
 		Nodes: []Node{
 			{
@@ -107,7 +107,7 @@ func LAN(o Options) (Topology, error) {
 	return t, nil
 }
 
-// Cloud is a cloud network as seed 001 meets it: VMs in subnets of their own
+// Cloud is a cloud network that carries only unicast: VMs in subnets of their own
 // behind a router (vpc) that forwards unicast and never multicast. With
 // DropGRE the router also drops GRE, as Azure does.
 func Cloud(o Options) (Topology, error) {

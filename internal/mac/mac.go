@@ -119,7 +119,7 @@ func Collisions(groups []netip.Addr) []Collision {
 	return out
 }
 
-// Explain draws the mapping of an IPv4 group as in seed 002: the bits that
+// Explain draws the mapping of an IPv4 group as multicast programming guides draw it: the bits that
 // are dropped and the 23 bits copied into 01:00:5e. For an IPv6 group it
 // shows the 32 copied bits.
 func Explain(g netip.Addr) (string, error) {

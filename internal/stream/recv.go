@@ -121,7 +121,7 @@ type ForeignKey struct {
 }
 
 // Foreign counts datagrams without the mcast header (iperf2, socat, the
-// seeds' programs).
+// plain sender and receiver programs).
 type Foreign struct {
 	ForeignKey
 	Iface     string

@@ -9,8 +9,8 @@ import (
 	"github.com/mcasttools/mcast/internal/stream"
 )
 
-// The seed 000 host: a sender on enX0, receivers on enX0 and enX1.
-func TestSummarySeed000(t *testing.T) {
+// The host with two NICs on one subnet: a sender on enX0, receivers on enX0 and enX1.
+func TestSummaryTwoNIC(t *testing.T) {
 	own := netip.MustParseAddr("10.0.0.12")
 	rejecting := func(name string) *stream.NIC {
 		return &stream.NIC{Name: name, AcceptsOwn: false,

@@ -17,7 +17,7 @@ type Mode string
 
 // The modes mcast tunnel knows.
 const (
-	// GretapHub is seed 001 exactly: the hub bridges one GRETAP tunnel per
+	// GretapHub is the classic cloud recipe: the hub bridges one GRETAP tunnel per
 	// spoke; each spoke has one GRETAP tunnel to the hub.
 	GretapHub Mode = "gretap-hub"
 	// VXLANHub is the same shape over VXLAN (UDP, so it crosses networks
@@ -64,7 +64,7 @@ type Config struct {
 	VNI    int          // VXLAN network identifier (vxlan-hub: the first spoke's)
 	Port   int          // VXLAN UDP port
 	TTL    int          // outer TTL
-	// MulticastRoute is routed to the overlay device (seed 001: 224.0.0.0/8).
+	// MulticastRoute is routed to the overlay device (the GRETAP hub recipe routes 224.0.0.0/8).
 	MulticastRoute netip.Prefix
 	// BroadcastPing sets net.ipv4.icmp_echo_ignore_broadcasts=0, so that
 	// `ping -b` to the overlay broadcast address is answered.
@@ -435,7 +435,7 @@ func broadcast(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
-// Broadcast is the overlay's broadcast address (seed 001 pings it with -b).
+// Broadcast is the overlay's broadcast address (the GRETAP hub recipe pings it with -b).
 func (c *Config) Broadcast() netip.Addr { return broadcast(c.Subnet) }
 
 // errNoNode is wrapped when no node of the config is this host.

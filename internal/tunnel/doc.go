@@ -1,5 +1,5 @@
 // Package tunnel builds kernel overlays that carry broadcast and multicast
-// between hosts whose network carries only unicast (seed 001): a GRETAP or
+// between hosts whose network carries only unicast (clouds): a GRETAP or
 // VXLAN hub that bridges one tunnel per spoke, or a VXLAN mesh in which
 // every node replicates to every other.
 //

@@ -101,7 +101,7 @@ func TestDoctorLAN(t *testing.T) {
 		}
 	})
 
-	t.Run("seed 004 autojoin address", func(t *testing.T) {
+	t.Run("autojoin group address", func(t *testing.T) {
 		sh(t, l, "n1", "ip route add 239.0.0.0/24 dev eth0 && ip addr add 239.0.0.1/32 dev eth0 autojoin")
 		d := runDoctor(t, l, "n1", "--group", "239.0.0.1:8080", "--iface", "eth0")
 		d.expect(t, "multicast-address", "fail",
@@ -114,7 +114,7 @@ func TestDoctorLAN(t *testing.T) {
 		if d.code != 1 {
 			t.Errorf("exit %d, want 1", d.code)
 		}
-		// 239.0.0.2 still goes out eth0, as seed 004 saw.
+		// 239.0.0.2 still goes out eth0, as the autojoin puzzle saw.
 		d2 := runDoctor(t, l, "n1", "--group", "239.0.0.2:8080", "--iface", "eth0")
 		d2.expect(t, "multicast-address", "warn", "your group 239.0.0.2 is not one of them")
 		d2.expect(t, "route", "ok", "leaves by eth0")

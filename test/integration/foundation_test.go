@@ -38,8 +38,8 @@ func TestSendRecvAcrossNamespaces(t *testing.T) {
 	}
 }
 
-// seedNames makes sender and receiver links to the binary, as make install does.
-func seedNames(t *testing.T, bin string) (sender, receiver string) {
+// installedNames makes sender and receiver links to the binary, as make install does.
+func installedNames(t *testing.T, bin string) (sender, receiver string) {
 	dir := t.TempDir()
 	sender, receiver = filepath.Join(dir, "sender"), filepath.Join(dir, "receiver")
 	for _, p := range []string{sender, receiver} {
@@ -50,13 +50,14 @@ func seedNames(t *testing.T, bin string) (sender, receiver string) {
 	return sender, receiver
 }
 
-// Seed 000 as its users ran it: two receivers on the two NICs of one host and
+// Two NICs of one host, as users of the sender/receiver pair ran it: two
+// receivers on the two NICs of one host and
 // a sender on the same host, with default sysctls. enX1 gets nothing from the
 // wire, and says why.
-func TestSeed000DefaultSysctls(t *testing.T) {
+func TestTwoNICDefaultSysctls(t *testing.T) {
 	t.Parallel()
 	l := labtest.Up(t, "twonic")
-	sender, receiver := seedNames(t, l.Bin)
+	sender, receiver := installedNames(t, l.Bin)
 	env := []string{"env", "MULTICAST_ADDR=224.0.0.1", "MULTICAST_PORT=28000"}
 	r0 := l.Start("host", append(env, receiver, "--iface", "enX0", "--timeout", "3s")...)
 	r1 := l.Start("host", append(env, receiver, "--iface", "enX1", "--timeout", "3s")...)
@@ -89,7 +90,7 @@ func TestSeed000DefaultSysctls(t *testing.T) {
 
 // With accept_local=1 on enX1, the wire copy crosses and one receiver on both
 // NICs says which NIC each datagram came in on.
-func TestSeed000AcceptLocal(t *testing.T) {
+func TestTwoNICAcceptLocal(t *testing.T) {
 	t.Parallel()
 	l := labtest.Up(t, "twonic")
 	l.MustRun("host", "sysctl", "-qw", "net.ipv4.conf.enX1.accept_local=1")

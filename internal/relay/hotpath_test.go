@@ -2,7 +2,6 @@ package relay
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -12,34 +11,6 @@ import (
 	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 )
-
-func TestChecksumMatchesWordSum(t *testing.T) {
-	naive := func(b []byte) uint16 {
-		var s uint32
-		for i := 0; i+1 < len(b); i += 2 {
-			s += uint32(b[i])<<8 | uint32(b[i+1])
-		}
-		if len(b)%2 == 1 {
-			s += uint32(b[len(b)-1]) << 8
-		}
-		return finish(s)
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for n := 0; n < 200; n++ {
-		b := make([]byte, n*7)
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		if n%5 == 0 {
-			for i := range b {
-				b[i] = 0xff
-			}
-		}
-		if got, want := finish(checksum(0, b)), naive(b); got != want {
-			t.Fatalf("%d bytes: %#x, want %#x", len(b), got, want)
-		}
-	}
-}
 
 // relayFromConf is a relay made from the configuration text conf, with the
 // key every test relay shares.

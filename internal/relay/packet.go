@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net/netip"
 	"time"
 
@@ -25,7 +26,7 @@ func AppendIPv4UDP(dst []byte, src, to netip.AddrPort, id uint16, ttl uint8, pay
 	dst = appendUDP(dst, s[:], d[:], src.Port(), to.Port(), payload)
 	// IPv4 header checksum (the kernel recomputes it; set for correctness
 	// of the bytes on their own).
-	binary.BigEndian.PutUint16(dst[ip+10:], finish(checksum(0, dst[ip:ip+20])))
+	binary.BigEndian.PutUint16(dst[ip+10:], packet.Finish(packet.Sum(0, dst[ip:ip+20])))
 	return dst
 }
 
@@ -50,51 +51,13 @@ func appendUDP(b, src, dst []byte, sport, dport uint16, payload []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(8+len(payload)))
 	b = append(b, 0, 0)
 	b = append(b, payload...)
-	sum := pseudoSum(src, dst, 8+len(payload))
-	c := finish(checksum(sum, b[udp:]))
+	sum := packet.PseudoSum(src, dst, 17, 8+len(payload))
+	c := packet.Finish(packet.Sum(sum, b[udp:]))
 	if c == 0 {
 		c = 0xffff
 	}
 	binary.BigEndian.PutUint16(b[udp+6:], c)
 	return b
-}
-
-func pseudoSum(src, dst []byte, udpLen int) uint32 {
-	s := checksum(0, src)
-	s = checksum(s, dst)
-	s += 17 + uint32(udpLen)&0xffff + uint32(udpLen)>>16
-	return s
-}
-
-// checksum adds b to the one's complement sum, 8 bytes at a time (the
-// Internet checksum is byte-order independent in 16-bit words, so wide
-// big-endian adds folded at the end give the same result).
-func checksum(sum uint32, b []byte) uint32 {
-	acc := uint64(sum)
-	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		acc += v >> 32
-		acc += v & 0xffffffff
-		b = b[8:]
-	}
-	for len(b) >= 2 {
-		acc += uint64(b[0])<<8 | uint64(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc += uint64(b[0]) << 8
-	}
-	for acc>>32 != 0 {
-		acc = acc&0xffffffff + acc>>32
-	}
-	return uint32(acc)
-}
-
-func finish(sum uint32) uint16 {
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
 }
 
 // errNotUDP is returned for captured packets that are not whole UDP datagrams.
@@ -113,7 +76,7 @@ func ParseIPv4UDP(b []byte) (src, dst netip.AddrPort, id uint16, ttl uint8, payl
 	if binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 { // a fragment
 		return src, dst, 0, 0, nil, errNotUDP
 	}
-	if finish(checksum(0, b[:hl])) != 0 { // a packet socket sees it unchecked
+	if packet.Finish(packet.Sum(0, b[:hl])) != 0 { // a packet socket sees it unchecked
 		return src, dst, 0, 0, nil, errNotUDP
 	}
 	u := b[hl:]
@@ -149,11 +112,11 @@ func AppendIGMPQuery(dst []byte, src netip.Addr) []byte {
 	dst = append(dst, s[:]...)
 	dst = append(dst, 224, 0, 0, 1)
 	dst = append(dst, 148, 4, 0, 0) // Router Alert
-	binary.BigEndian.PutUint16(dst[start+10:], finish(checksum(0, dst[start:start+24])))
+	binary.BigEndian.PutUint16(dst[start+10:], packet.Finish(packet.Sum(0, dst[start:start+24])))
 	ig := len(dst)
 	dst = append(dst, 0x11, byte(defaultQueryResponse/(100*time.Millisecond)), 0, 0, 0, 0, 0, 0,
 		defaultRobustness, byte(defaultQueryInterval/time.Second), 0, 0)
-	binary.BigEndian.PutUint16(dst[ig+2:], finish(checksum(0, dst[ig:])))
+	binary.BigEndian.PutUint16(dst[ig+2:], packet.Finish(packet.Sum(0, dst[ig:])))
 	return dst
 }
 
@@ -173,10 +136,10 @@ func AppendMLDQuery(dst []byte, src netip.Addr) []byte {
 	dst = append(dst, 130, 0, 0, 0, byte(mrc>>8), byte(mrc), 0, 0)
 	dst = append(dst, make([]byte, 16)...)
 	dst = append(dst, defaultRobustness, byte(defaultQueryInterval/time.Second), 0, 0)
-	sum := checksum(0, s[:])
-	sum = checksum(sum, d[:])
+	sum := packet.Sum(0, s[:])
+	sum = packet.Sum(sum, d[:])
 	sum += icmpLen + 58
-	binary.BigEndian.PutUint16(dst[ic+2:], finish(checksum(sum, dst[ic:])))
+	binary.BigEndian.PutUint16(dst[ic+2:], packet.Finish(packet.Sum(sum, dst[ic:])))
 	return dst
 }
 
@@ -259,10 +222,6 @@ func vnetSegment(b []byte) (seg int, ok bool) {
 	}
 	return 0, false
 }
-
-// skfNetOff makes a classic BPF absolute load relative to the network
-// header (SKF_NET_OFF).
-const skfNetOff = 0xfff00000
 
 // ipOffset finds the IPv4 header in frame, which starts with a link-layer
 // header of linkLen bytes: 0, or 14 for Ethernet, whose EtherType may

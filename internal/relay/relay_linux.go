@@ -194,7 +194,7 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 	if hl, ok := linkHeaderLen(o.ifi.Name); ok {
 		// Loads relative to the network header, whatever link header
 		// (VLAN tags too) comes first.
-		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(CaptureFilter4At(o.bcast4, skfNetOff))))
+		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(CaptureFilter4At(o.bcast4, sock.NetOff))))
 		if err != nil {
 			return nil, fmt.Errorf("assembling the capture filter: %w", err)
 		}

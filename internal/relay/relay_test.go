@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"hash/maphash"
 	"net/netip"
 	"os"
@@ -22,16 +23,16 @@ func TestPacketRoundTrip(t *testing.T) {
 		t.Fatalf("got %v %v %#x %d %q %v", s, d, id, ttl, payload, err)
 	}
 	// A correct checksum sums to zero over the pseudo header and datagram.
-	sum := pseudoSum(src.Addr().AsSlice(), dst.Addr().AsSlice(), len(p)-20)
-	if c := finish(checksum(sum, p[20:])); c != 0 {
+	sum := packet.PseudoSum(src.Addr().AsSlice(), dst.Addr().AsSlice(), 17, len(p)-20)
+	if c := packet.Finish(packet.Sum(sum, p[20:])); c != 0 {
 		t.Fatalf("UDP checksum does not verify: %#x", c)
 	}
-	if c := finish(checksum(0, p[:20])); c != 0 {
+	if c := packet.Finish(packet.Sum(0, p[:20])); c != 0 {
 		t.Fatalf("IP checksum does not verify: %#x", c)
 	}
 	src6, dst6 := netip.MustParseAddrPort("[fd00:1::10]:1"), netip.MustParseAddrPort("[ff15::1]:6000")
 	p6 := AppendIPv6UDP(nil, src6, dst6, 3, []byte("odd"))
-	if sum := pseudoSum(src6.Addr().AsSlice(), dst6.Addr().AsSlice(), len(p6)-40); finish(checksum(sum, p6[40:])) != 0 {
+	if sum := packet.PseudoSum(src6.Addr().AsSlice(), dst6.Addr().AsSlice(), 17, len(p6)-40); packet.Finish(packet.Sum(sum, p6[40:])) != 0 {
 		t.Fatal("IPv6 UDP checksum does not verify")
 	}
 	sp, dp, pl, err := ParseUDP(p6[40:])

@@ -1,16 +1,15 @@
 package watch
 
-import "golang.org/x/net/bpf"
-
-// skfNetOff is SKF_NET_OFF (-0x100000): a classic BPF load at skfNetOff+k
-// reads byte k of the network header, whatever link header precedes it.
-const skfNetOff = 0xfff00000
+import (
+	"github.com/mcasttools/mcast/internal/sock"
+	"golang.org/x/net/bpf"
+)
 
 // Filter accepts IPv4 packets to 224.0.0.0/4 and IPv6 packets to ff00::/8.
 // It is the capture's kernel-side filter: FilterProgram with its loads
 // taken relative to the network header.
 func Filter() ([]bpf.RawInstruction, error) {
-	return bpf.Assemble(filterProgram(skfNetOff))
+	return bpf.Assemble(filterProgram(sock.NetOff))
 }
 
 // FilterProgram is Filter before assembly, with offsets from the start of
@@ -43,7 +42,7 @@ func filterProgram(base uint32) []bpf.Instruction {
 // option there). It keeps a short listen for queriers (mcast doctor
 // --listen) from copying a busy segment's multicast data to user space.
 func QueryFilter() ([]bpf.RawInstruction, error) {
-	return bpf.Assemble(queryFilterProgram(skfNetOff))
+	return bpf.Assemble(queryFilterProgram(sock.NetOff))
 }
 
 // QueryFilterProgram is QueryFilter before assembly, with offsets from the

@@ -2,6 +2,7 @@ package igmp
 
 import (
 	"encoding/binary"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net/netip"
 )
 
@@ -67,10 +68,10 @@ func SplitUDP(pkt []byte, seg int) [][]byte {
 			binary.BigEndian.PutUint16(b[2:4], uint16(len(b)))
 			binary.BigEndian.PutUint16(b[4:6], id+uint16(i))
 			b[10], b[11] = 0, 0
-			binary.BigEndian.PutUint16(b[10:12], checksum(b[:hlen], 0))
+			binary.BigEndian.PutUint16(b[10:12], packet.Checksum(b[:hlen], 0))
 			src, dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
 		}
-		c := checksum(udp, pseudo(src, dst, protoUDP, len(udp)))
+		c := packet.Checksum(udp, packet.PseudoSum(src.AsSlice(), dst.AsSlice(), protoUDP, len(udp)))
 		if c == 0 {
 			c = 0xffff // 0 means "no checksum"
 		}
@@ -78,16 +79,4 @@ func SplitUDP(pkt []byte, seg int) [][]byte {
 		out = append(out, b)
 	}
 	return out
-}
-
-// pseudo is the sum of an IPv4 or IPv6 pseudo-header.
-func pseudo(src, dst netip.Addr, proto uint8, n int) uint32 {
-	var sum uint32
-	for _, a := range []netip.Addr{src, dst} {
-		b := a.AsSlice()
-		for i := 0; i+1 < len(b); i += 2 {
-			sum += uint32(b[i])<<8 | uint32(b[i+1])
-		}
-	}
-	return sum + uint32(n>>16) + uint32(n&0xffff) + uint32(proto)
 }

@@ -3,6 +3,7 @@ package igmp
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net/netip"
 	"testing"
 )
@@ -76,7 +77,7 @@ func TestSplitUDP(t *testing.T) {
 				hlen := 40
 				if p.Src.Is4() {
 					hlen = 20
-					if checksum(b[:20], 0) != 0 {
+					if packet.Checksum(b[:20], 0) != 0 {
 						t.Errorf("segment %d: bad IPv4 header checksum", i)
 					}
 					if id := binary.BigEndian.Uint16(b[4:6]); id != 0xfffe+uint16(i) {
@@ -84,7 +85,7 @@ func TestSplitUDP(t *testing.T) {
 					}
 				}
 				udp := b[hlen:]
-				if int(binary.BigEndian.Uint16(udp[4:6])) != len(udp) || checksum(udp, pseudo(p.Src, p.Dst, protoUDP, len(udp))) != 0 {
+				if int(binary.BigEndian.Uint16(udp[4:6])) != len(udp) || packet.Checksum(udp, packet.PseudoSum(p.Src.AsSlice(), p.Dst.AsSlice(), protoUDP, len(udp))) != 0 {
 					t.Errorf("segment %d: UDP length or checksum wrong", i)
 				}
 				joined = append(joined, udp[8:]...)

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net/netip"
 	"time"
 )
@@ -120,7 +121,7 @@ func ParseIGMP(b []byte) (Message, error) {
 	if len(b) < 8 {
 		return Message{}, fmt.Errorf("IGMP message of %d bytes: %w", len(b), ErrTruncated)
 	}
-	if checksum(b, 0) != 0 {
+	if packet.Checksum(b, 0) != 0 {
 		return Message{}, fmt.Errorf("IGMP type 0x%02x: %w", b[0], ErrChecksum)
 	}
 	m := Message{Proto: IGMP}
@@ -292,20 +293,4 @@ func expCode16(c uint16) int {
 	}
 	mant, exp := int(c&0x0fff), int(c>>12&0x07)
 	return (mant | 0x1000) << (exp + 3)
-}
-
-// checksum is the Internet checksum of b, starting from sum; 0 over a
-// message with a correct checksum field.
-func checksum(b []byte, sum uint32) uint16 {
-	for len(b) >= 2 {
-		sum += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }

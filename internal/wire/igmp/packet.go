@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net"
 	"net/netip"
 )
@@ -194,7 +195,7 @@ func DecodeIPv6(b []byte) (Packet, error) {
 		if len(payload) == 0 || !IsMLDType(payload[0]) {
 			return p, nil
 		}
-		if checksum(payload, pseudo6(p.Src, p.Dst, len(payload))) != 0 {
+		if packet.Checksum(payload, packet.PseudoSum(p.Src.AsSlice(), p.Dst.AsSlice(), protoICMPv6, len(payload))) != 0 {
 			return p, fmt.Errorf("from %s: MLD type %d: %w", p.Src, payload[0], ErrChecksum)
 		}
 		err = p.setMsg(ParseMLD(payload))
@@ -240,19 +241,6 @@ func hasRouterAlert6(opts []byte) bool {
 		opts = opts[2+int(opts[1]):]
 	}
 	return false
-}
-
-func pseudo6(src, dst netip.Addr, n int) uint32 {
-	var sum uint32
-	for _, a := range []netip.Addr{src, dst} {
-		b := a.As16()
-		for i := 0; i < 16; i += 2 {
-			sum += uint32(b[i])<<8 | uint32(b[i+1])
-		}
-	}
-	sum += uint32(n>>16) + uint32(n&0xffff)
-	sum += protoICMPv6
-	return sum
 }
 
 func parseUDP(b []byte) (UDP, error) {

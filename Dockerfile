@@ -1,4 +1,4 @@
-# Seed 000's local try: the static mcast binary from `make build`, alone in
+# The local try with Docker: the static mcast binary from `make build`, alone in
 # an empty image. Nothing is pulled from a registry (FROM scratch is not an
 # image). Build it through `make up`, which runs `make build` first.
 FROM scratch

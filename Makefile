@@ -24,7 +24,7 @@ test: ## every test: unit, and integration in network namespaces (needs root)
 test-unit: ## the tests that need no root
 	$(GO) test ./internal/...
 
-demo: build ## seed 000's scenario in the twonic lab, with default sysctls and with accept_local=1
+demo: build ## two NICs of one host, in the twonic lab, with default sysctls and with accept_local=1
 	bash scripts/demo.sh
 
 lint: ## gofmt, go vet, staticcheck
@@ -35,7 +35,8 @@ lint: ## gofmt, go vet, staticcheck
 clean:
 	rm -rf bin
 
-# Seed 000's local try with Docker (docker-compose.yml, Dockerfile). DOCKER_HOST
+# The local try with Docker: a sender and two receivers as containers
+# (docker-compose.yml, Dockerfile). DOCKER_HOST
 # picks the daemon, as for docker itself. Debian's docker-compose (v1) is
 # preferred; the compose plugin (docker compose) is used where it is missing.
 COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: seed 000's scenario in the twonic lab, run twice: with default
+# make demo: two NICs of one host (a sender and a receiver on each NIC) in the twonic lab, run twice: with default
 # sysctls, and with net.ipv4.conf.enX1.accept_local=1. Prints the receivers'
 # logs and the verdict, then removes the lab. Needs root; every packet stays
 # inside the lab's namespaces.
@@ -32,7 +32,7 @@ run_scenario() {
   for f in receiver01 receiver02 peer; do
     until grep -q "use interface" "$logs/$tag-$f.log" 2>/dev/null; do sleep 0.1; done
   done
-  echo "--- sender (on host, as seed 000 runs it: sender) ---"
+  echo "--- sender (on host, run as the classic pair runs it: sender) ---"
   on host "$BIN/sender"
   wait $r1 $r2 $r3
   for f in receiver01 receiver02 peer; do
@@ -58,7 +58,7 @@ run_scenario "run 1: default sysctls" default
 on host sysctl -w net.ipv4.conf.enX1.accept_local=1
 run_scenario "run 2: net.ipv4.conf.enX1.accept_local=1" acceptlocal
 echo
-echo "=== answer to seed 000's question ==="
+echo "=== does multicast cross between two NICs of one host? ==="
 echo "Multicast sent from one NIC of a host crosses the LAN to its other NIC, but Linux drops it there unless"
-echo "accept_local=1 (and rp_filter is not strict) on the receiving NIC. The receiver on enX1 in seed 000 printed the"
+echo "accept_local=1 (and rp_filter is not strict) on the receiving NIC. A plain receiver on enX1 still prints every message: the"
 echo "kernel's loopback copy (IP_MULTICAST_ALL=1 delivers it to every socket on the port), not a copy that crossed enX1."

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests seed 000's local try for real: `make up`, `make logs`, `make down`
+# Tests the local try with Docker for real: `make up`, `make logs`, `make down`
 # against a Docker daemon of its own, and asserts that receiver01 and
 # receiver02 each got all 10 messages from the sender container's address.
 #

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
+	"github.com/mcasttools/mcast/internal/origin"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/stream"
 	"github.com/mcasttools/mcast/internal/sys"
@@ -276,10 +277,10 @@ type recvHandler struct {
 	lastIf                     int
 	lastSrc                    netip.Addr
 	lastNIC                    *stream.NIC
-	lastPath                   stream.Path
+	lastPath                   origin.Path
 	runNIC                     *stream.NIC // a run of datagrams of one source and path, counted at once
 	runSrc                     netip.Addr
-	runPath                    stream.Path
+	runPath                    origin.Path
 	runN                       int
 }
 
@@ -326,7 +327,7 @@ func (h *recvHandler) handle(ds []sock.Datagram) bool {
 				h.order = append(h.order, n)
 			}
 			h.lastIf, h.lastSrc, h.lastNIC = d.IfIndex, src, n
-			h.lastPath = stream.Classify(src, arrived, h.all, n.AcceptsOwn)
+			h.lastPath = origin.Classify(src, arrived, h.all, n.AcceptsOwn)
 		}
 		n, path := h.lastNIC, h.lastPath
 		if h.runN > 0 && (h.runNIC != n || h.runSrc != h.lastSrc || h.runPath != path) {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/mcasttools/mcast/internal/origin"
 )
 
 // NIC counts what one interface received, by path.
@@ -26,17 +28,17 @@ type NIC struct {
 }
 
 // Count records one datagram from src that took path p.
-func (n *NIC) Count(src netip.Addr, p Path) { n.CountN(src, p, 1) }
+func (n *NIC) Count(src netip.Addr, p origin.Path) { n.CountN(src, p, 1) }
 
 // CountN records k datagrams from src that took path p: a receive loop
 // counts a run of one source at once, with one map update.
-func (n *NIC) CountN(src netip.Addr, p Path, k int) {
+func (n *NIC) CountN(src netip.Addr, p origin.Path, k int) {
 	switch p {
-	case PathWire:
+	case origin.Wire:
 		n.Wire += k
-	case PathWireSelf:
+	case origin.WireSelf:
 		n.WireSelf += k
-	case PathLoopback:
+	case origin.Loopback:
 		n.Loopback += k
 	}
 	if n.Sources == nil {

@@ -9,23 +9,16 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
+	"github.com/mcasttools/mcast/internal/origin"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/stream"
 	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/spf13/pflag"
-)
-
-// lineBurst and lineRate bound how many per-datagram lines recv prints: the
-// first lineBurst at once, then lineRate a second; the rest are counted.
-const (
-	lineBurst = 1000
-	lineRate  = 200
 )
 
 func runRecv(ctx context.Context, env *Env, args []string) error {
@@ -102,90 +95,59 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 			groups = append(groups, t.Group.WithZone(""))
 		}
 	}
-	// The kernel caps IPv4 memberships per socket (igmp_max_memberships,
-	// 20 by default): spread the groups over sockets.
-	chunk := len(groups)
-	if !is6 && chunk > 20 {
-		chunk = 20
-		if v, err := sys.Host.SysctlInt("net.ipv4.igmp_max_memberships"); err == nil && v > 0 {
-			chunk = v
-		}
-	}
-	var chunks [][]netip.Addr
-	for len(groups) > 0 {
-		n := min(chunk, len(groups))
-		chunks = append(chunks, groups[:n])
-		groups = groups[n:]
-	}
-	if *broadcast {
-		chunks = [][]netip.Addr{nil}
-	}
 
 	out := bufio.NewWriterSize(env.Stdout, 64<<10)
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	tty := !*jsonOut && isTerminal(env.Stdout)
+	view := &recvView{out: out, enc: enc, jsonEvents: *jsonEvents}
+	show := stream.ShowNone
+	switch {
+	case *jsonEvents:
+		show = stream.ShowAll
+	case !*quiet && !*jsonOut:
+		show = stream.ShowLines
+	}
+	sess := stream.NewSession(stream.SessionConfig{
+		Listen: sock.ListenConfig{Port: targets[0].Port, Include: incl, Exclude: excl, Broadcast: *broadcast, RcvBuf: *rcvbuf, GRO: *gro},
+		Groups: groups, All: all, FS: sys.Host, Count: *count, Show: show, Display: view})
+	defer sess.Close()
 
-	nics := map[int]*stream.NIC{}
-	var order []*stream.NIC
-	var srcs []stream.Source
 	var names []string
 	for _, ifc := range ifcs {
-		for _, gs := range chunks {
-			l, err := sock.ListenConfig{Groups: gs, Port: targets[0].Port, IfIndex: ifc.Index, Include: incl, Exclude: excl,
-				Broadcast: *broadcast, RcvBuf: *rcvbuf, GRO: *gro}.Listen(ctx)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			srcs = append(srcs, l)
+		if err := sess.Listen(ctx, ifc); err != nil {
+			return err
 		}
-		n := describeNIC(ifc, all)
-		nics[ifc.Index] = n
-		order = append(order, n)
 		names = append(names, ifc.Name)
 		if !*jsonOut {
 			fmt.Fprintf(out, "use interface: %s\n", ifc.Name)
 		}
 	}
 	start := time.Now()
+	sess.Begin(start)
 	if *jsonOut {
 		gs := []string{}
-		for _, c := range chunks {
-			for _, g := range c {
-				gs = append(gs, g.String())
-			}
+		for _, g := range groups {
+			gs = append(gs, g.String())
 		}
 		enc.Encode(map[string]any{"type": "start", "time": start, "interfaces": names, "groups": gs, "port": targets[0].Port,
 			"sources": addrStrings(incl), "exclude_sources": addrStrings(excl), "broadcast": *broadcast})
 	}
 	out.Flush()
 
-	var mu sync.Mutex
-	rcv := stream.NewReceiver(start, func(i int) string { ifc, _ := ifaceByIndex(all, i); return ifc.Name })
-	h := &recvHandler{rcv: rcv, all: all, nics: nics, order: order, out: out, enc: enc,
-		count: *count, quiet: *quiet, jsonOut: *jsonOut, jsonEvents: *jsonEvents,
-		tokens: lineBurst, lastRefill: start}
-	handle := h.handle
-	clearStatus := h.clearStatus
-	hidden := &h.hidden
-
+	rcv := sess.Receiver()
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	bufSize := 9216
-	if *gro {
-		bufSize = 65536 // a coalesced datagram carries up to 64 KiB
-	}
 	done := make(chan error, 1)
 	go func() {
-		done <- stream.Receive(rctx, srcs, stream.RecvConfig{Timeout: *timeout, BufSize: bufSize}, &mu, handle)
+		done <- sess.Run(rctx, stream.RecvConfig{Timeout: *timeout})
 	}()
 	report := func(typ string) {
 		rep := rcv.Snapshot(typ, time.Now())
-		clearStatus()
+		view.clearStatus()
 		if *jsonOut {
 			enc.Encode(rep)
 		} else {
@@ -210,41 +172,41 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		select {
 		case err = <-done:
 		case <-flush.C:
-			mu.Lock()
+			sess.Lock()
 			out.Flush()
-			mu.Unlock()
+			sess.Unlock()
 			continue
 		case <-periodic:
-			mu.Lock()
+			sess.Lock()
 			report("report")
 			out.Flush()
-			mu.Unlock()
+			sess.Unlock()
 			continue
 		case <-usr1:
-			mu.Lock()
+			sess.Lock()
 			report("report")
 			out.Flush()
-			mu.Unlock()
+			sess.Unlock()
 			continue
 		case <-status:
-			mu.Lock()
+			sess.Lock()
 			fmt.Fprint(out, "\r\x1b[K"+rcv.StatusLine(time.Now()))
-			h.statusShown = true
+			view.statusShown = true
 			out.Flush()
-			mu.Unlock()
+			sess.Unlock()
 			continue
 		}
 		break
 	}
 	cancel()
-	mu.Lock()
-	defer mu.Unlock()
-	clearStatus()
-	if *hidden > 0 && !*jsonOut {
-		fmt.Fprintf(out, "(%d datagram lines not shown: more than %d a second; every datagram is counted below)\n", *hidden, lineRate)
+	sess.Lock()
+	defer sess.Unlock()
+	view.clearStatus()
+	if hidden := sess.Hidden(); hidden > 0 && !*jsonOut {
+		fmt.Fprintf(out, "(%d datagram lines not shown: more than %d a second; every datagram is counted below)\n", hidden, stream.LineRate)
 	}
 	if !*jsonOut {
-		stream.WriteSummary(out, h.order)
+		stream.WriteSummary(out, sess.NICs())
 	}
 	report("summary")
 	out.Flush()
@@ -254,103 +216,35 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	return verdict(rcv.Totals(), *expect, *maxLoss, fs.Changed("max-loss"))
 }
 
-// recvHandler accounts and prints each batch of datagrams. Its handle is the
-// receive hot path: with --quiet or --json (without --json-events) it
-// formats nothing and allocates nothing per datagram once flows and
-// sources are known.
-type recvHandler struct {
-	rcv   *stream.Receiver
-	all   []iface.Interface
-	nics  map[int]*stream.NIC
-	order []*stream.NIC
-	out   *bufio.Writer
-	enc   *json.Encoder
-
-	count                      int
-	quiet, jsonOut, jsonEvents bool
-	got, hidden                int
-	tokens                     float64
-	lastRefill                 time.Time
-	statusShown                bool
-	ev                         stream.Event
-	lastIf                     int
-	lastSrc                    netip.Addr
-	lastNIC                    *stream.NIC
-	lastPath                   stream.Path
-	runNIC                     *stream.NIC // a run of datagrams of one source and path, counted at once
-	runSrc                     netip.Addr
-	runPath                    stream.Path
-	runN                       int
+// recvView renders what a receive shows: a line per datagram, or with
+// --json-events an object per datagram. A datagram line replaces the
+// terminal's status line.
+type recvView struct {
+	out         *bufio.Writer
+	enc         *json.Encoder
+	jsonEvents  bool
+	statusShown bool
 }
 
-func (h *recvHandler) clearStatus() {
-	if h.statusShown {
-		fmt.Fprint(h.out, "\r\x1b[K")
-		h.statusShown = false
+// Datagram renders one datagram (nic is nil for an end marker).
+func (v *recvView) Datagram(ev *stream.Event, nic *stream.NIC, path origin.Path) {
+	if v.jsonEvents {
+		p := ""
+		if nic != nil {
+			p = path.String()
+		}
+		v.enc.Encode(datagramEvent(*ev, p))
+		return
 	}
+	v.clearStatus()
+	fmt.Fprintf(v.out, "received: %s from %s on %s [%s]%s\n", showText(*ev), ev.Src, nic.Name, path, kindNote(*ev))
 }
 
-// flushRun counts the pending run of datagrams into its NIC.
-func (h *recvHandler) flushRun() {
-	if h.runN > 0 {
-		h.runNIC.CountN(h.runSrc, h.runPath, h.runN)
-		h.runN = 0
+func (v *recvView) clearStatus() {
+	if v.statusShown {
+		fmt.Fprint(v.out, "\r\x1b[K")
+		v.statusShown = false
 	}
-}
-
-// handle accounts a batch; it returns true once --count is reached.
-func (h *recvHandler) handle(ds []sock.Datagram) bool {
-	defer h.flushRun()
-	printing := !h.quiet && !h.jsonOut
-	if printing {
-		now := time.Now()
-		h.tokens = min(lineBurst, h.tokens+now.Sub(h.lastRefill).Seconds()*lineRate)
-		h.lastRefill = now
-	}
-	ev := &h.ev
-	for i := range ds {
-		d := &ds[i]
-		h.rcv.AddTo(ev, d)
-		if ev.Kind == stream.KindEnd {
-			if h.jsonEvents {
-				h.enc.Encode(datagramEvent(*ev, ""))
-			}
-			continue
-		}
-		if src := d.Src.Addr(); d.IfIndex != h.lastIf || src != h.lastSrc || h.lastNIC == nil {
-			n, ok := h.nics[d.IfIndex]
-			arrived, _ := ifaceByIndex(h.all, d.IfIndex)
-			if !ok {
-				n = describeNIC(arrived, h.all)
-				h.nics[d.IfIndex] = n
-				h.order = append(h.order, n)
-			}
-			h.lastIf, h.lastSrc, h.lastNIC = d.IfIndex, src, n
-			h.lastPath = stream.Classify(src, arrived, h.all, n.AcceptsOwn)
-		}
-		n, path := h.lastNIC, h.lastPath
-		if h.runN > 0 && (h.runNIC != n || h.runSrc != h.lastSrc || h.runPath != path) {
-			h.flushRun()
-		}
-		h.runNIC, h.runSrc, h.runPath = n, h.lastSrc, path
-		h.runN++
-		h.got++
-		switch {
-		case h.jsonEvents:
-			h.enc.Encode(datagramEvent(*ev, path.String()))
-		case !printing:
-		case h.tokens >= 1:
-			h.tokens--
-			h.clearStatus()
-			fmt.Fprintf(h.out, "received: %s from %s on %s [%s]%s\n", showText(*ev), d.Src, n.Name, path, kindNote(*ev))
-		default:
-			h.hidden++
-		}
-		if h.count > 0 && h.got >= h.count {
-			return true
-		}
-	}
-	return false
 }
 
 // verdict applies --expect and --max-loss.
@@ -495,48 +389,6 @@ func hasIPv6(ifc iface.Interface) bool {
 	for _, p := range ifc.Addrs {
 		if p.Addr().Is6() {
 			return true
-		}
-	}
-	return false
-}
-
-func ifaceByIndex(all []iface.Interface, index int) (iface.Interface, bool) {
-	for _, i := range all {
-		if i.Index == index {
-			return i, true
-		}
-	}
-	return iface.Interface{Name: fmt.Sprintf("if%d", index), Index: index}, false
-}
-
-// describeNIC gathers what the summary needs to explain a silent interface:
-// whether it accepts wire copies from this host's own addresses, and which
-// other interfaces of this host share its subnet.
-func describeNIC(ifc iface.Interface, all []iface.Interface) *stream.NIC {
-	n := &stream.NIC{Name: ifc.Name, AcceptsOwn: true}
-	for _, p := range ifc.Addrs {
-		n.Addrs = append(n.Addrs, p.Addr())
-	}
-	if pf, err := sys.Host.ReadPathFilter(ifc.Name); err == nil {
-		n.AcceptsOwn, n.RejectWhy, n.RejectFix = pf.AcceptsOwnSource(ifc.Name)
-	}
-	for _, other := range all {
-		if other.Index == ifc.Index {
-			continue
-		}
-		if shareSubnet(ifc.Addrs, other.Addrs) {
-			n.LocalPeers = append(n.LocalPeers, other.Name)
-		}
-	}
-	return n
-}
-
-func shareSubnet(a, b []netip.Prefix) bool {
-	for _, p := range a {
-		for _, q := range b {
-			if p.Addr().Is4() && q.Addr().Is4() && p.Masked() == q.Masked() {
-				return true
-			}
 		}
 	}
 	return false

@@ -9,7 +9,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
-	"github.com/mcasttools/mcast/internal/stream"
+	"github.com/mcasttools/mcast/internal/origin"
 )
 
 // ProbeSpec says what the active probe sends and where it listens.
@@ -125,7 +125,7 @@ func judgeProbe(h *Host, links []Link, spec ProbeSpec, out ProbeOutcome, send, l
 	}
 	type key struct {
 		dev  string
-		path stream.Path
+		path origin.Path
 	}
 	counts := map[key]int{}
 	var order []key
@@ -136,13 +136,13 @@ func judgeProbe(h *Host, links []Link, spec ProbeSpec, out ProbeOutcome, send, l
 		if pf, err := h.FS.ReadPathFilter(l.Name); err == nil {
 			acc, _, _ = pf.AcceptsOwnSource(l.Name)
 		}
-		p := stream.Classify(hit.Src, l.Interface(), all, acc)
+		p := origin.Classify(hit.Src, l.Interface(), all, acc)
 		k := key{l.Name, p}
 		if counts[k] == 0 {
 			order = append(order, k)
 		}
 		counts[k]++
-		if p != stream.PathLoopback {
+		if p != origin.Loopback {
 			wire++
 		}
 	}

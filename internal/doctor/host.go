@@ -107,7 +107,7 @@ func (l Link) First(family int) (Addr, bool) {
 	return Addr{}, false
 }
 
-// Interface converts to the iface package's view (for stream.Classify).
+// Interface converts to the iface package's view (for origin.Classify).
 func (l Link) Interface() iface.Interface {
 	it := iface.Interface{Name: l.Name, Index: l.Index, Up: l.Up, Multicast: l.Multicast}
 	for _, a := range l.Addrs {

@@ -111,6 +111,18 @@ func Owner(all []Interface, a netip.Addr) (Interface, bool) {
 	return Interface{}, false
 }
 
+// ByIndex returns the interface with the given index. When none has it (an
+// interface that appeared after all was read), it returns a stand-in named
+// "if<index>" and false, so a report still names where a datagram arrived.
+func ByIndex(all []Interface, index int) (Interface, bool) {
+	for _, i := range all {
+		if i.Index == index {
+			return i, true
+		}
+	}
+	return Interface{Name: fmt.Sprintf("if%d", index), Index: index}, false
+}
+
 // List reads the host's interfaces and their addresses.
 func List() ([]Interface, error) {
 	nis, err := net.Interfaces()

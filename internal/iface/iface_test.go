@@ -56,3 +56,12 @@ func TestOwner(t *testing.T) {
 		t.Error("Owner(10.0.0.20) found an interface")
 	}
 }
+
+func TestByIndex(t *testing.T) {
+	if got, ok := iface.ByIndex(host, 3); !ok || got.Name != "enX1" {
+		t.Errorf("ByIndex(3) = %q, %v; want enX1, true", got.Name, ok)
+	}
+	if got, ok := iface.ByIndex(host, 42); ok || got.Name != "if42" || got.Index != 42 {
+		t.Errorf("ByIndex(42) = %+v, %v; want the stand-in if42, false", got, ok)
+	}
+}

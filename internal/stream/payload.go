@@ -1,6 +1,8 @@
 // Package stream sends and receives datagram streams: pacing on the send
-// side; on the receive side, which path each datagram took and a per-interface
-// summary of what crossed the network.
+// side; on the receive side, a Session that reads batches, accounts each
+// datagram into flows, counts the path it took (package origin) per
+// interface and decides which datagrams are shown, and the per-interface
+// summary of what crossed the network. The caller renders.
 package stream
 
 import (

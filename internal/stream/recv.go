@@ -21,7 +21,7 @@ type Source interface {
 type RecvConfig struct {
 	Timeout   time.Duration // stop when nothing arrived for this long; 0 = never
 	BatchSize int           // datagrams per read (recvmmsg); default 64
-	BufSize   int           // bytes per datagram buffer; default 65536 with GRO, else 9216
+	BufSize   int           // bytes per datagram buffer; default 9216 (Session.Run: 65536 with GRO)
 }
 
 // Receive reads from every source at once, each in its own goroutine, and

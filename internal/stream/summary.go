@@ -7,6 +7,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/mcasttools/mcast/internal/iface"
+	"github.com/mcasttools/mcast/internal/origin"
+	"github.com/mcasttools/mcast/internal/sys"
 )
 
 // NIC counts what one interface received, by path.
@@ -25,18 +29,53 @@ type NIC struct {
 	LocalPeers []string // other interfaces of this host on the same subnet
 }
 
+// DescribeNIC gathers what the summary needs to explain a silent interface:
+// whether it accepts wire copies from this host's own addresses (its
+// accept_local and rp_filter, read from fs), and which other interfaces of
+// this host (all) share its subnet.
+func DescribeNIC(fs sys.FS, ifc iface.Interface, all []iface.Interface) *NIC {
+	n := &NIC{Name: ifc.Name, AcceptsOwn: true}
+	for _, p := range ifc.Addrs {
+		n.Addrs = append(n.Addrs, p.Addr())
+	}
+	if pf, err := fs.ReadPathFilter(ifc.Name); err == nil {
+		n.AcceptsOwn, n.RejectWhy, n.RejectFix = pf.AcceptsOwnSource(ifc.Name)
+	}
+	for _, other := range all {
+		if other.Index == ifc.Index {
+			continue
+		}
+		if shareSubnet(ifc.Addrs, other.Addrs) {
+			n.LocalPeers = append(n.LocalPeers, other.Name)
+		}
+	}
+	return n
+}
+
+// shareSubnet reports whether two address lists hold IPv4 addresses of one subnet.
+func shareSubnet(a, b []netip.Prefix) bool {
+	for _, p := range a {
+		for _, q := range b {
+			if p.Addr().Is4() && q.Addr().Is4() && p.Masked() == q.Masked() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Count records one datagram from src that took path p.
-func (n *NIC) Count(src netip.Addr, p Path) { n.CountN(src, p, 1) }
+func (n *NIC) Count(src netip.Addr, p origin.Path) { n.CountN(src, p, 1) }
 
 // CountN records k datagrams from src that took path p: a receive loop
 // counts a run of one source at once, with one map update.
-func (n *NIC) CountN(src netip.Addr, p Path, k int) {
+func (n *NIC) CountN(src netip.Addr, p origin.Path, k int) {
 	switch p {
-	case PathWire:
+	case origin.Wire:
 		n.Wire += k
-	case PathWireSelf:
+	case origin.WireSelf:
 		n.WireSelf += k
-	case PathLoopback:
+	case origin.Loopback:
 		n.Loopback += k
 	}
 	if n.Sources == nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcasttools/mcast/internal/origin"
 	"github.com/mcasttools/mcast/internal/stream"
 )
 
@@ -22,7 +23,7 @@ func TestSummaryTwoNIC(t *testing.T) {
 		x0.Addrs = []netip.Addr{own}
 		x0.LocalPeers, x1.LocalPeers = []string{"enX1"}, []string{"enX0"}
 		for range 10 {
-			x0.Count(own, stream.PathLoopback)
+			x0.Count(own, origin.Loopback)
 		}
 		var b bytes.Buffer
 		stream.WriteSummary(&b, []*stream.NIC{x0, x1})
@@ -42,7 +43,7 @@ func TestSummaryTwoNIC(t *testing.T) {
 	t.Run("accept_local=1", func(t *testing.T) {
 		x1 := &stream.NIC{Name: "enX1", AcceptsOwn: true}
 		for range 10 {
-			x1.Count(own, stream.PathWireSelf)
+			x1.Count(own, origin.WireSelf)
 		}
 		got := x1.Explain(true)
 		want := "enX1: 10 received: 10 from this host's other interfaces across the wire"

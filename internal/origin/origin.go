@@ -1,4 +1,10 @@
-package stream
+// Package origin says where a received datagram came from: another host
+// across the wire, this host across the wire (sent by one of its other
+// interfaces), or the copy the kernel loops back inside this host.
+//
+// Classify is pure: it takes the host's interfaces and the interface's
+// source filter as values, so tests pass made-up ones.
+package origin
 
 import (
 	"net/netip"
@@ -10,23 +16,24 @@ import (
 type Path int
 
 const (
-	// PathWire: sent by another host, it crossed the network.
-	PathWire Path = iota
-	// PathWireSelf: sent by this host from another interface, it left by
-	// that interface and came back in through this one across the network.
-	PathWireSelf
-	// PathLoopback: a copy the kernel looped back inside this host
+	// Wire: sent by another host, it crossed the network.
+	Wire Path = iota
+	// WireSelf: sent by this host from another interface, it left by that
+	// interface and came back in through this one across the network.
+	WireSelf
+	// Loopback: a copy the kernel looped back inside this host
 	// (IP_MULTICAST_LOOP); it says nothing about the network.
-	PathLoopback
+	Loopback
 )
 
+// String names the path as recv's lines and doctor's evidence print it.
 func (p Path) String() string {
 	switch p {
-	case PathWire:
+	case Wire:
 		return "wire"
-	case PathWireSelf:
+	case WireSelf:
 		return "wire, from this host"
-	case PathLoopback:
+	case Loopback:
 		return "loopback copy"
 	}
 	return "unknown"
@@ -39,13 +46,13 @@ func (p Path) String() string {
 // be a local copy.
 func Classify(src netip.Addr, arrived iface.Interface, all []iface.Interface, acceptsOwn bool) Path {
 	if arrived.Has(src) {
-		return PathLoopback
+		return Loopback
 	}
 	if _, local := iface.Owner(all, src); local {
 		if acceptsOwn {
-			return PathWireSelf
+			return WireSelf
 		}
-		return PathLoopback
+		return Loopback
 	}
-	return PathWire
+	return Wire
 }

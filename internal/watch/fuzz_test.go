@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/watch"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"github.com/mcasttools/mcast/internal/wire/pcap"
 )
 
@@ -32,7 +33,7 @@ func FuzzState(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte, link uint8) {
 		lt := []uint32{pcap.LinkEthernet, pcap.LinkRaw, pcap.LinkLinuxSLL}[int(link)%3]
-		src := &sliceSource{frames: []watch.Frame{{Time: t0, LinkType: lt, Data: b}, {Time: t0.Add(1e9), LinkType: lt, Data: b}}}
+		src := &sliceSource{frames: []packet.Frame{{Time: t0, LinkType: lt, Data: b}, {Time: t0.Add(1e9), LinkType: lt, Data: b}}}
 		st := watch.NewState(watch.Config{ReportInterval: 500 * time.Millisecond})
 		st.SetJoined(nil)
 		if err := watch.Run(context.Background(), src, st, watch.Options{}); err != nil && err != io.EOF {

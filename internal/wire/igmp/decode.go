@@ -14,9 +14,8 @@ type Packet struct {
 }
 
 // ErrNotIP is packet.ErrNotIP, wrapped when a frame carries neither IPv4
-// nor IPv6.
-//
-// Deprecated: test for packet.ErrNotIP.
+// nor IPv6. It stays for the relay's membership listener, which tests
+// DecodeIP's error for it; other code tests packet.ErrNotIP.
 var ErrNotIP = packet.ErrNotIP
 
 // Decode adds to a decoded packet the IGMP message of an IPv4 packet of

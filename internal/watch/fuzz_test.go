@@ -3,7 +3,6 @@ package watch_test
 import (
 	"context"
 	"io"
-	"os"
 	"testing"
 	"time"
 
@@ -15,21 +14,12 @@ import (
 // FuzzState feeds arbitrary frames, of every link type watch reads, through
 // decoding and the segment state: hostile packets are dropped, never a panic.
 func FuzzState(f *testing.F) {
-	fh, err := os.Open("testdata/lab-v3.pcap")
+	_, recs, err := pcap.ReadFile("testdata/lab-v3.pcap")
 	if err != nil {
 		f.Fatal(err)
 	}
-	defer fh.Close()
-	r, err := pcap.NewReader(fh)
-	if err != nil {
-		f.Fatal(err)
-	}
-	for {
-		rec, err := r.Next()
-		if err != nil {
-			break
-		}
-		f.Add(rec.Data, uint8(0))
+	for _, r := range recs {
+		f.Add(r.Data, uint8(0))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, link uint8) {
 		lt := []uint32{pcap.LinkEthernet, pcap.LinkRaw, pcap.LinkLinuxSLL}[int(link)%3]

@@ -1,7 +1,6 @@
 package igmp_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/mcasttools/mcast/internal/wire/igmp"
@@ -14,22 +13,13 @@ import (
 // family or to an error, never a panic.
 func FuzzDecodeFrame(f *testing.F) {
 	for _, name := range []string{"testdata/lab-v3.pcap", "testdata/lab-v2-fallback-querier.pcap"} {
-		fh, err := os.Open(name)
+		_, recs, err := pcap.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
 		}
-		r, err := pcap.NewReader(fh)
-		if err != nil {
-			f.Fatal(err)
+		for _, r := range recs {
+			f.Add(r.Data, uint8(0))
 		}
-		for {
-			rec, err := r.Next()
-			if err != nil {
-				break
-			}
-			f.Add(rec.Data, uint8(0))
-		}
-		fh.Close()
 	}
 	f.Fuzz(func(t *testing.T, b []byte, link uint8) {
 		lt := []uint32{pcap.LinkEthernet, pcap.LinkRaw, pcap.LinkLinuxSLL}[int(link)%3]

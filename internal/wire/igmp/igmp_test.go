@@ -4,8 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -52,30 +50,19 @@ func decodeEthernet(b []byte) (igmp.Packet, error) {
 
 func decodeFile(t *testing.T, name string) []string {
 	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcap.NewReader(f)
+	_, recs, err := pcap.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, rec := range recs {
 		p, err := decodeEthernet(rec.Data)
 		if err != nil {
 			t.Fatalf("record %d: %v", len(out)+1, err)
 		}
 		out = append(out, summary(p))
 	}
+	return out
 }
 
 // The captures were made with tcpdump -w on lab node n1 (see testdata/README).

@@ -3,7 +3,6 @@ package packet_test
 import (
 	"bytes"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/mcasttools/mcast/internal/wire/packet"
@@ -15,22 +14,13 @@ import (
 func labFrames(f *testing.F) [][]byte {
 	var out [][]byte
 	for _, name := range []string{"../igmp/testdata/lab-v3.pcap", "../igmp/testdata/lab-v2-fallback-querier.pcap"} {
-		fh, err := os.Open(name)
+		_, recs, err := pcap.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
 		}
-		r, err := pcap.NewReader(fh)
-		if err != nil {
-			f.Fatal(err)
+		for _, r := range recs {
+			out = append(out, r.Data)
 		}
-		for {
-			rec, err := r.Next()
-			if err != nil {
-				break
-			}
-			out = append(out, rec.Data)
-		}
-		fh.Close()
 	}
 	return out
 }

@@ -61,24 +61,25 @@ const (
 	protoDestOpts = 60
 )
 
-// Ethertypes.
+// Ethertypes, and the header lengths of Ethernet II and Linux cooked (SLL
+// v1) frames.
 const (
-	etherIPv4  = 0x0800
-	etherIPv6  = 0x86dd
-	etherVLAN  = 0x8100
-	etherQinQ  = 0x88a8
-	sllHdrLen  = 16
-	etherHdrLn = 14
+	etherIPv4   = 0x0800
+	etherIPv6   = 0x86dd
+	etherVLAN   = 0x8100
+	etherQinQ   = 0x88a8
+	etherHdrLen = 14
+	sllHdrLen   = 16
 )
 
 // DecodeEthernet decodes an Ethernet II frame, skipping up to two VLAN tags.
 func DecodeEthernet(b []byte) (Packet, error) {
-	if len(b) < etherHdrLn {
+	if len(b) < etherHdrLen {
 		return Packet{}, fmt.Errorf("ethernet frame of %d bytes: %w", len(b), ErrTruncated)
 	}
 	dst, src := net.HardwareAddr(b[0:6]), net.HardwareAddr(b[6:12])
 	et := binary.BigEndian.Uint16(b[12:14])
-	b = b[etherHdrLn:]
+	b = b[etherHdrLen:]
 	for i := 0; i < 2 && (et == etherVLAN || et == etherQinQ); i++ {
 		if len(b) < 4 {
 			return Packet{}, fmt.Errorf("VLAN tag: %w", ErrTruncated)

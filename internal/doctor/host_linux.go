@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/sock/capture"
 	"github.com/mcasttools/mcast/internal/sys"
-	"github.com/mcasttools/mcast/internal/watch"
+	"github.com/mcasttools/mcast/internal/wire/igmp"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -31,10 +33,10 @@ func LiveHost() *Host {
 	}
 }
 
-// liveListen captures IGMP and MLD with watch's AF_PACKET capture (its
-// IGMP/MLD-only kernel filter) and keeps the queries.
+// liveListen captures IGMP and MLD with an AF_PACKET capture whose kernel
+// filter passes only those (igmp.QueryFilter) and keeps the queries.
 func liveListen(ctx context.Context, iface string, d time.Duration, enough func([]HeardQuery) bool) ([]HeardQuery, error) {
-	c, err := watch.OpenQueryCapture(iface)
+	c, err := capture.Open(iface, igmp.QueryFilter(sock.NetOff))
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +52,7 @@ func liveListen(ctx context.Context, iface string, d time.Duration, enough func(
 			}
 			return qs, err
 		}
-		p, err := watch.Decode(f)
+		p, err := igmp.DecodeFrame(f)
 		if err != nil {
 			continue
 		}

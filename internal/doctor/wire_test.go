@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/doctor"
 	"github.com/mcasttools/mcast/internal/wire/igmp"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -149,11 +150,11 @@ func TestListenOnceStopsEarly(t *testing.T) {
 }
 
 func TestQueryOfAndSummarize(t *testing.T) {
-	q3 := igmp.Packet{Src: ip("10.0.0.254"), Dst: ip("224.0.0.1"), Msg: &igmp.Message{Proto: igmp.IGMP, Version: 3, Kind: igmp.Query, Group: netip.IPv4Unspecified(), MaxResp: 10 * time.Second, QQI: 125 * time.Second}}
-	gsq := igmp.Packet{Src: ip("10.0.0.254"), Dst: ip("239.1.1.1"), Msg: &igmp.Message{Proto: igmp.IGMP, Version: 3, Kind: igmp.Query, Group: ip("239.1.1.1"), MaxResp: time.Second}}
-	mld := igmp.Packet{Src: ip("fe80::1"), Dst: ip("ff02::1"), Msg: &igmp.Message{Proto: igmp.MLD, Version: 2, Kind: igmp.Query, Group: netip.IPv6Unspecified(), MaxResp: 10 * time.Second}}
-	report := igmp.Packet{Src: ip("10.0.0.2"), Dst: ip("224.0.0.22"), Msg: &igmp.Message{Proto: igmp.IGMP, Version: 3, Kind: igmp.Report}}
-	data := igmp.Packet{Src: ip("10.0.0.2"), Dst: ip("239.1.1.1"), UDP: &igmp.UDP{}}
+	q3 := igmp.Packet{Packet: packet.Packet{Src: ip("10.0.0.254"), Dst: ip("224.0.0.1")}, Msg: &igmp.Message{Proto: igmp.IGMP, Version: 3, Kind: igmp.Query, Group: netip.IPv4Unspecified(), MaxResp: 10 * time.Second, QQI: 125 * time.Second}}
+	gsq := igmp.Packet{Packet: packet.Packet{Src: ip("10.0.0.254"), Dst: ip("239.1.1.1")}, Msg: &igmp.Message{Proto: igmp.IGMP, Version: 3, Kind: igmp.Query, Group: ip("239.1.1.1"), MaxResp: time.Second}}
+	mld := igmp.Packet{Packet: packet.Packet{Src: ip("fe80::1"), Dst: ip("ff02::1")}, Msg: &igmp.Message{Proto: igmp.MLD, Version: 2, Kind: igmp.Query, Group: netip.IPv6Unspecified(), MaxResp: 10 * time.Second}}
+	report := igmp.Packet{Packet: packet.Packet{Src: ip("10.0.0.2"), Dst: ip("224.0.0.22")}, Msg: &igmp.Message{Proto: igmp.IGMP, Version: 3, Kind: igmp.Report}}
+	data := igmp.Packet{Packet: packet.Packet{Src: ip("10.0.0.2"), Dst: ip("239.1.1.1"), UDP: &packet.UDP{}}}
 
 	var qs []doctor.HeardQuery
 	for i, p := range []igmp.Packet{q3, report, gsq, data, mld, q3} {

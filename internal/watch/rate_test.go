@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/watch"
 	"github.com/mcasttools/mcast/internal/wire/igmp"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 )
 
 // flow is a steady stream of datagrams: every `every` from `from` until
@@ -27,8 +28,8 @@ type flow struct {
 func (f flow) packets() []watch.Packet {
 	var out []watch.Packet
 	for at := f.from; at < f.to; at += f.every {
-		out = append(out, watch.Packet{Time: t0.Add(at), Iface: "eth0", Packet: igmp.Packet{
-			Src: a(f.src), Dst: a(f.group), UDP: &igmp.UDP{SrcPort: f.port, DstPort: 5000, Len: f.size}}})
+		out = append(out, watch.Packet{Time: t0.Add(at), Iface: "eth0", Packet: igmp.Packet{Packet: packet.Packet{
+			Src: a(f.src), Dst: a(f.group), UDP: &packet.UDP{SrcPort: f.port, DstPort: 5000, Len: f.size}}}})
 	}
 	return out
 }

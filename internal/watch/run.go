@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/wire/igmp"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"github.com/mcasttools/mcast/internal/wire/pcap"
 )
 
@@ -73,7 +74,7 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 	refresh()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	frames := make(chan Frame, 256)
+	frames := make(chan packet.Frame, 256)
 	errc := make(chan error, 1)
 	go func() {
 		for {
@@ -126,20 +127,20 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 	}
 }
 
-func handle(f Frame, st *State, o Options) error {
+func handle(f packet.Frame, st *State, o Options) error {
 	if o.Write != nil {
 		if err := o.Write.Write(f.Time, f.Data, f.OrigLen); err != nil {
 			return err
 		}
 	}
-	p, err := Decode(f)
+	p, err := igmp.DecodeFrame(f)
 	if err != nil {
-		if !errors.Is(err, igmp.ErrNotIP) {
+		if !errors.Is(err, packet.ErrNotIP) {
 			st.Drop(err)
 		}
 		return nil
 	}
-	emitAll(o.Emit, st.Packet(Packet{Time: f.Time, Iface: f.Iface, Outgoing: Outgoing(f), Packet: p}))
+	emitAll(o.Emit, st.Packet(Packet{Time: f.Time, Iface: f.Iface, Outgoing: f.Outgoing(), Packet: p}))
 	return nil
 }
 

@@ -2,56 +2,32 @@ package watch
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"time"
+	"runtime"
 
-	"github.com/mcasttools/mcast/internal/wire/igmp"
+	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/sock/capture"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"github.com/mcasttools/mcast/internal/wire/pcap"
 )
 
-// Frame is one captured packet as a capture source hands it over.
-type Frame struct {
-	Time     time.Time
-	Iface    string // interface name ("" when unknown, as in a file)
-	LinkType uint32 // pcap link type of Data
-	Data     []byte
-	OrigLen  int
-}
-
 // Source yields captured frames. Next returns io.EOF when there are no more.
 type Source interface {
-	Next(ctx context.Context) (Frame, error)
+	Next(ctx context.Context) (packet.Frame, error)
 	// LinkType is the link type of every frame, for the pcap file header.
 	LinkType() uint32
 }
 
-// Decode decodes a frame by its link type.
-func Decode(f Frame) (igmp.Packet, error) {
-	switch f.LinkType {
-	case pcap.LinkEthernet:
-		return igmp.DecodeEthernet(f.Data)
-	case pcap.LinkRaw:
-		return igmp.DecodeIP(f.Data)
-	case pcap.LinkLinuxSLL:
-		return igmp.DecodeLinuxSLL(f.Data)
+// OpenCapture opens a live capture of IPv4 and IPv6 multicast on the named
+// interface, or on every interface when name is empty (capture.Open with
+// packet.MulticastFilter).
+func OpenCapture(name string) (*capture.Socket, error) {
+	if runtime.GOOS != "linux" {
+		return nil, fmt.Errorf("live capture (AF_PACKET) is not supported on %s; use --read FILE.pcap", runtime.GOOS)
 	}
-	return igmp.Packet{}, fmt.Errorf("link type %d: %w", f.LinkType, errUnsupportedLink)
+	return capture.Open(name, packet.MulticastFilter(sock.NetOff))
 }
-
-// sllOutgoing is the Linux cooked header's packet type for a packet this
-// host sent (PACKET_OUTGOING).
-const sllOutgoing = 4
-
-// Outgoing reports whether a frame is one this host sent: only a Linux
-// cooked (SLL) frame says.
-func Outgoing(f Frame) bool {
-	return f.LinkType == pcap.LinkLinuxSLL && len(f.Data) >= 2 && binary.BigEndian.Uint16(f.Data) == sllOutgoing
-}
-
-var errUnsupportedLink = errors.New("unsupported link type (want Ethernet, raw IP or Linux cooked)")
 
 // FileSource reads frames from a pcap file.
 type FileSource struct {
@@ -66,24 +42,22 @@ func NewFileSource(r io.Reader, iface string) (*FileSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch pr.LinkType() {
-	case pcap.LinkEthernet, pcap.LinkRaw, pcap.LinkLinuxSLL:
-	default:
-		return nil, fmt.Errorf("pcap link type %d: %w", pr.LinkType(), errUnsupportedLink)
+	if !packet.KnownLink(pr.LinkType()) {
+		return nil, fmt.Errorf("pcap link type %d: %w", pr.LinkType(), packet.ErrLinkType)
 	}
 	return &FileSource{r: pr, iface: iface}, nil
 }
 
 // Next returns the next frame of the file.
-func (s *FileSource) Next(ctx context.Context) (Frame, error) {
+func (s *FileSource) Next(ctx context.Context) (packet.Frame, error) {
 	if err := ctx.Err(); err != nil {
-		return Frame{}, err
+		return packet.Frame{}, err
 	}
 	rec, err := s.r.Next()
 	if err != nil {
-		return Frame{}, err
+		return packet.Frame{}, err
 	}
-	return Frame{Time: rec.Time, Iface: s.iface, LinkType: s.r.LinkType(), Data: rec.Data, OrigLen: rec.OrigLen}, nil
+	return packet.Frame{Time: rec.Time, Iface: s.iface, LinkType: s.r.LinkType(), Data: rec.Data, OrigLen: rec.OrigLen}, nil
 }
 
 // LinkType returns the file's link type.

@@ -5,14 +5,15 @@
 // this host joined.
 //
 // State is pure: it takes decoded packets with their capture time and the
-// host's joined groups as values. The capture itself is in capture_linux.go.
+// host's joined groups as values. The live capture is package
+// internal/sock/capture's (OpenCapture); decoding is wire/packet's and
+// wire/igmp's.
 package watch
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
@@ -97,28 +98,6 @@ type Packet struct {
 	// capture's packet type 4).
 	Outgoing bool
 	igmp.Packet
-}
-
-// GroupStats is the data seen for one group.
-type GroupStats struct {
-	Iface   string                 `json:"iface,omitempty"`
-	Group   netip.Addr             `json:"group"`
-	Packets int                    `json:"packets"`
-	Bytes   int                    `json:"bytes"`
-	First   time.Time              `json:"first"`
-	Last    time.Time              `json:"last"`
-	Sources map[netip.AddrPort]int `json:"-"`
-	Joined  bool                   `json:"joined_here"`
-}
-
-// Rate returns packets per second between the first and last datagram (0
-// with fewer than two datagrams).
-func (g GroupStats) Rate() float64 {
-	d := g.Last.Sub(g.First).Seconds()
-	if g.Packets < 2 || d <= 0 {
-		return 0
-	}
-	return float64(g.Packets-1) / d
 }
 
 type family int
@@ -397,163 +376,6 @@ func (s *State) wanted(g netip.Addr) bool {
 	return !s.cfg.Group.IsValid() || s.cfg.Group == g
 }
 
-func (s *State) query(seg *segment, p Packet, fam family, base Event) []Event {
-	m := p.Msg
-	var evs []Event
-	seg.lastQuery[fam] = p.Time
-	seg.warnedNoQ[fam] = false
-	qs := seg.queriers[fam]
-	// Other queriers heard within two query intervals are still present.
-	for a, q := range qs {
-		if p.Time.Sub(q.last) > 2*s.cfg.QueryInterval {
-			delete(qs, a)
-		}
-	}
-	q := qs[p.Src]
-	firstFrom := q == nil
-	if q == nil {
-		q = &querier{}
-		qs[p.Src] = q
-		for other := range qs {
-			if other == p.Src {
-				continue
-			}
-			a, b := other, p.Src
-			if b.Less(a) {
-				a, b = b, a
-			}
-			key := fam.String() + a.String() + b.String()
-			if seg.warnedPairs[key] {
-				continue
-			}
-			seg.warnedPairs[key] = true
-			text := fmt.Sprintf("two %s queriers on this segment: %s and %s; the lower address should win the election and the other stop querying. If both keep querying they cannot hear each other (filtering, different subnets or VLANs)", fam, a, b)
-			if a.IsUnspecified() || b.IsUnspecified() {
-				text = fmt.Sprintf("two %s queriers on this segment: %s and %s; 0.0.0.0 is a snooping switch querying without an address and takes no part in the election, so both keep querying", fam, a, b)
-			}
-			evs = append(evs, Event{Kind: KindWarning, Warning: WarnTwoQueriers, Proto: string(m.Proto), Text: "warning " + text})
-		}
-	}
-	q.version, q.last = m.Version, p.Time
-
-	if !m.General() && !s.wanted(m.Group) {
-		return evs
-	}
-	e := base
-	e.Kind = KindQuery
-	e.Group = m.Group
-	if m.General() {
-		e.Group = netip.Addr{}
-	}
-	e.Sources = m.Sources
-	e.MaxRespSec = m.MaxResp.Seconds()
-	e.QQISec = m.QQI.Seconds()
-	e.QRV = m.QRV
-	what := "general"
-	if !m.General() {
-		what = m.Group.String()
-		if len(m.Sources) > 0 {
-			what += " " + fmtSources(m.Sources)
-		}
-	}
-	e.Text = fmt.Sprintf("%-6s %s from %s %s max resp %s", e.Kind, what, p.Src, protoName(m), m.MaxResp)
-	if m.QQI > 0 {
-		e.Text += fmt.Sprintf(", qqi %s, qrv %d", m.QQI, m.QRV)
-	}
-	if p.Src.IsUnspecified() && firstFrom {
-		// Said once per querier, not on every query.
-		e.Text += " (querier without an address: a snooping switch or a bridge with no IP)"
-	}
-	return append(evs, e)
-}
-
-// checkVersion warns once per host and version pair when a host reports in
-// a different version than the querier queries.
-func (s *State) checkVersion(seg *segment, p Packet, fam family) []Event {
-	m := p.Msg
-	var newest *querier
-	var qaddr netip.Addr
-	for a, q := range seg.queriers[fam] {
-		if p.Time.Sub(q.last) > 2*s.cfg.QueryInterval {
-			continue
-		}
-		if newest == nil || q.last.After(newest.last) {
-			newest, qaddr = q, a
-		}
-	}
-	if newest == nil || newest.version == m.Version || p.Src == qaddr {
-		return nil
-	}
-	key := fmt.Sprintf("%s %s %d %d", fam, p.Src, m.Version, newest.version)
-	if seg.warnedVersion[key] {
-		return nil
-	}
-	seg.warnedVersion[key] = true
-	var why string
-	switch {
-	case m.Version > newest.version:
-		why = fmt.Sprintf("the querier ignores what it cannot parse, and the host should have fallen back to %sv%d on hearing its query (is force_%s_version set?)", fam, newest.version, strings.ToLower(fam.String()))
-	default:
-		why = fmt.Sprintf("the querier falls back to %sv%d for these groups, and source-specific (SSM) joins stop working", fam, m.Version)
-	}
-	return []Event{{
-		Kind: KindWarning, Warning: WarnVersionMismatch, Proto: string(m.Proto), Version: m.Version, Host: p.Src,
-		Text: fmt.Sprintf("warning %s version mismatch: host %s reports %sv%d but querier %s queries %sv%d: %s",
-			fam, p.Src, fam, m.Version, qaddr, fam, newest.version, why),
-	}}
-}
-
-func (s *State) datagram(seg *segment, p Packet) []Event {
-	g := p.Dst
-	if !s.wanted(g) {
-		return nil
-	}
-	st := seg.data[g]
-	src := netip.AddrPortFrom(p.Src, p.UDP.SrcPort)
-	var evs []Event
-	if st == nil {
-		st = &GroupStats{Iface: p.Iface, Group: g, First: p.Time, Sources: map[netip.AddrPort]int{}}
-		seg.data[g] = st
-	}
-	st.Packets++
-	st.Bytes += p.UDP.Len
-	st.Last = p.Time
-	st.Sources[src]++
-	w := seg.win[g]
-	if w == nil {
-		w = &window{}
-		seg.win[g] = w
-	}
-	w.count(p.Time, s.reportStart, src, p.UDP.Len)
-	if st.Sources[src] == 1 {
-		e := Event{Kind: KindData, Proto: "udp", Host: p.Src, Group: g, SrcPort: p.UDP.SrcPort, DstPort: p.UDP.DstPort, Bytes: p.UDP.Len}
-		e.Text = fmt.Sprintf("%-6s %s:%d from %s:%d (first datagram, %d bytes)", e.Kind, g, p.UDP.DstPort, p.Src, p.UDP.SrcPort, p.UDP.Len)
-		if p.Outgoing {
-			e.Text = fmt.Sprintf("%-6s %s:%d from %s:%d (first datagram, %d bytes, sent by this host)", e.Kind, g, p.UDP.DstPort, p.Src, p.UDP.SrcPort, p.UDP.Len)
-		}
-		evs = append(evs, e)
-	}
-	// What this host sends needs no join here.
-	if s.haveJoin && !p.Outgoing {
-		st.Joined = s.joined[p.Iface][g]
-		if !st.Joined && !seg.warnedData[g] && !linkLocal(g) {
-			seg.warnedData[g] = true
-			evs = append(evs, Event{Kind: KindWarning, Warning: WarnUnjoinedData, Proto: "udp", Host: p.Src, Group: g,
-				Text: fmt.Sprintf("warning datagrams for %s reach %s but no socket on this host joined it: the switch floods the group to this port (no snooping, or snooping without a querier); sniffers see it (watch asks the NIC for all multicast), the kernel drops it", g, p.Iface)})
-		}
-	}
-	return evs
-}
-
-// linkLocal reports whether g is a link-local group (224.0.0.0/24, ff02::/16)
-// that hosts receive without joining.
-func linkLocal(g netip.Addr) bool {
-	if g.Is4() {
-		return g.As4()[0] == 224 && g.As4()[1] == 0 && g.As4()[2] == 0
-	}
-	return g.IsLinkLocalMulticast() || g.IsInterfaceLocalMulticast()
-}
-
 // Tick advances the clock to now and returns warnings that depend on time
 // passing: no querier heard for longer than the query interval.
 func (s *State) Tick(now time.Time) []Event {
@@ -582,22 +404,4 @@ func (s *State) Tick(now time.Time) []Event {
 		}
 	}
 	return evs
-}
-
-// Groups returns the data statistics per group, ordered by interface and
-// group.
-func (s *State) Groups() []GroupStats {
-	var out []GroupStats
-	for _, seg := range s.segs {
-		for _, st := range seg.data {
-			out = append(out, *st)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Iface != out[j].Iface {
-			return out[i].Iface < out[j].Iface
-		}
-		return out[i].Group.Less(out[j].Group)
-	})
-	return out
 }

@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/bpf"
-
 	"github.com/mcasttools/mcast/internal/watch"
 	"github.com/mcasttools/mcast/internal/wire/igmp"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 )
 
 var a = netip.MustParseAddr
@@ -32,16 +31,16 @@ func report(at time.Duration, src string, ver int, kind igmp.Kind, group string,
 	if m.Proto == igmp.MLD {
 		dst = a("ff02::16")
 	}
-	return watch.Packet{Time: t0.Add(at), Iface: "eth0", Packet: igmp.Packet{Src: a(src), Dst: dst, Msg: m}}
+	return watch.Packet{Time: t0.Add(at), Iface: "eth0", Packet: igmp.Packet{Packet: packet.Packet{Src: a(src), Dst: dst}, Msg: m}}
 }
 
 func query(at time.Duration, src string, ver int) watch.Packet {
 	m := &igmp.Message{Proto: igmp.IGMP, Version: ver, Kind: igmp.Query, Group: a("0.0.0.0"), MaxResp: 10 * time.Second}
-	return watch.Packet{Time: t0.Add(at), Iface: "eth0", Packet: igmp.Packet{Src: a(src), Dst: a("224.0.0.1"), Msg: m}}
+	return watch.Packet{Time: t0.Add(at), Iface: "eth0", Packet: igmp.Packet{Packet: packet.Packet{Src: a(src), Dst: a("224.0.0.1")}, Msg: m}}
 }
 
 func data(at time.Duration, src, group string) watch.Packet {
-	return watch.Packet{Time: t0.Add(at), Iface: "eth0", Packet: igmp.Packet{Src: a(src), Dst: a(group), UDP: &igmp.UDP{SrcPort: 1000, DstPort: 5000, Len: 100}}}
+	return watch.Packet{Time: t0.Add(at), Iface: "eth0", Packet: igmp.Packet{Packet: packet.Packet{Src: a(src), Dst: a(group), UDP: &packet.UDP{SrcPort: 1000, DstPort: 5000, Len: 100}}}}
 }
 
 // sent marks a packet as sent by this host.
@@ -146,7 +145,7 @@ func TestState(t *testing.T) {
 			p(data(time.Second, "10.0.0.3", "239.7.7.7"), "data 239.7.7.7 10.0.0.3", "warning unjoined_data"),
 		}},
 		{name: "unicast ignored", steps: []step{
-			p(watch.Packet{Time: t0, Packet: igmp.Packet{Src: a("10.0.0.1"), Dst: a("10.0.0.2"), UDP: &igmp.UDP{}}}),
+			p(watch.Packet{Time: t0, Packet: igmp.Packet{Packet: packet.Packet{Src: a("10.0.0.1"), Dst: a("10.0.0.2"), UDP: &packet.UDP{}}}}),
 		}},
 	}
 	for _, tt := range tests {
@@ -223,7 +222,7 @@ func TestRunOfflineCapture(t *testing.T) {
 }
 
 func TestRunDropsGarbage(t *testing.T) {
-	src := &sliceSource{frames: []watch.Frame{
+	src := &sliceSource{frames: []packet.Frame{
 		{Time: t0, LinkType: 101, Data: []byte{0x45, 0, 0}},                                  // truncated IPv4
 		{Time: t0, LinkType: 1, Data: make([]byte, 20)},                                      // ethertype 0: not IP, ignored
 		{Time: t0, LinkType: 101, Data: ipv4IGMP([]byte{0x16, 0, 0x12, 0x34, 239, 1, 1, 1})}, // bad checksum
@@ -248,11 +247,11 @@ func ipv4IGMP(payload []byte) []byte {
 	return b
 }
 
-type sliceSource struct{ frames []watch.Frame }
+type sliceSource struct{ frames []packet.Frame }
 
-func (s *sliceSource) Next(context.Context) (watch.Frame, error) {
+func (s *sliceSource) Next(context.Context) (packet.Frame, error) {
 	if len(s.frames) == 0 {
-		return watch.Frame{}, io.EOF
+		return packet.Frame{}, io.EOF
 	}
 	f := s.frames[0]
 	s.frames = s.frames[1:]
@@ -260,78 +259,3 @@ func (s *sliceSource) Next(context.Context) (watch.Frame, error) {
 }
 
 func (s *sliceSource) LinkType() uint32 { return 101 }
-
-func TestFilter(t *testing.T) {
-	all, err := bpf.NewVM(watch.FilterProgram())
-	if err != nil {
-		t.Fatal(err)
-	}
-	queries, err := bpf.NewVM(watch.QueryFilterProgram())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v4 := func(proto byte, dst [4]byte) []byte {
-		b := make([]byte, 28)
-		b[0] = 0x45
-		b[9] = proto
-		copy(b[16:], dst[:])
-		return b
-	}
-	v6 := func(next, first byte) []byte {
-		b := make([]byte, 48)
-		b[0] = 0x60
-		b[6] = next
-		b[24] = first
-		return b
-	}
-	tests := []struct {
-		name       string
-		pkt        []byte
-		all, query bool
-	}{
-		{"IGMP to 224.0.0.22", v4(2, [4]byte{224, 0, 0, 22}), true, true},
-		{"IGMP query to 224.0.0.1", v4(2, [4]byte{224, 0, 0, 1}), true, true},
-		{"UDP to 239.1.1.1", v4(17, [4]byte{239, 1, 1, 1}), true, false},
-		{"IGMP to unicast 10.0.0.1", v4(2, [4]byte{10, 0, 0, 1}), false, false},
-		{"unicast 10.0.0.1", v4(17, [4]byte{10, 0, 0, 1}), false, false},
-		{"broadcast", v4(17, [4]byte{255, 255, 255, 255}), false, false},
-		{"IPv6 hop-by-hop to ff02::16 (MLD)", v6(0, 0xff), true, true},
-		{"IPv6 UDP to ff0e::1", v6(17, 0xff), true, false},
-		{"IPv6 hop-by-hop unicast", v6(0, 0xfe), false, false},
-		{"IPv6 unicast", v6(17, 0xfe), false, false},
-		{"ARP-ish", []byte{0x00, 0x01, 0x08, 0x00}, false, false},
-	}
-	for _, tt := range tests {
-		for _, f := range []struct {
-			name string
-			vm   *bpf.VM
-			want bool
-		}{{"Filter", all, tt.all}, {"QueryFilter", queries, tt.query}} {
-			n, err := f.vm.Run(tt.pkt)
-			if err != nil {
-				t.Fatalf("%s %s: %v", f.name, tt.name, err)
-			}
-			if (n > 0) != f.want {
-				t.Errorf("%s %s: accepted %d bytes, want accept=%v", f.name, tt.name, n, f.want)
-			}
-		}
-	}
-}
-
-func TestOutgoing(t *testing.T) {
-	sll := func(pkttype byte) []byte { return append([]byte{0, pkttype}, make([]byte, 30)...) }
-	for _, tt := range []struct {
-		name string
-		f    watch.Frame
-		want bool
-	}{
-		{"SLL outgoing", watch.Frame{LinkType: 113, Data: sll(4)}, true},
-		{"SLL multicast in", watch.Frame{LinkType: 113, Data: sll(2)}, false},
-		{"Ethernet", watch.Frame{LinkType: 1, Data: sll(4)}, false},
-		{"short", watch.Frame{LinkType: 113, Data: []byte{0}}, false},
-	} {
-		if got := watch.Outgoing(tt.f); got != tt.want {
-			t.Errorf("%s: Outgoing = %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}

@@ -1,6 +1,7 @@
 // Package igmp decodes IGMPv1/v2/v3 (RFC 1112, 2236, 3376) and MLDv1/v2
-// (RFC 2710, 3810) messages, and the Ethernet, IPv4 and IPv6 framing around
-// them and around multicast UDP datagrams.
+// (RFC 2710, 3810) messages. The layers around them (Ethernet, IPv4, IPv6,
+// UDP) are package packet's: Decode takes a decoded packet and adds the
+// IGMP or MLD message it carries.
 //
 // Every function is pure: it takes bytes and returns values or an error, so a
 // hostile packet is an error to count, never a panic.
@@ -101,7 +102,9 @@ func (m Message) General() bool {
 
 // Errors wrapped by the decoders, for counting drops by cause.
 var (
-	ErrTruncated = errors.New("truncated")
+	// ErrTruncated is packet.ErrTruncated: a message or a header cut short
+	// counts as one cause.
+	ErrTruncated = packet.ErrTruncated
 	ErrChecksum  = errors.New("bad checksum")
 	ErrType      = errors.New("unknown message type")
 )
@@ -186,7 +189,7 @@ func IsMLDType(t byte) bool {
 
 // ParseMLD decodes an MLD message (the ICMPv6 message, starting at its type
 // byte). The ICMPv6 checksum covers an IPv6 pseudo-header, so ParseMLD does
-// not verify it: DecodeIPv6 does.
+// not verify it: Decode does.
 func ParseMLD(b []byte) (Message, error) {
 	if len(b) < 8 {
 		return Message{}, fmt.Errorf("MLD message of %d bytes: %w", len(b), ErrTruncated)

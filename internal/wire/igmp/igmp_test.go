@@ -4,8 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mcasttools/mcast/internal/wire/igmp"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"github.com/mcasttools/mcast/internal/wire/pcap"
 )
 
@@ -43,32 +42,27 @@ func summary(p igmp.Packet) string {
 	return fmt.Sprintf("%s > %s proto %d", p.Src, p.Dst, p.Proto)
 }
 
+// decodeEthernet decodes an Ethernet frame and the IGMP or MLD message it
+// carries.
+func decodeEthernet(b []byte) (igmp.Packet, error) {
+	return igmp.DecodeFrame(packet.Frame{LinkType: pcap.LinkEthernet, Data: b})
+}
+
 func decodeFile(t *testing.T, name string) []string {
 	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcap.NewReader(f)
+	_, recs, err := pcap.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := igmp.DecodeEthernet(rec.Data)
+	for _, rec := range recs {
+		p, err := decodeEthernet(rec.Data)
 		if err != nil {
 			t.Fatalf("record %d: %v", len(out)+1, err)
 		}
 		out = append(out, summary(p))
 	}
+	return out
 }
 
 // The captures were made with tcpdump -w on lab node n1 (see testdata/README).
@@ -228,15 +222,15 @@ func TestDecodeBad(t *testing.T) {
 	good := mustHex("01005e000016 aabbccddeeff 0800 46c00028000040000102 0000 0a000002 e0000016 94040000" +
 		"2200 0000 0000 0001 04000000 ef010101")
 	fix(good[38:])
-	if _, err := igmp.DecodeEthernet(good); err != nil {
+	if _, err := decodeEthernet(good); err != nil {
 		t.Fatalf("good frame: %v", err)
 	}
 	for n := 0; n < len(good); n++ {
-		if _, err := igmp.DecodeEthernet(good[:n]); err == nil {
+		if _, err := decodeEthernet(good[:n]); err == nil {
 			t.Errorf("frame cut to %d bytes: no error", n)
 		}
 	}
-	if _, err := igmp.DecodeEthernet(mustHex("ffffffffffff aabbccddeeff 0806 0001")); !errors.Is(err, igmp.ErrNotIP) {
+	if _, err := decodeEthernet(mustHex("ffffffffffff aabbccddeeff 0806 0001")); !errors.Is(err, packet.ErrNotIP) {
 		t.Errorf("ARP: %v, want ErrNotIP", err)
 	}
 	if _, err := igmp.DecodeIP(nil); err == nil {
@@ -256,32 +250,4 @@ func TestMessageGeneral(t *testing.T) {
 		t.Error(igmp.RecordType(9).String())
 	}
 	_ = time.Second
-}
-
-func FuzzDecodeEthernet(f *testing.F) {
-	for _, name := range []string{"testdata/lab-v3.pcap", "testdata/lab-v2-fallback-querier.pcap"} {
-		fh, err := os.Open(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		r, err := pcap.NewReader(fh)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for {
-			rec, err := r.Next()
-			if err != nil {
-				break
-			}
-			f.Add(rec.Data)
-		}
-		fh.Close()
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = igmp.DecodeEthernet(b)
-		_, _ = igmp.DecodeIP(b)
-		_, _ = igmp.DecodeLinuxSLL(b)
-		_, _ = igmp.ParseIGMP(b)
-		_, _ = igmp.ParseMLD(b)
-	})
 }

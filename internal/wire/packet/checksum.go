@@ -1,6 +1,12 @@
 // Package packet decodes and builds the packet layers under the messages
-// mcast cares about: link-layer headers, IPv4, IPv6 and UDP, and the
-// Internet checksum they share.
+// mcast cares about: captured frames (Ethernet with VLAN tags, Linux cooked,
+// raw IP), IPv4, IPv6 with its extension headers, and UDP; it cuts UDP
+// segmentation-offload aggregates into datagrams, holds the capture filter
+// for multicast, and the Internet checksum these layers share. IGMP and MLD
+// messages are package igmp's, on top of this one.
+//
+// Every decoder is pure: it takes bytes and returns values or an error, so
+// a hostile packet is an error to count, never a panic.
 package packet
 
 import "encoding/binary"

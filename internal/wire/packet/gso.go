@@ -1,8 +1,7 @@
-package igmp
+package packet
 
 import (
 	"encoding/binary"
-	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net/netip"
 )
 
@@ -30,11 +29,11 @@ func SplitUDP(pkt []byte, seg int) [][]byte {
 		}
 		hlen = int(pkt[0]&0x0f) * 4
 		end = int(binary.BigEndian.Uint16(pkt[2:4]))
-		if pkt[9] != protoUDP || binary.BigEndian.Uint16(pkt[6:8])&0x3fff != 0 || hlen < 20 {
+		if pkt[9] != ProtoUDP || binary.BigEndian.Uint16(pkt[6:8])&0x3fff != 0 || hlen < 20 {
 			return single
 		}
 	case 6:
-		if len(pkt) < 40 || pkt[6] != protoUDP {
+		if len(pkt) < 40 || pkt[6] != ProtoUDP {
 			return single
 		}
 		hlen = 40
@@ -68,10 +67,10 @@ func SplitUDP(pkt []byte, seg int) [][]byte {
 			binary.BigEndian.PutUint16(b[2:4], uint16(len(b)))
 			binary.BigEndian.PutUint16(b[4:6], id+uint16(i))
 			b[10], b[11] = 0, 0
-			binary.BigEndian.PutUint16(b[10:12], packet.Checksum(b[:hlen], 0))
+			binary.BigEndian.PutUint16(b[10:12], Checksum(b[:hlen], 0))
 			src, dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
 		}
-		c := packet.Checksum(udp, packet.PseudoSum(src.AsSlice(), dst.AsSlice(), protoUDP, len(udp)))
+		c := Checksum(udp, PseudoSum(src.AsSlice(), dst.AsSlice(), ProtoUDP, len(udp)))
 		if c == 0 {
 			c = 0xffff // 0 means "no checksum"
 		}

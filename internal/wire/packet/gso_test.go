@@ -1,9 +1,8 @@
-package igmp
+package packet
 
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net/netip"
 	"testing"
 )
@@ -20,7 +19,7 @@ func udpPacket(src, dst string, payload []byte) []byte {
 	copy(udp[8:], payload)
 	if s.Is4() {
 		h := make([]byte, 20)
-		h[0], h[8], h[9] = 0x45, 1, protoUDP
+		h[0], h[8], h[9] = 0x45, 1, ProtoUDP
 		binary.BigEndian.PutUint16(h[2:], uint16(20+len(udp)))
 		binary.BigEndian.PutUint16(h[4:], 0xfffe) // the IDs wrap
 		copy(h[12:], s.AsSlice())
@@ -28,7 +27,7 @@ func udpPacket(src, dst string, payload []byte) []byte {
 		return append(h, udp...)
 	}
 	h := make([]byte, 40)
-	h[0], h[6], h[7] = 0x60, protoUDP, 1
+	h[0], h[6], h[7] = 0x60, ProtoUDP, 1
 	binary.BigEndian.PutUint16(h[4:], uint16(len(udp)))
 	copy(h[8:], s.AsSlice())
 	copy(h[24:], d.AsSlice())
@@ -77,7 +76,7 @@ func TestSplitUDP(t *testing.T) {
 				hlen := 40
 				if p.Src.Is4() {
 					hlen = 20
-					if packet.Checksum(b[:20], 0) != 0 {
+					if Checksum(b[:20], 0) != 0 {
 						t.Errorf("segment %d: bad IPv4 header checksum", i)
 					}
 					if id := binary.BigEndian.Uint16(b[4:6]); id != 0xfffe+uint16(i) {
@@ -85,7 +84,7 @@ func TestSplitUDP(t *testing.T) {
 					}
 				}
 				udp := b[hlen:]
-				if int(binary.BigEndian.Uint16(udp[4:6])) != len(udp) || packet.Checksum(udp, packet.PseudoSum(p.Src.AsSlice(), p.Dst.AsSlice(), protoUDP, len(udp))) != 0 {
+				if int(binary.BigEndian.Uint16(udp[4:6])) != len(udp) || Checksum(udp, PseudoSum(p.Src.AsSlice(), p.Dst.AsSlice(), ProtoUDP, len(udp))) != 0 {
 					t.Errorf("segment %d: UDP length or checksum wrong", i)
 				}
 				joined = append(joined, udp[8:]...)

@@ -1,27 +1,32 @@
-package igmp
+package packet
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net"
 	"net/netip"
 )
 
-// Packet is a decoded frame: its addresses and either an IGMP/MLD message or
-// a UDP datagram header.
+// Packet is a decoded frame: its link and IP addresses, the IP header facts
+// the tool reports, and the upper-layer payload with its protocol number.
 type Packet struct {
 	SrcMAC, DstMAC net.HardwareAddr // empty for raw IP
 	Src, Dst       netip.Addr
 	TTL            int  // IPv4 TTL or IPv6 hop limit
 	RouterAlert    bool // IPv4 option or IPv6 hop-by-hop Router Alert present
-	// Msg is set for IGMP and MLD packets.
-	Msg *Message
+	// Proto is the IP protocol (or IPv6 next header after the extension
+	// headers) of the payload.
+	Proto uint8
+	// Fragment is set for a fragment after the first: it carries no
+	// upper-layer header, and Payload is nil.
+	Fragment bool
+	// Payload is the upper-layer message (IPv4 payload, or what follows the
+	// IPv6 extension headers), cut to the IP length. It aliases the decoded
+	// bytes.
+	Payload []byte
 	// UDP is set for UDP datagrams.
 	UDP *UDP
-	// Proto is the IP protocol (or IPv6 next header) of the payload.
-	Proto uint8
 }
 
 // UDP is the header of a UDP datagram.
@@ -30,30 +35,52 @@ type UDP struct {
 	Len              int // payload bytes
 }
 
-// ErrNotIP is wrapped when a frame carries neither IPv4 nor IPv6: not an
-// error in a capture, just nothing to decode.
-var ErrNotIP = errors.New("not IPv4 or IPv6")
+// Errors wrapped by the decoders.
+var (
+	// ErrNotIP is wrapped when a frame carries neither IPv4 nor IPv6: not
+	// an error in a capture, just nothing to decode.
+	ErrNotIP = errors.New("not IPv4 or IPv6")
+	// ErrTruncated is wrapped when a header is cut short or its lengths do
+	// not fit the bytes.
+	ErrTruncated = errors.New("truncated")
+)
 
-// IP protocol numbers used here.
+// IP protocol numbers (IPv6 next header values) of the payloads the tool
+// decodes.
+const (
+	ProtoIGMP   = 2
+	ProtoUDP    = 17
+	ProtoICMPv6 = 58
+)
+
+// IPv6 extension headers the decoder walks.
 const (
 	protoHopByHop = 0
-	protoIGMP     = 2
-	protoUDP      = 17
 	protoRouting  = 43
 	protoFragment = 44
-	protoICMPv6   = 58
 	protoDestOpts = 60
+)
+
+// Ethertypes, and the header lengths of Ethernet II and Linux cooked (SLL
+// v1) frames.
+const (
+	etherIPv4   = 0x0800
+	etherIPv6   = 0x86dd
+	etherVLAN   = 0x8100
+	etherQinQ   = 0x88a8
+	etherHdrLen = 14
+	sllHdrLen   = 16
 )
 
 // DecodeEthernet decodes an Ethernet II frame, skipping up to two VLAN tags.
 func DecodeEthernet(b []byte) (Packet, error) {
-	if len(b) < 14 {
+	if len(b) < etherHdrLen {
 		return Packet{}, fmt.Errorf("ethernet frame of %d bytes: %w", len(b), ErrTruncated)
 	}
 	dst, src := net.HardwareAddr(b[0:6]), net.HardwareAddr(b[6:12])
 	et := binary.BigEndian.Uint16(b[12:14])
-	b = b[14:]
-	for i := 0; i < 2 && (et == 0x8100 || et == 0x88a8); i++ {
+	b = b[etherHdrLen:]
+	for i := 0; i < 2 && (et == etherVLAN || et == etherQinQ); i++ {
 		if len(b) < 4 {
 			return Packet{}, fmt.Errorf("VLAN tag: %w", ErrTruncated)
 		}
@@ -63,9 +90,9 @@ func DecodeEthernet(b []byte) (Packet, error) {
 	var p Packet
 	var err error
 	switch et {
-	case 0x0800:
+	case etherIPv4:
 		p, err = DecodeIPv4(b)
-	case 0x86dd:
+	case etherIPv6:
 		p, err = DecodeIPv6(b)
 	default:
 		return Packet{}, fmt.Errorf("ethertype 0x%04x: %w", et, ErrNotIP)
@@ -88,9 +115,8 @@ func DecodeIP(b []byte) (Packet, error) {
 	return Packet{}, fmt.Errorf("IP version %d: %w", b[0]>>4, ErrNotIP)
 }
 
-// DecodeIPv4 decodes an IPv4 packet carrying IGMP or UDP. Other protocols
-// return a Packet with neither Msg nor UDP set. Fragments after the first
-// are returned without payload.
+// DecodeIPv4 decodes an IPv4 packet and, when it carries UDP, the UDP
+// header. Fragments after the first are returned without payload.
 func DecodeIPv4(b []byte) (Packet, error) {
 	if len(b) < 20 {
 		return Packet{}, fmt.Errorf("IPv4 header of %d bytes: %w", len(b), ErrTruncated)
@@ -127,21 +153,15 @@ func DecodeIPv4(b []byte) (Packet, error) {
 		opts = opts[opts[1]:]
 	}
 	if binary.BigEndian.Uint16(b[6:8])&0x1fff != 0 {
+		p.Fragment = true
 		return p, nil // a later fragment: no transport header
 	}
-	payload := b[ihl:total]
-	var err error
-	switch p.Proto {
-	case protoIGMP:
-		err = p.setMsg(ParseIGMP(payload))
-	case protoUDP:
-		err = p.setUDP(payload)
-	}
-	return p, err
+	p.Payload = b[ihl:total]
+	return p, p.decodeUDP()
 }
 
-// DecodeIPv6 decodes an IPv6 packet carrying MLD or UDP, walking extension
-// headers. MLD checksums are verified against the pseudo-header.
+// DecodeIPv6 decodes an IPv6 packet, walking its extension headers, and,
+// when it carries UDP, the UDP header.
 func DecodeIPv6(b []byte) (Packet, error) {
 	if len(b) < 40 {
 		return Packet{}, fmt.Errorf("IPv6 header of %d bytes: %w", len(b), ErrTruncated)
@@ -181,6 +201,7 @@ func DecodeIPv6(b []byte) (Packet, error) {
 			}
 			if binary.BigEndian.Uint16(payload[2:4])&0xfff8 != 0 {
 				p.Proto = payload[0]
+				p.Fragment = true
 				return p, nil // a later fragment
 			}
 			next, payload = payload[0], payload[8:]
@@ -189,36 +210,17 @@ func DecodeIPv6(b []byte) (Packet, error) {
 		break
 	}
 	p.Proto = next
-	var err error
-	switch next {
-	case protoICMPv6:
-		if len(payload) == 0 || !IsMLDType(payload[0]) {
-			return p, nil
-		}
-		if packet.Checksum(payload, packet.PseudoSum(p.Src.AsSlice(), p.Dst.AsSlice(), protoICMPv6, len(payload))) != 0 {
-			return p, fmt.Errorf("from %s: MLD type %d: %w", p.Src, payload[0], ErrChecksum)
-		}
-		err = p.setMsg(ParseMLD(payload))
-	case protoUDP:
-		err = p.setUDP(payload)
-	}
-	return p, err
+	p.Payload = payload
+	return p, p.decodeUDP()
 }
 
-// setMsg stores a decoded IGMP or MLD message in p, or returns the decoder's
-// error naming the sender.
-func (p *Packet) setMsg(m Message, err error) error {
-	if err != nil {
-		return fmt.Errorf("from %s: %w", p.Src, err)
+// decodeUDP decodes the UDP header of a UDP payload into p, or returns the
+// error naming the sender; other protocols are left alone.
+func (p *Packet) decodeUDP() error {
+	if p.Proto != ProtoUDP {
+		return nil
 	}
-	p.Msg = &m
-	return nil
-}
-
-// setUDP decodes the UDP header b into p, or returns the error naming the
-// sender.
-func (p *Packet) setUDP(b []byte) error {
-	u, err := parseUDP(b)
+	u, err := parseUDP(p.Payload)
 	if err != nil {
 		return fmt.Errorf("from %s: %w", p.Src, err)
 	}
@@ -226,6 +228,8 @@ func (p *Packet) setUDP(b []byte) error {
 	return nil
 }
 
+// hasRouterAlert6 reports whether IPv6 hop-by-hop options hold a Router
+// Alert (option type 5).
 func hasRouterAlert6(opts []byte) bool {
 	for len(opts) > 0 {
 		if opts[0] == 0 { // Pad1
@@ -257,14 +261,14 @@ func parseUDP(b []byte) (UDP, error) {
 // DecodeLinuxSLL decodes a Linux "cooked" (SLL v1) capture record: a 16-byte
 // header whose last two bytes are the ethertype.
 func DecodeLinuxSLL(b []byte) (Packet, error) {
-	if len(b) < 16 {
+	if len(b) < sllHdrLen {
 		return Packet{}, fmt.Errorf("linux SLL header of %d bytes: %w", len(b), ErrTruncated)
 	}
 	switch et := binary.BigEndian.Uint16(b[14:16]); et {
-	case 0x0800:
-		return DecodeIPv4(b[16:])
-	case 0x86dd:
-		return DecodeIPv6(b[16:])
+	case etherIPv4:
+		return DecodeIPv4(b[sllHdrLen:])
+	case etherIPv6:
+		return DecodeIPv6(b[sllHdrLen:])
 	default:
 		return Packet{}, fmt.Errorf("ethertype 0x%04x: %w", et, ErrNotIP)
 	}

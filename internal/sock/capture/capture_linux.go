@@ -1,0 +1,91 @@
+//go:build linux
+
+package capture
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/wire/packet"
+	"github.com/mcasttools/mcast/internal/wire/pcap"
+)
+
+// Socket is a live capture: an AF_PACKET socket that yields Linux cooked
+// (SLL) frames, which keep the direction and the sender's link address.
+//
+// The socket is sock.OpenPacketOffload's, so it knows when a packet is a
+// UDP segmentation-offload aggregate (a sender's UDP_SEGMENT, as seen on
+// the sending host or across a veth): Next cuts it into the datagrams the
+// wire carries.
+type Socket struct {
+	pc    *sock.PacketConn
+	names map[int]string
+	buf   []byte
+	queue []packet.Frame // the rest of a split aggregate
+}
+
+// Open opens a capture on the named interface, or on every interface when
+// name is empty, passing only the packets filter accepts. The filter's
+// loads must read the IP header at sock.NetOff (as
+// packet.MulticastFilter(sock.NetOff) does). On one interface it also asks
+// the NIC for all multicast (PACKET_MR_ALLMULTI, dropped when the socket
+// closes), so the capture sees groups this host did not join.
+func Open(name string, filter []bpf.Instruction) (*Socket, error) {
+	prog, err := bpf.Assemble(filter)
+	if err != nil {
+		return nil, fmt.Errorf("capturing on %s: assembling the filter: %w", name, err)
+	}
+	pc, err := sock.OpenPacketOffload(name, prog, true)
+	if err != nil {
+		return nil, err
+	}
+	// An aggregate is at most 64 KiB of IP; the link and virtio headers
+	// come before it.
+	c := &Socket{pc: pc, names: map[int]string{}, buf: make([]byte, 1<<17)}
+	if name != "" {
+		c.names[pc.Ifindex()] = name
+	}
+	return c, nil
+}
+
+// LinkType is Linux cooked capture.
+func (c *Socket) LinkType() uint32 { return pcap.LinkLinuxSLL }
+
+// Next blocks for the next frame; when ctx ends it returns ctx.Err().
+func (c *Socket) Next(ctx context.Context) (packet.Frame, error) {
+	if len(c.queue) > 0 {
+		f := c.queue[0]
+		c.queue = c.queue[1:]
+		return f, nil
+	}
+	n, info, err := c.pc.Read(ctx, c.buf)
+	now := time.Now()
+	if err != nil {
+		return packet.Frame{}, err
+	}
+	fs := frames(now, c.nameOf(info.Ifindex), info, c.buf[:n])
+	c.queue = fs[1:]
+	return fs[0], nil
+}
+
+// nameOf names the interface of index idx, asking the system once per
+// index; "ifN" when it cannot.
+func (c *Socket) nameOf(idx int) string {
+	if n, ok := c.names[idx]; ok {
+		return n
+	}
+	name := fmt.Sprintf("if%d", idx)
+	if ifi, err := net.InterfaceByIndex(idx); err == nil {
+		name = ifi.Name
+	}
+	c.names[idx] = name
+	return name
+}
+
+// Close closes the socket.
+func (c *Socket) Close() error { return c.pc.Close() }

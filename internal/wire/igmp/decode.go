@@ -1,0 +1,73 @@
+package igmp
+
+import (
+	"fmt"
+
+	"github.com/mcasttools/mcast/internal/wire/packet"
+)
+
+// Packet is a decoded packet with the IGMP or MLD message it carries.
+type Packet struct {
+	packet.Packet
+	// Msg is set for IGMP and MLD packets.
+	Msg *Message
+}
+
+// ErrNotIP is packet.ErrNotIP, wrapped when a frame carries neither IPv4
+// nor IPv6. It stays for the relay's membership listener, which tests
+// DecodeIP's error for it; other code tests packet.ErrNotIP.
+var ErrNotIP = packet.ErrNotIP
+
+// Decode adds to a decoded packet the IGMP message of an IPv4 packet of
+// protocol 2, or the MLD message of an IPv6 packet carrying one in ICMPv6,
+// whose checksum it verifies against the pseudo-header. Other packets, and
+// fragments after the first, come back without a message and without error.
+func Decode(p packet.Packet) (Packet, error) {
+	out := Packet{Packet: p}
+	if p.Fragment {
+		return out, nil
+	}
+	var m Message
+	var err error
+	switch {
+	case p.Proto == packet.ProtoIGMP && p.Src.Is4():
+		m, err = ParseIGMP(p.Payload)
+	case p.Proto == packet.ProtoICMPv6 && p.Src.Is6():
+		b := p.Payload
+		if len(b) == 0 || !IsMLDType(b[0]) {
+			return out, nil
+		}
+		if packet.Checksum(b, packet.PseudoSum(p.Src.AsSlice(), p.Dst.AsSlice(), packet.ProtoICMPv6, len(b))) != 0 {
+			return out, fmt.Errorf("from %s: MLD type %d: %w", p.Src, b[0], ErrChecksum)
+		}
+		m, err = ParseMLD(b)
+	default:
+		return out, nil
+	}
+	if err != nil {
+		return out, fmt.Errorf("from %s: %w", p.Src, err)
+	}
+	out.Msg = &m
+	return out, nil
+}
+
+// DecodeIP decodes a raw IPv4 or IPv6 packet (packet.DecodeIP) and the IGMP
+// or MLD message it carries (Decode).
+func DecodeIP(b []byte) (Packet, error) {
+	return decoded(packet.DecodeIP(b))
+}
+
+// DecodeFrame decodes a captured frame by its link type
+// (packet.DecodeFrame) and the IGMP or MLD message it carries (Decode).
+func DecodeFrame(f packet.Frame) (Packet, error) {
+	return decoded(packet.DecodeFrame(f))
+}
+
+// decoded is Decode after a packet decoder, which it passes its error
+// through untouched.
+func decoded(p packet.Packet, err error) (Packet, error) {
+	if err != nil {
+		return Packet{Packet: p}, err
+	}
+	return Decode(p)
+}

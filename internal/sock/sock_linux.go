@@ -428,10 +428,7 @@ func Dial(group netip.Addr, port uint16, o SendOptions) (*Sender, error) {
 		scope = o.IfIndex
 	}
 	s.sa, s.salen = rawSockaddr(s.dst, scope)
-	s.gsoOOB = make([]byte, unix.CmsgSpace(2))
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&s.gsoOOB[0]))
-	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
-	h.SetLen(unix.CmsgLen(2))
+	s.gsoOOB = make([]byte, 0, SegmentOOBLen)
 	s.mmsgFn, s.segMsgFn = s.sendmmsg, s.sendmsg
 	return s, nil
 }
@@ -524,7 +521,7 @@ func (s *Sender) SendSegments(buf []byte, seg int) error {
 		return s.Send(buf)
 	}
 	if !s.gsoOff {
-		*(*uint16)(unsafe.Pointer(&s.gsoOOB[unix.CmsgLen(0)])) = uint16(seg)
+		s.gsoOOB = AppendSegmentSize(s.gsoOOB[:0], seg)
 		s.iov = unix.Iovec{Base: &buf[0]}
 		s.iov.SetLen(len(buf))
 		s.msg = unix.Msghdr{}
@@ -543,7 +540,7 @@ func (s *Sender) SendSegments(buf []byte, seg int) error {
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EIO), errors.Is(err, unix.ENOPROTOOPT), errors.Is(err, unix.EOPNOTSUPP):
+		case SegmentUnsupported(err):
 			s.gsoOff = true
 		default:
 			return s.wrap(err)

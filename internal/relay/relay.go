@@ -3,9 +3,15 @@
 // unicast UDP to the peer relays that want them, and re-emits them there,
 // with the original source address by default.
 //
-// The pure parts (frame handling, interest, dedupe, loop detection,
-// election, rate caps, fragmentation) live in files without a build
-// suffix; the sockets are in relay_linux.go.
+// The pure parts live in files without a build suffix, by job: the peer
+// and route tables (peers.go), what the relay wants and joins
+// (interest.go), the forward path from the LAN to the peers (forward.go),
+// the emit path from the peers to the LAN (emit.go), the periodic work
+// (tick.go) and reloads (reload.go), with dedupe, loop detection,
+// election, rate caps and fragmentation beside them. They reach the
+// sockets through a small seam (linkIO, io.go); its Linux implementation
+// (io_linux.go) opens them through internal/sock, and the loops that feed
+// the pure paths with batches are in run_linux.go.
 package relay
 
 import (

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/ipv4"
-
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 )
@@ -63,13 +61,15 @@ func BenchmarkReceive(b *testing.B) {
 						frames[k] = s.keys.Seal(frames[k][:0], relayframe.Header{Type: relayframe.TypeData, Sender: s.cfg.ID, Seq: uint64(i + 1)}, body)
 					}
 				}
-				r.io = &osIO{mtu: 1500}
+				fio := newFakeIO(1500)
+				fio.discard = true
 				if source == "relay" {
 					r.cfg.Source = config.SourceRelay
 					r.table.Load().cfg.Source = config.SourceRelay
-					r.io.ue4 = discard{}
-					r.io.emitGSO.Store(true)
+					fio.link.udp4 = true
+					fio.link.emitGSO.Store(true)
 				}
+				r.setIO(fio)
 				w := &recvWork{}
 				from := netip.MustParseAddrPort("10.0.2.10:7474")
 				// Timed by hand, sealing excluded (StopTimer costs more than
@@ -99,9 +99,3 @@ func BenchmarkReceive(b *testing.B) {
 		}
 	}
 }
-
-// discard is a batchConn that takes every message.
-type discard struct{}
-
-func (discard) ReadBatch([]ipv4.Message, int) (int, error)       { return 0, nil }
-func (discard) WriteBatch(ms []ipv4.Message, _ int) (int, error) { return len(ms), nil }

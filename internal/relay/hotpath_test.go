@@ -85,7 +85,7 @@ func TestHotPathAllocs(t *testing.T) {
 			body, _ := relayframe.AppendRecord(nil, &rec)
 			frames[i] = b.keys.Seal(nil, relayframe.Header{Type: relayframe.TypeData, Sender: b.cfg.ID, Seq: uint64(i + 1)}, body)
 		}
-		r.io = &osIO{mtu: 1500}
+		r.setIO(newFakeIO(1500))
 		rw := &recvWork{}
 		from := netip.MustParseAddrPort("10.0.2.10:7474")
 		_ = from

@@ -3,9 +3,10 @@ package relay
 import (
 	"encoding/binary"
 	"errors"
-	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net/netip"
 	"time"
+
+	"github.com/mcasttools/mcast/internal/wire/packet"
 
 	"golang.org/x/net/bpf"
 )
@@ -199,28 +200,6 @@ func OnlyIPv4(filter []bpf.Instruction) []bpf.Instruction {
 		bpf.RetConstant{Val: 0},
 	}
 	return append(out, filter...)
-}
-
-// vnetHdrLen is the size of the virtio-net header a packet socket with
-// PACKET_VNET_HDR puts before each packet.
-const vnetHdrLen = 10
-
-// vnetSegment reads the virtio-net header at the start of b: the segment
-// size of a UDP packet not yet segmented (0 for a plain packet); ok is
-// false when b is too short or the packet is another kind of segmented
-// packet.
-func vnetSegment(b []byte) (seg int, ok bool) {
-	if len(b) < vnetHdrLen {
-		return 0, false
-	}
-	const gsoNone, gsoUDPL4, gsoECN = 0, 5, 0x80
-	switch b[1] &^ gsoECN {
-	case gsoNone:
-		return 0, true
-	case gsoUDPL4:
-		return int(binary.NativeEndian.Uint16(b[4:6])), true
-	}
-	return 0, false
 }
 
 // ipOffset finds the IPv4 header in frame, which starts with a link-layer

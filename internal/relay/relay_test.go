@@ -3,13 +3,16 @@ package relay
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/mcasttools/mcast/internal/wire/packet"
 	"hash/maphash"
 	"net/netip"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
@@ -48,12 +51,20 @@ func TestPacketRoundTrip(t *testing.T) {
 
 func TestParseMembership(t *testing.T) {
 	b, _ := os.ReadFile("testdata/igmp")
-	got := ParseIGMP(b, "eth0")
+	v4, err := sys.ParseIGMP(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := groupUsers(v4, nil, "eth0")
 	if len(got) != 2 || got[netip.MustParseAddr("239.1.1.1")] != 2 || got[netip.MustParseAddr("224.0.0.1")] != 1 {
 		t.Fatalf("igmp: %v", got)
 	}
 	b6, _ := os.ReadFile("testdata/igmp6")
-	got6 := ParseIGMP6(b6, "eth0")
+	v6, err := sys.ParseIGMP6(bytes.NewReader(b6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got6 := groupUsers(nil, v6, "eth0")
 	if len(got6) != 2 || got6[netip.MustParseAddr("ff15::1")] != 2 {
 		t.Fatalf("igmp6: %v", got6)
 	}
@@ -205,17 +216,17 @@ func TestContentKey(t *testing.T) {
 // inside the packet.
 func FuzzCaptured(f *testing.F) {
 	pkt := AppendIPv4UDP(nil, netip.MustParseAddrPort("10.0.1.10:40000"), netip.MustParseAddrPort("239.1.1.1:5001"), 7, 1, bytes.Repeat([]byte("x"), 300))
-	plain := append(make([]byte, vnetHdrLen), pkt...)
+	plain := append(make([]byte, sock.VNetHdrLen), pkt...)
 	seg := append([]byte{0, 5, 0, 0, 100, 0, 0, 0, 0, 0}, pkt...)
 	f.Add(plain)
 	f.Add(seg)
 	f.Add(seg[:40])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		n, ok := vnetSegment(b)
+		n, ok := sock.VNetSegment(b)
 		if !ok {
 			return
 		}
-		_, _, _, _, payload, err := ParseIPv4UDP(b[vnetHdrLen:])
+		_, _, _, _, payload, err := ParseIPv4UDP(b[sock.VNetHdrLen:])
 		if err != nil {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/mcasttools/mcast/internal/sock"
 	"golang.org/x/net/ipv4"
 )
 
@@ -89,9 +90,9 @@ func (s *segSender) build(runs []segRun, v6 bool) []ipv4.Message {
 		r := &runs[i]
 		m := s.msg(i)
 		m.Buffers[0] = r.buf
-		m.OOB = appendTTL(m.OOB[:0], v6, r.ttl)
+		m.OOB = sock.AppendTTL(m.OOB[:0], v6, r.ttl)
 		if r.count > 1 {
-			m.OOB = appendSegmentSize(m.OOB, r.size)
+			m.OOB = sock.AppendSegmentSize(m.OOB, r.size)
 		}
 		m.Addr = s.addr(r.dst)
 	}
@@ -104,7 +105,7 @@ func (s *segSender) split(r *segRun, v6 bool) []ipv4.Message {
 		m := s.msg(i)
 		end := min((i+1)*r.size, len(r.buf))
 		m.Buffers[0] = r.buf[i*r.size : end]
-		m.OOB = appendTTL(m.OOB[:0], v6, r.ttl)
+		m.OOB = sock.AppendTTL(m.OOB[:0], v6, r.ttl)
 		m.Addr = s.addr(r.dst)
 	}
 	return s.msgs[:r.count]

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/netip"
 	"testing"
+
+	"github.com/mcasttools/mcast/internal/sock"
 )
 
 func TestSegBatch(t *testing.T) {
@@ -66,9 +68,9 @@ func TestSegBatch(t *testing.T) {
 			var s segSender
 			msgs := s.build(b.runs[:b.n], false)
 			for i, m := range msgs {
-				seg := len(appendSegmentSize(nil, 1)) > 0 && b.runs[i].count > 1
-				if want := len(appendTTL(nil, false, 1)); seg {
-					want += len(appendSegmentSize(nil, 1))
+				seg := len(sock.AppendSegmentSize(nil, 1)) > 0 && b.runs[i].count > 1
+				if want := len(sock.AppendTTL(nil, false, 1)); seg {
+					want += len(sock.AppendSegmentSize(nil, 1))
 					if len(m.OOB) != want {
 						t.Errorf("message %d: %d bytes of control messages, want %d", i, len(m.OOB), want)
 					}

@@ -2,6 +2,7 @@ package sock
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"time"
 	"unsafe"
@@ -76,4 +77,52 @@ func rawSockaddr(ap netip.AddrPort, scope int) (unix.RawSockaddrInet6, uint32) {
 	sa.Addr = ap.Addr().As16()
 	sa.Scope_id = uint32(scope)
 	return sa, unix.SizeofSockaddrInet6
+}
+
+// GROSize returns the segment size of a UDP_GRO control message in oob (the
+// datagrams the kernel coalesced into one read are all of that size but the
+// last), or 0.
+func GROSize(oob []byte) int {
+	var d Datagram
+	return parseCmsgs(oob, &d)
+}
+
+// SegmentOOBLen is the control message space of one UDP_SEGMENT size.
+var SegmentOOBLen = unix.CmsgSpace(2)
+
+// AppendSegmentSize appends a UDP_SEGMENT control message to b: the kernel
+// cuts the message into datagrams of size bytes (the last may be shorter).
+func AppendSegmentSize(b []byte, size int) []byte {
+	n := len(b)
+	b = append(b, make([]byte, unix.CmsgSpace(2))...)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[n]))
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	binary.NativeEndian.PutUint16(b[n+unix.CmsgLen(0):], uint16(size))
+	return b
+}
+
+// SegmentUnsupported reports whether err, from a send with UDP_SEGMENT,
+// says that the kernel cannot segment it (an old kernel, or a device
+// without checksum offload): the sender should send datagram by datagram.
+func SegmentUnsupported(err error) bool {
+	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOPROTOOPT) || errors.Is(err, unix.EOPNOTSUPP)
+}
+
+// AppendTTL appends an IP_TTL (IPv4) or IPV6_HOPLIMIT (v6) control message
+// to b, so that one send carries its own TTL. An IPv4 TTL of 0 is sent as 1
+// (IP_TTL takes 1-255).
+func AppendTTL(b []byte, v6 bool, ttl uint8) []byte {
+	n := len(b)
+	b = append(b, make([]byte, unix.CmsgSpace(4))...)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[n]))
+	h.Level, h.Type = unix.IPPROTO_IP, unix.IP_TTL
+	v := int32(max(ttl, 1))
+	if v6 {
+		h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT
+		v = int32(ttl)
+	}
+	h.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(b[n+unix.CmsgLen(0):], uint32(v))
+	return b
 }

@@ -44,12 +44,11 @@ type PacketConn struct {
 	raw     bool // SOCK_RAW with PACKET_AUXDATA: Read strips the link header
 	vnet    bool // and frames start with a struct virtio_net_hdr
 	oob     []byte
+
+	// A blocking batch socket (PacketOptions.Batch): fd and its buffers.
+	fd int
+	in batchBufs
 }
-
-// vnetHdrLen is sizeof(struct virtio_net_hdr).
-const vnetHdrLen = 10
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // OpenPacket opens a packet socket on the named interface, or on every
 // interface when name is empty, with filter attached before any packet is
@@ -57,7 +56,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // multicast frame (PACKET_MR_ALLMULTI, dropped when the socket closes), so
 // that groups this host did not join are heard too; it needs a name.
 func OpenPacket(name string, filter []bpf.RawInstruction, allMulti bool) (*PacketConn, error) {
-	return openPacket(name, filter, allMulti, false)
+	return OpenPacketWith(name, PacketOptions{Filter: filter, AllMulti: allMulti})
 }
 
 // OpenPacketOffload is OpenPacket for a capture that must count datagrams
@@ -70,11 +69,14 @@ func OpenPacket(name string, filter []bpf.RawInstruction, allMulti bool) (*Packe
 // sees the link header first: it must load relative to the network header
 // (SKF_NET_OFF).
 func OpenPacketOffload(name string, filter []bpf.RawInstruction, allMulti bool) (*PacketConn, error) {
-	return openPacket(name, filter, allMulti, true)
+	return OpenPacketWith(name, PacketOptions{Filter: filter, AllMulti: allMulti, Offload: true})
 }
 
-func openPacket(name string, filter []bpf.RawInstruction, allMulti, raw bool) (*PacketConn, error) {
-	c := &PacketConn{name: name, raw: raw}
+// OpenPacketWith opens a packet socket on the named interface (every
+// interface when name is empty) as o says.
+func OpenPacketWith(name string, o PacketOptions) (*PacketConn, error) {
+	raw := o.Offload || o.Batch > 0
+	c := &PacketConn{name: name, raw: raw, fd: -1}
 	if name != "" {
 		ifi, err := net.InterfaceByName(name)
 		if err != nil {
@@ -88,7 +90,10 @@ func openPacket(name string, filter []bpf.RawInstruction, allMulti, raw bool) (*
 	if raw {
 		typ = unix.SOCK_RAW
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if o.Batch == 0 {
+		typ |= unix.SOCK_NONBLOCK // read through Go's poller
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			return nil, fmt.Errorf("opening an AF_PACKET socket: %w (capturing needs CAP_NET_RAW: run as root or grant the capability)", err)
@@ -99,17 +104,24 @@ func openPacket(name string, filter []bpf.RawInstruction, allMulti, raw bool) (*
 		unix.Close(fd)
 		return nil, fmt.Errorf("capturing on %s: %s: %w", c.ifaceName(), what, err)
 	}
-	if len(filter) > 0 {
-		ins := make([]unix.SockFilter, len(filter))
-		for i, r := range filter {
-			ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-		}
-		fprog := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
-		if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
+	if len(o.Filter) > 0 {
+		if err := attachFilter(fd, o.Filter); err != nil {
 			return fail("attaching the filter", err)
 		}
 	}
-	if raw {
+	switch {
+	case o.Batch > 0:
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+			return fail("asking for PACKET_VNET_HDR", err)
+		}
+		c.vnet = true
+		if err := setReadTimeout(fd); err != nil {
+			return fail("setting the receive timeout", err)
+		}
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+		}
+	case raw:
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
 			return fail("asking for PACKET_AUXDATA", err)
 		}
@@ -118,16 +130,23 @@ func openPacket(name string, filter []bpf.RawInstruction, allMulti, raw bool) (*
 		c.vnet = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1) == nil
 		c.oob = make([]byte, 256)
 	}
+	// Every protocol: only such a socket sees the packets this host sends.
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: c.ifindex}); err != nil {
 		return fail("binding", err)
 	}
-	if allMulti && c.ifindex != 0 {
+	if o.AllMulti && c.ifindex != 0 {
 		mr := unix.PacketMreq{Ifindex: int32(c.ifindex), Type: unix.PACKET_MR_ALLMULTI}
 		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mr); err != nil {
 			return fail("asking for all multicast", err)
 		}
 	}
 	c.f = os.NewFile(uintptr(fd), "packet")
+	if o.Batch > 0 {
+		// Blocking: read by a goroutine that waits in recvmmsg.
+		c.fd = fd
+		c.in = newBatchBufs(o.Batch, VNetHdrLen+65536, false, 0)
+		return c, nil
+	}
 	rc, err := c.f.SyscallConn()
 	if err != nil {
 		c.f.Close()
@@ -136,6 +155,31 @@ func openPacket(name string, filter []bpf.RawInstruction, allMulti, raw bool) (*
 	c.rc = rc
 	return c, nil
 }
+
+// attachFilter attaches a classic BPF program to the socket fd.
+func attachFilter(fd int, filter []bpf.RawInstruction) error {
+	ins := make([]unix.SockFilter, len(filter))
+	for i, r := range filter {
+		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog)
+}
+
+// ReadBatch, on a socket opened with PacketOptions.Batch, waits up to
+// ReadTimeout for frames and reads as many as are queued, up to the batch
+// size; 0 frames and no error means the wait timed out. Frame returns them.
+func (c *PacketConn) ReadBatch() (int, error) {
+	if c.fd < 0 {
+		return 0, fmt.Errorf("capturing on %s: ReadBatch on a socket opened without a batch size", c.ifaceName())
+	}
+	return c.in.read(c.fd)
+}
+
+// Frame is frame i of the last ReadBatch, as the kernel gave it: a
+// virtio-net header (see VNetSegment), the link-layer header, the packet.
+// It is valid until the next ReadBatch.
+func (c *PacketConn) Frame(i int) []byte { return c.in.bufs[i][:c.in.hdrs[i].Len] }
 
 func (c *PacketConn) ifaceName() string {
 	if c.name == "" {
@@ -198,15 +242,13 @@ func (c *PacketConn) Read(ctx context.Context, buf []byte) (int, PacketInfo, err
 		}
 		skip := 0
 		if c.vnet {
-			if got < vnetHdrLen {
+			if got < VNetHdrLen {
 				continue
 			}
-			// struct virtio_net_hdr: flags, gso_type, hdr_len, gso_size,
-			// ... in host byte order for a packet socket.
-			if buf[1]&^unix.VIRTIO_NET_HDR_GSO_ECN == unix.VIRTIO_NET_HDR_GSO_UDP_L4 {
-				info.GSOSize = int(binary.NativeEndian.Uint16(buf[4:6]))
+			if seg, ok := VNetSegment(buf[:got]); ok {
+				info.GSOSize = seg
 			}
-			skip = vnetHdrLen
+			skip = VNetHdrLen
 		}
 		skip += linkHeaderLen(c.oob[:oobn], sll)
 		if skip > got {

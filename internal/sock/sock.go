@@ -1,9 +1,18 @@
-// Package sock opens the sockets the tool uses, on top of golang.org/x/net
-// ipv4/ipv6 and golang.org/x/sys/unix: a Listener joined to groups on one
-// interface (any-source, SSM include or exclude, or broadcast) that reports
-// where each datagram really arrived and reads in batches (recvmmsg, UDP_GRO),
-// and a Sender pinned to an interface with a TTL and a loopback setting that
-// writes in batches (UDP_SEGMENT, else sendmmsg).
+// Package sock opens and drives the sockets the tool uses, on top of
+// golang.org/x/net ipv4/ipv6 and golang.org/x/sys/unix:
+//   - a Listener joined to groups on one interface (any-source, SSM include
+//     or exclude, or broadcast) that reports where each datagram really
+//     arrived and reads in batches (recvmmsg, UDP_GRO), and a Sender pinned
+//     to an interface with a TTL and a loopback setting that writes in
+//     batches (UDP_SEGMENT, else sendmmsg);
+//   - a UDPConn, a blocking UDP socket read and written in batches (the
+//     relay's underlay);
+//   - a PacketConn, an AF_PACKET capture with a kernel-side filter, read one
+//     packet at a time through Go's poller or, blocking, in batches with the
+//     virtio-net header that tells a segmented send's segment size;
+//   - an IPConn, a raw IP or UDP socket bound to one interface that joins
+//     groups, captures, and emits whole packets or marked datagrams;
+//   - the control messages they share (UDP_SEGMENT, UDP_GRO, TTL).
 package sock
 
 import (

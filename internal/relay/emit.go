@@ -1,0 +1,347 @@
+package relay
+
+// The emit path: a frame from a peer is opened, its datagrams deduplicated
+// and re-emitted on the LAN.
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/wire/relayframe"
+	"golang.org/x/net/ipv4"
+)
+
+// recvWork is the state of the underlay loop: re-emissions being batched.
+type recvWork struct {
+	out4, out6 emitBatch
+	seg4, seg6 segBatch // `source relay` re-emissions, through UDP sockets
+	segs       segSender
+	hello      []relayframe.Interest
+}
+
+type emitBatch struct {
+	bufs  [][]byte
+	msgs  []ipv4.Message
+	addrs map[netip.Addr]*net.IPAddr
+	n     int
+}
+
+func (b *emitBatch) add(dst netip.Addr) *[]byte {
+	if b.n == len(b.bufs) {
+		b.bufs = append(b.bufs, make([]byte, 0, 2048))
+		b.msgs = append(b.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
+	}
+	if b.addrs == nil {
+		b.addrs = map[netip.Addr]*net.IPAddr{}
+	}
+	a := b.addrs[dst]
+	if a == nil {
+		a = &net.IPAddr{IP: dst.AsSlice()}
+		b.addrs[dst] = a
+	}
+	b.msgs[b.n].Addr = a
+	b.n++
+	return &b.bufs[b.n-1]
+}
+
+// onDatagram handles one read from the underlay: a frame, or frames the
+// kernel coalesced (UDP_GRO), all of seg bytes but the last.
+func (r *Relay) onDatagram(w *recvWork, from netip.AddrPort, b []byte, seg int, now time.Time) {
+	if seg <= 0 {
+		seg = len(b)
+	}
+	for len(b) > 0 {
+		k := min(seg, len(b))
+		r.onFrame(w, from, b[:k], now)
+		b = b[k:]
+	}
+}
+
+// onFrame handles one frame read from the underlay.
+func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Time) {
+	h, _, err := relayframe.ParseHeader(b)
+	if err != nil {
+		r.stats.drop(DropMalformed)
+		return
+	}
+	r.mu.Lock()
+	p := r.peers[h.Sender]
+	r.mu.Unlock()
+	if p == nil {
+		r.stats.drop(DropUnknownPeer)
+		return
+	}
+	if from.Addr().Unmap() != p.cfg.Addr.Addr() {
+		r.stats.drop(DropWrongSource)
+		return
+	}
+	if !p.replay.Check(h.Seq) {
+		r.stats.drop(DropReplay)
+		return
+	}
+	// Decrypted in place: the frame's buffer is this loop's until the
+	// next read, and everything taken from it is copied before then.
+	clear, err := r.keys.Open(b[relayframe.HeaderLen:relayframe.HeaderLen], h, b)
+	if err != nil {
+		r.stats.drop(DropAuth)
+		if !p.authWarned.Swap(true) {
+			r.log.Warn("a frame from the peer's address failed authentication: forged, or the peer has another key file or cipher",
+				"peer", p.cfg.Name, "addr", from.String())
+		}
+		return
+	}
+	if p.authWarned.Load() {
+		p.authWarned.Store(false)
+	}
+	p.replay.Accept(h.Seq)
+	p.recvFrames.Add(1)
+	p.recvBytes.Add(uint64(len(b)))
+	p.lastSeen.Store(now.UnixNano())
+	if !p.up.Load() {
+		p.up.Store(true)
+		r.log.Info("peer up", "peer", p.cfg.Name, "addr", p.cfg.Addr.String())
+		r.mu.Lock()
+		r.rebuild()
+		r.mu.Unlock()
+		r.kickTick() // so that it hears our interests at once
+	}
+	switch h.Type {
+	case relayframe.TypeHello:
+		hl, err := relayframe.ParseHello(clear, w.hello[:0])
+		if err != nil {
+			r.stats.drop(DropMalformed)
+			return
+		}
+		w.hello = hl.Interests
+		r.mu.Lock()
+		if !slices.Equal(p.sources, hl.Sources) {
+			p.sources = slices.Clone(hl.Sources)
+			r.log.Info("peer re-emits from its own address", "peer", p.cfg.Name, "sources", fmt.Sprint(hl.Sources))
+			r.rebuild()
+		}
+		if !sameWants(p.wants, hl.Interests) {
+			p.wants = map[relayframe.Interest]bool{}
+			for _, in := range hl.Interests {
+				p.wants[in] = true
+			}
+			r.log.Info("peer interest", "peer", p.cfg.Name, "wants", formatInterests(hl.Interests))
+			r.rebuild()
+			r.mu.Unlock()
+			r.kickTick() // joins may change
+			return
+		}
+		r.mu.Unlock()
+	case relayframe.TypeData:
+		t := r.table.Load()
+		rest := clear
+		for len(rest) > 0 {
+			rec, next, err := relayframe.ParseRecord(rest)
+			if err != nil {
+				r.stats.drop(DropMalformed)
+				return
+			}
+			rest = next
+			r.onRecord(w, t, p, &rec, now)
+		}
+	}
+}
+
+func sameWants(m map[relayframe.Interest]bool, list []relayframe.Interest) bool {
+	if len(m) != len(list) {
+		return false
+	}
+	for _, in := range list {
+		if !m[in] {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Record, now time.Time) {
+	g := rec.Dst.Addr()
+	if rec.Broadcast {
+		if g != broadcastGroup || !t.cfg.CarriesBroadcast(rec.Dst.Port()) || !rec.Src.Addr().Is4() {
+			r.stats.drop(DropNotCarried)
+			return
+		}
+	} else if !g.IsMulticast() || !t.cfg.Carries(g) {
+		r.stats.drop(DropNotCarried)
+		return
+	}
+	if rec.Kind == relayframe.KindFragment {
+		r.amu.Lock()
+		whole, done, full := r.reasm.add(p.cfg.ID, rec, now)
+		r.amu.Unlock()
+		if full {
+			r.stats.drop(DropReassembly)
+		}
+		if !done {
+			return
+		}
+		r.stats.reassembled.Add(1)
+		*rec = whole
+	}
+	if !p.dedupe.Accept(rec.ID) {
+		r.stats.drop(DropDuplicate)
+		return
+	}
+	ck := contentKey(r.seed, rec.Src, rec.Dst, rec.IPID, rec.Broadcast, rec.Payload)
+	r.cmu.Lock()
+	loop := r.seen.Has(ck, now)
+	r.cmu.Unlock()
+	if loop {
+		r.stats.drop(DropLoop)
+		return
+	}
+	if r.link.ownSource(rec.Src) {
+		// This relay's own `source relay` re-emission, captured by another
+		// relay and sent back: its key differs (the kernel chose the IPv4
+		// identification), its source does not.
+		r.stats.drop(DropLoop)
+		return
+	}
+	if !t.forwarder(g) {
+		r.stats.drop(DropNotForwarder)
+		return
+	}
+	p.recvByGroup.inc(g)
+	if err := r.emit(w, t, rec, ck, now); err != nil {
+		r.stats.drop(DropTooBig)
+	}
+}
+
+// emit builds the datagram's packet for the LAN and queues it.
+func (r *Relay) emit(w *recvWork, t *routeTable, rec *relayframe.Record, ck uint64, now time.Time) error {
+	src, dst := rec.Src, rec.Dst
+	v6 := dst.Addr().Is6()
+	if t.cfg.Source == config.SourceRelay && r.link.udpEmit(v6) {
+		// From the relay's own UDP socket: the kernel builds the headers,
+		// and same-sized datagrams to one group go out as one segmented
+		// send.
+		if rec.Broadcast {
+			dst = netip.AddrPortFrom(r.link.bcast4, dst.Port())
+		}
+		hdr, b := 28, &w.seg4
+		if v6 {
+			hdr, b = 48, &w.seg6
+		}
+		if hdr+len(rec.Payload) > r.link.mtu {
+			return errors.New("too big")
+		}
+		b.add(dst, rec.TTL, rec.Payload, r.link.emitGSO.Load())
+		// Own re-emissions carry the relay's mark and never reach the
+		// capture filter; the content key still guards against copies.
+		r.cmu.Lock()
+		r.seen.Add(ck, now)
+		r.cmu.Unlock()
+		r.stats.emitted.inc(rec.Dst.Addr())
+		return nil
+	}
+	if t.cfg.Source == config.SourceRelay {
+		a := r.link.addr4
+		if v6 {
+			a = r.link.addr6
+		}
+		if !a.IsValid() {
+			return errors.New("no source address of that family")
+		}
+		src = netip.AddrPortFrom(a, src.Port())
+	}
+	if rec.Broadcast {
+		dst = netip.AddrPortFrom(r.link.bcast4, dst.Port())
+	}
+	limit := r.link.mtu
+	var bp *[]byte
+	if v6 {
+		if 48+len(rec.Payload) > limit || !r.link.has6() {
+			return errors.New("too big")
+		}
+		bp = w.out6.add(dst.Addr())
+		*bp = AppendIPv6UDP((*bp)[:0], src, dst, rec.TTL, rec.Payload)
+		w.out6.msgs[w.out6.n-1].Buffers[0] = *bp
+	} else {
+		if 28+len(rec.Payload) > limit {
+			return errors.New("too big")
+		}
+		bp = w.out4.add(dst.Addr())
+		*bp = AppendIPv4UDP((*bp)[:0], src, dst, rec.IPID, rec.TTL, rec.Payload)
+		w.out4.msgs[w.out4.n-1].Buffers[0] = *bp
+	}
+	// The capture socket will see this packet come back: remember it.
+	r.cmu.Lock()
+	r.seen.Add(ck, now)
+	if src != rec.Src {
+		r.seen.Add(contentKey(r.seed, src, rec.Dst, rec.IPID, rec.Broadcast, rec.Payload), now)
+	}
+	r.cmu.Unlock()
+	r.stats.emitted.inc(rec.Dst.Addr())
+	return nil
+}
+
+func (r *Relay) flushEmit(w *recvWork) {
+	for _, b := range []*emitBatch{&w.out4, &w.out6} {
+		msgs := b.msgs[:b.n]
+		for len(msgs) > 0 {
+			n, err := r.io.emitPackets(b == &w.out6, msgs)
+			if err != nil {
+				r.stats.drop(DropEmitError)
+				r.log.Debug("re-emitting", "err", err)
+				n = max(n, 1)
+			}
+			msgs = msgs[n:]
+		}
+		b.n = 0
+	}
+	r.flushSeg(w, false, &w.seg4)
+	r.flushSeg(w, true, &w.seg6)
+}
+
+// flushSeg sends the `source relay` runs: one message per run, all in one
+// sendmmsg. When the kernel refuses a segmented send, the relay logs it
+// once, sends that run datagram by datagram, and stops merging.
+func (r *Relay) flushSeg(w *recvWork, v6 bool, b *segBatch) {
+	runs := b.runs[:b.n]
+	b.n = 0
+	for len(runs) > 0 {
+		msgs := w.segs.build(runs, v6)
+		n, err := r.io.emitDatagrams(v6, msgs)
+		for _, run := range runs[:n] {
+			if run.count > 1 {
+				r.stats.segmentedSends.Add(1)
+			}
+		}
+		runs = runs[n:]
+		if err == nil && n > 0 {
+			continue
+		}
+		if len(runs) == 0 {
+			break
+		}
+		if runs[0].count > 1 && sock.SegmentUnsupported(err) {
+			if r.link.emitGSO.Swap(false) {
+				r.log.Warn("the kernel refused a segmented (UDP_SEGMENT) re-emission: sending datagram by datagram", "err", err)
+			}
+			one := w.segs.split(&runs[0], v6)
+			for len(one) > 0 {
+				k, err := r.io.emitDatagrams(v6, one)
+				if err != nil {
+					r.stats.drop(DropEmitError)
+					r.log.Debug("re-emitting", "err", err)
+					k = max(k, 1)
+				}
+				one = one[k:]
+			}
+		} else {
+			r.stats.dropN(DropEmitError, uint64(runs[0].count))
+			r.log.Debug("re-emitting", "err", err)
+		}
+		runs = runs[1:]
+	}
+}

@@ -1,0 +1,65 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mcasttools/mcast/internal/relay/config"
+)
+
+// Reload applies a new configuration. The settings restartOnly names
+// cannot change without a restart.
+func (r *Relay) Reload(cfg *config.Config) error {
+	r.mu.Lock()
+	if err := restartOnly(r.cfg, cfg); err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	if needs6(cfg) && !r.link.has6() {
+		r.mu.Unlock()
+		return errors.New("IPv6 groups added: restart the relay to open its IPv6 sockets")
+	}
+	r.cfg = cfg
+	r.setPeers(cfg)
+	r.rebuild()
+	r.mu.Unlock()
+	r.reloads.Add(1)
+	r.log.Info("reloaded", "peers", len(cfg.Peers), "groups", len(cfg.Groups), "broadcast_ports", len(cfg.BroadcastPorts))
+	r.kickTick()
+	return nil
+}
+
+// restartOnly names the first setting that a reload from old to cfg would
+// change and that only a restart applies, or returns nil.
+func restartOnly(old, cfg *config.Config) error {
+	for _, f := range []struct {
+		name     string
+		from, to any
+	}{
+		{"node", old.Node, cfg.Node},
+		{"listen", old.Listen, cfg.Listen},
+		{"interface", old.Interface, cfg.Interface},
+		{"key", old.KeyFile, cfg.KeyFile},
+		{"cipher", old.Cipher, cfg.Cipher},
+		{"source relay port", old.SourcePort, cfg.SourcePort},
+		{"metrics", old.Metrics, cfg.Metrics},
+		{"admin", old.Admin, cfg.Admin},
+	} {
+		if f.from != f.to {
+			return fmt.Errorf("%s changed from %q to %q: restart the relay for that", f.name, fmt.Sprint(f.from), fmt.Sprint(f.to))
+		}
+	}
+	return nil
+}
+
+func needs6(cfg *config.Config) bool {
+	if cfg.Auto {
+		return true
+	}
+	for _, p := range cfg.Groups {
+		if p.Addr().Is6() {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,326 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/wire/igmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// Run opens the relay's sockets and carries datagrams until ctx ends.
+// When the LAN interface vanishes (deleted, or replaced by another of its
+// name), the relay closes its sockets, counts it, and opens them again once
+// the interface is back; meanwhile it carries nothing and its peers see it
+// down.
+func (r *Relay) Run(ctx context.Context) error {
+	cfg := r.config()
+	o, err := openIO(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	srv, err := startServers(ctx, r, cfg)
+	if err != nil {
+		o.close()
+		return err
+	}
+	defer srv.close()
+	r.log.Info("relay started", "node", cfg.Node, "listen", cfg.Listen.String(), "interface", cfg.Interface,
+		"peers", len(cfg.Peers), "source", string(cfg.Source), "admin", cfg.Admin, "metrics", cfg.Metrics)
+	for o != nil {
+		r.setIO(o)
+		lost := r.carry(ctx, o)
+		o.close()
+		if !lost {
+			break
+		}
+		r.stats.interfaceLost.Add(1)
+		r.stats.interfaceDown.Store(true)
+		r.offline()
+		r.log.Warn("interface gone: carrying nothing until it is back", "interface", cfg.Interface)
+		if o = r.reopen(ctx); o != nil {
+			r.stats.interfaceDown.Store(false)
+			r.log.Info("interface back: carrying again", "interface", cfg.Interface, "index", o.ifi.Index)
+		}
+	}
+	r.log.Info("relay stopped")
+	return nil
+}
+
+// ifaceCheckEvery is how often a running relay checks that its LAN
+// interface is still the one its sockets are bound to.
+const ifaceCheckEvery = time.Second
+
+// carry runs the relay's loops on o until ctx ends (false) or the LAN
+// interface vanishes (true).
+func (r *Relay) carry(ctx context.Context, o *osIO) (lost bool) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if o.ue4 != nil && r.config().Source == config.SourceRelay {
+		r.log.Info("re-emitting from the relay's own address", "from", o.link.src4.String(), "udp_segment", o.link.emitGSO.Load())
+	}
+	var wg sync.WaitGroup
+	loop := func(f func(context.Context, *osIO)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(sctx, o) }()
+	}
+	loop(r.underlayLoop)
+	loop(r.membershipLoop)
+	if o.capPkt != nil {
+		loop(r.capture4Loop)
+	} else {
+		loop(r.capture4RawLoop)
+	}
+	if o.cap6 != nil {
+		loop(r.capture6Loop)
+	}
+	r.tick(sctx, time.Now(), true)
+	wg.Add(1)
+	go func() { defer wg.Done(); r.tickLoop(sctx) }()
+
+	t := time.NewTicker(ifaceCheckEvery)
+	for !lost && sctx.Err() == nil {
+		select {
+		case <-sctx.Done():
+		case <-t.C:
+			lost = o.ifaceGone()
+		case <-r.ifaceCheck:
+			lost = o.ifaceGone()
+		}
+	}
+	t.Stop()
+	cancel()
+	// The blocking reads (underlay, packet capture) see the end within
+	// sock.ReadTimeout.
+	o.cap4.Unblock()
+	if o.cap6 != nil {
+		o.cap6.Unblock()
+	}
+	wg.Wait()
+	return lost
+}
+
+// reopen opens the relay's sockets again once the LAN interface is back,
+// trying every reopenEvery; nil when ctx ends first.
+func (r *Relay) reopen(ctx context.Context) *osIO {
+	t := time.NewTicker(reopenEvery)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		o, err := openIO(ctx, r.config())
+		if err == nil {
+			return o
+		}
+		if msg := err.Error(); msg != last {
+			last = msg
+			r.log.Info("waiting for the interface", "err", msg)
+		}
+	}
+}
+
+// reopenEvery is how often a relay whose interface vanished tries to open
+// its sockets again.
+const reopenEvery = 500 * time.Millisecond
+
+func (r *Relay) tickLoop(ctx context.Context) {
+	const every = 200 * time.Millisecond
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastHello := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			r.mu.Lock()
+			ka := r.cfg.Keepalive
+			r.mu.Unlock()
+			due := now.Sub(lastHello) >= ka
+			if due {
+				lastHello = now
+			}
+			r.tick(ctx, now, due)
+		case <-r.kick:
+			r.tick(ctx, time.Now(), true)
+			lastHello = time.Now()
+		}
+	}
+}
+
+// readErr logs a read error and pauses briefly so that a persistent error
+// (an interface gone) does not spin.
+func (r *Relay) readErr(ctx context.Context, what string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	r.log.Warn("reading", "socket", what, "err", err)
+	select { // the interface may be gone: check now
+	case r.ifaceCheck <- struct{}{}:
+	default:
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// membershipLoop hears the IGMP and MLD messages of other hosts on the LAN.
+func (r *Relay) membershipLoop(ctx context.Context, o *osIO) {
+	buf := make([]byte, 1<<16)
+	for ctx.Err() == nil {
+		n, info, err := o.members.Read(ctx, buf)
+		if err != nil {
+			r.readErr(ctx, "membership", err)
+			continue
+		}
+		if info.Outgoing() {
+			continue // this host's own: its memberships are in /proc
+		}
+		p, err := igmp.DecodeIP(buf[:n])
+		if err != nil || p.Msg == nil {
+			if err != nil && !errors.Is(err, igmp.ErrNotIP) {
+				r.stats.drop(DropMalformed)
+			}
+			continue
+		}
+		r.onMembership(time.Now(), p.Src, p.Msg)
+	}
+}
+
+// underlayLoop reads frames from peers and feeds them to the emit path.
+func (r *Relay) underlayLoop(ctx context.Context, o *osIO) {
+	u := o.under
+	w := &recvWork{}
+	for ctx.Err() == nil {
+		n, err := u.ReadBatch()
+		if err != nil {
+			r.readErr(ctx, "underlay", err)
+			continue
+		}
+		if n == 0 {
+			continue
+		}
+		r.stats.underlayReads.Add(uint64(n))
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			b, from, gro := u.Datagram(i)
+			if !from.IsValid() {
+				continue
+			}
+			r.onDatagram(w, from, b, gro, now)
+		}
+		r.flushEmit(w)
+	}
+}
+
+// capture4Loop reads IPv4 from the packet capture and feeds it to the
+// forward path.
+func (r *Relay) capture4Loop(ctx context.Context, o *osIO) {
+	c := o.capPkt
+	w := newSendWork()
+	for ctx.Err() == nil {
+		n, err := c.ReadBatch()
+		if err != nil {
+			r.readErr(ctx, "capture4", err)
+			continue
+		}
+		if n == 0 {
+			continue
+		}
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			r.capturedFrame(w, c.Frame(i), o.linkLen, now)
+		}
+		r.flush(w)
+	}
+}
+
+// batchSize is how many datagrams one capture read moves.
+const batchSize = 64
+
+func newMsgs(n, size, oob int) []ipv4.Message {
+	ms := make([]ipv4.Message, n)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, size)}
+		if oob > 0 {
+			ms[i].OOB = make([]byte, oob)
+		}
+	}
+	return ms
+}
+
+// capture4RawLoop reads IPv4 from the raw socket, on interfaces where no
+// packet socket does.
+func (r *Relay) capture4RawLoop(ctx context.Context, o *osIO) {
+	defer o.cap4.UnblockOnDone(ctx)()
+	ms := newMsgs(batchSize, 65536, 0)
+	w := newSendWork()
+	for ctx.Err() == nil {
+		n, err := o.cap4.ReadBatch(ms)
+		if err != nil {
+			r.readErr(ctx, "capture4", err)
+			continue
+		}
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			r.captured4(w, 0, ms[i].Buffers[0][:ms[i].N], now)
+		}
+		r.flush(w)
+	}
+}
+
+// capture6Loop reads IPv6 UDP from the raw socket, with its destination
+// and hop limit, and feeds it to the forward path.
+func (r *Relay) capture6Loop(ctx context.Context, o *osIO) {
+	defer o.cap6.UnblockOnDone(ctx)()
+	ms := newMsgs(batchSize, 65536, 128)
+	w := newSendWork()
+	var cm ipv6.ControlMessage
+	for ctx.Err() == nil {
+		n, err := o.cap6.ReadBatch(ms)
+		if err != nil {
+			r.readErr(ctx, "capture6", err)
+			continue
+		}
+		now := time.Now()
+		for i := 0; i < n; i++ {
+			cm = ipv6.ControlMessage{}
+			if err := cm.Parse(ms[i].OOB[:ms[i].NN]); err != nil || cm.Dst == nil {
+				continue
+			}
+			if cm.IfIndex != 0 && cm.IfIndex != o.ifi.Index {
+				continue
+			}
+			d, _ := netip.AddrFromSlice(cm.Dst)
+			if !d.IsMulticast() {
+				continue
+			}
+			ia, ok := ms[i].Addr.(*net.IPAddr)
+			if !ok {
+				continue
+			}
+			s, _ := netip.AddrFromSlice(ia.IP)
+			sport, dport, payload, err := ParseUDP(ms[i].Buffers[0][:ms[i].N])
+			if err != nil {
+				continue
+			}
+			hops := cm.HopLimit
+			if hops < 0 || hops > 255 {
+				hops = 1
+			}
+			r.onCaptured(w, netip.AddrPortFrom(s, sport), netip.AddrPortFrom(d, dport), 0, uint8(hops), false, payload, now)
+		}
+		r.flush(w)
+	}
+}

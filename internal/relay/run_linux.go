@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net"
 	"net/netip"
 	"sync"
@@ -189,7 +190,7 @@ func (r *Relay) membershipLoop(ctx context.Context, o *osIO) {
 		}
 		p, err := igmp.DecodeIP(buf[:n])
 		if err != nil || p.Msg == nil {
-			if err != nil && !errors.Is(err, igmp.ErrNotIP) {
+			if err != nil && !errors.Is(err, packet.ErrNotIP) {
 				r.stats.drop(DropMalformed)
 			}
 			continue

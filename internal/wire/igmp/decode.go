@@ -13,11 +13,6 @@ type Packet struct {
 	Msg *Message
 }
 
-// ErrNotIP is packet.ErrNotIP, wrapped when a frame carries neither IPv4
-// nor IPv6. It stays for the relay's membership listener, which tests
-// DecodeIP's error for it; other code tests packet.ErrNotIP.
-var ErrNotIP = packet.ErrNotIP
-
 // Decode adds to a decoded packet the IGMP message of an IPv4 packet of
 // protocol 2, or the MLD message of an IPv6 packet carrying one in ICMPv6,
 // whose checksum it verifies against the pseudo-header. Other packets, and

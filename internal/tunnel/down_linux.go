@@ -1,0 +1,60 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Down removes what Up made for s: the devices that carry mcast tunnel's
+// alias (their addresses, routes and FDB entries go with them), and puts
+// back the sysctls Up changed. Devices of those names that mcast tunnel did
+// not make are left alone and reported in the error. It returns how many
+// changes it made.
+func Down(ctx context.Context, s State, log io.Writer) (int, error) {
+	k, err := newKernel(log)
+	if err != nil {
+		return 0, err
+	}
+	defer k.close()
+	var restores []Sysctl
+	var errs []error
+	for i := len(s.Links) - 1; i >= 0; i-- {
+		l := s.Links[i]
+		cur, err := k.link(l.Name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		if !Owned(cur.Attrs().Alias) {
+			errs = append(errs, fmt.Errorf("left device %s alone: mcast tunnel did not make it", l.Name))
+			continue
+		}
+		restores = append(restores, Restores(cur.Attrs().Alias)...)
+		if err := k.h.LinkDel(cur); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.delCmd(), err))
+			continue
+		}
+		k.did(l.delCmd())
+	}
+	for _, r := range restores {
+		cur, err := readSysctl(r.Key)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if cur == r.Value {
+			continue
+		}
+		if err := writeSysctl(r.Key, r.Value); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		k.did(r.setCmd())
+	}
+	return k.n, errors.Join(errs...)
+}

@@ -54,6 +54,9 @@ func (k *kernel) link(name string) (netlink.Link, error) {
 	return l, nil
 }
 
+// owned reports whether mcast tunnel made the device d.
+func owned(d netlink.Link) bool { return OwnedDevice(d.Attrs().Alias, d.Attrs().Group) }
+
 // undo is a journal of what Up made, run backwards when a later step fails.
 type undo []func()
 
@@ -89,7 +92,7 @@ func (k *kernel) up(ctx context.Context, s State, u *undo) error {
 		if err != nil {
 			return err
 		}
-		if cur != nil && !Owned(cur.Attrs().Alias) {
+		if cur != nil && !owned(cur) {
 			return fmt.Errorf("device %s already exists and was not made by mcast tunnel; remove it or pick another device name in the config", l.Name)
 		}
 	}
@@ -185,8 +188,11 @@ func (k *kernel) ensureLink(s State, l Link, u *undo) error {
 	if err != nil {
 		return err
 	}
+	alias := l.Alias
 	if cur != nil && !sameLink(cur, l) {
-		// The config changed: make the device again.
+		// The config changed, or an up killed before it set the alias
+		// left the device: make it again, keeping its sysctl records.
+		alias = WithRestores(l.Alias, Restores(cur.Attrs().Alias))
 		if err := k.h.LinkDel(cur); err != nil {
 			return fmt.Errorf("%s: %w", l.delCmd(), err)
 		}
@@ -194,6 +200,8 @@ func (k *kernel) ensureLink(s State, l Link, u *undo) error {
 		cur = nil
 	}
 	if cur == nil {
+		// The request gives the device the group OwnerGroup, which marks
+		// it as ours even if this process dies before the alias is set.
 		if err := k.h.LinkAdd(LinkRequest(l)); err != nil {
 			return linkAddError(l, err)
 		}
@@ -208,11 +216,11 @@ func (k *kernel) ensureLink(s State, l Link, u *undo) error {
 			return fmt.Errorf("device %s vanished after it was made: %v", l.Name, err)
 		}
 		// The kernel ignores IFLA_IFALIAS when it creates a link: set it now.
-		if err := k.h.LinkSetAlias(cur, l.Alias); err != nil {
-			return fmt.Errorf("%s: %w", l.aliasCmd(l.Alias), err)
+		if err := k.h.LinkSetAlias(cur, alias); err != nil {
+			return fmt.Errorf("%s: %w", l.aliasCmd(alias), err)
 		}
-		cur.Attrs().Alias = l.Alias
-		k.did(l.aliasCmd(l.Alias))
+		cur.Attrs().Alias = alias
+		k.did(l.aliasCmd(alias))
 	} else if cur.Attrs().MTU != l.MTU {
 		if err := k.h.LinkSetMTU(cur, l.MTU); err != nil {
 			return fmt.Errorf("%s: %w", l.mtuCmd(), err)

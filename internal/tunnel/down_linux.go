@@ -8,7 +8,7 @@ import (
 )
 
 // Down removes what Up made for s: the devices that carry mcast tunnel's
-// alias (their addresses, routes and FDB entries go with them), and puts
+// device group or alias (their addresses, routes and FDB entries go with them), and puts
 // back the sysctls Up changed. Devices of those names that mcast tunnel did
 // not make are left alone and reported in the error. It returns how many
 // changes it made.
@@ -30,7 +30,7 @@ func Down(ctx context.Context, s State, log io.Writer) (int, error) {
 		if cur == nil {
 			continue
 		}
-		if !Owned(cur.Attrs().Alias) {
+		if !owned(cur) {
 			errs = append(errs, fmt.Errorf("left device %s alone: mcast tunnel did not make it", l.Name))
 			continue
 		}

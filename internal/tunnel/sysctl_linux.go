@@ -26,15 +26,16 @@ func writeSysctl(key, value string) error {
 	return nil
 }
 
-// ensureSysctls sets the sysctls s asks for and records, in the overlay
-// device's alias, the values they had, for Down to put back.
+// ensureSysctls sets the sysctls s asks for. Before it changes any, it
+// records the values they had in the overlay device's alias, for Down to
+// put back: killed at any point, up leaves no sysctl changed and unrecorded.
 func (k *kernel) ensureSysctls(s State, u *undo) error {
 	dev, err := k.link(s.Device)
 	if err != nil || dev == nil {
 		return fmt.Errorf("device %s missing: %v", s.Device, err)
 	}
 	restores := Restores(dev.Attrs().Alias)
-	changed := false
+	var changes, olds []Sysctl
 	for _, sc := range s.Sysctls {
 		cur, err := readSysctl(sc.Key)
 		if err != nil {
@@ -43,25 +44,27 @@ func (k *kernel) ensureSysctls(s State, u *undo) error {
 		if cur == sc.Value {
 			continue
 		}
-		if err := writeSysctl(sc.Key, sc.Value); err != nil {
-			return err
-		}
-		key, old := sc.Key, cur
-		u.push(func() { _ = writeSysctl(key, old) })
-		k.did(sc.setCmd())
+		changes, olds = append(changes, sc), append(olds, Sysctl{Key: sc.Key, Value: cur})
 		known := false
 		for _, r := range restores {
 			known = known || r.Key == sc.Key
 		}
 		if !known {
 			restores = append(restores, Sysctl{Key: sc.Key, Value: cur})
-			changed = true
 		}
 	}
-	if changed {
-		if err := k.h.LinkSetAlias(dev, WithRestores(dev.Attrs().Alias, restores)); err != nil {
+	if alias := WithRestores(dev.Attrs().Alias, restores); alias != dev.Attrs().Alias {
+		if err := k.h.LinkSetAlias(dev, alias); err != nil {
 			return fmt.Errorf("recording the old sysctl values in the alias of %s: %w", s.Device, err)
 		}
+	}
+	for i, sc := range changes {
+		if err := writeSysctl(sc.Key, sc.Value); err != nil {
+			return err
+		}
+		old := olds[i]
+		u.push(func() { _ = writeSysctl(old.Key, old.Value) })
+		k.did(sc.setCmd())
 	}
 	return nil
 }

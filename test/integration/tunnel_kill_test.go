@@ -17,13 +17,14 @@ const (
 	tunSysctlPath = "/proc/sys/net/ipv4/icmp_echo_ignore_broadcasts"
 )
 
-// TestTunnelUpKilled kills `mcast tunnel up` at every step of its sequence,
-// with strace's fault injection (SIGKILL on entering the syscall, so the
-// step is not made): at each netlink request it sends, and at its sysctl
-// write. After each kill, `tunnel down` must put the node back as it was
-// (links, routes, addresses and the sysctl); on the hub (a bridge and a
-// port to make), `tunnel up` must also finish what the killed one started.
-func TestTunnelUpKilled(t *testing.T) {
+// TestTunnelKilled kills `mcast tunnel up`, then `mcast tunnel down`, at
+// every step of its sequence, with strace's fault injection (SIGKILL on
+// entering the syscall, so the step is not made): at each netlink request it
+// sends, and at its sysctl write. After up is killed, `tunnel down` must put
+// the node back as it was (links, routes, addresses and the sysctl); on the
+// hub (a bridge and a port to make), `tunnel up` must also finish what the
+// killed one started. After down is killed, down again must finish.
+func TestTunnelKilled(t *testing.T) {
 	if _, err := exec.LookPath("strace"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("needs strace (Debian package strace), and CI must have it")
@@ -34,73 +35,98 @@ func TestTunnelUpKilled(t *testing.T) {
 	for _, mode := range []string{"vxlan-hub", "vxlan-mesh"} {
 		t.Run(mode, func(t *testing.T) {
 			cfg := tunnelConfig(t, mode, 2, "")
-			then := [][]string{{"down"}}
-			if mode == "vxlan-hub" {
-				then = append(then, []string{"up", "down"})
-			}
 			before := tunQuickSnapshot(t, l)
 			if !strings.Contains(before, tunSysctl+" = 1") {
 				t.Fatalf("want %s = 1 in a fresh namespace, to see up change it:\n%s", tunSysctl, before)
 			}
-			n := tunCountRequests(t, l, cfg)
-			if n < 10 {
-				t.Fatalf("strace saw %d netlink requests from tunnel up, want at least 10", n)
+			k := tunKiller{t: t, l: l, cfg: cfg, before: before}
+			thens := [][]string{{"down"}}
+			if mode == "vxlan-hub" {
+				thens = append(thens, []string{"up", "down"})
 			}
-			for i := 1; i <= n+1; i++ {
-				point := fmt.Sprintf("netlink request %d of %d", i, n)
-				inject := []string{"-e", "trace=sendto", "-e", fmt.Sprintf("inject=sendto:signal=SIGKILL:when=%d", i)}
-				if i == n+1 {
-					point = "the sysctl write"
-					inject = []string{"-P", tunSysctlPath, "-e", "trace=write", "-e", "inject=write:signal=SIGKILL"}
+			for _, p := range k.points("up", nil, []string{"down"}) {
+				for _, then := range thens {
+					k.run(nil, "up", p, then)
 				}
-				tunKillPoint(t, l, cfg, before, point, inject, then)
+			}
+			for _, p := range k.points("down", []string{"up"}, nil) {
+				k.run([]string{"up"}, "down", p, []string{"down"})
 			}
 		})
 	}
 }
 
-// tunKillPoint kills up at one point once for each sequence of tunnel
-// commands in thens, runs that sequence, which must succeed, and checks that
-// the node is then as before.
-func tunKillPoint(t *testing.T, l *labtest.Lab, cfg, before, point string, inject []string, thens [][]string) {
-	t.Helper()
-	for _, then := range thens {
-		argv := append([]string{"strace", "-f", "-qq", "-o", "/dev/null"}, inject...)
-		argv = append(argv, l.Bin, "tunnel", "up", "--config", cfg)
-		r := l.Run("vm1", argv...)
-		if r.Code == 0 || strings.Contains(r.Stdout, "tunnel up on node") {
-			t.Fatalf("tunnel up was not killed at %s: %s", point, r)
-		}
-		killed := "killed at " + point + ", after: " + tunTail(r.Stdout, 1)
-		for _, cmd := range then {
-			if r := l.Mcast("vm1", "tunnel", cmd, "--config", cfg); r.Code != 0 {
-				t.Errorf("up %s; tunnel %s: %s", killed, cmd, r)
-			}
-		}
-		if after := tunQuickSnapshot(t, l); after != before {
-			t.Errorf("up %s; tunnel %s left the node changed:\n%s", killed, strings.Join(then, ", "), tunLineDiff(before, after))
-			// Start the next point from a clean node.
-			l.Run("vm1", "sh", "-c", "for d in mcast0p3 mcast0p2 mcast0; do ip link del $d; done 2>/dev/null; sysctl -qw "+tunSysctl+"=1")
-		}
+// tunKiller kills tunnel commands on vm1 of a lab, at chosen points.
+type tunKiller struct {
+	t           *testing.T
+	l           *labtest.Lab
+	cfg, before string // the config; the node's tunQuickSnapshot before up
+}
+
+// tunPoint is a step at which strace kills a command.
+type tunPoint struct {
+	name   string
+	inject []string // strace options
+}
+
+// points runs the tunnel commands pre, then tunnel sub under strace, then
+// post, and returns sub's kill points: each netlink request it sent, and
+// its sysctl write.
+func (k tunKiller) points(sub string, pre, post []string) []tunPoint {
+	k.t.Helper()
+	k.tunnel("", pre...)
+	trace := filepath.Join(k.t.TempDir(), sub+".strace")
+	if r := k.l.Run("vm1", "strace", "-f", "-qq", "-e", "trace=sendto", "-o", trace, k.l.Bin, "tunnel", sub, "--config", k.cfg); r.Code != 0 {
+		k.t.Fatalf("tunnel %s under strace: %s", sub, r)
+	}
+	k.tunnel("", post...)
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	n := strings.Count(string(b), " sendto(")
+	if n < 3 {
+		k.t.Fatalf("strace saw %d netlink requests from tunnel %s, want at least 3:\n%s", n, sub, b)
+	}
+	var ps []tunPoint
+	for i := 1; i <= n; i++ {
+		ps = append(ps, tunPoint{fmt.Sprintf("netlink request %d of %d", i, n),
+			[]string{"-e", "trace=sendto", "-e", fmt.Sprintf("inject=sendto:signal=SIGKILL:when=%d", i)}})
+	}
+	return append(ps, tunPoint{"the sysctl write", []string{"-P", tunSysctlPath, "-e", "trace=write", "-e", "inject=write:signal=SIGKILL"}})
+}
+
+// run runs the tunnel commands pre, tunnel sub killed at p, then the
+// tunnel commands then, and checks that the node is as before.
+func (k tunKiller) run(pre []string, sub string, p tunPoint, then []string) {
+	k.t.Helper()
+	k.tunnel("", pre...)
+	argv := append([]string{"strace", "-f", "-qq", "-o", "/dev/null"}, p.inject...)
+	r := k.l.Run("vm1", append(argv, k.l.Bin, "tunnel", sub, "--config", k.cfg)...)
+	if r.Code == 0 || strings.Contains(r.Stdout, "tunnel "+sub+" on node") {
+		k.t.Fatalf("tunnel %s was not killed at %s: %s", sub, p.name, r)
+	}
+	killed := fmt.Sprintf("%s killed at %s, after %q", sub, p.name, tunTail(r.Stdout, 1))
+	k.tunnel(killed, then...)
+	if after := tunQuickSnapshot(k.t, k.l); after != k.before {
+		k.t.Errorf("%s; tunnel %s left the node changed:\n%s", killed, strings.Join(then, ", "), tunLineDiff(k.before, after))
+		// Start the next point from a clean node.
+		k.l.Run("vm1", "sh", "-c", "for d in mcast0p2 mcast0; do ip link del $d; done 2>/dev/null; sysctl -qw "+tunSysctl+"=1")
 	}
 }
 
-// tunCountRequests runs up under strace, returns how many netlink requests
-// it sent, and takes the overlay down again.
-func tunCountRequests(t *testing.T, l *labtest.Lab, cfg string) int {
-	t.Helper()
-	trace := filepath.Join(t.TempDir(), "up.strace")
-	if r := l.Run("vm1", "strace", "-f", "-qq", "-e", "trace=sendto", "-o", trace, l.Bin, "tunnel", "up", "--config", cfg); r.Code != 0 {
-		t.Fatalf("tunnel up under strace: %s", r)
+// tunnel runs each tunnel command of subs on vm1; each must succeed.
+// context, when set, says what came before, for the error.
+func (k tunKiller) tunnel(context string, subs ...string) {
+	k.t.Helper()
+	for _, sub := range subs {
+		if r := k.l.Mcast("vm1", "tunnel", sub, "--config", k.cfg); r.Code != 0 {
+			if context == "" {
+				k.t.Fatalf("tunnel %s: %s", sub, r)
+			}
+			k.t.Errorf("%s; tunnel %s: %s", context, sub, r)
+		}
 	}
-	b, err := os.ReadFile(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := l.Mcast("vm1", "tunnel", "down", "--config", cfg); r.Code != 0 {
-		t.Fatalf("tunnel down: %s", r)
-	}
-	return strings.Count(string(b), " sendto(")
 }
 
 // tunQuickSnapshot is vm1's links, routes (all tables), addresses and the

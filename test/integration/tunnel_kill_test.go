@@ -54,6 +54,18 @@ func TestTunnelKilled(t *testing.T) {
 			}
 		})
 	}
+	t.Run("device made again keeps the sysctl record", func(t *testing.T) {
+		// A new VNI makes up delete the overlay device, whose alias holds
+		// the sysctl's old value, and make it again.
+		before := tunQuickSnapshot(t, l)
+		k := tunKiller{t: t, l: l, cfg: tunnelConfig(t, "vxlan-mesh", 2, ""), before: before}
+		k.tunnel("", "up")
+		k.cfg = tunnelConfig(t, "vxlan-mesh", 2, "vni: 4300\n")
+		k.tunnel("", "up", "down")
+		if after := tunQuickSnapshot(t, l); after != before {
+			t.Errorf("up, up with a new VNI, down left the node changed:\n%s", tunLineDiff(before, after))
+		}
+	})
 }
 
 // tunKiller kills tunnel commands on vm1 of a lab, at chosen points.

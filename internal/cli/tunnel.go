@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/mcasttools/mcast/internal/tunnel"
@@ -46,6 +47,13 @@ func runTunnel(ctx context.Context, env *Env, args []string) error {
 	}
 	if timeout != nil && *timeout <= 0 {
 		return usagef("invalid --timeout %s: must be positive", *timeout)
+	}
+	if sub == "up" || sub == "down" {
+		// Every netlink request and sysctl write of up and down comes from
+		// this one thread, in order: the test that kills up at each of them
+		// counts them with strace, which counts per thread.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 	}
 	state, err := tunnelState(*config, *node, sub != "plan")
 	if err != nil {

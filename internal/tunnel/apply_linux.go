@@ -54,6 +54,9 @@ func (k *kernel) link(name string) (netlink.Link, error) {
 	return l, nil
 }
 
+// owned reports whether mcast tunnel made the device d.
+func owned(d netlink.Link) bool { return OwnedDevice(d.Attrs().Alias, d.Attrs().Group) }
+
 // undo is a journal of what Up made, run backwards when a later step fails.
 type undo []func()
 
@@ -89,7 +92,7 @@ func (k *kernel) up(ctx context.Context, s State, u *undo) error {
 		if err != nil {
 			return err
 		}
-		if cur != nil && !Owned(cur.Attrs().Alias) {
+		if cur != nil && !owned(cur) {
 			return fmt.Errorf("device %s already exists and was not made by mcast tunnel; remove it or pick another device name in the config", l.Name)
 		}
 	}
@@ -185,8 +188,11 @@ func (k *kernel) ensureLink(s State, l Link, u *undo) error {
 	if err != nil {
 		return err
 	}
+	alias := l.Alias
 	if cur != nil && !sameLink(cur, l) {
-		// The config changed: make the device again.
+		// The config changed, or an up killed before it set the alias
+		// left the device: make it again, keeping its sysctl records.
+		alias = WithRestores(l.Alias, Restores(cur.Attrs().Alias))
 		if err := k.h.LinkDel(cur); err != nil {
 			return fmt.Errorf("%s: %w", l.delCmd(), err)
 		}
@@ -194,6 +200,8 @@ func (k *kernel) ensureLink(s State, l Link, u *undo) error {
 		cur = nil
 	}
 	if cur == nil {
+		// The request gives the device the group OwnerGroup, which marks
+		// it as ours even if this process dies before the alias is set.
 		if err := k.h.LinkAdd(LinkRequest(l)); err != nil {
 			return linkAddError(l, err)
 		}
@@ -208,11 +216,11 @@ func (k *kernel) ensureLink(s State, l Link, u *undo) error {
 			return fmt.Errorf("device %s vanished after it was made: %v", l.Name, err)
 		}
 		// The kernel ignores IFLA_IFALIAS when it creates a link: set it now.
-		if err := k.h.LinkSetAlias(cur, l.Alias); err != nil {
-			return fmt.Errorf("%s: %w", l.aliasCmd(l.Alias), err)
+		if err := k.h.LinkSetAlias(cur, alias); err != nil {
+			return fmt.Errorf("%s: %w", l.aliasCmd(alias), err)
 		}
-		cur.Attrs().Alias = l.Alias
-		k.did(l.aliasCmd(l.Alias))
+		cur.Attrs().Alias = alias
+		k.did(l.aliasCmd(alias))
 	} else if cur.Attrs().MTU != l.MTU {
 		if err := k.h.LinkSetMTU(cur, l.MTU); err != nil {
 			return fmt.Errorf("%s: %w", l.mtuCmd(), err)
@@ -445,117 +453,6 @@ func (k *kernel) ensureRoute(r Route, u *undo) error {
 	u.push(func() { _ = k.h.RouteDel(req) })
 	k.did(r.addCmd())
 	return nil
-}
-
-func sysctlPath(key string) string {
-	return filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
-}
-
-func readSysctl(key string) (string, error) {
-	b, err := os.ReadFile(sysctlPath(key))
-	if err != nil {
-		return "", fmt.Errorf("reading sysctl %s: %w", key, err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-func writeSysctl(key, value string) error {
-	if err := os.WriteFile(sysctlPath(key), []byte(value), 0o644); err != nil {
-		return fmt.Errorf("sysctl -w %s=%s: %w", key, value, err)
-	}
-	return nil
-}
-
-// ensureSysctls sets the sysctls s asks for and records, in the overlay
-// device's alias, the values they had, for Down to put back.
-func (k *kernel) ensureSysctls(s State, u *undo) error {
-	dev, err := k.link(s.Device)
-	if err != nil || dev == nil {
-		return fmt.Errorf("device %s missing: %v", s.Device, err)
-	}
-	restores := Restores(dev.Attrs().Alias)
-	changed := false
-	for _, sc := range s.Sysctls {
-		cur, err := readSysctl(sc.Key)
-		if err != nil {
-			return err
-		}
-		if cur == sc.Value {
-			continue
-		}
-		if err := writeSysctl(sc.Key, sc.Value); err != nil {
-			return err
-		}
-		key, old := sc.Key, cur
-		u.push(func() { _ = writeSysctl(key, old) })
-		k.did(sc.setCmd())
-		known := false
-		for _, r := range restores {
-			known = known || r.Key == sc.Key
-		}
-		if !known {
-			restores = append(restores, Sysctl{Key: sc.Key, Value: cur})
-			changed = true
-		}
-	}
-	if changed {
-		if err := k.h.LinkSetAlias(dev, WithRestores(dev.Attrs().Alias, restores)); err != nil {
-			return fmt.Errorf("recording the old sysctl values in the alias of %s: %w", s.Device, err)
-		}
-	}
-	return nil
-}
-
-// Down removes what Up made for s: the devices that carry mcast tunnel's
-// alias (their addresses, routes and FDB entries go with them), and puts
-// back the sysctls Up changed. Devices of those names that mcast tunnel did
-// not make are left alone and reported in the error. It returns how many
-// changes it made.
-func Down(ctx context.Context, s State, log io.Writer) (int, error) {
-	k, err := newKernel(log)
-	if err != nil {
-		return 0, err
-	}
-	defer k.close()
-	var restores []Sysctl
-	var errs []error
-	for i := len(s.Links) - 1; i >= 0; i-- {
-		l := s.Links[i]
-		cur, err := k.link(l.Name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if cur == nil {
-			continue
-		}
-		if !Owned(cur.Attrs().Alias) {
-			errs = append(errs, fmt.Errorf("left device %s alone: mcast tunnel did not make it", l.Name))
-			continue
-		}
-		restores = append(restores, Restores(cur.Attrs().Alias)...)
-		if err := k.h.LinkDel(cur); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", l.delCmd(), err))
-			continue
-		}
-		k.did(l.delCmd())
-	}
-	for _, r := range restores {
-		cur, err := readSysctl(r.Key)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if cur == r.Value {
-			continue
-		}
-		if err := writeSysctl(r.Key, r.Value); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		k.did(r.setCmd())
-	}
-	return k.n, errors.Join(errs...)
 }
 
 // Probe reports whether the kernel can make devices of kind (vxlan,

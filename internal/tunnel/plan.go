@@ -10,7 +10,7 @@ import (
 // the same change through netlink.
 
 func (l Link) addCmd() string {
-	b := []string{"ip", "link", "add", l.Name, "mtu", fmt.Sprint(l.MTU), "type", l.Kind}
+	b := []string{"ip", "link", "add", l.Name, "group", fmt.Sprint(OwnerGroup), "mtu", fmt.Sprint(l.MTU), "type", l.Kind}
 	switch l.Kind {
 	case KindBridge:
 		b = append(b, "mcast_snooping", boolArg(l.Snooping), "mcast_querier", boolArg(l.Snooping), "mcast_query_use_ifaddr", "1")

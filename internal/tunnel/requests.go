@@ -16,13 +16,15 @@ const (
 )
 
 // LinkRequest is the link netlink is asked to create for l (RTM_NEWLINK):
-// the same device as l's `ip link add` command. Master is set separately,
-// once the bridge exists.
+// the same device as l's `ip link add` command, in the device group
+// OwnerGroup. The kernel ignores the alias when it creates a device: Up sets
+// it with a second request. Master is set separately, once the bridge exists.
 func LinkRequest(l Link) netlink.Link {
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = l.Name
 	attrs.MTU = l.MTU
 	attrs.Alias = l.Alias
+	attrs.Group = OwnerGroup
 	switch l.Kind {
 	case KindBridge:
 		snoop := l.Snooping

@@ -144,6 +144,13 @@ type State struct {
 // AliasPrefix starts the alias of every device mcast tunnel makes.
 const AliasPrefix = "mcast-tunnel "
 
+// OwnerGroup is the device group (IFLA_GROUP) of every device mcast tunnel
+// makes, "mcst" in ASCII. The kernel takes the group in the request that
+// creates a device, but not the alias, which takes a second request: the
+// group marks a device as made by mcast tunnel from its first moment, so a
+// device whose maker was killed before it got its alias is still known.
+const OwnerGroup uint32 = 0x6d637374
+
 // Desire computes what node should have, given the host it runs on.
 // When the node's underlay address is not on h (plan on another machine),
 // the underlay MTU is taken as 1500.
@@ -245,6 +252,11 @@ func portName(device string, i int) string { return fmt.Sprintf("%sp%d", device,
 
 // Owned reports whether a device alias marks it as made by mcast tunnel.
 func Owned(alias string) bool { return strings.HasPrefix(alias, AliasPrefix) }
+
+// OwnedDevice reports whether a device with this alias and device group
+// was made by mcast tunnel: its group is OwnerGroup, or its alias says so
+// (devices made before the group was set have only the alias).
+func OwnedDevice(alias string, group uint32) bool { return group == OwnerGroup || Owned(alias) }
 
 // Restores parses the "restore=key=value" records of a device alias: the
 // values sysctls had before up changed them.

@@ -42,7 +42,7 @@ func TestPlan(t *testing.T) {
 		{"vxlan-mesh.yaml", "vm1", vm(1, 1500), []string{
 			"# node vm1 (underlay 10.0.1.10 on eth0), mode vxlan-mesh, role peer",
 			"# overlay 172.16.254.1/24, mtu 1450 = underlay mtu 1500 - 50 bytes of VXLAN overhead",
-			"ip link add mcast0 mtu 1450 type vxlan id 4242 local 10.0.1.10 dstport 4789 ttl 64",
+			"ip link add mcast0 group 1835234164 mtu 1450 type vxlan id 4242 local 10.0.1.10 dstport 4789 ttl 64",
 			"ip link set mcast0 alias 'mcast-tunnel vxlan-mesh node=vm1'",
 			"# send broadcast, multicast and unknown unicast to every peer",
 			"bridge fdb append 00:00:00:00:00:00 dev mcast0 dst 10.0.2.10",
@@ -55,14 +55,14 @@ func TestPlan(t *testing.T) {
 		{"gretap-hub.yaml", "vm1", vm(1, 9000), []string{
 			"# node vm1 (underlay 10.0.1.10 on eth0), mode gretap-hub, role hub",
 			"# overlay 172.16.254.1/24, mtu 8962 = underlay mtu 9000 - 38 bytes of GRETAP overhead",
-			"ip link add mcast0 mtu 8962 type bridge mcast_snooping 1 mcast_querier 1 mcast_query_use_ifaddr 1",
+			"ip link add mcast0 group 1835234164 mtu 8962 type bridge mcast_snooping 1 mcast_querier 1 mcast_query_use_ifaddr 1",
 			"ip link set mcast0 alias 'mcast-tunnel gretap-hub node=vm1'",
 			"# tunnel to vm2",
-			"ip link add mcast0p2 mtu 8962 type gretap local 10.0.1.10 remote 10.0.2.10 ttl 64",
+			"ip link add mcast0p2 group 1835234164 mtu 8962 type gretap local 10.0.1.10 remote 10.0.2.10 ttl 64",
 			"ip link set mcast0p2 alias 'mcast-tunnel gretap-hub node=vm1 port=vm2'",
 			"ip link set mcast0p2 master mcast0",
 			"# tunnel to vm3",
-			"ip link add mcast0p3 mtu 8962 type gretap local 10.0.1.10 remote 10.0.3.10 ttl 64",
+			"ip link add mcast0p3 group 1835234164 mtu 8962 type gretap local 10.0.1.10 remote 10.0.3.10 ttl 64",
 			"ip link set mcast0p3 alias 'mcast-tunnel gretap-hub node=vm1 port=vm3'",
 			"ip link set mcast0p3 master mcast0",
 			"ip addr add 172.16.254.1/24 brd 172.16.254.255 dev mcast0",
@@ -77,7 +77,7 @@ func TestPlan(t *testing.T) {
 			"# overlay 172.16.254.3/24, mtu 1462 = underlay mtu 1500 - 38 bytes of GRETAP overhead",
 			"# (10.0.3.10 is not an address of this host: underlay mtu assumed 1500)",
 			"# tunnel to vm1",
-			"ip link add mcast0 mtu 1462 type gretap local 10.0.3.10 remote 10.0.1.10 ttl 64",
+			"ip link add mcast0 group 1835234164 mtu 1462 type gretap local 10.0.3.10 remote 10.0.1.10 ttl 64",
 			"ip link set mcast0 alias 'mcast-tunnel gretap-hub node=vm3'",
 			"ip addr add 172.16.254.3/24 brd 172.16.254.255 dev mcast0",
 			"ip link set mcast0 up",
@@ -88,7 +88,7 @@ func TestPlan(t *testing.T) {
 			"# node vm3 (underlay 10.0.3.10 on eth0), mode vxlan-hub, role spoke",
 			"# overlay 172.16.254.3/24, mtu 1450 = underlay mtu 1500 - 50 bytes of VXLAN overhead",
 			"# tunnel to vm1",
-			"ip link add mcast0 mtu 1450 type vxlan id 4245 local 10.0.3.10 remote 10.0.1.10 dstport 4789 ttl 64",
+			"ip link add mcast0 group 1835234164 mtu 1450 type vxlan id 4245 local 10.0.3.10 remote 10.0.1.10 dstport 4789 ttl 64",
 			"ip link set mcast0 alias 'mcast-tunnel vxlan-hub node=vm3'",
 			"ip addr add 172.16.254.3/24 brd 172.16.254.255 dev mcast0",
 			"ip link set mcast0 up",
@@ -174,7 +174,8 @@ func TestLinkRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	br, ok := tunnel.LinkRequest(hub.Links[0]).(*netlink.Bridge)
-	if !ok || br.Name != "mcast0" || br.MTU != 1462 || br.MulticastSnooping == nil || !*br.MulticastSnooping || br.Alias != "mcast-tunnel gretap-hub node=vm1" {
+	if !ok || br.Name != "mcast0" || br.MTU != 1462 || br.MulticastSnooping == nil || !*br.MulticastSnooping || br.Alias != "mcast-tunnel gretap-hub node=vm1" ||
+		br.Group != tunnel.OwnerGroup {
 		t.Errorf("bridge request %+v", tunnel.LinkRequest(hub.Links[0]))
 	}
 	g, ok := tunnel.LinkRequest(hub.Links[1]).(*netlink.Gretap)
@@ -223,5 +224,9 @@ func TestRestores(t *testing.T) {
 	}
 	if tunnel.WithRestores(with, nil) != a || !tunnel.Owned(with) || tunnel.Owned("uplink") {
 		t.Error("alias round trip")
+	}
+	// A device made by an up killed before it set the alias is still ours.
+	if !tunnel.OwnedDevice("", tunnel.OwnerGroup) || !tunnel.OwnedDevice(with, 0) || tunnel.OwnedDevice("uplink", 0) {
+		t.Error("OwnedDevice")
 	}
 }

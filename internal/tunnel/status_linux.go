@@ -39,7 +39,7 @@ func Status(ctx context.Context, s State, timeout time.Duration) (*Report, error
 			continue
 		}
 		a := cur.Attrs()
-		d.Present, d.Owned, d.MTU = true, Owned(a.Alias), a.MTU
+		d.Present, d.Owned, d.MTU = true, OwnedDevice(a.Alias, a.Group), a.MTU
 		d.Up = a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown
 		d.Kind = cur.Type()
 		if a.MasterIndex != 0 {

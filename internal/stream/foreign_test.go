@@ -1,0 +1,217 @@
+package stream_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/stream"
+)
+
+// iperf2Payload is an iperf 2.1.8 UDP datagram of 60 bytes as captured in
+// a lab (see package foreign's tests), with id set to id: a negative id is
+// the sender's last datagram.
+func iperf2Payload(id int64) []byte {
+	p, _ := hexBytes("000000016b157b3a0004e027000000004801009800000001000013890000003c00000000ffffffe20000000000000000000000000002000100080003")
+	binary.BigEndian.PutUint32(p, uint32(id))
+	binary.BigEndian.PutUint32(p[12:], uint32(uint64(id)>>32))
+	binary.BigEndian.PutUint32(p[8:], uint32(id*1000)%1000000) // tv_usec advances
+	binary.BigEndian.PutUint32(p[4:], uint32(0x6b157b3a+id*1000/1000000))
+	return p
+}
+
+func hexBytes(s string) ([]byte, error) {
+	b := make([]byte, len(s)/2)
+	for i := range b {
+		var v byte
+		for _, c := range []byte(s[2*i : 2*i+2]) {
+			switch {
+			case c >= '0' && c <= '9':
+				v = v<<4 | (c - '0')
+			default:
+				v = v<<4 | (c - 'a' + 10)
+			}
+		}
+		b[i] = v
+	}
+	return b, nil
+}
+
+func foreignDatagram(src string, payload []byte) sock.Datagram {
+	return sock.Datagram{Payload: payload, Src: netip.MustParseAddrPort(src), Dst: netip.MustParseAddr("239.1.1.1"),
+		IfIndex: 2, TTL: 1, At: time.Unix(1700000000, 0)}
+}
+
+// An iperf2 stream of 200 datagrams (ids 1..200, the last one negative as
+// iperf2 ends) loses every tenth datagram, one arrives twice and two swap
+// places: recv reports its loss, duplicates and reordering by iperf2's own
+// ids, as for mcast's streams.
+func TestForeignIperf2Loss(t *testing.T) {
+	r := stream.NewReceiver(time.Unix(1700000000, 0), func(int) string { return "eth0" })
+	var ids []int64
+	for id := int64(1); id <= 200; id++ {
+		if id%10 == 3 {
+			continue // lost
+		}
+		ids = append(ids, id)
+	}
+	ids[50], ids[51] = ids[51], ids[50] // reordered
+	ids = append(ids[:100], append([]int64{ids[99]}, ids[100:]...)...)
+	for i, id := range ids {
+		if i == len(ids)-1 {
+			id = -id // iperf2's last datagram
+		}
+		r.Add(foreignDatagram("10.0.0.1:38510", iperf2Payload(id)))
+	}
+	rep := r.Snapshot("summary", time.Unix(1700000001, 0))
+	if len(rep.Foreign) != 1 || len(rep.Foreign[0].Streams) != 1 {
+		t.Fatalf("want one foreign source with one stream: %+v", rep.Foreign)
+	}
+	s := rep.Foreign[0].Streams[0]
+	want := stream.ForeignStreamReport{Format: "iperf2", SourcePort: 38510, StreamID: "0", Received: 180, Expected: 200, Lost: 20,
+		LossPct: 10, Duplicates: 1, Reordered: 1, SenderEnd: true}
+	if s != want {
+		t.Fatalf("stream\n got %+v\nwant %+v", s, want)
+	}
+	var b bytes.Buffer
+	rep.WriteText(&b)
+	if !strings.Contains(b.String(), "    iperf2 stream from port 38510 (recognised from its payload): 180 received, 20 lost (10.00%), 1 duplicates, 1 reordered, sender's last datagram arrived\n") {
+		t.Fatalf("text report lacks the iperf2 stream:\n%s", b.String())
+	}
+	js, _ := json.Marshal(rep)
+	if !strings.Contains(string(js), `"streams":[{"format":"iperf2","source_port":38510,`) {
+		t.Fatalf("JSON lacks the stream: %s", js)
+	}
+}
+
+// rtp builds an RTP version 2 packet (RFC 3550): payload type 96.
+func rtp(seq uint16, ts, ssrc uint32) []byte {
+	b := make([]byte, 12+160)
+	b[0], b[1] = 0x80, 96
+	binary.BigEndian.PutUint16(b[2:], seq)
+	binary.BigEndian.PutUint32(b[4:], ts)
+	binary.BigEndian.PutUint32(b[8:], ssrc)
+	return b
+}
+
+// Two RTP streams from one host, interleaved, one of them wrapping its
+// 16-bit sequence number, each losing datagrams: both are recognised and
+// their losses counted across the wrap.
+func TestForeignRTPInterleaved(t *testing.T) {
+	r := stream.NewReceiver(time.Unix(1700000000, 0), func(int) string { return "eth0" })
+	for i := range 1000 {
+		a, b := uint16(65000+i), uint16(100+i)
+		if i%100 != 50 {
+			r.Add(foreignDatagram("10.0.0.5:5004", rtp(a, uint32(i*160), 0x1111)))
+		}
+		if i%250 != 7 {
+			r.Add(foreignDatagram("10.0.0.5:5006", rtp(b, uint32(i*160), 0x2222)))
+		}
+	}
+	rep := r.Snapshot("summary", time.Unix(1700000001, 0))
+	if len(rep.Foreign) != 1 || len(rep.Foreign[0].Streams) != 2 {
+		t.Fatalf("want one source with two streams: %+v", rep.Foreign)
+	}
+	got := map[string]stream.ForeignStreamReport{}
+	for _, s := range rep.Foreign[0].Streams {
+		got[s.StreamID] = s
+	}
+	if s := got["1111"]; s.Format != "rtp" || s.Lost != 10 || s.Received != 990 || s.Duplicates != 0 || s.Reordered != 0 {
+		t.Errorf("ssrc 0x1111 (wraps): %+v, want 990 received, 10 lost", s)
+	}
+	if s := got["2222"]; s.Lost != 4 || s.Received != 996 {
+		t.Errorf("ssrc 0x2222: %+v, want 996 received, 4 lost", s)
+	}
+	if rep.Foreign[0].Unrecognised != 0 {
+		t.Errorf("%d datagrams unrecognised, want 0", rep.Foreign[0].Unrecognised)
+	}
+}
+
+// Datagrams that fit a format one at a time but do not continue one
+// another (random bytes, plain text, a counter that jumps around) are never
+// claimed: the source keeps today's report, with no stream line.
+func TestForeignNotClaimedOnLuck(t *testing.T) {
+	r := stream.NewReceiver(time.Unix(1700000000, 0), func(int) string { return "eth0" })
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 5000 {
+		p := make([]byte, 12+rng.IntN(64))
+		for j := range p {
+			p[j] = byte(rng.Uint32())
+		}
+		if i%2 == 0 { // an iperf2-shaped header with a random id and time
+			binary.BigEndian.PutUint32(p[8:], rng.Uint32N(1000000))
+		}
+		r.Add(foreignDatagram("10.0.0.9:9999", p))
+		r.Add(foreignDatagram("10.0.0.2:40000", []byte("hello socat\n")))
+	}
+	rep := r.Snapshot("summary", time.Unix(1700000001, 0))
+	for _, f := range rep.Foreign {
+		if len(f.Streams) != 0 {
+			t.Fatalf("%s: claimed %+v", f.Source, f.Streams)
+		}
+	}
+	var b bytes.Buffer
+	rep.WriteText(&b)
+	want := "flows:\n" +
+		"  239.1.1.1 from 10.0.0.9 on eth0: 5000 foreign datagrams (no mcast header), " + fmt.Sprint(rep.Foreign[0].Bytes) + " bytes\n" +
+		"  239.1.1.1 from 10.0.0.2 on eth0: 5000 foreign datagrams (no mcast header), 60000 bytes\n"
+	if b.String() != want {
+		t.Fatalf("text\n got %q\nwant %q", b.String(), want)
+	}
+}
+
+// A flood of streams (each recognised: RTP with its own SSRC) from many
+// sources stops adding streams at the caps: per-source and per-receive
+// state stays bounded.
+func TestForeignStreamsBounded(t *testing.T) {
+	r := stream.NewReceiver(time.Unix(1700000000, 0), func(int) string { return "eth0" })
+	for src := range 200 {
+		addr := netip.AddrFrom4([4]byte{10, 1, byte(src >> 8), byte(src)})
+		for ssrc := range 10 {
+			for seq := range stream.ConfirmRun + 2 {
+				d := foreignDatagram("1.1.1.1:5004", rtp(uint16(seq), uint32(seq), uint32(ssrc)))
+				d.Src = netip.AddrPortFrom(addr, uint16(5000+ssrc))
+				r.Add(d)
+			}
+		}
+	}
+	total := 0
+	for _, f := range r.Foreigners() {
+		if len(f.Streams) > stream.MaxStreamsPerSource {
+			t.Fatalf("%s: %d streams, cap %d", f.Src, len(f.Streams), stream.MaxStreamsPerSource)
+		}
+		total += len(f.Streams)
+	}
+	if total != stream.MaxForeignStreams {
+		t.Fatalf("%d streams in all, want the cap %d", total, stream.MaxForeignStreams)
+	}
+}
+
+// Accounting a datagram of a recognised foreign stream allocates nothing.
+func TestForeignStreamAllocs(t *testing.T) {
+	r := stream.NewReceiver(time.Unix(1700000000, 0), func(int) string { return "eth0" })
+	d := foreignDatagram("10.0.0.1:38510", iperf2Payload(1))
+	id := int64(1)
+	for ; id < 10; id++ {
+		binary.BigEndian.PutUint32(d.Payload, uint32(id))
+		r.Add(d)
+	}
+	var ev stream.Event
+	if a := testing.AllocsPerRun(100, func() {
+		binary.BigEndian.PutUint32(d.Payload, uint32(id))
+		id++
+		r.AddTo(&ev, &d)
+	}); a != 0 {
+		t.Errorf("%.1f allocations per datagram, want 0", a)
+	}
+	if s := r.Foreigners()[0].Streams; len(s) != 1 || s[0].Seq.Lost() != 0 {
+		t.Errorf("streams %+v", s)
+	}
+}

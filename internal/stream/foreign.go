@@ -47,7 +47,12 @@ func (s *ForeignStream) add(d foreign.Datagram) stats.Kind {
 		n = foreign.Extend(s.highest, d.Seq, d.SeqBits)
 	}
 	s.highest = max(s.highest, n)
-	s.Ended = s.Ended || d.End
+	if d.End {
+		s.Ended = true
+		if d.Sent > 0 {
+			s.Seq.End(d.Sent)
+		}
+	}
 	return s.Seq.Add(n)
 }
 

@@ -51,16 +51,17 @@ type Datagram struct {
 	// client PID; 0 for iperf2, whose streams differ by source port.
 	Stream uint64
 	// Seq is the sequence number as carried, SeqBits wide (16 for RTP, 64
-	// for iperf2's 64-bit ids, 32 otherwise). For an iperf2 end datagram it
-	// is the absolute value of its negative id.
+	// for iperf2 and mcjoin, 32 otherwise).
 	Seq     uint64
 	SeqBits uint8
 	// Time is the sender's timestamp in the format's unit (iperf2: µs,
 	// RTP: its clock, omping/ssmping: µs), TimeBits wide; 0 bits: none.
 	Time     uint64
 	TimeBits uint8
-	// End marks iperf2's last datagram (a negative id).
-	End bool
+	// End marks iperf2's last datagram (a negative id); Sent is then how
+	// many datagrams the sender sent, numbered from 0 (0: unknown).
+	End  bool
+	Sent uint64
 }
 
 // Decode decodes b in the first format that fits it, trying mcjoin,
@@ -131,9 +132,13 @@ const iperfFlagSeqno64 = 0x08000000
 
 // DecodeIperf2 decodes iperf2's UDP datagram header: a 32-bit id, tv_sec
 // and tv_usec (all big-endian), and, when the flags word after it says
-// seqno64 (iperf 2.1 and later), id2 with the id's upper 32 bits. A
-// negative id marks the sender's last datagram. tv_usec must be below one
-// million.
+// seqno64 (iperf 2.1 and later), id2 with the id's upper 32 bits. tv_usec
+// must be below one million. iperf2 numbers its datagrams from 1 and sends
+// the last one with its id negated (iperf2 src/Client.cpp); its server
+// counts that id as the total. Seq is the id less one, numbered from 0
+// like mcast's own, and the last datagram has End set and Sent = its id.
+// Id 0 (iperf 2.0's first datagram, which its server ignores too) is
+// refused.
 func DecodeIperf2(b []byte) (Datagram, bool) {
 	if len(b) < 12 {
 		return Datagram{}, false
@@ -143,22 +148,19 @@ func DecodeIperf2(b []byte) (Datagram, bool) {
 	if usec >= 1e6 {
 		return Datagram{}, false
 	}
-	d := Datagram{Format: Iperf2, Time: uint64(sec)*1e6 + uint64(usec), TimeBits: 64, SeqBits: 64}
+	v := int64(int32(id))
 	if len(b) >= 20 && binary.BigEndian.Uint32(b[16:])&iperfFlagSeqno64 != 0 {
-		v := int64(uint64(binary.BigEndian.Uint32(b[12:]))<<32 | uint64(id))
-		if v < 0 {
-			d.Seq, d.End = uint64(-v), true
-		} else {
-			d.Seq = uint64(v)
-		}
-		return d, v != -1<<63
+		v = int64(uint64(binary.BigEndian.Uint32(b[12:]))<<32 | uint64(id))
 	}
-	v := int32(id)
+	if v == 0 || v == -1<<63 {
+		return Datagram{}, false
+	}
+	d := Datagram{Format: Iperf2, Time: uint64(sec)*1e6 + uint64(usec), TimeBits: 64, SeqBits: 64}
 	if v < 0 {
-		d.Seq, d.End = uint64(-int64(v)), true
-	} else {
-		d.Seq = uint64(v)
+		v, d.End = -v, true
+		d.Sent = uint64(v)
 	}
+	d.Seq = uint64(v) - 1
 	return d, true
 }
 

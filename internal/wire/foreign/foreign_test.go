@@ -84,12 +84,12 @@ func TestDecodeVectors(t *testing.T) {
 		seq    uint64
 		end    bool
 	}{
-		{"iperf2 first datagram", unhex(t, iperfFirst), foreign.Iperf2, 0, 1, false},
-		{"iperf2 second datagram", unhex(t, iperfSecond), foreign.Iperf2, 0, 2, false},
-		{"iperf2 datagram 66", unhex(t, iperf66), foreign.Iperf2, 0, 66, false},
-		{"iperf2 last datagram", unhex(t, iperfEnd), foreign.Iperf2, 0, 67, true},
-		{"iperf2 2.0 (32-bit id, no flags)", unhex(t, "000000076b157b3a0004e027"), foreign.Iperf2, 0, 7, false},
-		{"iperf2 2.0 end", unhex(t, "fffffff96b157b3a0004e027"), foreign.Iperf2, 0, 7, true},
+		{"iperf2 first datagram", unhex(t, iperfFirst), foreign.Iperf2, 0, 0, false},
+		{"iperf2 second datagram", unhex(t, iperfSecond), foreign.Iperf2, 0, 1, false},
+		{"iperf2 datagram 66", unhex(t, iperf66), foreign.Iperf2, 0, 65, false},
+		{"iperf2 last datagram", unhex(t, iperfEnd), foreign.Iperf2, 0, 66, true},
+		{"iperf2 2.0 (32-bit id, no flags)", unhex(t, "000000076b157b3a0004e027"), foreign.Iperf2, 0, 6, false},
+		{"iperf2 2.0 end", unhex(t, "fffffff96b157b3a0004e027"), foreign.Iperf2, 0, 6, true},
 		{"ssmping reply", unhex(t, ssmReply1), foreign.SSMPing, 0x9cf, 1, false},
 		{"omping answer", unhex(t, ompingAnswer), foreign.Omping, 0, 1, false},
 		{"mcjoin", mcjoinPayload(4242, 17), foreign.Mcjoin, 4242, 17, false},
@@ -101,6 +101,9 @@ func TestDecodeVectors(t *testing.T) {
 			d, ok := foreign.Decode(tt.b)
 			if !ok || d.Format != tt.format || d.Seq != tt.seq || d.End != tt.end {
 				t.Fatalf("Decode = %+v, %v; want %v seq %d end %v", d, ok, tt.format, tt.seq, tt.end)
+			}
+			if tt.end && d.Sent != tt.seq+1 {
+				t.Fatalf("sent %d, want %d", d.Sent, tt.seq+1)
 			}
 			if tt.stream != 0 && d.Stream != tt.stream {
 				t.Fatalf("stream %#x, want %#x", d.Stream, tt.stream)
@@ -123,6 +126,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"short", []byte{0, 0, 0, 1}, foreign.Unknown},
 		{"socat text", []byte("hello socat 1\n"), foreign.Unknown},
 		{"usec out of range", unhex(t, "000000016b157b3a000f4240"), foreign.Unknown},
+		{"iperf2 id 0", unhex(t, "000000006b157b3a0004e027"), foreign.Unknown},
 		{"rtcp receiver report", []byte{0x80, 201, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2}, foreign.RTP},
 		{"rtp csrc past end", []byte{0x8f, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2}, foreign.RTP},
 		{"rtp bad padding", []byte{0xa0, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 9}, foreign.RTP},

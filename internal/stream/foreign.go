@@ -7,8 +7,9 @@ import (
 )
 
 // Limits of the foreign-stream accounting. A stream's sequence window takes
-// 8 KiB, so a flood of datagrams from many sources, or of many streams from
-// one, stops adding streams at these caps (its datagrams are still counted).
+// 8 KiB and a source's recognition state about 600 bytes, so a flood of
+// datagrams from many sources, or of many streams from one, stops adding
+// state at these caps (its datagrams are still counted, as unrecognised).
 const (
 	// ConfirmRun is how many datagrams in a row must continue one another
 	// (foreign.Follows) before their format is claimed.
@@ -17,6 +18,9 @@ const (
 	MaxStreamsPerSource = 4
 	// MaxForeignStreams caps the streams measured per receive.
 	MaxForeignStreams = 256
+	// MaxRecognising caps the foreign sources whose formats are recognised
+	// per receive.
+	MaxRecognising = 1024
 )
 
 // ForeignStream is a stream without the mcast header whose format was
@@ -65,14 +69,20 @@ type foreignRun struct {
 	ds   [ConfirmRun]foreign.Datagram
 }
 
-// foreignTrack recognises the streams of one foreign source: two runs are
+// foreignRuns recognise the streams of one foreign source: two runs are
 // tried at once, so that two interleaved streams are both recognised.
+type foreignRuns struct {
+	runs [2]foreignRun
+	tick uint64
+}
+
+// foreignTrack is what a foreign source's streams add to its counts.
 type foreignTrack struct {
-	runs    [2]foreignRun
-	tick    uint64
+	// Streams are the streams recognised, at most MaxStreamsPerSource.
 	Streams []*ForeignStream
 	// Unrecognised counts datagrams in no recognised stream.
 	Unrecognised uint64
+	rec          *foreignRuns // made with the first datagram that decodes
 }
 
 // trackForeign accounts a datagram without the mcast header in f's streams,
@@ -91,23 +101,31 @@ func (r *Receiver) trackForeign(f *Foreign, d *sock.Datagram) {
 		}
 	}
 	f.Unrecognised++
-	f.tick++
+	if f.rec == nil {
+		if r.nRecognising >= MaxRecognising {
+			return
+		}
+		f.rec = &foreignRuns{}
+		r.nRecognising++
+	}
+	rec := f.rec
+	rec.tick++
 	var run *foreignRun
-	for i := range f.runs {
-		c := &f.runs[i]
+	for i := range rec.runs {
+		c := &rec.runs[i]
 		if c.n > 0 && c.port == port && foreign.Follows(c.ds[c.n-1], fd) {
 			run = c
 			break
 		}
 	}
 	if run == nil { // start a run in place of the one extended least recently
-		run = &f.runs[0]
-		if f.runs[1].at < run.at {
-			run = &f.runs[1]
+		run = &rec.runs[0]
+		if rec.runs[1].at < run.at {
+			run = &rec.runs[1]
 		}
 		run.n, run.port = 0, port
 	}
-	run.at = f.tick
+	run.at = rec.tick
 	run.ds[run.n] = fd
 	run.n++
 	if run.n < ConfirmRun {

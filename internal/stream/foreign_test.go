@@ -196,6 +196,28 @@ func TestForeignStreamsBounded(t *testing.T) {
 	}
 }
 
+// A flood of random datagrams from more sources than MaxRecognising gives
+// recognition state to the first MaxRecognising only: a stream from a
+// source after them is counted, not measured.
+func TestForeignRecognisingBounded(t *testing.T) {
+	r := stream.NewReceiver(time.Unix(1700000000, 0), func(int) string { return "eth0" })
+	rng := rand.New(rand.NewPCG(3, 4))
+	for src := range stream.MaxRecognising + 100 {
+		p := rtp(uint16(rng.Uint32()), rng.Uint32(), rng.Uint32()) // decodes, continues nothing
+		d := foreignDatagram("1.1.1.1:5004", p)
+		d.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(src >> 8), byte(src)}), 5004)
+		r.Add(d)
+	}
+	for seq := range 20 {
+		r.Add(foreignDatagram("10.3.0.1:5004", rtp(uint16(seq), uint32(seq), 9)))
+	}
+	fs := r.Foreigners()
+	last := fs[len(fs)-1]
+	if len(last.Streams) != 0 || last.Unrecognised != 20 || last.Datagrams != 20 {
+		t.Fatalf("source past the cap: %d streams, %d unrecognised of %d", len(last.Streams), last.Unrecognised, last.Datagrams)
+	}
+}
+
 // Accounting a datagram of a recognised foreign stream allocates nothing.
 func TestForeignStreamAllocs(t *testing.T) {
 	r := stream.NewReceiver(time.Unix(1700000000, 0), func(int) string { return "eth0" })
@@ -215,5 +237,58 @@ func TestForeignStreamAllocs(t *testing.T) {
 	}
 	if s := r.Foreigners()[0].Streams; len(s) != 1 || s[0].Seq.Lost() != 0 {
 		t.Errorf("streams %+v", s)
+	}
+}
+
+// Each format with sequence numbers is recognised and measured: 30
+// datagrams, numbers 1..30, of which 4, 9 and 17 are lost and 12 comes
+// twice. The payloads are the captured ones of package foreign's tests
+// (ssmpingd's reply, omping's answer) with the sequence number set, and
+// mcjoin's text as its sender formats it.
+func TestForeignFormats(t *testing.T) {
+	ssm, _ := hexBytes("4100010004000009cf0002000400000001000300086b157b4f0003d2330004000501e82bd3ea")
+	omp, _ := hexBytes("41000000010200010018082fa239fd0000000000000000000000000000026163e722" +
+		"0002000400000001000300086b02389500050b00000400120002ff3e000000000000000000004321123400090001" + "40")
+	tests := []struct {
+		format  string
+		payload func(seq int) []byte
+	}{
+		{"ssmping", func(seq int) []byte {
+			p := bytes.Clone(ssm)
+			binary.BigEndian.PutUint32(p[13:], uint32(seq))
+			return p
+		}},
+		{"omping", func(seq int) []byte {
+			p := bytes.Clone(omp)
+			binary.BigEndian.PutUint32(p[38:], uint32(seq))
+			return p
+		}},
+		{"mcjoin", func(seq int) []byte {
+			p := make([]byte, 100)
+			copy(p, fmt.Sprintf("Sender PID 4242, MC group 225.1.2.3 ... count: %d, freq: 100", seq))
+			return p
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			r := stream.NewReceiver(time.Unix(1700000000, 0), func(int) string { return "eth0" })
+			for seq := 1; seq <= 30; seq++ {
+				switch seq {
+				case 4, 9, 17:
+					continue
+				case 12:
+					r.Add(foreignDatagram("10.0.0.1:4321", tt.payload(seq)))
+				}
+				r.Add(foreignDatagram("10.0.0.1:4321", tt.payload(seq)))
+			}
+			rep := r.Snapshot("summary", time.Unix(1700000001, 0))
+			if len(rep.Foreign[0].Streams) != 1 {
+				t.Fatalf("streams %+v", rep.Foreign[0].Streams)
+			}
+			s := rep.Foreign[0].Streams[0]
+			if s.Format != tt.format || s.Received != 27 || s.Lost != 3 || s.Duplicates != 1 || s.Expected != 30 {
+				t.Fatalf("%+v: want %s, 27 received, 3 lost, 1 duplicate", s, tt.format)
+			}
+		})
 	}
 }

@@ -171,6 +171,7 @@ type Receiver struct {
 	last    *Flow // the flow of the previous datagram: most batches are one flow
 
 	nForeignStreams int // foreign streams recognised, up to MaxForeignStreams
+	nRecognising    int // foreign sources with recognition state, up to MaxRecognising
 }
 
 // NewReceiver makes an empty Receiver; start is when receiving began.

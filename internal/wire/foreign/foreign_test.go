@@ -27,6 +27,13 @@ const (
 	ssmReply1 = "4100010004000009cf0002000400000001000300086b157b4f0003d2330004000501e82bd3ea"
 	ssmReply2 = "4100010004000009cf0002000400000002000300086b157b5000040d5f0004000501e82bd3ea"
 
+	// Captured the same way: mcjoin 2.12 (built from its source outside
+	// this repository; it is not packaged for Debian) ran `mcjoin -s -o -c
+	// 10 -f 20 -i eth0 239.1.1.1` on n1, PID 21616: its first and last
+	// datagrams, 100 bytes of text and zero padding, count 0 and 9.
+	mcjoinFirst = "53656e646572205049442032313631362c204d432067726f7570203233392e312e312e31202e2e2e20636f756e743a20302c20667265713a2032300000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	mcjoinLast  = "53656e646572205049442032313631362c204d432067726f7570203233392e312e312e31202e2e2e20636f756e743a20392c20667265713a2032300000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+
 	// omping 0.0.5's Answer (seq 1) to an mcast ping Query, captured in a
 	// lab (the ompingAnswer6 vector of package pingmsg's captured_test.go).
 	ompingAnswer = "410000000102000100180 82fa239fd000000000000000000000000000002 6163e722" +
@@ -37,8 +44,7 @@ const (
 // mcjoinPayload builds mcjoin's payload as its sender does (mcjoin
 // src/sender.c: snprintf of "%s%u, MC group %s ... %s%zu, %s%d" with
 // "Sender PID ", "count: " and "freq: ", sent as a 100-byte buffer, so
-// zero-padded). mcjoin is not packaged for Debian; the format is taken
-// from its source.
+// zero-padded), as in the captured mcjoinFirst.
 func mcjoinPayload(pid, seq int) []byte {
 	s := "Sender PID " + itoa(pid) + ", MC group 225.1.2.3 ... count: " + itoa(seq) + ", freq: 100"
 	b := make([]byte, 100)
@@ -92,7 +98,9 @@ func TestDecodeVectors(t *testing.T) {
 		{"iperf2 2.0 end", unhex(t, "fffffff96b157b3a0004e027"), foreign.Iperf2, 0, 6, true},
 		{"ssmping reply", unhex(t, ssmReply1), foreign.SSMPing, 0x9cf, 1, false},
 		{"omping answer", unhex(t, ompingAnswer), foreign.Omping, 0, 1, false},
-		{"mcjoin", mcjoinPayload(4242, 17), foreign.Mcjoin, 4242, 17, false},
+		{"mcjoin first", unhex(t, mcjoinFirst), foreign.Mcjoin, 21616, 0, false},
+		{"mcjoin last", unhex(t, mcjoinLast), foreign.Mcjoin, 21616, 9, false},
+		{"mcjoin built", mcjoinPayload(4242, 17), foreign.Mcjoin, 4242, 17, false},
 		{"mcjoin without PID", []byte("count: 5\n"), foreign.Mcjoin, 0, 5, false},
 		{"rtp", rtpPacket(65535, 160, 0xdeadbeef), foreign.RTP, 0xdeadbeef, 65535, false},
 	}
@@ -208,7 +216,7 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	for _, s := range []string{iperfFirst, iperfEnd, ssmReply1, ompingAnswer} {
+	for _, s := range []string{iperfFirst, iperfEnd, ssmReply1, ompingAnswer, mcjoinFirst} {
 		f.Add(unhex(f, s))
 	}
 	f.Add(mcjoinPayload(1, 2))

@@ -88,7 +88,14 @@ type foreignTrack struct {
 // trackForeign accounts a datagram without the mcast header in f's streams,
 // recognising a new stream after ConfirmRun datagrams that agree.
 func (r *Receiver) trackForeign(f *Foreign, d *sock.Datagram) {
-	fd, ok := foreign.Decode(d.Payload)
+	var fd foreign.Datagram
+	ok := false
+	if len(f.Streams) > 0 { // most datagrams are of the format seen before
+		fd, ok = foreign.DecodeAs(f.Streams[0].Format, d.Payload)
+	}
+	if !ok {
+		fd, ok = foreign.Decode(d.Payload)
+	}
 	if !ok {
 		f.Unrecognised++
 		return

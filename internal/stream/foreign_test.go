@@ -327,3 +327,15 @@ func FuzzForeign(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkForeignIperf2 accounts the datagrams of a recognised iperf2
+// stream of 1470-byte datagrams (iperf2's default size).
+func BenchmarkForeignIperf2(b *testing.B) {
+	r := stream.NewReceiver(time.Unix(1700000000, 0), func(int) string { return "eth0" })
+	d := foreignDatagram("10.0.0.1:38510", append(iperf2Payload(1), make([]byte, 1470-60)...))
+	var ev stream.Event
+	for i := 0; b.Loop(); i++ {
+		binary.BigEndian.PutUint32(d.Payload, uint32(i+1))
+		r.AddTo(&ev, &d)
+	}
+}

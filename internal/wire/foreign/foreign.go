@@ -85,6 +85,23 @@ func Decode(b []byte) (d Datagram, ok bool) {
 	return DecodeIperf2(b)
 }
 
+// DecodeAs decodes b in format f only.
+func DecodeAs(f Format, b []byte) (Datagram, bool) {
+	switch f {
+	case Mcjoin:
+		return DecodeMcjoin(b)
+	case Omping:
+		return DecodeOmping(b)
+	case SSMPing:
+		return DecodeSSMPing(b)
+	case RTP:
+		return DecodeRTP(b)
+	case Iperf2:
+		return DecodeIperf2(b)
+	}
+	return Datagram{}, false
+}
+
 // Follows reports whether next continues the stream of prev: the same
 // format and stream, a sequence number 1 to MaxGap-1 ahead (modulo its
 // width), and a timestamp that does not go back.

@@ -110,6 +110,9 @@ func TestDecodeVectors(t *testing.T) {
 			if !ok || d.Format != tt.format || d.Seq != tt.seq || d.End != tt.end {
 				t.Fatalf("Decode = %+v, %v; want %v seq %d end %v", d, ok, tt.format, tt.seq, tt.end)
 			}
+			if e, ok := foreign.DecodeAs(tt.format, tt.b); !ok || e != d {
+				t.Fatalf("DecodeAs(%v) = %+v, %v; Decode gave %+v", tt.format, e, ok, d)
+			}
 			if tt.end && d.Sent != tt.seq+1 {
 				t.Fatalf("sent %d, want %d", d.Sent, tt.seq+1)
 			}

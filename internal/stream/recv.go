@@ -121,13 +121,16 @@ type ForeignKey struct {
 }
 
 // Foreign counts datagrams without the mcast header (iperf2, socat, the
-// plain sender and receiver programs).
+// plain sender and receiver programs), and measures the streams among them
+// whose format carries sequence numbers (package foreign): Streams, once
+// ConfirmRun datagrams in a row agree.
 type Foreign struct {
 	ForeignKey
 	Iface     string
 	Datagrams uint64
 	Bytes     uint64
 	Malformed uint64 // had the magic but a truncated or inconsistent header
+	foreignTrack
 }
 
 // Kind says what the Receiver made of a datagram.
@@ -166,6 +169,9 @@ type Receiver struct {
 	forder  []*Foreign
 	start   time.Time
 	last    *Flow // the flow of the previous datagram: most batches are one flow
+
+	nForeignStreams int // foreign streams recognised, up to MaxForeignStreams
+	nRecognising    int // foreign sources with recognition state, up to MaxRecognising
 }
 
 // NewReceiver makes an empty Receiver; start is when receiving began.
@@ -201,6 +207,7 @@ func (r *Receiver) AddTo(ev *Event, d *sock.Datagram) {
 		}
 		f.Datagrams++
 		f.Bytes += uint64(len(d.Payload))
+		r.trackForeign(f, d)
 		ev.Kind = KindForeign
 		return
 	}

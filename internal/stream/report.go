@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,42 @@ type ForeignReport struct {
 	Received  uint64 `json:"received"`
 	Bytes     uint64 `json:"bytes"`
 	Malformed uint64 `json:"malformed"`
+	// Streams are the streams whose format was recognised, with their own
+	// loss figures; Unrecognised counts the datagrams in none of them.
+	Streams      []ForeignStreamReport `json:"streams"`
+	Unrecognised uint64                `json:"unrecognised"`
+}
+
+// ForeignStreamReport is one recognised foreign stream: loss, duplicates
+// and reordering by the sequence numbers its own payload carries.
+type ForeignStreamReport struct {
+	Format     string  `json:"format"` // iperf2, rtp, mcjoin, omping, ssmping
+	SourcePort uint16  `json:"source_port"`
+	StreamID   string  `json:"stream_id"` // RTP SSRC, mcjoin's PID, ssmping's client PID, omping's client (hash); iperf2: 0
+	Received   uint64  `json:"received"`
+	Expected   uint64  `json:"expected"`
+	Lost       uint64  `json:"lost"`
+	LossPct    float64 `json:"loss_pct"`
+	Duplicates uint64  `json:"duplicates"`
+	Reordered  uint64  `json:"reordered"`
+	TooLate    uint64  `json:"too_late"`
+	SenderEnd  bool    `json:"sender_end"` // the sender's last datagram arrived (iperf2)
+}
+
+// foreignReport turns one foreign source into its report.
+func foreignReport(f *Foreign) ForeignReport {
+	fr := ForeignReport{Iface: f.Iface, Group: f.Group.String(), Source: f.Src.String(),
+		Received: f.Datagrams, Bytes: f.Bytes, Malformed: f.Malformed, Streams: []ForeignStreamReport{}, Unrecognised: f.Unrecognised}
+	for _, s := range f.Streams {
+		sr := ForeignStreamReport{Format: s.Format.String(), SourcePort: s.SrcPort, StreamID: fmt.Sprintf("%x", s.ID),
+			Received: s.Seq.Received(), Expected: s.Seq.Expected(), Lost: s.Seq.Lost(),
+			Duplicates: s.Seq.Duplicates(), Reordered: s.Seq.Reordered(), TooLate: s.Seq.TooLate(), SenderEnd: s.Ended}
+		if sr.Expected > 0 {
+			sr.LossPct = round(100*float64(sr.Lost)/float64(sr.Expected), 3)
+		}
+		fr.Streams = append(fr.Streams, sr)
+	}
+	return fr
 }
 
 // Report is a periodic report or the final summary.
@@ -103,8 +140,7 @@ func (r *Receiver) Snapshot(typ string, now time.Time) Report {
 		rep.Flows = append(rep.Flows, fr)
 	}
 	for _, f := range r.forder {
-		rep.Foreign = append(rep.Foreign, ForeignReport{Iface: f.Iface, Group: f.Group.String(), Source: f.Src.String(),
-			Received: f.Datagrams, Bytes: f.Bytes, Malformed: f.Malformed})
+		rep.Foreign = append(rep.Foreign, foreignReport(f))
 	}
 	return rep
 }
@@ -152,6 +188,7 @@ func (rep Report) WriteText(w io.Writer) {
 			fmt.Fprintf(w, ", %d malformed (mcast magic, bad header)", f.Malformed)
 		}
 		fmt.Fprintln(w)
+		f.writeStreams(w)
 	}
 	if len(rep.Flows) > 0 {
 		t := rep.Totals
@@ -171,4 +208,29 @@ func (r *Receiver) StatusLine(now time.Time) string {
 	}
 	return fmt.Sprintf("%.0fs  flows %d  received %d  lost %d (%.2f%%)  dup %d  reord %d  foreign %d  %.0f dgram/s",
 		now.Sub(r.start).Seconds(), len(r.order), t.Received, t.Lost, t.LossPct, t.Duplicates, t.Reordered, t.Foreign, pps)
+}
+
+// writeStreams prints the recognised streams of a foreign source, one line
+// each; a source without any prints nothing.
+func (f ForeignReport) writeStreams(w io.Writer) {
+	for _, s := range f.Streams {
+		id := ""
+		switch s.Format {
+		case "rtp":
+			id = " ssrc " + s.StreamID
+		case "mcjoin", "ssmping":
+			if pid, err := strconv.ParseUint(s.StreamID, 16, 64); err == nil && pid > 0 {
+				id = fmt.Sprintf(" pid %d", pid)
+			}
+		}
+		end := ""
+		if s.SenderEnd {
+			end = ", sender's last datagram arrived"
+		}
+		fmt.Fprintf(w, "    %s stream%s from port %d (recognised from its payload): %d received, %d lost (%.2f%%), %d duplicates, %d reordered%s\n",
+			s.Format, id, s.SourcePort, s.Received, s.Lost, s.LossPct, s.Duplicates, s.Reordered, end)
+	}
+	if len(f.Streams) > 0 && f.Unrecognised > 0 {
+		fmt.Fprintf(w, "    %d datagrams in no recognised stream\n", f.Unrecognised)
+	}
 }

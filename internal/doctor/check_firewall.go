@@ -17,9 +17,6 @@ type firewallCheck struct {
 func (firewallCheck) Name() string { return "firewall" }
 
 func (c firewallCheck) Run(ctx context.Context) Result {
-	if c.t.GroupErr != nil {
-		return Skipf("%v", c.t.GroupErr)
-	}
 	links, err := c.h.Net.Links(ctx)
 	if err != nil {
 		return Skipf("%v", err)

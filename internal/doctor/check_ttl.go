@@ -16,9 +16,6 @@ type ttlCheck struct {
 func (ttlCheck) Name() string { return "ttl" }
 
 func (c ttlCheck) Run(ctx context.Context) Result {
-	if c.t.GroupErr != nil {
-		return Skipf("%v", c.t.GroupErr)
-	}
 	g := c.t.groupOrSample()
 	ttl := c.t.TTL
 	res := Result{Status: OK, Evidence: []string{fmt.Sprintf("sender TTL %d", ttl)}}

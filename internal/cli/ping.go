@@ -196,7 +196,7 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 				return err
 			}
 		} else if *ifText != "" {
-			if ifc, err = iface.Resolve(all, *ifText, iface.NeedAny); err != nil {
+			if ifc, err = iface.Resolve(all, *ifText, ifaceNeed(is6)); err != nil {
 				return classifyIfaceErr(err)
 			}
 		}
@@ -388,7 +388,9 @@ func routeSource(dst netip.Addr, port uint16) (netip.Addr, error) {
 
 func pickIface(all []iface.Interface, text string, local netip.Addr) (iface.Interface, error) {
 	if text != "" {
-		ifc, err := iface.Resolve(all, text, iface.NeedAny)
+		// An interface without an address of the family can neither send
+		// the queries nor be where the answers' group is joined usefully.
+		ifc, err := iface.Resolve(all, text, ifaceNeed(local.Is6()))
 		if err != nil {
 			return ifc, classifyIfaceErr(err)
 		}

@@ -2,9 +2,13 @@ package cli
 
 import (
 	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/mcasttools/mcast/internal/iface"
+	"github.com/mcasttools/mcast/internal/labtest"
 	"github.com/mcasttools/mcast/internal/ping"
 )
 
@@ -37,6 +41,31 @@ func TestPickGroupMode(t *testing.T) {
 		}
 		if err == nil && (g.String() != tt.wantGroup || m != tt.wantMode) {
 			t.Errorf("pickGroupMode(%q, %q) = %s %s, want %s %s", tt.group, tt.mode, g, m, tt.wantGroup, tt.wantMode)
+		}
+	}
+}
+
+// -I naming an interface without an address of the family is refused at
+// once: nothing could be sent from it or answered on it. Run in the
+// package's own network namespace (TestMain), with a dummy link made here (a veth pair: no dummy module in a container).
+func TestPingInterfaceWithoutAddress(t *testing.T) {
+	if !labtest.Isolated() || os.Geteuid() != 0 {
+		t.Skip("needs root in the package's own network namespace")
+	}
+	for _, c := range [][]string{{"link", "add", "na0", "type", "veth", "peer", "name", "na1"}, {"link", "set", "na1", "up"}, {"link", "set", "na0", "up"}, {"link", "set", "lo", "up"}} {
+		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", c, err, out)
+		}
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "na0").Run() })
+	for _, args := range [][]string{
+		{"ping", "-I", "na0", "--count", "1", "--timeout", "2s", "127.0.0.1"},
+		{"ping", "--serve", "-I", "na0", "--timeout", "2s"},
+		{"ping", "--proto", "ssmping", "-I", "na0", "--count", "1", "--timeout", "2s", "127.0.0.1"},
+	} {
+		code, _, errb := run(t, nil, append([]string{"mcast"}, args...)...)
+		if code != 1 || !strings.Contains(errb, `interface "na0" has no IPv4 address`) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 naming na0", args, code, errb)
 		}
 	}
 }

@@ -36,3 +36,31 @@ func TestSSMPingMatrixHasNoServerRow(t *testing.T) {
 		t.Errorf("want one row, the client's, with its loss; got %q in\n%s", rows, b.String())
 	}
 }
+
+// Run alone, mcast ping waits for answers that cannot come: after a few
+// seconds it says once why, and at the end the report names the peers that
+// never answered.
+func TestPingAloneSaysWhy(t *testing.T) {
+	local, peer := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	e := ping.New(ping.Config{Local: local, Peers: []ping.Peer{{Name: "n2", Addr: peer}}, Group: netip.MustParseAddr("232.43.211.234"),
+		Port: 4321, Mode: ping.ModeSSM, Count: 3, Interval: time.Second, TTL: 64})
+	now := time.Unix(1700000000, 0)
+	e.Start(now)
+	var hints []string
+	for i := 0; i < 60; i++ {
+		_, ev := e.Tick(now)
+		for _, x := range ev {
+			if strings.Contains(x.Text, "at the same time") {
+				hints = append(hints, x.Text)
+			}
+		}
+		now = now.Add(200 * time.Millisecond)
+	}
+	if len(hints) != 1 || !strings.Contains(hints[0], "mcast ping (or omping)") {
+		t.Errorf("hints %q, want one saying every listed host must run mcast ping or omping at the same time", hints)
+	}
+	r := e.Report(now)
+	if got := r.Unanswered(); len(got) != 1 || got[0] != "n2" {
+		t.Errorf("unanswered %q, want [n2]", got)
+	}
+}

@@ -357,6 +357,30 @@ func TestTTL(t *testing.T) {
 	}
 }
 
+// A group routed through a router (ip route add 239.0.0.0/8 via 10.0.1.1)
+// leaves toward that router whatever the TTL: with a TTL high enough the
+// check passes, but it must not say there is no router in between.
+func TestTTLRoutedGroup(t *testing.T) {
+	routed := &fakeNet{
+		links: []doctor.Link{lo, eth("eth0", 2, "10.0.1.10/24")},
+		routes: []doctor.Route{
+			{Type: "unicast", Dst: pfx("10.0.1.0/24"), Dev: "eth0", Table: doctor.TableMain, Proto: "kernel", Src: ip("10.0.1.10")},
+			{Type: "unicast", Dst: pfx("239.0.0.0/8"), Gateway: ip("10.0.1.1"), Dev: "eth0", Table: doctor.TableMain},
+		},
+		get: map[string]doctor.Route{
+			"239.1.2.3": {Type: "multicast", Dst: pfx("239.1.2.3/32"), Gateway: ip("10.0.1.1"), Dev: "eth0", Src: ip("10.0.1.10")},
+		},
+	}
+	for _, ttl := range []int{1, 8} {
+		r := run(t, &doctor.Host{Net: routed, FS: root(t, "", nil)}, doctor.Target{Group: ip("239.1.2.3"), TTL: ttl}, "ttl")
+		if strings.Contains(r.Summary, "no router") || !strings.Contains(r.Summary, "router 10.0.1.1") {
+			t.Errorf("TTL %d: summary %q, want it to name router 10.0.1.1", ttl, r.Summary)
+		}
+	}
+	r := run(t, &doctor.Host{Net: routed, FS: root(t, "", nil)}, doctor.Target{Group: ip("239.1.2.3"), TTL: 8}, "ttl")
+	expect(t, r, doctor.OK, "toward router 10.0.1.1 with TTL 8", "if 10.0.1.1 routes multicast")
+}
+
 func TestEnvironment(t *testing.T) {
 	tests := []struct {
 		root   string

@@ -26,6 +26,7 @@ type NIC struct {
 	AcceptsOwn bool     // accept_local and rp_filter let this host's own wire copies in
 	RejectWhy  string   // when !AcceptsOwn: the setting that drops them
 	RejectFix  string   // when !AcceptsOwn: the command that lets them in
+	StrictRP   bool     // the effective rp_filter is 1: a source routed by another interface is dropped, from any host
 	LocalPeers []string // other interfaces of this host on the same subnet
 }
 
@@ -40,6 +41,7 @@ func DescribeNIC(fs sys.FS, ifc iface.Interface, all []iface.Interface) *NIC {
 	}
 	if pf, err := fs.ReadPathFilter(ifc.Name); err == nil {
 		n.AcceptsOwn, n.RejectWhy, n.RejectFix = pf.AcceptsOwnSource(ifc.Name)
+		n.StrictRP = pf.RPFilter == 1
 	}
 	for _, other := range all {
 		if other.Index == ifc.Index {
@@ -114,6 +116,17 @@ func (n *NIC) Explain(localSenderSeen bool) string {
 	switch {
 	case n.sentFromHere():
 		fmt.Fprintf(&b, "; the sender used this interface, and a frame never comes back to the port it left by, so %s sees only the kernel's loopback copies", n.Name)
+	case n.StrictRP && len(n.LocalPeers) > 0 && !localSenderSeen:
+		// No sender on this host was seen: the sender is most likely on
+		// another host, and strict rp_filter drops its datagrams whenever
+		// the route back to it leaves by another interface, as the route
+		// to a subnet two NICs share does by one of them.
+		fix := sys.LooseRPFilterFix(n.Name)
+		fmt.Fprintf(&b, "; nothing crossed the wire to %s: strict rp_filter on %s (it shares its subnet with %s) drops datagrams whose source is routed by another interface, from other hosts too. Fix: %s",
+			n.Name, n.Name, strings.Join(n.LocalPeers, ", "), fix)
+		if !n.AcceptsOwn && n.RejectFix != fix {
+			fmt.Fprintf(&b, " (and for a sender on this host: %s)", n.RejectFix)
+		}
 	case !n.AcceptsOwn && (localSenderSeen || len(n.LocalPeers) > 0):
 		fmt.Fprintf(&b, "; nothing crossed the wire to %s", n.Name)
 		if len(n.LocalPeers) > 0 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
 	"github.com/mcasttools/mcast/internal/stream"
 )
@@ -57,4 +58,26 @@ func TestSummaryTwoNIC(t *testing.T) {
 			t.Errorf("got %q", got)
 		}
 	})
+}
+
+// Two NICs on one subnet with strict rp_filter, and the sender on another
+// host: enX1 hears nothing because the route back to the sender leaves by
+// enX0. The summary names strict rp_filter and its fix, not accept_local
+// and a sender on this host (there is none).
+func TestSummaryTwoNICStrictRPFilter(t *testing.T) {
+	for _, conf := range []string{"all", "enX1"} {
+		kv := map[string]string{"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.enX1.rp_filter": "0", "net.ipv4.conf.enX1.accept_local": "0"}
+		kv["net.ipv4.conf."+conf+".rp_filter"] = "1"
+		n := stream.DescribeNIC(sysctls(t, kv), enX1, []iface.Interface{enX0, enX1})
+		got := n.Explain(false)
+		for _, want := range []string{"enX1: 0 received; nothing crossed the wire to enX1", "strict rp_filter",
+			"from other hosts too", "Fix: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.enX1.rp_filter=2"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("rp_filter=1 in conf.%s: %q lacks %q", conf, got, want)
+			}
+		}
+		if strings.Contains(got, "A sender on this host") {
+			t.Errorf("rp_filter=1 in conf.%s: blames a sender on this host: %q", conf, got)
+		}
+	}
 }

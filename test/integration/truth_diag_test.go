@@ -1,0 +1,34 @@
+package integration_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/labtest"
+)
+
+// Two NICs of one host on one subnet with strict rp_filter on enX1, and the
+// sender on ANOTHER host: enX1 hears nothing, because the route back to the
+// sender leaves by enX0. recv's summary names strict rp_filter and its fix,
+// as mcast doctor --source does, and blames no sender on this host.
+func TestRecvSummaryStrictRPFilterRemoteSender(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, "twonic")
+	l.MustRun("host", "sysctl", "-qw", "net.ipv4.conf.enX1.rp_filter=1")
+	r := l.StartMcast("host", "recv", "--iface", "enX1", "--timeout", "2s", "239.1.2.3:28100")
+	r.WaitFor("use interface: enX1", 10*time.Second)
+	l.MustRun("peer", l.Bin, "send", "--iface", "eth0", "--count", "5", "--interval", "20ms", "239.1.2.3:28100")
+	out := r.Wait().Stdout
+	for _, want := range []string{
+		"enX1: 0 received; nothing crossed the wire to enX1: strict rp_filter on enX1",
+		"Fix: sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.enX1.rp_filter=2",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "A sender on this host") {
+		t.Errorf("summary blames a sender on this host, but the sender is the peer:\n%s", out)
+	}
+}

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -30,5 +31,25 @@ func TestRecvSummaryStrictRPFilterRemoteSender(t *testing.T) {
 	}
 	if strings.Contains(out, "A sender on this host") {
 		t.Errorf("summary blames a sender on this host, but the sender is the peer:\n%s", out)
+	}
+}
+
+// doctor's environment check gives one answer per host: in an mcast lab
+// node, with the group routed or not. On a machine that is itself a Docker
+// container (/.dockerenv), the lab's namespace is not the container's
+// network, so there is no Docker network to warn about.
+func TestDoctorEnvironmentInLabNamespace(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	routed := runDoctor(t, l, "n1").checks["environment"]
+	sh(t, l, "n1", "ip route del 224.0.0.0/4")
+	unrouted := runDoctor(t, l, "n1").checks["environment"]
+	if routed.Status != unrouted.Status || routed.Summary != unrouted.Summary {
+		t.Errorf("two answers on one node: with the group routed %s %q, without %s %q", routed.Status, routed.Summary, unrouted.Status, unrouted.Summary)
+	}
+	if _, err := os.Stat("/.dockerenv"); err == nil {
+		if routed.Status != "ok" || !strings.Contains(routed.Summary, "in network namespace "+l.Name+"-n1") {
+			t.Errorf("in a lab namespace of a Docker container: %s %q", routed.Status, routed.Summary)
+		}
 	}
 }

@@ -141,9 +141,11 @@ func TestRPFilter(t *testing.T) {
 	})
 }
 
+// readRules reads a recorded ruleset; they are kept with the firewall
+// package, which parses them.
 func readRules(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("testdata/rules/" + name)
+	b, err := os.ReadFile("../firewall/testdata/rules/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/firewall"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
 	"github.com/mcasttools/mcast/internal/sock"
@@ -208,6 +209,7 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(out, "(%d datagram lines not shown: more than %d a second; every datagram is counted below)\n", hidden, stream.LineRate)
 	}
 	if !*jsonOut {
+		stream.ExplainFirewall(sess.NICs(), groups, targets[0].Port, liveFirewall)
 		stream.WriteSummary(out, sess.NICs())
 	}
 	report("summary")
@@ -216,6 +218,18 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	return verdict(rcv.Totals(), *expect, *maxLoss, fs.Changed("max-loss"))
+}
+
+// liveFirewall reads and parses this host's firewall rules, giving the
+// tools a few seconds at most.
+func liveFirewall() ([]firewall.Chain, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rs, err := firewall.Live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return firewall.Parse(rs)
 }
 
 // recvView renders what a receive shows: a line per datagram, or with

@@ -53,3 +53,30 @@ func TestDoctorEnvironmentInLabNamespace(t *testing.T) {
 		}
 	}
 }
+
+// A receiver behind its own host's firewall (an nft rule dropping the
+// group's port on input): recv names the rule and the command that removes
+// it, instead of "no sender reached it".
+func TestRecvSummaryNamesFirewallRule(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	l.MustRun("n2", "nft", "add", "table", "inet", "guard")
+	l.MustRun("n2", "nft", "add", "chain", "inet", "guard", "in", "{ type filter hook input priority 0; policy accept; }")
+	l.MustRun("n2", "nft", "add", "rule", "inet", "guard", "in", "udp", "dport", "28200", "drop")
+	r := l.StartMcast("n2", "recv", "--timeout", "2s", "239.1.2.3:28200")
+	r.WaitFor("use interface: eth0", 10*time.Second)
+	l.MustRun("n1", l.Bin, "send", "--count", "5", "--interval", "20ms", "239.1.2.3:28200")
+	out := r.Wait().Stdout
+	for _, want := range []string{
+		"eth0: 0 received; nothing crossed the wire to eth0: this host's firewall drops it",
+		`nft: table inet guard chain in handle 2: "udp dport 28200 drop" drops UDP to 239.1.2.3:28200 arriving on eth0`,
+		"Fix: nft delete rule inet guard in handle 2",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "no sender reached it") {
+		t.Errorf("summary blames the sender:\n%s", out)
+	}
+}

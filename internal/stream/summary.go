@@ -24,13 +24,13 @@ type NIC struct {
 	Sources  map[netip.Addr]int
 
 	// What the receiver knows about the interface, to explain a silence.
-	AcceptsOwn bool     // accept_local and rp_filter let this host's own wire copies in
-	RejectWhy  string   // when !AcceptsOwn: the setting that drops them
-	RejectFix  string   // when !AcceptsOwn: the command that lets them in
-	StrictRP   bool     // the effective rp_filter is 1: a source routed by another interface is dropped, from any host
+	AcceptsOwn bool   // accept_local and rp_filter let this host's own wire copies in
+	RejectWhy  string // when !AcceptsOwn: the setting that drops them
+	RejectFix  string // when !AcceptsOwn: the command that lets them in
+	StrictRP   bool   // the effective rp_filter is 1: a source routed by another interface is dropped, from any host
 	// Firewall is the rule or policy of this host's firewall that drops
 	// the stream arriving here, when ExplainFirewall found one.
-	Firewall *firewall.Block
+	Firewall   *firewall.Block
 	LocalPeers []string // other interfaces of this host on the same subnet
 }
 

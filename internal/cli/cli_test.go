@@ -43,6 +43,13 @@ func TestBadInput(t *testing.T) {
 		{[]string{"mcast", "lab", "up", "nosuch"}, nil, 2, `unknown topology "nosuch"`},
 		{[]string{"mcast", "lab", "up", "lan", "--name", "BAD"}, nil, 2, `invalid lab name "BAD"`},
 		{[]string{"mcast", "lab", "frob"}, nil, 2, `unknown lab command "frob"`},
+		{[]string{"mcast", "lab", "plan", "lan", "--nodes", "0"}, nil, 2, "invalid --nodes 0: must be 1..32"},
+		{[]string{"mcast", "recv", "--rcvbuf", "-1", "239.1.1.1"}, nil, 2, "invalid --rcvbuf -1"},
+		{[]string{"mcast", "recv", "--broadcast", "239.1.2.3"}, nil, 2, `invalid broadcast address "239.1.2.3"`},
+		{[]string{"mcast", "recv", "--broadcast", "ff02::1"}, nil, 2, `invalid broadcast address "ff02::1"`},
+		{[]string{"mcast", "doctor", "--group", "1.2.3.4"}, nil, 2, `--group: invalid group "1.2.3.4": not a multicast address`},
+		{[]string{"mcast", "doctor", "--group", "10.0.0.1:5000"}, nil, 2, `--group: invalid group "10.0.0.1"`},
+		{[]string{"mcast", "doctor"}, map[string]string{"MULTICAST_ADDR": "1.2.3.4"}, 2, `MULTICAST_ADDR: invalid group "1.2.3.4"`},
 	}
 	for _, tt := range tests {
 		code, _, stderr := run(t, tt.env, tt.args...)

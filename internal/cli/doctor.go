@@ -39,26 +39,26 @@ func runDoctor(ctx context.Context, env *Env, args []string) error {
 		return usagef("invalid --listen %s: must not be negative", *listen)
 	}
 	t := doctor.Target{Iface: *ifText, TTL: *ttl, Listen: *listen}
+	from := "--group"
 	if *groupText == "" {
-		*groupText = env.Getenv("MULTICAST_ADDR")
+		*groupText, from = env.Getenv("MULTICAST_ADDR"), "MULTICAST_ADDR"
 	}
 	if *groupText != "" {
 		host, port := endpoint.SplitHostPort(*groupText)
 		if port != "" {
 			p, err := endpoint.ParsePort(port)
 			if err != nil {
-				return UsageError{fmt.Errorf("--group %q: %w", *groupText, err)}
+				return UsageError{fmt.Errorf("%s %q: %w", from, *groupText, err)}
 			}
 			t.Port = p
 		}
-		// A group that is not multicast is reported by the checks that need
-		// it; the others still run.
+		// A group that is not multicast is a usage error, as in send and
+		// recv: checking something else than what was asked helps nobody.
 		g, err := endpoint.ParseGroup(host)
 		if err != nil {
-			t.GroupErr = err
-		} else {
-			t.Group = g
+			return UsageError{fmt.Errorf("%s: %w", from, err)}
 		}
+		t.Group = g
 	}
 	if *srcText != "" {
 		a, err := netip.ParseAddr(*srcText)
@@ -84,13 +84,12 @@ func runDoctor(ctx context.Context, env *Env, args []string) error {
 // doctorJSON is the stable JSON shape of `mcast doctor --json`.
 type doctorJSON struct {
 	Target struct {
-		Iface    string  `json:"iface,omitempty"`
-		Group    string  `json:"group,omitempty"`
-		Port     uint16  `json:"port,omitempty"`
-		GroupErr string  `json:"group_error,omitempty"`
-		Source   string  `json:"source,omitempty"`
-		TTL      int     `json:"ttl"`
-		Listen   float64 `json:"listen_s,omitempty"`
+		Iface  string  `json:"iface,omitempty"`
+		Group  string  `json:"group,omitempty"`
+		Port   uint16  `json:"port,omitempty"`
+		Source string  `json:"source,omitempty"`
+		TTL    int     `json:"ttl"`
+		Listen float64 `json:"listen_s,omitempty"`
 	} `json:"target"`
 	Checks []doctor.Report `json:"checks"`
 	Counts map[string]int  `json:"counts"`
@@ -104,9 +103,6 @@ func writeDoctorJSON(w io.Writer, t doctor.Target, rs []doctor.Report) error {
 		out.Target.Group = t.Group.String()
 	}
 	out.Target.Port = t.Port
-	if t.GroupErr != nil {
-		out.Target.GroupErr = t.GroupErr.Error()
-	}
 	if t.Source.IsValid() {
 		out.Target.Source = t.Source.String()
 	}

@@ -43,6 +43,11 @@ func runLab(ctx context.Context, env *Env, args []string) error {
 		if err := lab.ValidName(*name); err != nil {
 			return UsageError{err}
 		}
+		if fs.Changed("nodes") && *nodes == 0 {
+			// Options.Nodes 0 means the topology's default: a --nodes 0
+			// given by hand is not that.
+			return usagef("invalid --nodes 0: must be 1..%d", lab.MaxNodes)
+		}
 		t, err := lab.Lookup(fs.Arg(0), lab.Options{Nodes: *nodes, DropGRE: *dropGRE})
 		if err != nil {
 			return UsageError{err}

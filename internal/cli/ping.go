@@ -196,7 +196,7 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 				return err
 			}
 		} else if *ifText != "" {
-			if ifc, err = iface.Resolve(all, *ifText, iface.NeedAny); err != nil {
+			if ifc, err = iface.Resolve(all, *ifText, ifaceNeed(is6)); err != nil {
 				return classifyIfaceErr(err)
 			}
 		}
@@ -268,6 +268,13 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stdout, "send errors: %d (last: %s)\n", report.SendErrors, report.LastSendError)
 		}
 	}
+	if never := report.Unanswered(); len(never) > 0 && !*serve {
+		why := "every host in the list must run mcast ping (or omping) with the same list at the same time"
+		if *proto == "ssmping" {
+			why = fmt.Sprintf("is ssmpingd (or mcast ping) running there, with UDP port %d open?", port)
+		}
+		return ExitError{Code: 1, Err: fmt.Errorf("no answer from %s: %s", strings.Join(never, ", "), why)}
+	}
 	if exceeded {
 		more := ""
 		if n := len(report.Exceeded) - 1; n > 0 {
@@ -327,6 +334,8 @@ func printEvent(w io.Writer, ev ping.Event, width int, quiet bool) {
 		if !quiet {
 			fmt.Fprintln(w, ev.Text)
 		}
+	case ping.EvHint:
+		fmt.Fprintf(w, "hint: %s\n", ev.Text)
 	default:
 		fmt.Fprintf(w, "%-*s : %s\n", width, name, ev.Text)
 	}
@@ -388,7 +397,9 @@ func routeSource(dst netip.Addr, port uint16) (netip.Addr, error) {
 
 func pickIface(all []iface.Interface, text string, local netip.Addr) (iface.Interface, error) {
 	if text != "" {
-		ifc, err := iface.Resolve(all, text, iface.NeedAny)
+		// An interface without an address of the family can neither send
+		// the queries nor be where the answers' group is joined usefully.
+		ifc, err := iface.Resolve(all, text, ifaceNeed(local.Is6()))
 		if err != nil {
 			return ifc, classifyIfaceErr(err)
 		}

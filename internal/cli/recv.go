@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/firewall"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
 	"github.com/mcasttools/mcast/internal/sock"
@@ -36,7 +37,7 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	expect := fs.Int("expect", 0, "exit 1 unless at least N datagrams with the mcast header arrived")
 	maxLoss := fs.Float64("max-loss", -1, "exit 1 when the loss exceeds PCT percent")
 	quiet := fs.Bool("quiet", false, "no line per datagram (the summary still prints)")
-	rcvbuf := fs.Int("rcvbuf", 8<<20, "receive buffer in bytes (SO_RCVBUFFORCE as root)")
+	rcvbuf := fs.Int("rcvbuf", 8<<20, "receive buffer in bytes (SO_RCVBUFFORCE as root; 0: the system's default)")
 	gro := fs.Bool("gro", true, "ask for UDP_GRO: the kernel hands over a sender's UDP_SEGMENT batch (or what the NIC coalesced) as one, recv splits it again; --gro=false turns it off")
 	if err := parse(fs, env, args); err != nil {
 		return err
@@ -61,6 +62,8 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		return usagef("invalid --timeout %s: must not be negative", *timeout)
 	case *reportEvery < 0:
 		return usagef("invalid --report-interval %s: must not be negative", *reportEvery)
+	case *rcvbuf < 0:
+		return usagef("invalid --rcvbuf %d: must be 0 (the system's default) or more bytes", *rcvbuf)
 	case *expect < 0:
 		return usagef("invalid --expect %d: must be 0 or more", *expect)
 	case fs.Changed("max-loss") && (*maxLoss < 0 || *maxLoss > 100):
@@ -206,6 +209,7 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(out, "(%d datagram lines not shown: more than %d a second; every datagram is counted below)\n", hidden, stream.LineRate)
 	}
 	if !*jsonOut {
+		stream.ExplainFirewall(sess.NICs(), groups, targets[0].Port, liveFirewall)
 		stream.WriteSummary(out, sess.NICs())
 	}
 	report("summary")
@@ -214,6 +218,18 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	return verdict(rcv.Totals(), *expect, *maxLoss, fs.Changed("max-loss"))
+}
+
+// liveFirewall reads and parses this host's firewall rules, giving the
+// tools a few seconds at most.
+func liveFirewall() ([]firewall.Chain, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rs, err := firewall.Live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return firewall.Parse(rs)
 }
 
 // recvView renders what a receive shows: a line per datagram, or with
@@ -325,8 +341,8 @@ func recvTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) (
 		}
 		if fs.NArg() == 1 {
 			host, p := endpoint.SplitHostPort(fs.Arg(0))
-			if a, err := netip.ParseAddr(host); host != "" && (err != nil || !a.Is4()) {
-				return nil, usagef("invalid broadcast address %q: want an IPv4 address", fs.Arg(0))
+			if a, err := netip.ParseAddr(host); host != "" && (err != nil || !a.Is4() || a.IsMulticast()) {
+				return nil, usagef("invalid broadcast address %q: want an IPv4 address that is not multicast (receive a group without --broadcast)", fs.Arg(0))
 			}
 			if p != "" {
 				if port, err = endpoint.ParsePort(p); err != nil {
@@ -346,10 +362,7 @@ func recvTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) (
 // pickIfaces resolves the --iface values, or picks every interface that is
 // up, multicast-capable and has an address of the family when none was given.
 func pickIfaces(all []iface.Interface, texts []string, is6 bool) ([]iface.Interface, error) {
-	need := iface.NeedIPv4
-	if is6 {
-		need = iface.NeedAny
-	}
+	need := ifaceNeed(is6)
 	var out []iface.Interface
 	seen := map[int]bool{}
 	for _, t := range texts {

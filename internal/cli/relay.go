@@ -135,22 +135,61 @@ func runRelayStatus(ctx context.Context, env *Env, args []string) error {
 	case *admin != "":
 		path = *admin
 	case *cfgPath != "":
-		f, err := os.Open(*cfgPath)
-		if err != nil {
-			return fmt.Errorf("reading relay config: %w", err)
-		}
-		cfg, err := config.Parse(f, *cfgPath)
-		f.Close()
+		p, cfgErr, err := adminFromConfig(*cfgPath)
 		if err != nil {
 			return err
 		}
-		path = cfg.Admin
+		path = p
+		if cfgErr != nil {
+			// The running relay does not depend on the file being right
+			// now: ask it anyway, and say what the file's error is.
+			st, err := relay.QueryStatus(ctx, path)
+			if err != nil {
+				return fmt.Errorf("%v; and with the admin socket %s: %w", cfgErr, path, err)
+			}
+			which := "its admin socket"
+			if path == config.DefaultAdmin {
+				which = "the default admin socket"
+			}
+			fmt.Fprintf(env.Stderr, "mcast relay status: note: %v; using %s %s\n", cfgErr, which, path)
+			return printRelayStatus(env, st, *asJSON)
+		}
 	}
 	st, err := relay.QueryStatus(ctx, path)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	return printRelayStatus(env, st, *asJSON)
+}
+
+// adminFromConfig finds the admin socket a relay configured by file
+// listens on. When the file has an error elsewhere (being edited while the
+// relay runs, say), the path is its admin line, or the default without
+// one, and cfgErr is the file's error.
+func adminFromConfig(file string) (path string, cfgErr, err error) {
+	text, err := os.ReadFile(file)
+	if err != nil {
+		return "", nil, fmt.Errorf("reading relay config: %w", err)
+	}
+	cfg, cfgErr := config.Parse(strings.NewReader(string(text)), file)
+	if cfgErr == nil {
+		return cfg.Admin, nil, nil
+	}
+	path = config.DefaultAdmin
+	for _, line := range strings.Split(string(text), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "admin" {
+			path = f[1]
+			break
+		}
+	}
+	return path, cfgErr, nil
+}
+
+func printRelayStatus(env *Env, st relay.Status, asJSON bool) error {
+	if asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)

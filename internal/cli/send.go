@@ -77,11 +77,7 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	}
 	is6 := targets[0].Group.Is6()
 	if ifText2 != "" {
-		need := iface.NeedIPv4
-		if is6 {
-			need = iface.NeedAny
-		}
-		ifc, err := resolveIface(ifText2, need)
+		ifc, err := resolveIface(ifText2, ifaceNeed(is6))
 		if err != nil {
 			return err
 		}
@@ -255,6 +251,16 @@ func resolveIface(text string, need iface.Need) (iface.Interface, error) {
 	}
 	ifc, err := iface.Resolve(all, text, need)
 	return ifc, classifyIfaceErr(err)
+}
+
+// ifaceNeed is what an interface must have to carry the family's
+// multicast: an IPv4 address, or for IPv6 nothing more than the link-local
+// address every interface has.
+func ifaceNeed(is6 bool) iface.Need {
+	if is6 {
+		return iface.NeedAny
+	}
+	return iface.NeedIPv4
 }
 
 func classifyIfaceErr(err error) error {

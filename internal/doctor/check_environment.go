@@ -3,7 +3,11 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/mcasttools/mcast/internal/sys"
 )
 
 // environmentCheck (10) says where this runs: a container (and how its
@@ -84,6 +88,15 @@ func (c environmentCheck) Run(ctx context.Context) Result {
 			}
 		}
 	}
+	ns, inNetns := ownNetns(c.h.FS)
+	if ctr != "" && inNetns {
+		// The container's marks are files of the machine: a namespace
+		// made inside it (ip netns add, mcast lab) has links of its own,
+		// and the container's attachment only matters beyond them.
+		res.Evidence = append(res.Evidence, fmt.Sprintf("/run/netns/%s is this process's network namespace", ns))
+		notes = append(notes, fmt.Sprintf("in network namespace %s (made with ip netns or mcast lab) inside a %s container: multicast between such namespaces does not depend on the container's network", ns, ctr))
+		ctr = ""
+	}
 	if ctr != "" {
 		mode, detail := c.netMode(ctx)
 		res.Evidence = append(res.Evidence, detail)
@@ -140,38 +153,63 @@ func (c environmentCheck) Run(ctx context.Context) Result {
 	return res
 }
 
-// netMode guesses how a container's network is attached: "none" (only
-// lo), "bridge" (the interface multicast leaves by is a veth) or "host".
+// netMode tells how a container's network is attached, from its links
+// alone, so that every run on one host gives one answer whatever the group
+// and its route: "none" (only lo is up), "host" (a physical NIC, a bridge
+// or a bond is up: the host's own links), "macvlan" or "ipvlan", or
+// "bridge" (veths only: Docker's bridge network, a Kubernetes pod).
 func (c environmentCheck) netMode(ctx context.Context) (string, string) {
 	links, err := c.h.Net.Links(ctx)
 	if err != nil {
 		return "unknown", fmt.Sprintf("network: %v", err)
 	}
 	var names []string
+	up := map[string]bool{}
 	for _, l := range links {
-		if !l.Loopback {
-			names = append(names, fmt.Sprintf("%s (%s)", l.Name, l.Type))
+		if l.Loopback {
+			continue
+		}
+		names = append(names, fmt.Sprintf("%s (%s)", l.Name, l.Type))
+		if l.Up {
+			up[l.Type] = true
 		}
 	}
-	if len(names) == 0 {
-		return "none", "network: only lo"
+	list := "interfaces: " + strings.Join(names, ", ")
+	switch {
+	case len(up) == 0:
+		if len(names) == 0 {
+			return "none", "network: only lo"
+		}
+		return "none", "network: only lo is up; " + list
+	case up["device"] || up["bridge"] || up["bond"]:
+		return "host", "network: a host's links are up; " + list
+	case up["macvlan"]:
+		return "macvlan", "network: a macvlan is up; " + list
+	case up["ipvlan"]:
+		return "ipvlan", "network: an ipvlan is up; " + list
+	case up["veth"]:
+		return "bridge", "network: veths only; " + list
 	}
-	dev := ""
-	if r, err := c.h.Net.RouteGet(ctx, c.t.groupOrSample(), 0, netipZero); err == nil {
-		dev = r.Dev
+	return "host", "network: " + list
+}
+
+// ownNetns finds the name this process's network namespace is bound under
+// in /run/netns (by ip netns add, as mcast lab does): a namespace made on
+// the machine, not the one a container runtime gave it.
+func ownNetns(fs sys.FS) (string, bool) {
+	self, err := os.Stat(filepath.Join(fs.Root, "proc/self/ns/net"))
+	if err != nil {
+		return "", false
 	}
-	if c.t.Iface != "" {
-		if l, err := resolveIface(links, c.t.Iface); err == nil {
-			dev = l.Name
+	dir := filepath.Join(fs.Root, "run/netns")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", false
+	}
+	for _, e := range entries {
+		if st, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && os.SameFile(self, st) {
+			return e.Name(), true
 		}
 	}
-	if l, ok := linkByName(links, dev); ok {
-		switch l.Type {
-		case "veth":
-			return "bridge", fmt.Sprintf("network: multicast leaves by %s, a veth; interfaces: %s", dev, strings.Join(names, ", "))
-		case "macvlan", "ipvlan":
-			return l.Type, fmt.Sprintf("network: multicast leaves by %s, a %s; interfaces: %s", dev, l.Type, strings.Join(names, ", "))
-		}
-	}
-	return "host", "network: interfaces " + strings.Join(names, ", ")
+	return "", false
 }

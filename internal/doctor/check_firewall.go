@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+
+	"github.com/mcasttools/mcast/internal/firewall"
 )
 
 // firewallCheck (5) runs the datagrams multicast needs (UDP to the group,
@@ -17,9 +19,6 @@ type firewallCheck struct {
 func (firewallCheck) Name() string { return "firewall" }
 
 func (c firewallCheck) Run(ctx context.Context) Result {
-	if c.t.GroupErr != nil {
-		return Skipf("%v", c.t.GroupErr)
-	}
 	links, err := c.h.Net.Links(ctx)
 	if err != nil {
 		return Skipf("%v", err)
@@ -38,7 +37,7 @@ func (c firewallCheck) Run(ctx context.Context) Result {
 	if err != nil && rs.NftJSON == "" && rs.IptablesSave == "" {
 		return Skipf("%v", err)
 	}
-	chains, perr := ParseRulesets(rs)
+	chains, perr := firewall.Parse(rs)
 	if perr != nil && len(chains) == 0 {
 		return Skipf("%v", perr)
 	}
@@ -50,7 +49,7 @@ func (c firewallCheck) Run(ctx context.Context) Result {
 	pkts := Packets(c.t, dev)
 	seen := map[string]bool{}
 	for _, p := range pkts {
-		for _, b := range Blocks(chains, p) {
+		for _, b := range firewall.Blocks(chains, p) {
 			ev := b.Evidence()
 			if seen[ev] {
 				continue
@@ -91,32 +90,9 @@ func groupPort(t Target) string {
 	return g.String() + " (any port)"
 }
 
-// ParseRulesets parses every ruleset text it has. It returns the chains it
-// could read and the first error.
-func ParseRulesets(rs Rulesets) ([]Chain, error) {
-	var chains []Chain
-	var first error
-	add := func(cs []Chain, err error) {
-		chains = append(chains, cs...)
-		if err != nil && first == nil {
-			first = err
-		}
-	}
-	if rs.NftJSON != "" {
-		add(ParseNftJSON([]byte(rs.NftJSON)))
-	}
-	if rs.IptablesSave != "" {
-		add(ParseIptablesSave(rs.IptablesSave, "iptables"))
-	}
-	if rs.Ip6tables != "" {
-		add(ParseIptablesSave(rs.Ip6tables, "ip6tables"))
-	}
-	return chains, first
-}
-
 // Packets are the datagrams a multicast user needs through the firewall for
 // the target, on interface dev ("" when unknown).
-func Packets(t Target, dev string) []Packet {
+func Packets(t Target, dev string) []firewall.Packet {
 	g := t.groupOrSample()
 	on := ""
 	if dev != "" {
@@ -126,14 +102,14 @@ func Packets(t Target, dev string) []Packet {
 	if dev != "" {
 		by = " by " + dev
 	}
-	var ps []Packet
+	var ps []firewall.Packet
 	if familyOf(g) == 4 {
 		ps = append(ps,
-			Packet{What: fmt.Sprintf("UDP to %s arriving%s", groupPort(t), on), Dir: "input", Family: 4, Proto: 17, Dst: g, DPort: int(t.Port), Dev: dev},
-			Packet{What: fmt.Sprintf("UDP to %s leaving%s", groupPort(t), by), Dir: "output", Family: 4, Proto: 17, Dst: g, DPort: int(t.Port), Dev: dev},
-			Packet{What: "IGMP queries (to 224.0.0.1) arriving" + on, Dir: "input", Family: 4, Proto: 2, Dst: netip.MustParseAddr("224.0.0.1"), Dev: dev},
-			Packet{What: "IGMPv3 reports (to 224.0.0.22) leaving" + by, Dir: "output", Family: 4, Proto: 2, Dst: netip.MustParseAddr("224.0.0.22"), Dev: dev},
-			Packet{What: fmt.Sprintf("IGMPv2 reports (to %s) leaving%s", g, by), Dir: "output", Family: 4, Proto: 2, Dst: g, Dev: dev},
+			firewall.Packet{What: fmt.Sprintf("UDP to %s arriving%s", groupPort(t), on), Dir: "input", Family: 4, Proto: 17, Dst: g, DPort: int(t.Port), Dev: dev},
+			firewall.Packet{What: fmt.Sprintf("UDP to %s leaving%s", groupPort(t), by), Dir: "output", Family: 4, Proto: 17, Dst: g, DPort: int(t.Port), Dev: dev},
+			firewall.Packet{What: "IGMP queries (to 224.0.0.1) arriving" + on, Dir: "input", Family: 4, Proto: 2, Dst: netip.MustParseAddr("224.0.0.1"), Dev: dev},
+			firewall.Packet{What: "IGMPv3 reports (to 224.0.0.22) leaving" + by, Dir: "output", Family: 4, Proto: 2, Dst: netip.MustParseAddr("224.0.0.22"), Dev: dev},
+			firewall.Packet{What: fmt.Sprintf("IGMPv2 reports (to %s) leaving%s", g, by), Dir: "output", Family: 4, Proto: 2, Dst: g, Dev: dev},
 		)
 	}
 	if familyOf(g) == 6 || !t.HasGroup() {
@@ -145,12 +121,12 @@ func Packets(t Target, dev string) []Packet {
 		t6.Group = g6
 		if familyOf(g) == 6 {
 			ps = append(ps,
-				Packet{What: fmt.Sprintf("UDP to %s arriving%s", groupPort(t6), on), Dir: "input", Family: 6, Proto: 17, Dst: g6, DPort: int(t.Port), Dev: dev},
-				Packet{What: fmt.Sprintf("UDP to %s leaving%s", groupPort(t6), by), Dir: "output", Family: 6, Proto: 17, Dst: g6, DPort: int(t.Port), Dev: dev})
+				firewall.Packet{What: fmt.Sprintf("UDP to %s arriving%s", groupPort(t6), on), Dir: "input", Family: 6, Proto: 17, Dst: g6, DPort: int(t.Port), Dev: dev},
+				firewall.Packet{What: fmt.Sprintf("UDP to %s leaving%s", groupPort(t6), by), Dir: "output", Family: 6, Proto: 17, Dst: g6, DPort: int(t.Port), Dev: dev})
 		}
 		ps = append(ps,
-			Packet{What: "MLD queries (to ff02::1) arriving" + on, Dir: "input", Family: 6, Proto: 58, ICMPType: 130, Dst: netip.MustParseAddr("ff02::1"), Dev: dev},
-			Packet{What: "MLDv2 reports (to ff02::16) leaving" + by, Dir: "output", Family: 6, Proto: 58, ICMPType: 143, Dst: netip.MustParseAddr("ff02::16"), Dev: dev},
+			firewall.Packet{What: "MLD queries (to ff02::1) arriving" + on, Dir: "input", Family: 6, Proto: 58, ICMPType: 130, Dst: netip.MustParseAddr("ff02::1"), Dev: dev},
+			firewall.Packet{What: "MLDv2 reports (to ff02::16) leaving" + by, Dir: "output", Family: 6, Proto: 58, ICMPType: 143, Dst: netip.MustParseAddr("ff02::16"), Dev: dev},
 		)
 	}
 	return ps

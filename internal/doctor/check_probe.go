@@ -53,8 +53,6 @@ func (probeCheck) Active() bool { return true }
 
 func (c probeCheck) Run(ctx context.Context) Result {
 	switch {
-	case c.t.GroupErr != nil:
-		return Skipf("%v", c.t.GroupErr)
 	case !c.t.HasGroup():
 		// Not asked for: not a failure to look.
 		return Result{Status: Skip, Summary: "not run: the probe joins a group and sends to it, so it needs --group G[:PORT] (and root)"}

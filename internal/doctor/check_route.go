@@ -18,9 +18,6 @@ type routeCheck struct {
 func (routeCheck) Name() string { return "route" }
 
 func (c routeCheck) Run(ctx context.Context) Result {
-	if c.t.GroupErr != nil {
-		return Skipf("%v", c.t.GroupErr)
-	}
 	links, err := c.h.Net.Links(ctx)
 	if err != nil {
 		return Skipf("%v", err)

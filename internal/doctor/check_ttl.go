@@ -16,9 +16,6 @@ type ttlCheck struct {
 func (ttlCheck) Name() string { return "ttl" }
 
 func (c ttlCheck) Run(ctx context.Context) Result {
-	if c.t.GroupErr != nil {
-		return Skipf("%v", c.t.GroupErr)
-	}
 	g := c.t.groupOrSample()
 	ttl := c.t.TTL
 	res := Result{Status: OK, Evidence: []string{fmt.Sprintf("sender TTL %d", ttl)}}
@@ -72,9 +69,12 @@ func (c ttlCheck) Run(ctx context.Context) Result {
 			}
 		}
 	}
-	if len(notes) == 0 {
+	switch {
+	case len(notes) == 0 && gw.IsValid():
+		res.Summary = fmt.Sprintf("%s leaves by %s toward router %s with TTL %d: receivers up to %d routers away get it, if %s routes multicast", g, r.Dev, gw, ttl, ttl-1, gw)
+	case len(notes) == 0:
 		res.Summary = fmt.Sprintf("%s leaves by %s with no router in between: TTL %d reaches that LAN (receivers behind a router need a higher TTL)", g, r.Dev, ttl)
-	} else {
+	default:
 		res.Summary = joinAnd(notes)
 	}
 	return res

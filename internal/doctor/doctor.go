@@ -67,12 +67,11 @@ func Skipf(format string, a ...any) Result {
 
 // Target is what the user asked about: all fields are optional.
 type Target struct {
-	Iface    string     // --iface: an interface name or one of its addresses
-	Group    netip.Addr // --group, zero when not given
-	Port     uint16     // --group's port, 0 when not given
-	GroupErr error      // why --group was not usable, if it was given but bad
-	Source   netip.Addr // --source: the sender's address (this host's or another's)
-	TTL      int        // the TTL senders use (mcast send's default is 1)
+	Iface  string     // --iface: an interface name or one of its addresses
+	Group  netip.Addr // --group, zero when not given
+	Port   uint16     // --group's port, 0 when not given
+	Source netip.Addr // --source: the sender's address (this host's or another's)
+	TTL    int        // the TTL senders use (mcast send's default is 1)
 	// Listen is how long to listen for IGMP/MLD queries on the wire
 	// (--listen, root only); 0 does not listen.
 	Listen time.Duration

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/firewall"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/sys"
 )
@@ -26,14 +27,9 @@ type Host struct {
 	Listen func(ctx context.Context, iface string, d time.Duration, enough func([]HeardQuery) bool) ([]HeardQuery, error)
 }
 
-// Rulesets are the firewall rules as their tools print them. Empty text
-// means the tool is absent or printed nothing.
-type Rulesets struct {
-	NftJSON      string // `nft -j list ruleset`
-	IptablesSave string // `iptables-save` (IPv4)
-	Ip6tables    string // `ip6tables-save`
-	Errors       []string
-}
+// Rulesets are the firewall rules as their tools print them (see package
+// firewall, which parses and evaluates them).
+type Rulesets = firewall.Rulesets
 
 // Net reads links, addresses and routes (netlink on a live system).
 type Net interface {

@@ -1,17 +1,15 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/firewall"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/sock/capture"
 	"github.com/mcasttools/mcast/internal/sys"
@@ -26,7 +24,7 @@ func LiveHost() *Host {
 	return &Host{
 		FS:     sys.Host,
 		Net:    liveNet{},
-		Rules:  liveRules,
+		Rules:  firewall.Live,
 		Root:   os.Geteuid() == 0,
 		Probe:  liveProbe,
 		Listen: liveListen,
@@ -190,38 +188,6 @@ func convRoute(r netlink.Route, names map[int]string) Route {
 		out.Src = ip.Unmap()
 	}
 	return out
-}
-
-// liveRules runs `nft -j list ruleset` and iptables-save where present.
-func liveRules(ctx context.Context) (Rulesets, error) {
-	var rs Rulesets
-	run := func(name string, args ...string) string {
-		path, err := exec.LookPath(name)
-		if err != nil {
-			return ""
-		}
-		var stderr bytes.Buffer
-		cmd := exec.CommandContext(ctx, path, args...)
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			rs.Errors = append(rs.Errors, fmt.Sprintf("%s %s: %v %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String())))
-			return ""
-		}
-		return string(out)
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		rs.Errors = append(rs.Errors, "nft is not installed (Debian package nftables), so nftables rules were not read")
-	}
-	rs.NftJSON = run("nft", "-j", "list", "ruleset")
-	// iptables-legacy keeps rules nft cannot see; iptables-nft's rules are
-	// already in the nft ruleset, so only the legacy tool is asked.
-	rs.IptablesSave = run("iptables-legacy-save")
-	rs.Ip6tables = run("ip6tables-legacy-save")
-	if rs.NftJSON == "" && rs.IptablesSave == "" && len(rs.Errors) > 0 {
-		return rs, errors.New(rs.Errors[0])
-	}
-	return rs, nil
 }
 
 // BridgeQuerier asks the kernel (RTM_GETLINK) for the bridge's view of the

@@ -73,14 +73,17 @@ func TwoNIC() Topology {
 	}
 }
 
-// nodeCount is o.Nodes, 3 when unset, checked to be 1..32.
+// MaxNodes is the most nodes a topology that takes a count can have.
+const MaxNodes = 32
+
+// nodeCount is o.Nodes, 3 when unset, checked to be 1..MaxNodes.
 func nodeCount(o Options) (int, error) {
 	n := o.Nodes
 	if n == 0 {
 		n = 3
 	}
-	if n < 1 || n > 32 {
-		return 0, fmt.Errorf("invalid node count %d: must be 1..32", n)
+	if n < 1 || n > MaxNodes {
+		return 0, fmt.Errorf("invalid node count %d: must be 1..%d", n, MaxNodes)
 	}
 	return n, nil
 }

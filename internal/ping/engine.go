@@ -105,6 +105,7 @@ const (
 	EvAnswer                     // an answer arrived
 	EvSSMServed                  // an ssmping/asmping request was answered
 	EvDropped                    // a datagram was dropped (Text says why)
+	EvHint                       // advice about the run as a whole (Text), once
 )
 
 // Event is something worth a line of output.
@@ -175,6 +176,7 @@ type Engine struct {
 	drops  Drops
 	served uint64
 	start  time.Time
+	hinted bool // the hint for a run alone was given
 }
 
 // initPeriod is how often an unanswered Init is repeated.
@@ -276,7 +278,7 @@ func (e *Engine) Tick(now time.Time) (out []Packet, ev []Event) {
 			}
 		}
 	}
-	return out, ev
+	return out, e.aloneHint(now, ev)
 }
 
 // lastAnswered reports whether the last query got both of its answers.

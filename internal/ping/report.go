@@ -215,11 +215,25 @@ func (r *Report) WriteSummary(w io.Writer) {
 }
 
 // WriteMatrix draws who hears whom: row host X, column host Y shows the
-// loss of the answers X got from Y, unicast/multicast.
+// loss of the answers X got from Y, unicast/multicast. A host is a row only
+// when something is known or expected of what it hears, and a column only
+// when someone hears it: an ssmping server, which reports nothing, gets a
+// column and no row.
 func (r *Report) WriteMatrix(w io.Writer) {
 	cells := map[[2]string]Cell{}
+	isFrom, isTo := map[string]bool{}, map[string]bool{}
 	for _, c := range r.Matrix {
 		cells[[2]string{c.From, c.To}] = c
+		isFrom[c.From], isTo[c.To] = true, true
+	}
+	var rows, cols []string
+	for _, h := range r.Hosts {
+		if isFrom[h] {
+			rows = append(rows, h)
+		}
+		if isTo[h] {
+			cols = append(cols, h)
+		}
 	}
 	width := len("hears \\ from")
 	for _, h := range r.Hosts {
@@ -233,13 +247,13 @@ func (r *Report) WriteMatrix(w io.Writer) {
 		line.Reset()
 	}
 	fmt.Fprintf(&line, "%-*s", width, "hears \\ from")
-	for _, h := range r.Hosts {
+	for _, h := range cols {
 		fmt.Fprintf(&line, "  %-*s", colw, h)
 	}
 	flush()
-	for _, from := range r.Hosts {
+	for _, from := range rows {
 		fmt.Fprintf(&line, "%-*s", width, from)
-		for _, to := range r.Hosts {
+		for _, to := range cols {
 			text := "-"
 			if c, ok := cells[[2]string{from, to}]; ok && from != to {
 				text = "?"

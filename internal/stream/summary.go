@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mcasttools/mcast/internal/firewall"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
 	"github.com/mcasttools/mcast/internal/sys"
@@ -23,9 +24,13 @@ type NIC struct {
 	Sources  map[netip.Addr]int
 
 	// What the receiver knows about the interface, to explain a silence.
-	AcceptsOwn bool     // accept_local and rp_filter let this host's own wire copies in
-	RejectWhy  string   // when !AcceptsOwn: the setting that drops them
-	RejectFix  string   // when !AcceptsOwn: the command that lets them in
+	AcceptsOwn bool   // accept_local and rp_filter let this host's own wire copies in
+	RejectWhy  string // when !AcceptsOwn: the setting that drops them
+	RejectFix  string // when !AcceptsOwn: the command that lets them in
+	StrictRP   bool   // the effective rp_filter is 1: a source routed by another interface is dropped, from any host
+	// Firewall is the rule or policy of this host's firewall that drops
+	// the stream arriving here, when ExplainFirewall found one.
+	Firewall   *firewall.Block
 	LocalPeers []string // other interfaces of this host on the same subnet
 }
 
@@ -40,6 +45,7 @@ func DescribeNIC(fs sys.FS, ifc iface.Interface, all []iface.Interface) *NIC {
 	}
 	if pf, err := fs.ReadPathFilter(ifc.Name); err == nil {
 		n.AcceptsOwn, n.RejectWhy, n.RejectFix = pf.AcceptsOwnSource(ifc.Name)
+		n.StrictRP = pf.RPFilter == 1
 	}
 	for _, other := range all {
 		if other.Index == ifc.Index {
@@ -114,6 +120,23 @@ func (n *NIC) Explain(localSenderSeen bool) string {
 	switch {
 	case n.sentFromHere():
 		fmt.Fprintf(&b, "; the sender used this interface, and a frame never comes back to the port it left by, so %s sees only the kernel's loopback copies", n.Name)
+	case n.Firewall != nil:
+		may := "drops"
+		if !n.Firewall.Sure {
+			may = "may drop"
+		}
+		fmt.Fprintf(&b, "; nothing crossed the wire to %s: this host's firewall %s it (%s). Fix: %s", n.Name, may, n.Firewall.Evidence(), n.Firewall.Fix())
+	case n.StrictRP && len(n.LocalPeers) > 0 && !localSenderSeen:
+		// No sender on this host was seen: the sender is most likely on
+		// another host, and strict rp_filter drops its datagrams whenever
+		// the route back to it leaves by another interface, as the route
+		// to a subnet two NICs share does by one of them.
+		fix := sys.LooseRPFilterFix(n.Name)
+		fmt.Fprintf(&b, "; nothing crossed the wire to %s: strict rp_filter on %s (it shares its subnet with %s) drops datagrams whose source is routed by another interface, from other hosts too. Fix: %s",
+			n.Name, n.Name, strings.Join(n.LocalPeers, ", "), fix)
+		if !n.AcceptsOwn && n.RejectFix != fix {
+			fmt.Fprintf(&b, " (and for a sender on this host: %s)", n.RejectFix)
+		}
 	case !n.AcceptsOwn && (localSenderSeen || len(n.LocalPeers) > 0):
 		fmt.Fprintf(&b, "; nothing crossed the wire to %s", n.Name)
 		if len(n.LocalPeers) > 0 {
@@ -124,6 +147,38 @@ func (n *NIC) Explain(localSenderSeen bool) string {
 		fmt.Fprintf(&b, "; nothing crossed the wire to %s: no sender reached it (check the sender's interface and TTL; mcast doctor can help)", n.Name)
 	}
 	return b.String()
+}
+
+// ExplainFirewall asks this host's firewall rules (read by rules, only when
+// some NIC got nothing across the wire) whether they drop UDP to one of the
+// groups on port as it arrives on such a NIC, and records the first rule or
+// policy that does, preferring one that surely does, for Explain. Rules
+// that cannot be read explain nothing.
+func ExplainFirewall(nics []*NIC, groups []netip.Addr, port uint16, rules func() ([]firewall.Chain, error)) {
+	var chains []firewall.Chain
+	read := false
+	for _, n := range nics {
+		if n.Crossed() > 0 || n.sentFromHere() {
+			continue
+		}
+		if !read {
+			read = true
+			chains, _ = rules()
+		}
+		for _, g := range groups {
+			fam := 4
+			if g.Is6() {
+				fam = 6
+			}
+			p := firewall.Packet{What: fmt.Sprintf("UDP to %s arriving on %s", netip.AddrPortFrom(g, port), n.Name),
+				Dir: "input", Family: fam, Proto: 17, Dst: g, DPort: int(port), Dev: n.Name}
+			for _, b := range firewall.Blocks(chains, p) {
+				if n.Firewall == nil || (b.Sure && !n.Firewall.Sure) {
+					n.Firewall = &b
+				}
+			}
+		}
+	}
 }
 
 // sentFromHere reports whether every datagram came from the interface's own address.

@@ -74,7 +74,14 @@ func (pf PathFilter) AcceptsOwnSource(ifname string) (ok bool, why, fix string) 
 			fmt.Sprintf("sysctl -w net.ipv4.conf.%s.accept_local=1", ifname)
 	case pf.RPFilter == 1:
 		return false, fmt.Sprintf("strict rp_filter (max of conf.all and conf.%s is 1) drops wire copies whose source belongs to another interface", ifname),
-			fmt.Sprintf("sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.%s.rp_filter=2", ifname)
+			LooseRPFilterFix(ifname)
 	}
 	return true, "", ""
+}
+
+// LooseRPFilterFix is the command that makes ifname's rp_filter loose (2):
+// the effective value is the larger of conf.all and conf.<ifname>, so both
+// are set.
+func LooseRPFilterFix(ifname string) string {
+	return fmt.Sprintf("sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.%s.rp_filter=2", ifname)
 }

@@ -1,4 +1,4 @@
-package doctor
+package firewall
 
 import (
 	"encoding/json"
@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// Chain is one firewall chain, from nftables or iptables, in a form the
-// firewall check can walk.
+// Chain is one firewall chain, from nftables or iptables, in a form Blocks
+// can walk.
 type Chain struct {
 	Tool   string // "nft" or "iptables" / "ip6tables"
 	Family string // nft family: ip, ip6, inet, bridge, netdev, arp

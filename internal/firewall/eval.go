@@ -1,4 +1,4 @@
-package doctor
+package firewall
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Packet is a kind of datagram the firewall check asks the rules about.
+// Packet is a kind of datagram to ask the rules about.
 type Packet struct {
 	What     string // "UDP to 239.1.2.3:5000 arriving on eth0"
 	Dir      string // "input" or "output"
@@ -21,7 +21,7 @@ type Packet struct {
 }
 
 // tri is a three-valued truth: a condition holds, does not, or cannot be
-// decided from what the check knows of the packet.
+// decided from what is known of the packet.
 type tri int
 
 const (

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mcasttools/mcast/internal/relay"
+)
+
+// fakeAdmin answers one status request on a unix socket at path, as a
+// running relay's admin socket does.
+func fakeAdmin(t *testing.T, path string, st relay.Status) {
+	t.Helper()
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+				json.NewEncoder(c).Encode(st)
+			}
+			c.Close()
+		}
+	}()
+}
+
+// A running relay is fine while its config file has an error (being
+// edited, say): status needs only the admin socket, so it uses the file's
+// admin line and says that the rest of the file was not read.
+func TestRelayStatusWithBrokenConfig(t *testing.T) {
+	dir := t.TempDir()
+	sockPath := filepath.Join(dir, "relay.sock")
+	fakeAdmin(t, sockPath, relay.Status{Node: "alpha", Interface: "eth0", InterfaceUp: true})
+	cfg := filepath.Join(dir, "relay.conf")
+	text := "node alpha\nadmin " + sockPath + "   # the admin socket\nbogus directive\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errb := run(t, nil, "mcast", "relay", "status", "--config", cfg)
+	if code != 0 || !strings.HasPrefix(out, "relay alpha on eth0") {
+		t.Fatalf("status with a broken config: exit %d, stdout %q, stderr %q", code, out, errb)
+	}
+	if !strings.Contains(errb, cfg+":3") || !strings.Contains(errb, "using its admin socket "+sockPath) {
+		t.Errorf("stderr does not say the config has an error and which socket was used: %q", errb)
+	}
+
+	// Without a readable admin line it cannot know the socket: it says
+	// both what is wrong with the file and which socket it tried.
+	if err := os.WriteFile(cfg, []byte("node alpha\nbogus directive\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errb = run(t, nil, "mcast", "relay", "status", "--config", cfg)
+	if code != 1 || !strings.Contains(errb, cfg+":2") || strings.Count(strings.TrimSpace(errb), "\n") > 0 {
+		t.Errorf("status with a broken config and no admin line: exit %d, stderr %q", code, errb)
+	}
+}

@@ -124,9 +124,11 @@ func (e *Error) Error() string {
 // Single reports whether p names one group rather than a range.
 func Single(p netip.Prefix) bool { return p.Bits() == p.Addr().BitLen() }
 
-// Carries reports whether group g is one the config carries.
+// Carries reports whether group g is one the config carries: a group or
+// range it names, or with `group auto` any multicast group AutoExcluded
+// does not leave out.
 func (c *Config) Carries(g netip.Addr) bool {
-	if c.Auto && g.IsMulticast() && !control(g) {
+	if c.Auto && g.IsMulticast() && !AutoExcluded(g) {
 		return true
 	}
 	for _, p := range c.Groups {
@@ -148,7 +150,8 @@ func (c *Config) CarriesBroadcast(port uint16) bool {
 }
 
 // control reports groups that belong to the local network's own protocols
-// (all-hosts, all-routers, IGMPv3/MLDv2 reports, solicited-node), never carried.
+// (all-hosts, all-routers, IGMPv3/MLDv2 reports, solicited-node): a config
+// may not name them.
 func control(g netip.Addr) bool {
 	if g.Is4() {
 		b := g.As4()

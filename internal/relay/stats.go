@@ -73,6 +73,7 @@ type stats struct {
 	interfaceLost                    atomic.Uint64
 	interfaceDown                    atomic.Bool // the LAN interface is gone, nothing is carried
 	adminRefused                     map[string]*atomic.Uint64
+	remoteLog                        logLimiter // the log lines others' packets trigger
 }
 
 func (s *stats) init() {

@@ -149,26 +149,6 @@ func (c *Config) CarriesBroadcast(port uint16) bool {
 	return false
 }
 
-// control reports groups that belong to the local network's own protocols
-// (all-hosts, all-routers, IGMPv3/MLDv2 reports, solicited-node): a config
-// may not name them.
-func control(g netip.Addr) bool {
-	if g.Is4() {
-		b := g.As4()
-		return b[0] == 224 && b[1] == 0 && b[2] == 0 && (b[3] == 1 || b[3] == 2 || b[3] == 22)
-	}
-	b := g.As16()
-	if b[0] == 0xff && b[1] == 0x02 {
-		low := netip.AddrFrom16(b)
-		switch low {
-		case netip.MustParseAddr("ff02::1"), netip.MustParseAddr("ff02::2"), netip.MustParseAddr("ff02::16"):
-			return true
-		}
-		return netip.MustParsePrefix("ff02::1:ff00:0/104").Contains(low)
-	}
-	return false
-}
-
 // Parse reads a configuration from r; name is used in error messages.
 func Parse(r io.Reader, name string) (*Config, error) {
 	c := &Config{

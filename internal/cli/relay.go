@@ -244,6 +244,16 @@ func writeRelayStatus(w io.Writer, st relay.Status) {
 	sort.Strings(drops)
 	fmt.Fprintf(w, "dropped: %s\n", orNone(drops))
 	fmt.Fprintf(w, "own emissions seen: %d, fragmented: %d, reassembled: %d, seen table evictions: %d\n", st.OwnSeen, st.Fragmented, st.Reassembled, st.SeenEvicted)
+	var refused []string
+	for k, v := range st.AdminRefused {
+		if v > 0 {
+			refused = append(refused, fmt.Sprintf("%s=%d", k, v))
+		}
+	}
+	if len(refused) > 0 {
+		sort.Strings(refused)
+		fmt.Fprintf(w, "admin socket refused: %s\n", strings.Join(refused, " "))
+	}
 }
 
 func orNone(s []string) string {

@@ -67,37 +67,30 @@ func (r *Relay) onDatagram(w *recvWork, from netip.AddrPort, b []byte, seg int, 
 func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Time) {
 	h, _, err := relayframe.ParseHeader(b)
 	if err != nil {
-		r.stats.drop(DropMalformed)
+		r.dropLogged(DropMalformed, 0, now, "a malformed frame from the underlay", from, err)
 		return
 	}
 	r.mu.Lock()
 	p := r.peers[h.Sender]
 	r.mu.Unlock()
 	if p == nil {
-		r.stats.drop(DropUnknownPeer)
+		r.dropLogged(DropUnknownPeer, 0, now, "a frame from a node that is no configured peer", from, nil)
 		return
 	}
 	if from.Addr().Unmap() != p.cfg.Addr.Addr() {
-		r.stats.drop(DropWrongSource)
+		r.dropLogged(DropWrongSource, p.cfg.ID, now, "a frame naming a peer came from another address", from, nil)
 		return
 	}
 	if !p.replay.Check(h.Seq) {
-		r.stats.drop(DropReplay)
+		r.dropLogged(DropReplay, p.cfg.ID, now, "a frame replayed, or too old for the replay window", from, nil)
 		return
 	}
 	// Decrypted in place: the frame's buffer is this loop's until the
 	// next read, and everything taken from it is copied before then.
 	clear, err := r.keys.Open(b[relayframe.HeaderLen:relayframe.HeaderLen], h, b)
 	if err != nil {
-		r.stats.drop(DropAuth)
-		if !p.authWarned.Swap(true) {
-			r.log.Warn("a frame from the peer's address failed authentication: forged, or the peer has another key file or cipher",
-				"peer", p.cfg.Name, "addr", from.String())
-		}
+		r.dropLogged(DropAuth, p.cfg.ID, now, "a frame from the peer's address failed authentication: forged, or the peer has another key file or cipher", from, nil)
 		return
-	}
-	if p.authWarned.Load() {
-		p.authWarned.Store(false)
 	}
 	p.replay.Accept(h.Seq)
 	p.recvFrames.Add(1)
@@ -115,7 +108,7 @@ func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Tim
 	case relayframe.TypeHello:
 		hl, err := relayframe.ParseHello(clear, w.hello[:0])
 		if err != nil {
-			r.stats.drop(DropMalformed)
+			r.dropLogged(DropMalformed, p.cfg.ID, now, "a malformed hello from a peer", from, err)
 			return
 		}
 		w.hello = hl.Interests
@@ -143,7 +136,7 @@ func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Tim
 		for len(rest) > 0 {
 			rec, next, err := relayframe.ParseRecord(rest)
 			if err != nil {
-				r.stats.drop(DropMalformed)
+				r.dropLogged(DropMalformed, p.cfg.ID, now, "a malformed record in a data frame from a peer", from, err)
 				return
 			}
 			rest = next

@@ -88,7 +88,9 @@ func (l *LANMembers) Observe(now time.Time, src, self netip.Addr, m *igmp.Messag
 	}
 	switch m.Kind {
 	case igmp.Report:
-		if m.Version < 3 || (m.Proto == igmp.MLD && m.Version < 2) {
+		// Reports with one group: IGMPv1/v2 and MLDv1. IGMPv3 and MLDv2
+		// (Linux's default for IPv6) carry records instead.
+		if !hasRecords(m) {
 			join(m.Group)
 			break
 		}
@@ -108,6 +110,15 @@ func (l *LANMembers) Observe(now time.Time, src, self netip.Addr, m *igmp.Messag
 		leave(m.Group)
 	}
 	return changed
+}
+
+// hasRecords reports whether report m is an IGMPv3 or MLDv2 one, which
+// carries group records rather than one group.
+func hasRecords(m *igmp.Message) bool {
+	if m.Proto == igmp.MLD {
+		return m.Version >= 2
+	}
+	return m.Version >= 3
 }
 
 // Expire ends memberships not refreshed in time and reports whether any

@@ -3,6 +3,8 @@ package relay
 import (
 	"encoding/binary"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -185,6 +187,11 @@ func TestMembershipFilter(t *testing.T) {
 func FuzzLANMembers(f *testing.F) {
 	f.Add(AppendIGMPQuery(nil, netip.MustParseAddr("10.0.2.10")))
 	f.Add(AppendMLDQuery(nil, netip.MustParseAddr("fe80::1")))
+	for _, name := range []string{"join-ff15--4242.bin", "leave-ff15--4242.bin"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", "mldv2", name)); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := igmp.DecodeIP(b)
 		if err != nil || p.Msg == nil {
@@ -237,5 +244,36 @@ func TestSkipMarkedAssembles(t *testing.T) {
 	}
 	if want := (bpf.LoadExtension{Num: bpf.ExtMark}); SkipMarked(f)[0] != want {
 		t.Fatalf("first instruction %v, want %v", SkipMarked(f)[0], want)
+	}
+}
+
+// TestLANMembersMLDv2: an MLDv2 report as Linux sends it by default (bytes
+// captured from a host joining ff15::4242 on a veth pair in a network
+// namespace, then leaving it: testdata/mldv2) makes a membership for the
+// group of its record, and the empty TO_IN record of the leave ends it.
+func TestLANMembersMLDv2(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	self := netip.MustParseAddr("fe80::1")
+	group := netip.MustParseAddr("ff15::4242")
+	l := NewLANMembers()
+	for i, step := range []struct {
+		file string
+		want int
+	}{{"join-ff15--4242.bin", 1}, {"leave-ff15--4242.bin", 0}} {
+		b, err := os.ReadFile(filepath.Join("testdata", "mldv2", step.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := igmp.DecodeIP(b)
+		if err != nil || p.Msg == nil || p.Msg.Proto != igmp.MLD || p.Msg.Version != 2 {
+			t.Fatalf("%s: decodes as %+v, %v; want an MLDv2 message", step.file, p.Msg, err)
+		}
+		if !l.Observe(t0.Add(time.Duration(i)*time.Second), p.Src, self, p.Msg) {
+			t.Errorf("%s: the membership table did not change", step.file)
+		}
+		got := l.Groups(nil)
+		if len(got) != step.want || got[group] != step.want {
+			t.Fatalf("after %s: groups %v, want %s on %d host(s)", step.file, got, group, step.want)
+		}
 	}
 }

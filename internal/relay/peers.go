@@ -21,9 +21,7 @@ type peer struct {
 	udp      *net.UDPAddr
 	lastSeen atomic.Int64 // unix nanoseconds of the last authenticated frame
 	up       atomic.Bool
-	// authWarned: a failed frame was logged since the last good one.
-	authWarned atomic.Bool
-	wants      map[relayframe.Interest]bool // from its hellos; guarded by Relay.mu
+	wants    map[relayframe.Interest]bool // from its hellos; guarded by Relay.mu
 	// sources are the addresses it re-emits from (`source relay`), from
 	// its hellos; guarded by Relay.mu.
 	sources []netip.AddrPort

@@ -152,6 +152,7 @@ func (r *Relay) tickLoop(ctx context.Context) {
 				lastHello = now
 			}
 			r.tick(ctx, now, due)
+			r.flushLogs(now)
 		case <-r.kick:
 			r.tick(ctx, time.Now(), true)
 			lastHello = time.Now()
@@ -191,7 +192,7 @@ func (r *Relay) membershipLoop(ctx context.Context, o *osIO) {
 		p, err := igmp.DecodeIP(buf[:n])
 		if err != nil || p.Msg == nil {
 			if err != nil && !errors.Is(err, packet.ErrNotIP) {
-				r.stats.drop(DropMalformed)
+				r.dropLogged(DropMalformed, 0, time.Now(), "a malformed IGMP or MLD message on the LAN", netip.AddrPort{}, err)
 			}
 			continue
 		}

@@ -72,12 +72,18 @@ type stats struct {
 	segmentedSends                   atomic.Uint64
 	interfaceLost                    atomic.Uint64
 	interfaceDown                    atomic.Bool // the LAN interface is gone, nothing is carried
+	adminRefused                     map[string]*atomic.Uint64
+	remoteLog                        logLimiter // the log lines others' packets trigger
 }
 
 func (s *stats) init() {
 	s.drops = map[string]*atomic.Uint64{}
 	for _, r := range dropReasons {
 		s.drops[r] = &atomic.Uint64{}
+	}
+	s.adminRefused = map[string]*atomic.Uint64{}
+	for _, r := range adminRefusals {
+		s.adminRefused[r] = &atomic.Uint64{}
 	}
 }
 
@@ -119,6 +125,9 @@ type Status struct {
 	// and waits for it. InterfaceLost counts the times it went.
 	InterfaceUp   bool   `json:"interface_up"`
 	InterfaceLost uint64 `json:"interface_lost"`
+	// AdminRefused counts the admin socket's refused connections, by
+	// reason: too-long, credentials, busy.
+	AdminRefused map[string]uint64 `json:"admin_refused"`
 }
 
 // PeerStatus is one peer in Status.
@@ -179,6 +188,10 @@ func (r *Relay) Status() Status {
 	for reason, v := range r.stats.drops {
 		st.Drops[reason] = v.Load()
 	}
+	st.AdminRefused = map[string]uint64{}
+	for reason, v := range r.stats.adminRefused {
+		st.AdminRefused[reason] = v.Load()
+	}
 	for _, pc := range r.cfg.Peers {
 		p := r.peers[pc.ID]
 		if p == nil {
@@ -222,12 +235,13 @@ var (
 	descIfaceUp      = prometheus.NewDesc("mcast_relay_interface_up", "1 while the LAN interface exists; 0 while the relay waits for it.", nil, nil)
 	descIfaceLost    = prometheus.NewDesc("mcast_relay_interface_lost_total", "Times the LAN interface vanished (deleted, or replaced by another of its name).", nil, nil)
 	descReloads      = prometheus.NewDesc("mcast_relay_reloads_total", "Configuration reloads applied.", nil, nil)
+	descAdminRefused = prometheus.NewDesc("mcast_relay_admin_refused_total", "Admin socket connections refused, by reason.", []string{"reason"}, nil)
 	descLocalMembers = prometheus.NewDesc("mcast_relay_local_members", "Local memberships of carried groups (the relay's own excluded).", []string{"group"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeerUp, descPeerFrames, descPeerBytes, descPeerDgrams, descCaptured, descEmitted, descDropped,
-		descOwnSeen, descFragmented, descReassembled, descSegmented, descSeenEvicted, descIfaceUp, descIfaceLost, descReloads, descLocalMembers} {
+		descOwnSeen, descFragmented, descReassembled, descSegmented, descSeenEvicted, descIfaceUp, descIfaceLost, descReloads, descLocalMembers, descAdminRefused} {
 		ch <- d
 	}
 }
@@ -262,6 +276,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for reason, v := range st.Drops {
 		counter(descDropped, v, reason)
+	}
+	for reason, v := range st.AdminRefused {
+		counter(descAdminRefused, v, reason)
 	}
 	for g, n := range st.Members {
 		ch <- prometheus.MustNewConstMetric(descLocalMembers, prometheus.GaugeValue, float64(n), g)

@@ -42,3 +42,22 @@ func TestRelayLearnsLANMembers(t *testing.T) {
 		return peerWants(st, "vm2") && !peerWants(st, "vm2", "239.1.1.1")
 	})
 }
+
+// TestRelayLearnsIPv6LANMembers: a receiver of ff15::1 on another host of
+// vm2's LAN joins with an MLDv2 report (Linux's default); vm2's relay
+// learns the member and asks vm1 for the group.
+func TestRelayLearnsIPv6LANMembers(t *testing.T) {
+	rl := upRelayLab(t, 2)
+	ns := extraNode(t, rl.Lab, "vm2r", "net2", "10.0.2.20/24", "10.0.2.1")
+	for _, n := range rl.nodes {
+		rl.start(n, "group ff15::1")
+	}
+	rl.waitStatus("vm1", "vm2 up", func(st relay.Status) bool { return peerWants(st, "vm2") })
+	recv := labtest.StartNS(t, ns, rl.Bin, "recv", "--iface", "eth0", "--timeout", "20s", "ff15::1")
+	defer recv.Stop()
+	st2 := rl.waitStatus("vm2", "the receiver's MLDv2 report", func(st relay.Status) bool { return st.LANMembers["ff15::1"] == 1 })
+	if st2.Members["ff15::1"] != 0 {
+		t.Errorf("vm2 counts %d members on its own host, want 0 (the receiver is on another host)", st2.Members["ff15::1"])
+	}
+	rl.waitStatus("vm1", "vm2 wanting ff15::1", func(st relay.Status) bool { return peerWants(st, "vm2", "ff15::1") })
+}

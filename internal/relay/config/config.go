@@ -124,9 +124,11 @@ func (e *Error) Error() string {
 // Single reports whether p names one group rather than a range.
 func Single(p netip.Prefix) bool { return p.Bits() == p.Addr().BitLen() }
 
-// Carries reports whether group g is one the config carries.
+// Carries reports whether group g is one the config carries: a group or
+// range it names, or with `group auto` any multicast group AutoExcluded
+// does not leave out.
 func (c *Config) Carries(g netip.Addr) bool {
-	if c.Auto && g.IsMulticast() && !control(g) {
+	if c.Auto && g.IsMulticast() && !AutoExcluded(g) {
 		return true
 	}
 	for _, p := range c.Groups {
@@ -143,25 +145,6 @@ func (c *Config) CarriesBroadcast(port uint16) bool {
 		if p == port {
 			return true
 		}
-	}
-	return false
-}
-
-// control reports groups that belong to the local network's own protocols
-// (all-hosts, all-routers, IGMPv3/MLDv2 reports, solicited-node), never carried.
-func control(g netip.Addr) bool {
-	if g.Is4() {
-		b := g.As4()
-		return b[0] == 224 && b[1] == 0 && b[2] == 0 && (b[3] == 1 || b[3] == 2 || b[3] == 22)
-	}
-	b := g.As16()
-	if b[0] == 0xff && b[1] == 0x02 {
-		low := netip.AddrFrom16(b)
-		switch low {
-		case netip.MustParseAddr("ff02::1"), netip.MustParseAddr("ff02::2"), netip.MustParseAddr("ff02::16"):
-			return true
-		}
-		return netip.MustParsePrefix("ff02::1:ff00:0/104").Contains(low)
 	}
 	return false
 }

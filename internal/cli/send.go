@@ -127,8 +127,16 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	if *noLoop {
 		loop = "off"
 	}
+	from := first.LocalAddr()
+	if from.Addr().IsUnspecified() && !*broadcast {
+		// An IPv6 socket is not bound to an address: name the one the
+		// route picks, as the IPv4 banner does.
+		if src, err := sock.RouteSourceVia(targets[0].Group.WithZone(""), opts.IfIndex); err == nil {
+			from = netip.AddrPortFrom(src, from.Port())
+		}
+	}
 	fmt.Fprintf(env.Stdout, "use interface: %s\n", ifname)
-	fmt.Fprintf(env.Stdout, "sending to %s from %s (ttl %d, loopback %s)\n", targetList(targets), first.LocalAddr(), *ttl, loop)
+	fmt.Fprintf(env.Stdout, "sending to %s from %s (ttl %d, loopback %s)\n", targetList(targets), from, *ttl, loop)
 	cfg := stream.SendConfig{Count: *count, Interval: *interval, Duration: *duration, Message: *message, Rate: rate,
 		Size: *size, Raw: *raw, SenderID: rand.Uint32(), TTL: *ttl}
 	if rate > 0 && !fs.Changed("message") {

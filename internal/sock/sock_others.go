@@ -61,3 +61,6 @@ func (*Sender) Close() error { return nil }
 
 // RouteSource reports that this system is not supported.
 func RouteSource(netip.Addr) (netip.Addr, error) { return netip.Addr{}, errUnsupported }
+
+// RouteSourceVia reports that this system is not supported.
+func RouteSourceVia(netip.Addr, int) (netip.Addr, error) { return netip.Addr{}, errUnsupported }

@@ -1,0 +1,58 @@
+package sock
+
+import (
+	"fmt"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+)
+
+// RouteSourceVia returns the source address the kernel picks for datagrams
+// to group sent out of the interface with index ifindex (0: the one the
+// routing table picks), without sending anything: a UDP socket with that
+// multicast interface connects, which only looks the route up.
+func RouteSourceVia(group netip.Addr, ifindex int) (netip.Addr, error) {
+	fam := unix.AF_INET
+	if group.Is6() {
+		fam = unix.AF_INET6
+	}
+	fd, err := unix.Socket(fam, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("looking up the source for %s: %w", group, err)
+	}
+	defer unix.Close(fd)
+	var sa unix.Sockaddr
+	if group.Is6() {
+		if ifindex != 0 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifindex); err != nil {
+				return netip.Addr{}, fmt.Errorf("looking up the source for %s on interface %d: %w", group, ifindex, err)
+			}
+		}
+		sa6 := &unix.SockaddrInet6{Port: 9, Addr: group.As16()}
+		if group.IsLinkLocalMulticast() || group.IsInterfaceLocalMulticast() {
+			sa6.ZoneId = uint32(ifindex)
+		}
+		sa = sa6
+	} else {
+		if ifindex != 0 {
+			if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifindex)}); err != nil {
+				return netip.Addr{}, fmt.Errorf("looking up the source for %s on interface %d: %w", group, ifindex, err)
+			}
+		}
+		sa = &unix.SockaddrInet4{Port: 9, Addr: group.As4()}
+	}
+	if err := unix.Connect(fd, sa); err != nil {
+		return netip.Addr{}, fmt.Errorf("looking up the route to %s: %w", group, err)
+	}
+	local, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("looking up the source for %s: %w", group, err)
+	}
+	switch a := local.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr), nil
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr).Unmap(), nil
+	}
+	return netip.Addr{}, fmt.Errorf("looking up the source for %s: unexpected local address %T", group, local)
+}

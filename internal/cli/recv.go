@@ -247,12 +247,27 @@ func (v *recvView) clearStatus() {
 	}
 }
 
-// verdict applies --expect and --max-loss.
+// verdict applies --expect and --max-loss. A loss is unknown when a flow's
+// end marker did not arrive (the sender's total is unknown) or nothing with
+// the mcast header arrived: --max-loss does not pass on it.
 func verdict(t stream.Totals, expect int, maxLoss float64, lossSet bool) error {
-	if expect > 0 && t.Received < uint64(expect) {
-		return ExitError{Code: 1, Err: fmt.Errorf("expected %d datagrams, received %d (lost %d, %d foreign)", expect, t.Received, t.Lost, t.Foreign)}
+	lost := fmt.Sprintf("lost %d", t.Lost)
+	if t.LossUnknown > 0 {
+		lost = fmt.Sprintf("loss unknown: no end marker arrived from %d of %d flows; at least %d lost", t.LossUnknown, t.Flows, t.Lost)
 	}
-	if lossSet && t.LossPct > maxLoss {
+	if expect > 0 && t.Received < uint64(expect) {
+		return ExitError{Code: 1, Err: fmt.Errorf("expected %d datagrams, received %d (%s, %d foreign)", expect, t.Received, lost, t.Foreign)}
+	}
+	if !lossSet {
+		return nil
+	}
+	if t.Flows == 0 {
+		return ExitError{Code: 1, Err: fmt.Errorf("loss unknown: nothing with the mcast header arrived (%d foreign), so --max-loss %v%% cannot pass", t.Foreign, maxLoss)}
+	}
+	if t.LossUnknown > 0 {
+		return ExitError{Code: 1, Err: fmt.Errorf("%s (the senders' totals are unknown), so --max-loss %v%% cannot pass", lost, maxLoss)}
+	}
+	if t.LossPct > maxLoss {
 		return ExitError{Code: 1, Err: fmt.Errorf("loss %.2f%% (%d of %d) is above --max-loss %v%%", t.LossPct, t.Lost, t.Expected, maxLoss)}
 	}
 	return nil

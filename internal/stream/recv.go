@@ -246,7 +246,11 @@ func (r *Receiver) Foreigners() []*Foreign { return r.forder }
 // Totals sums every flow.
 func (r *Receiver) Totals() Totals {
 	var t Totals
+	t.Flows = len(r.order)
 	for _, f := range r.order {
+		if _, ok := f.Seq.EndKnown(); !ok {
+			t.LossUnknown++
+		}
 		t.Received += f.Seq.Received()
 		t.Expected += f.Seq.Expected()
 		t.Lost += f.Seq.Lost()
@@ -265,12 +269,19 @@ func (r *Receiver) Totals() Totals {
 
 // Totals are the sums over every flow.
 type Totals struct {
-	Received   uint64  `json:"received"`
-	Expected   uint64  `json:"expected"`
-	Lost       uint64  `json:"lost"`
-	LossPct    float64 `json:"loss_pct"`
-	Duplicates uint64  `json:"duplicates"`
-	Reordered  uint64  `json:"reordered"`
-	Foreign    uint64  `json:"foreign"`
-	Malformed  uint64  `json:"malformed"`
+	Received uint64 `json:"received"`
+	Expected uint64 `json:"expected"`
+	// Lost is what is known to be lost. Of a flow whose end marker did not
+	// arrive it counts the gaps up to the highest sequence number seen: the
+	// sender's total, and so the loss after it, is unknown.
+	Lost uint64 `json:"lost"`
+	// Flows is how many flows with the mcast header arrived; LossUnknown
+	// how many of them ended without an end marker.
+	Flows       int     `json:"flows"`
+	LossUnknown int     `json:"loss_unknown_flows"`
+	LossPct     float64 `json:"loss_pct"`
+	Duplicates  uint64  `json:"duplicates"`
+	Reordered   uint64  `json:"reordered"`
+	Foreign     uint64  `json:"foreign"`
+	Malformed   uint64  `json:"malformed"`
 }

@@ -3,6 +3,7 @@ package integration_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcasttools/mcast/internal/labtest"
 )
@@ -23,5 +24,24 @@ func TestSendBannerNamesSource(t *testing.T) {
 		if r.Code != 0 || !strings.Contains(r.Stdout, c.want) {
 			t.Errorf("send %s: want the banner to say %q: %s", strings.Join(c.args, " "), c.want, r)
 		}
+	}
+}
+
+// A stream whose tail is lost, end markers included: the receiver's firewall
+// lets only the first datagram through. The loss is unknown, recv says so,
+// and --max-loss does not pass on it.
+func TestRecvTailLostLossUnknown(t *testing.T) {
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	l.MustRun("n2", "nft", "add", "table", "inet", "t")
+	l.MustRun("n2", "nft", "add", "chain", "inet", "t", "in", "{ type filter hook input priority 0; }")
+	l.MustRun("n2", "nft", "add", "rule", "inet", "t", "in", "udp", "dport", "5001", "limit", "rate", "over", "1/minute", "burst", "1", "packets", "drop")
+	p := l.StartMcast("n2", "recv", "239.1.1.1:5001", "--timeout", "2s", "--quiet", "--max-loss", "1")
+	p.WaitFor("use interface", 30*time.Second)
+	time.Sleep(200 * time.Millisecond) // let the IGMP join reach the bridge
+	l.MustRun("n1", l.Bin, "send", "239.1.1.1:5001", "--count", "5", "--interval", "10ms")
+	r := p.Wait()
+	if r.Code != 1 || !strings.Contains(r.Stdout, "1 received, loss unknown: no end marker arrived") ||
+		!strings.Contains(r.Stderr, "loss unknown") || strings.Contains(r.Stdout, "0 lost (0.00%)") {
+		t.Fatalf("want the loss called unknown and exit 1: %s", r)
 	}
 }

@@ -514,7 +514,8 @@ func (s *Sender) SendBatch(ps [][]byte) (int, error) {
 
 // SendSegments sends buf as datagrams of seg bytes each (the last may be
 // shorter) with one sendmsg and UDP_SEGMENT. Where the kernel refuses
-// segmentation offload it falls back to sendmmsg for good. buf holds at most
+// segmentation offload (also for segments above the path MTU, which only
+// sendmmsg's datagrams get fragmented) it falls back to sendmmsg for good. buf holds at most
 // MaxSegments segments.
 func (s *Sender) SendSegments(buf []byte, seg int) error {
 	if seg <= 0 || len(buf) == 0 {
@@ -543,7 +544,10 @@ func (s *Sender) SendSegments(buf []byte, seg int) error {
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EIO), errors.Is(err, unix.ENOPROTOOPT), errors.Is(err, unix.EOPNOTSUPP):
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EIO), errors.Is(err, unix.ENOPROTOOPT), errors.Is(err, unix.EOPNOTSUPP),
+			// A segment larger than the path MTU: UDP_SEGMENT does not
+			// fragment, sendmmsg does, as for any UDP sender.
+			errors.Is(err, unix.EMSGSIZE):
 			s.gsoOff = true
 		default:
 			return s.wrap(err)

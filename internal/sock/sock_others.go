@@ -64,3 +64,6 @@ func RouteSource(netip.Addr) (netip.Addr, error) { return netip.Addr{}, errUnsup
 
 // RouteSourceVia reports that this system is not supported.
 func RouteSourceVia(netip.Addr, int) (netip.Addr, error) { return netip.Addr{}, errUnsupported }
+
+// PathMTU reports that this system is not supported.
+func PathMTU(netip.Addr, int) (int, error) { return 0, errUnsupported }

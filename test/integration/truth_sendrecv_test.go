@@ -45,3 +45,20 @@ func TestRecvTailLostLossUnknown(t *testing.T) {
 		t.Fatalf("want the loss called unknown and exit 1: %s", r)
 	}
 }
+
+// Rate mode with datagrams larger than the interface's MTU (an overlay's
+// 1370): UDP_SEGMENT refuses them, the send falls back to sendmmsg and the
+// kernel fragments, and send says so once, naming the MTU.
+func TestSendRateAboveMTUFragments(t *testing.T) {
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	l.MustRun("n1", "ip", "link", "set", "eth0", "mtu", "1370")
+	p := startRecv(t, l, "n2", "239.1.1.1:5000", "--quiet")
+	r := l.Mcast("n1", "send", "239.1.1.1:5000", "--rate", "2000", "--count", "200", "--size", "1400")
+	if r.Code != 0 || strings.Count(r.Stdout, "MTU 1370") != 1 || !strings.Contains(r.Stdout, "fragment") {
+		t.Fatalf("want the send to go through and one note naming the MTU 1370: %s", r)
+	}
+	f := summaryOf(t, p.Wait()).Flows
+	if len(f) != 1 || f[0].Received != 200 || !f[0].LossKnown {
+		t.Fatalf("want 200 fragmented datagrams received: %+v", f)
+	}
+}

@@ -66,6 +66,17 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	if rate > 0 && !fs.Changed("count") {
 		*count = 0
 	}
+	if !*broadcast {
+		all, err := iface.List()
+		if err != nil {
+			return err
+		}
+		for _, t := range targets {
+			if err := iface.LocalGroup(all, t.Group.WithZone("")); err != nil {
+				return fmt.Errorf("sending to %s: %w", t, err)
+			}
+		}
+	}
 	opts := sock.SendOptions{TTL: *ttl, NoLoop: *noLoop, Broadcast: *broadcast}
 	if rate > 0 {
 		opts.SndBuf = 4 << 20

@@ -62,3 +62,19 @@ func TestSendRateAboveMTUFragments(t *testing.T) {
 		t.Fatalf("want 200 fragmented datagrams received: %+v", f)
 	}
 }
+
+// A group configured as an interface address (`ip addr add ... autojoin`):
+// send says the address is local to this host, so the kernel routes the
+// group to lo, and how to fix it, with or without --iface.
+func TestSendToAutojoinAddress(t *testing.T) {
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	l.MustRun("n1", "ip", "addr", "add", "239.0.0.1/32", "dev", "eth0", "autojoin")
+	for _, args := range [][]string{{"239.0.0.1:8080"}, {"239.0.0.1:8080", "--iface", "eth0"}} {
+		r := l.Mcast("n1", append([]string{"send", "--count", "1"}, args...)...)
+		if r.Code != 1 || !strings.Contains(r.Stderr, "239.0.0.1 is an address of this host (on eth0") ||
+			!strings.Contains(r.Stderr, "to lo") || !strings.Contains(r.Stderr, "ip addr del 239.0.0.1/32 dev eth0") ||
+			strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+			t.Errorf("send %s: want one line naming the local address and the fix, exit 1: %s", strings.Join(args, " "), r)
+		}
+	}
+}

@@ -67,3 +67,9 @@ func RouteSourceVia(netip.Addr, int) (netip.Addr, error) { return netip.Addr{}, 
 
 // PathMTU reports that this system is not supported.
 func PathMTU(netip.Addr, int) (int, error) { return 0, errUnsupported }
+
+// Drops returns 0.
+func (*Listener) Drops() uint64 { return 0 }
+
+// Pending returns false.
+func (*Listener) Pending() bool { return false }

@@ -147,6 +147,7 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	}()
 	report := func(typ string) {
 		rep := rcv.Snapshot(typ, time.Now())
+		rep.KernelDrops, rep.Notes = sess.ReadDrops(), sess.Notes()
 		view.clearStatus()
 		if *jsonOut {
 			enc.Encode(rep)
@@ -162,6 +163,20 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		defer t.Stop()
 		periodic = t.C
 	}
+	// Watch the interfaces: one that goes down or is deleted loses what
+	// follows, and once all are deleted nothing more can arrive.
+	links := time.NewTicker(500 * time.Millisecond)
+	defer links.Stop()
+	checkLinks := func() bool {
+		now := time.Now()
+		list, err := iface.List()
+		if err != nil {
+			return false
+		}
+		sess.Lock()
+		defer sess.Unlock()
+		return sess.CheckLinks(list, now)
+	}
 	var status <-chan time.Time
 	if tty {
 		t := time.NewTicker(250 * time.Millisecond)
@@ -171,6 +186,11 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	for {
 		select {
 		case err = <-done:
+		case <-links.C:
+			if checkLinks() {
+				cancel()
+			}
+			continue
 		case <-flush.C:
 			sess.Lock()
 			out.Flush()
@@ -199,8 +219,10 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		break
 	}
 	cancel()
+	checkLinks()
 	sess.Lock()
 	defer sess.Unlock()
+	sess.ReadDrops()
 	view.clearStatus()
 	if hidden := sess.Hidden(); hidden > 0 && !*jsonOut {
 		fmt.Fprintf(out, "(%d datagram lines not shown: more than %d a second; every datagram is counted below)\n", hidden, stream.LineRate)

@@ -72,6 +72,11 @@ type Report struct {
 	Foreign   []ForeignReport `json:"foreign"`
 	Totals    Totals          `json:"totals"`
 	ClockNote string          `json:"clock_note"`
+	// KernelDrops is how many datagrams the kernel dropped before they
+	// were read (receive buffer full), and Notes what was lost that the
+	// counts do not show and why (Session.Notes); the caller fills both.
+	KernelDrops uint64   `json:"kernel_drops"`
+	Notes       []string `json:"notes"`
 }
 
 func ms(ns float64) float64 { return math.Round(ns/1e3) / 1e3 }
@@ -84,7 +89,7 @@ func round(v float64, digits int) float64 {
 // Snapshot turns the receiver's state into a report of the given type.
 func (r *Receiver) Snapshot(typ string, now time.Time) Report {
 	rep := Report{Type: typ, Time: now, Elapsed: round(now.Sub(r.start).Seconds(), 3), Totals: r.Totals(), ClockNote: ClockNote,
-		Flows: []FlowReport{}, Foreign: []ForeignReport{}}
+		Flows: []FlowReport{}, Foreign: []ForeignReport{}, Notes: []string{}}
 	rep.Totals.LossPct = round(rep.Totals.LossPct, 3)
 	for _, f := range r.order {
 		pps, bps := f.Rate()

@@ -1,11 +1,14 @@
 package integration_test
 
 import (
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mcasttools/mcast/internal/labtest"
+	"github.com/mcasttools/mcast/internal/stream"
 )
 
 // The send banner names the source address the route picks, for IPv6 as
@@ -76,5 +79,81 @@ func TestSendToAutojoinAddress(t *testing.T) {
 			strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("send %s: want one line naming the local address and the fix, exit 1: %s", strings.Join(args, " "), r)
 		}
+	}
+}
+
+// startRecvPID starts mcast recv --json on node through a shell that prints
+// its PID and execs recv, so that the test can signal that very process,
+// and waits until it listens.
+func startRecvPID(t *testing.T, l *labtest.Lab, node string, args ...string) (*labtest.Proc, int) {
+	t.Helper()
+	cmd := "echo pid $$; exec " + l.Bin + " recv --json " + strings.Join(args, " ")
+	p := l.Start(node, "sh", "-c", cmd)
+	p.WaitFor(`"type":"start"`, 30*time.Second)
+	var pid int
+	if _, err := fmt.Sscanf(p.Stdout(), "pid %d", &pid); err != nil || pid <= 1 {
+		t.Fatalf("no pid from the shell: %q", p.Stdout())
+	}
+	time.Sleep(200 * time.Millisecond) // let the IGMP join reach the bridge
+	return p, pid
+}
+
+// recvReport is recv's JSON summary after the line with the PID.
+func recvReport(t *testing.T, r labtest.Result) stream.Report {
+	t.Helper()
+	_, rest, _ := strings.Cut(r.Stdout, "\n")
+	r.Stdout = rest
+	return summaryOf(t, r)
+}
+
+// A stall longer than --timeout (recv stopped with SIGSTOP while the stream
+// goes on): recv reads what waits in its buffer before it ends, so the end
+// markers arrive and the loss is known, and it says how many datagrams the
+// kernel dropped because the buffer was full.
+func TestRecvStallLongerThanTimeout(t *testing.T) {
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	p, pid := startRecvPID(t, l, "n2", "239.1.1.1:5000", "--timeout", "1s", "--rcvbuf", "262144")
+	s := l.StartMcast("n1", "send", "239.1.1.1:5000", "--rate", "20000", "--count", "40000", "--size", "100")
+	time.Sleep(300 * time.Millisecond)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // longer than --timeout
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Wait(); r.Code != 0 {
+		t.Fatalf("send: %s", r)
+	}
+	rep := recvReport(t, p.Wait())
+	if len(rep.Flows) != 1 {
+		t.Fatalf("want one flow: %+v", rep)
+	}
+	f := rep.Flows[0]
+	if f.Sent == nil || *f.Sent != 40000 || f.Received+f.Lost != 40000 {
+		t.Fatalf("want the end marker read and every datagram accounted: %+v", f)
+	}
+	if rep.KernelDrops == 0 || f.Lost < rep.KernelDrops || len(rep.Notes) == 0 || !strings.Contains(rep.Notes[0], "receive buffer was full") {
+		t.Fatalf("want the kernel's drops counted and explained: drops %d, lost %d, notes %q", rep.KernelDrops, f.Lost, rep.Notes)
+	}
+}
+
+// The interface recv listens on is deleted mid-stream: recv notices, ends,
+// and says what happened instead of "0 lost".
+func TestRecvInterfaceDeleted(t *testing.T) {
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	p, _ := startRecvPID(t, l, "n2", "239.1.1.1:5000", "--iface", "eth0", "--timeout", "20s", "--max-loss", "1")
+	s := l.StartMcast("n1", "send", "239.1.1.1:5000", "--rate", "2000", "--count", "6000", "--size", "100")
+	time.Sleep(time.Second)
+	l.MustRun("n2", "ip", "link", "del", "eth0")
+	start := time.Now()
+	r := p.Wait()
+	s.Stop()
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("recv waited %s after its only interface was deleted", time.Since(start))
+	}
+	rep := recvReport(t, r)
+	if r.Code != 1 || len(rep.Flows) != 1 || rep.Flows[0].LossKnown || len(rep.Notes) == 0 || !strings.Contains(rep.Notes[0], "eth0 was deleted") {
+		t.Fatalf("want the deletion told, the loss unknown and exit 1: %s", r)
 	}
 }

@@ -587,22 +587,3 @@ func (s *Sender) LocalAddr() netip.AddrPort {
 
 // Close closes the socket.
 func (s *Sender) Close() error { return s.conn.Close() }
-
-// RouteSource returns the source address the routing table picks for
-// datagrams to group, without sending anything (a UDP connect only looks the
-// route up).
-func RouteSource(group netip.Addr) (netip.Addr, error) {
-	network := "udp4"
-	if group.Is6() {
-		network = "udp6"
-	}
-	c, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(group, 9)))
-	if err != nil {
-		if errors.Is(err, syscall.ENETUNREACH) {
-			return netip.Addr{}, fmt.Errorf("no route to %s: add one for 224.0.0.0/4 (ff00::/8) or choose --iface", group)
-		}
-		return netip.Addr{}, fmt.Errorf("looking up the route to %s: %w", group, err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
-}

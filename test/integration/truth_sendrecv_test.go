@@ -157,3 +157,21 @@ func TestRecvInterfaceDeleted(t *testing.T) {
 		t.Fatalf("want the deletion told, the loss unknown and exit 1: %s", r)
 	}
 }
+
+// A raw rate-mode send with %d in the text puts the sequence number on the
+// wire, and recv shows text padded with zero bytes (--size) as the text and
+// the padding's length.
+func TestSendRawRateSequenceAndPadding(t *testing.T) {
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	p := l.StartMcast("n2", "recv", "239.1.1.1:5000", "--iface", "eth0", "--count", "5", "--timeout", "10s")
+	p.WaitFor("use interface", 30*time.Second)
+	time.Sleep(200 * time.Millisecond) // let the IGMP join reach the bridge
+	l.MustRun("n1", l.Bin, "send", "239.1.1.1:5000", "--raw", "--message", "count: %d", "--rate", "100", "--count", "5", "--size", "64")
+	r := p.Wait()
+	for i := range 5 {
+		want := fmt.Sprintf("received: count: %d (then %d zero bytes of padding) from 10.0.0.1:", i, 64-len(fmt.Sprint("count: ", i)))
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("recv lacks %q: %s", want, r)
+		}
+	}
+}

@@ -150,6 +150,7 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	}()
 	report := func(typ string) {
 		rep := rcv.Snapshot(typ, time.Now())
+		rep.KernelDrops, rep.Notes = sess.ReadDrops(), sess.Notes()
 		view.clearStatus()
 		if *jsonOut {
 			enc.Encode(rep)
@@ -165,6 +166,20 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		defer t.Stop()
 		periodic = t.C
 	}
+	// Watch the interfaces: one that goes down or is deleted loses what
+	// follows, and once all are deleted nothing more can arrive.
+	links := time.NewTicker(500 * time.Millisecond)
+	defer links.Stop()
+	checkLinks := func() bool {
+		now := time.Now()
+		list, err := iface.List()
+		if err != nil {
+			return false
+		}
+		sess.Lock()
+		defer sess.Unlock()
+		return sess.CheckLinks(list, now)
+	}
 	var status <-chan time.Time
 	if tty {
 		t := time.NewTicker(250 * time.Millisecond)
@@ -174,6 +189,11 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	for {
 		select {
 		case err = <-done:
+		case <-links.C:
+			if checkLinks() {
+				cancel()
+			}
+			continue
 		case <-flush.C:
 			sess.Lock()
 			out.Flush()
@@ -202,8 +222,10 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		break
 	}
 	cancel()
+	checkLinks()
 	sess.Lock()
 	defer sess.Unlock()
+	sess.ReadDrops()
 	view.clearStatus()
 	if hidden := sess.Hidden(); hidden > 0 && !*jsonOut {
 		fmt.Fprintf(out, "(%d datagram lines not shown: more than %d a second; every datagram is counted below)\n", hidden, stream.LineRate)
@@ -263,12 +285,27 @@ func (v *recvView) clearStatus() {
 	}
 }
 
-// verdict applies --expect and --max-loss.
+// verdict applies --expect and --max-loss. A loss is unknown when a flow's
+// end marker did not arrive (the sender's total is unknown) or nothing with
+// the mcast header arrived: --max-loss does not pass on it.
 func verdict(t stream.Totals, expect int, maxLoss float64, lossSet bool) error {
-	if expect > 0 && t.Received < uint64(expect) {
-		return ExitError{Code: 1, Err: fmt.Errorf("expected %d datagrams, received %d (lost %d, %d foreign)", expect, t.Received, t.Lost, t.Foreign)}
+	lost := fmt.Sprintf("lost %d", t.Lost)
+	if t.LossUnknown > 0 {
+		lost = fmt.Sprintf("loss unknown: no end marker arrived from %d of %d flows; at least %d lost", t.LossUnknown, t.Flows, t.Lost)
 	}
-	if lossSet && t.LossPct > maxLoss {
+	if expect > 0 && t.Received < uint64(expect) {
+		return ExitError{Code: 1, Err: fmt.Errorf("expected %d datagrams, received %d (%s, %d foreign)", expect, t.Received, lost, t.Foreign)}
+	}
+	if !lossSet {
+		return nil
+	}
+	if t.Flows == 0 {
+		return ExitError{Code: 1, Err: fmt.Errorf("loss unknown: nothing with the mcast header arrived (%d foreign), so --max-loss %v%% cannot pass", t.Foreign, maxLoss)}
+	}
+	if t.LossUnknown > 0 {
+		return ExitError{Code: 1, Err: fmt.Errorf("%s (the senders' totals are unknown), so --max-loss %v%% cannot pass", lost, maxLoss)}
+	}
+	if t.LossPct > maxLoss {
 		return ExitError{Code: 1, Err: fmt.Errorf("loss %.2f%% (%d of %d) is above --max-loss %v%%", t.LossPct, t.Lost, t.Expected, maxLoss)}
 	}
 	return nil

@@ -71,3 +71,24 @@ func TestRecvViewJSONEvents(t *testing.T) {
 		t.Errorf("end marker event %v", end)
 	}
 }
+
+// --max-loss does not pass when the loss is unknown: no end marker arrived,
+// or nothing with the mcast header arrived at all; --expect's failure says
+// the loss is unknown rather than "lost 0".
+func TestVerdictLossUnknown(t *testing.T) {
+	unknown := stream.Totals{Received: 1, Expected: 1, Flows: 1, LossUnknown: 1}
+	err := verdict(unknown, 0, 1, true)
+	if err == nil || !strings.Contains(err.Error(), "loss unknown: no end marker arrived from 1 of 1 flows") {
+		t.Errorf("--max-loss on an unknown loss: %v", err)
+	}
+	if err := verdict(stream.Totals{}, 0, 1, true); err == nil || !strings.Contains(err.Error(), "loss unknown") {
+		t.Errorf("--max-loss with nothing received: %v", err)
+	}
+	err = verdict(unknown, 5, 0, false)
+	if err == nil || !strings.Contains(err.Error(), "expected 5 datagrams, received 1 (loss unknown") {
+		t.Errorf("--expect on an unknown loss: %v", err)
+	}
+	if err := verdict(stream.Totals{Received: 5, Expected: 5, Flows: 1}, 5, 1, true); err != nil {
+		t.Errorf("known, complete stream: %v", err)
+	}
+}

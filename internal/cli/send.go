@@ -66,6 +66,17 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	if rate > 0 && !fs.Changed("count") {
 		*count = 0
 	}
+	if !*broadcast {
+		all, err := iface.List()
+		if err != nil {
+			return err
+		}
+		for _, t := range targets {
+			if err := iface.LocalGroup(all, t.Group.WithZone("")); err != nil {
+				return fmt.Errorf("sending to %s: %w", t, err)
+			}
+		}
+	}
 	opts := sock.SendOptions{TTL: *ttl, NoLoop: *noLoop, Broadcast: *broadcast}
 	if rate > 0 {
 		opts.SndBuf = 4 << 20
@@ -123,13 +134,22 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	if *noLoop {
 		loop = "off"
 	}
+	from := first.LocalAddr()
+	if from.Addr().IsUnspecified() && !*broadcast {
+		// An IPv6 socket is not bound to an address: name the one the
+		// route picks, as the IPv4 banner does.
+		if src, err := sock.RouteSourceVia(targets[0].Group.WithZone(""), opts.IfIndex); err == nil {
+			from = netip.AddrPortFrom(src, from.Port())
+		}
+	}
 	fmt.Fprintf(env.Stdout, "use interface: %s\n", ifname)
-	fmt.Fprintf(env.Stdout, "sending to %s from %s (ttl %d, loopback %s)\n", targetList(targets), first.LocalAddr(), *ttl, loop)
+	fmt.Fprintf(env.Stdout, "sending to %s from %s (ttl %d, loopback %s)\n", targetList(targets), from, *ttl, loop)
 	cfg := stream.SendConfig{Count: *count, Interval: *interval, Duration: *duration, Message: *message, Rate: rate,
 		Size: *size, Raw: *raw, SenderID: rand.Uint32(), TTL: *ttl}
 	if rate > 0 && !fs.Changed("message") {
 		cfg.Message = ""
 	}
+	noteFragments(env, targets[0].Group.WithZone(""), opts.IfIndex, datagramLen(cfg), rate > 0 && !*noGSO)
 	res, err := stream.Send(ctx, sinks, cfg, func(_ int, text string) { fmt.Fprintf(env.Stdout, "send successful: %s\n", text) })
 	if rate > 0 {
 		mode := "sendmmsg"
@@ -151,6 +171,42 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	return err
+}
+
+// datagramLen is the UDP payload of a datagram that cfg sends (of the
+// first one, when the text holds %d and no --size is given).
+func datagramLen(cfg stream.SendConfig) int {
+	if cfg.Size > 0 {
+		return cfg.Size
+	}
+	n := len(stream.Message(cfg.Message, 0))
+	if !cfg.Raw {
+		n += streamhdr.Len
+	}
+	return n
+}
+
+// noteFragments says once, before sending, when datagrams of size bytes are
+// larger than the MTU of the route to group: the kernel fragments each, and
+// in rate mode UDP_SEGMENT refuses them, so batches go out with sendmmsg.
+func noteFragments(env *Env, group netip.Addr, ifindex, size int, segments bool) {
+	mtu, err := sock.PathMTU(group, ifindex)
+	if err != nil || mtu <= 0 {
+		return
+	}
+	hdr := 28 // IPv4 and UDP headers
+	if group.Is6() {
+		hdr = 48
+	}
+	if size+hdr <= mtu {
+		return
+	}
+	how := ""
+	if segments {
+		how = "; UDP_SEGMENT does not take datagrams above the MTU, so batches go out with sendmmsg"
+	}
+	fmt.Fprintf(env.Stdout, "note: datagrams of %d bytes do not fit the MTU %d of the route to %s (at most %d bytes of UDP payload): the kernel fragments each one%s; a receiver loses a whole datagram when one fragment is lost\n",
+		size, mtu, group, mtu-hdr, how)
 }
 
 func targetList(ts []endpoint.Target) string {

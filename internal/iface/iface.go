@@ -152,3 +152,19 @@ func List() ([]Interface, error) {
 	}
 	return out, nil
 }
+
+// LocalGroup returns an error when a multicast group is configured as an
+// address of one of the interfaces (`ip addr add 239.0.0.1 dev eth0
+// autojoin`): the address's local route then sends datagrams for the group to
+// lo with a multicast source, where they are dropped. It returns nil otherwise.
+func LocalGroup(all []Interface, group netip.Addr) error {
+	for _, i := range all {
+		for _, p := range i.Addrs {
+			if p.Addr() == group && group.IsMulticast() {
+				return fmt.Errorf("%s is an address of this host (on %s, as `ip addr add ... autojoin` makes it): its local route sends datagrams for the group to lo, where they are dropped (they neither leave the host nor loop back). Fix: ip addr del %s dev %s; to receive the group, join it from the receiving socket (mcast recv %s --iface %s)",
+					group, i.Name, p, i.Name, group, i.Name)
+			}
+		}
+	}
+	return nil
+}

@@ -65,3 +65,19 @@ func TestByIndex(t *testing.T) {
 		t.Errorf("ByIndex(42) = %+v, %v; want the stand-in if42, false", got, ok)
 	}
 }
+
+// A group configured as an interface address (the autojoin trap) is found,
+// with the prefix it was added with, and the error names it and the fix.
+func TestLocalGroup(t *testing.T) {
+	all := append(append([]iface.Interface(nil), host...), iface.Interface{Name: "eth0", Index: 6, Up: true, Multicast: true,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.1.1/24"), netip.MustParsePrefix("239.0.0.1/32")}})
+	err := iface.LocalGroup(all, netip.MustParseAddr("239.0.0.1"))
+	for _, want := range []string{"239.0.0.1 is an address of this host (on eth0", "to lo", "Fix: ip addr del 239.0.0.1/32 dev eth0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	if err := iface.LocalGroup(all, netip.MustParseAddr("239.0.0.2")); err != nil {
+		t.Errorf("a group no interface holds: %v", err)
+	}
+}

@@ -11,8 +11,9 @@ import (
 )
 
 // parseCmsgs reads the control messages the Listener asks for into d and
-// returns the GRO segment size (0 when the datagram was not coalesced).
-func parseCmsgs(oob []byte, d *Datagram) (gso int) {
+// drops (the socket's drop counter, when the kernel sent it) and returns the
+// GRO segment size (0 when the datagram was not coalesced).
+func parseCmsgs(oob []byte, d *Datagram, drops *uint32) (gso int) {
 	hdr := unix.CmsgLen(0)
 	for len(oob) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
@@ -37,6 +38,8 @@ func parseCmsgs(oob []byte, d *Datagram) (gso int) {
 		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= int(unsafe.Sizeof(unix.Timespec{})):
 			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
 			d.At = time.Unix(int64(ts.Sec), int64(ts.Nsec))
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(data) >= 4:
+			*drops = max(*drops, *(*uint32)(unsafe.Pointer(&data[0])))
 		case h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && len(data) >= 4:
 			gso = int(*(*int32)(unsafe.Pointer(&data[0])))
 		}
@@ -84,7 +87,8 @@ func rawSockaddr(ap netip.AddrPort, scope int) (unix.RawSockaddrInet6, uint32) {
 // last), or 0.
 func GROSize(oob []byte) int {
 	var d Datagram
-	return parseCmsgs(oob, &d)
+	var drops uint32
+	return parseCmsgs(oob, &d, &drops)
 }
 
 // SegmentOOBLen is the control message space of one UDP_SEGMENT size.

@@ -202,8 +202,9 @@ func (s *Sender) SendBatch(ps [][]byte) (int, error) {
 
 // SendSegments sends buf as datagrams of seg bytes each (the last may be
 // shorter) with one sendmsg and UDP_SEGMENT. Where the kernel refuses
-// segmentation offload it falls back to sendmmsg for good. buf holds at most
-// MaxSegments segments.
+// segmentation offload (also for segments above the path MTU, which only
+// sendmmsg's datagrams get fragmented) it falls back to sendmmsg for good.
+// buf holds at most MaxSegments segments.
 func (s *Sender) SendSegments(buf []byte, seg int) error {
 	if seg <= 0 || len(buf) == 0 {
 		return nil
@@ -231,7 +232,10 @@ func (s *Sender) SendSegments(buf []byte, seg int) error {
 		switch {
 		case err == nil:
 			return nil
-		case SegmentUnsupported(err):
+		case SegmentUnsupported(err),
+			// A segment larger than the path MTU: UDP_SEGMENT does not
+			// fragment, sendmmsg does, as for any UDP sender.
+			errors.Is(err, unix.EMSGSIZE):
 			s.gsoOff = true
 		default:
 			return s.wrap(err)
@@ -261,22 +265,3 @@ func (s *Sender) LocalAddr() netip.AddrPort {
 
 // Close closes the socket.
 func (s *Sender) Close() error { return s.conn.Close() }
-
-// RouteSource returns the source address the routing table picks for
-// datagrams to group, without sending anything (a UDP connect only looks the
-// route up).
-func RouteSource(group netip.Addr) (netip.Addr, error) {
-	network := "udp4"
-	if group.Is6() {
-		network = "udp6"
-	}
-	c, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(group, 9)))
-	if err != nil {
-		if errors.Is(err, syscall.ENETUNREACH) {
-			return netip.Addr{}, fmt.Errorf("no route to %s: add one for 224.0.0.0/4 (ff00::/8) or choose --iface", group)
-		}
-		return netip.Addr{}, fmt.Errorf("looking up the route to %s: %w", group, err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
-}

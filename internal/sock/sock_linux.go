@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -29,6 +30,9 @@ type Listener struct {
 	index     int
 	multicast bool // drop datagrams not sent to a multicast group
 	one       *Batch
+	// seenDrops is the kernel's drop counter as the last datagram read
+	// with one carried it (SO_RXQ_OVFL).
+	seenDrops atomic.Uint32
 
 	// What the recvmmsg callback reads into and returns; kept here so that
 	// ReadBatch passes raw.Read a function made once.
@@ -93,7 +97,9 @@ func (c ListenConfig) Listen(ctx context.Context) (*Listener, error) {
 	lc := net.ListenConfig{Control: func(network, address string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
-			opts := [][3]int{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}, {unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1}}
+			// SO_RXQ_OVFL: each datagram read says how many the kernel
+			// dropped so far (receive buffer full).
+			opts := [][3]int{{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1}, {unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1}, {unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1}}
 			if is6 {
 				// Deliver only groups this socket joined, on the interface
 				// it joined them on.
@@ -272,10 +278,11 @@ func (l *Listener) ReadBatch(ctx context.Context, b *Batch) ([]Datagram, error) 
 	}
 	now := time.Now()
 	out := b.out[:0]
+	var drops uint32
 	for i := range n {
 		m := &b.msgs[i]
 		d := Datagram{IfIndex: l.index, TTL: -1, At: now, Src: addrPortOf(&b.names[i])}
-		gso := parseCmsgs(b.oobs[i][:m.Hdr.Controllen], &d)
+		gso := parseCmsgs(b.oobs[i][:m.Hdr.Controllen], &d, &drops)
 		if l.multicast && !d.Dst.IsMulticast() {
 			continue
 		}
@@ -293,6 +300,9 @@ func (l *Listener) ReadBatch(ctx context.Context, b *Batch) ([]Datagram, error) 
 		}
 	}
 	b.out = out
+	if drops > l.seenDrops.Load() {
+		l.seenDrops.Store(drops)
+	}
 	return out, nil
 }
 

@@ -61,3 +61,15 @@ func (*Sender) Close() error { return nil }
 
 // RouteSource reports that this system is not supported.
 func RouteSource(netip.Addr) (netip.Addr, error) { return netip.Addr{}, errUnsupported }
+
+// RouteSourceVia reports that this system is not supported.
+func RouteSourceVia(netip.Addr, int) (netip.Addr, error) { return netip.Addr{}, errUnsupported }
+
+// PathMTU reports that this system is not supported.
+func PathMTU(netip.Addr, int) (int, error) { return 0, errUnsupported }
+
+// Drops returns 0.
+func (*Listener) Drops() uint64 { return 0 }
+
+// Pending returns false.
+func (*Listener) Pending() bool { return false }

@@ -136,5 +136,8 @@ func (s *Seq) Lost() uint64 {
 	return e - s.unique
 }
 
+// Highest is the highest sequence number that arrived (0 before any).
+func (s *Seq) Highest() uint64 { return s.highest }
+
 // EndKnown reports whether the sender announced its total, and the total.
 func (s *Seq) EndKnown() (uint64, bool) { return s.endTotal, s.endKnown }

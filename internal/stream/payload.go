@@ -6,6 +6,7 @@
 package stream
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -22,17 +23,39 @@ func Message(template string, seq int) string {
 }
 
 // FormatPayload renders a payload for a log line: printable text as it is
-// (without a trailing newline), anything else as hex.
+// (without a trailing newline), text padded with zero bytes to a fixed size
+// as the text and the number of padding bytes, anything else as hex.
 func FormatPayload(p []byte) string {
-	text := strings.TrimRight(string(p), "\r\n")
-	if utf8.ValidString(text) && strings.IndexFunc(text, func(r rune) bool { return !unicode.IsPrint(r) && r != '\t' }) < 0 {
-		if len(text) > maxShown {
-			return fmt.Sprintf("%s... (%d bytes)", text[:maxShown], len(p))
+	body := bytes.TrimRight(p, "\x00")
+	if pad := len(p) - len(body); pad > 0 && len(body) > 0 {
+		if text, ok := printable(body); ok {
+			unit := "bytes"
+			if pad == 1 {
+				unit = "byte"
+			}
+			return fmt.Sprintf("%s (then %d zero %s of padding)", shorten(text, len(body)), pad, unit)
 		}
-		return text
+	}
+	if text, ok := printable(p); ok {
+		return shorten(text, len(p))
 	}
 	if len(p) > maxShown/2 {
 		return fmt.Sprintf("hex:%s... (%d bytes)", hex.EncodeToString(p[:maxShown/2]), len(p))
 	}
 	return "hex:" + hex.EncodeToString(p)
+}
+
+// printable returns p as text without a trailing newline, and whether it
+// is printable text.
+func printable(p []byte) (string, bool) {
+	text := strings.TrimRight(string(p), "\r\n")
+	return text, utf8.ValidString(text) && strings.IndexFunc(text, func(r rune) bool { return !unicode.IsPrint(r) && r != '\t' }) < 0
+}
+
+// shorten cuts text to what a log line shows; n is the bytes it came from.
+func shorten(text string, n int) string {
+	if len(text) > maxShown {
+		return fmt.Sprintf("%s... (%d bytes)", text[:maxShown], n)
+	}
+	return text
 }

@@ -25,6 +25,12 @@ func TestFormatPayload(t *testing.T) {
 		{[]byte("hello\n"), "hello"},
 		{[]byte{0, 1, 0xff}, "hex:0001ff"},
 		{[]byte("caf\xc3"), "hex:636166c3"},
+		// Text padded with zero bytes to a fixed size (mcjoin, msend, C
+		// senders): the text, and how much padding followed.
+		{append([]byte("mcjoin 42"), make([]byte, 91)...), "mcjoin 42 (then 91 zero bytes of padding)"},
+		{append([]byte("hello\n"), 0), "hello (then 1 zero byte of padding)"},
+		{[]byte{0, 0, 0}, "hex:000000"},
+		{[]byte{'a', 0, 'b', 0}, "hex:61006200"},
 	}
 	for _, tt := range tests {
 		if got := stream.FormatPayload(tt.in); got != tt.want {

@@ -24,10 +24,19 @@ type RecvConfig struct {
 	BufSize   int           // bytes per datagram buffer; default 9216 (Session.Run: 65536 with GRO)
 }
 
+// Pender is a Source that tells whether datagrams wait in its buffer (a
+// *sock.Listener does).
+type Pender interface {
+	Pending() bool
+}
+
 // Receive reads from every source at once, each in its own goroutine, and
 // calls got with each batch while holding mu (the caller holds it too when
 // it reports). It ends when ctx ends, got returns true, or nothing arrived
-// for cfg.Timeout, returning nil in all three cases.
+// for cfg.Timeout, returning nil in all three cases. Before it ends on the
+// timeout it reads what still waits in a source's buffer (a Pender's): after
+// a stall longer than the timeout (the process stopped, the machine busy)
+// the timeout passes with the buffer full.
 func Receive(ctx context.Context, srcs []Source, cfg RecvConfig, mu sync.Locker, got func([]sock.Datagram) (stop bool)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -84,6 +93,10 @@ func Receive(ctx context.Context, srcs []Source, cfg RecvConfig, mu sync.Locker,
 		case <-stopc:
 			return nil
 		case <-idle:
+			if pending(srcs) {
+				timer.Reset(cfg.Timeout)
+				continue
+			}
 			return nil
 		case err := <-errc:
 			return err
@@ -93,6 +106,16 @@ func Receive(ctx context.Context, srcs []Source, cfg RecvConfig, mu sync.Locker,
 			}
 		}
 	}
+}
+
+// pending reports whether a source has datagrams waiting.
+func pending(srcs []Source) bool {
+	for _, src := range srcs {
+		if p, ok := src.(Pender); ok && p.Pending() {
+			return true
+		}
+	}
+	return false
 }
 
 // FlowKey names a flow: what one sender run sent to one group, as it arrived
@@ -253,7 +276,11 @@ func (r *Receiver) Foreigners() []*Foreign { return r.forder }
 // Totals sums every flow.
 func (r *Receiver) Totals() Totals {
 	var t Totals
+	t.Flows = len(r.order)
 	for _, f := range r.order {
+		if _, ok := f.Seq.EndKnown(); !ok {
+			t.LossUnknown++
+		}
 		t.Received += f.Seq.Received()
 		t.Expected += f.Seq.Expected()
 		t.Lost += f.Seq.Lost()
@@ -272,12 +299,19 @@ func (r *Receiver) Totals() Totals {
 
 // Totals are the sums over every flow.
 type Totals struct {
-	Received   uint64  `json:"received"`
-	Expected   uint64  `json:"expected"`
-	Lost       uint64  `json:"lost"`
-	LossPct    float64 `json:"loss_pct"`
-	Duplicates uint64  `json:"duplicates"`
-	Reordered  uint64  `json:"reordered"`
-	Foreign    uint64  `json:"foreign"`
-	Malformed  uint64  `json:"malformed"`
+	Received uint64 `json:"received"`
+	Expected uint64 `json:"expected"`
+	// Lost is what is known to be lost. Of a flow whose end marker did not
+	// arrive it counts the gaps up to the highest sequence number seen: the
+	// sender's total, and so the loss after it, is unknown.
+	Lost uint64 `json:"lost"`
+	// Flows is how many flows with the mcast header arrived; LossUnknown
+	// how many of them ended without an end marker.
+	Flows       int     `json:"flows"`
+	LossUnknown int     `json:"loss_unknown_flows"`
+	LossPct     float64 `json:"loss_pct"`
+	Duplicates  uint64  `json:"duplicates"`
+	Reordered   uint64  `json:"reordered"`
+	Foreign     uint64  `json:"foreign"`
+	Malformed   uint64  `json:"malformed"`
 }

@@ -25,19 +25,23 @@ type LatencyMs struct {
 
 // FlowReport is one flow in a report (JSON field names are stable).
 type FlowReport struct {
-	Iface      string    `json:"iface"`
-	Group      string    `json:"group"`
-	Source     string    `json:"source"`
-	SourcePort uint16    `json:"source_port"`
-	SenderID   string    `json:"sender_id"`
-	Received   uint64    `json:"received"`
-	Expected   uint64    `json:"expected"`
-	Lost       uint64    `json:"lost"`
-	LossPct    float64   `json:"loss_pct"`
-	Duplicates uint64    `json:"duplicates"`
-	Reordered  uint64    `json:"reordered"`
-	TooLate    uint64    `json:"too_late"`
-	Sent       *uint64   `json:"sent"` // announced by the sender's end marker, null until then
+	Iface      string  `json:"iface"`
+	Group      string  `json:"group"`
+	Source     string  `json:"source"`
+	SourcePort uint16  `json:"source_port"`
+	SenderID   string  `json:"sender_id"`
+	Received   uint64  `json:"received"`
+	Expected   uint64  `json:"expected"`
+	Lost       uint64  `json:"lost"`
+	LossPct    float64 `json:"loss_pct"`
+	Duplicates uint64  `json:"duplicates"`
+	Reordered  uint64  `json:"reordered"`
+	TooLate    uint64  `json:"too_late"`
+	Sent       *uint64 `json:"sent"` // announced by the sender's end marker, null until then
+	// LossKnown is whether the end marker arrived: without it Lost counts
+	// only the gaps up to HighestSeq, and what came after is unknown.
+	LossKnown  bool      `json:"loss_known"`
+	HighestSeq uint64    `json:"highest_seq"`
 	Bytes      uint64    `json:"bytes"`
 	Seconds    float64   `json:"seconds"`
 	PPS        float64   `json:"pps"`
@@ -105,6 +109,11 @@ type Report struct {
 	Foreign   []ForeignReport `json:"foreign"`
 	Totals    Totals          `json:"totals"`
 	ClockNote string          `json:"clock_note"`
+	// KernelDrops is how many datagrams the kernel dropped before they
+	// were read (receive buffer full), and Notes what was lost that the
+	// counts do not show and why (Session.Notes); the caller fills both.
+	KernelDrops uint64   `json:"kernel_drops"`
+	Notes       []string `json:"notes"`
 }
 
 func ms(ns float64) float64 { return math.Round(ns/1e3) / 1e3 }
@@ -117,7 +126,7 @@ func round(v float64, digits int) float64 {
 // Snapshot turns the receiver's state into a report of the given type.
 func (r *Receiver) Snapshot(typ string, now time.Time) Report {
 	rep := Report{Type: typ, Time: now, Elapsed: round(now.Sub(r.start).Seconds(), 3), Totals: r.Totals(), ClockNote: ClockNote,
-		Flows: []FlowReport{}, Foreign: []ForeignReport{}}
+		Flows: []FlowReport{}, Foreign: []ForeignReport{}, Notes: []string{}}
 	rep.Totals.LossPct = round(rep.Totals.LossPct, 3)
 	for _, f := range r.order {
 		pps, bps := f.Rate()
@@ -132,10 +141,10 @@ func (r *Receiver) Snapshot(typ string, now time.Time) Report {
 				P99: ms(float64(f.Latency.Percentile(0.99))), Max: ms(float64(f.Latency.Max())),
 			},
 			JitterMs: ms(f.Jitter.Nanoseconds()), ClockSkew: f.NegativeLatency,
-			TTL: f.TTLMax, SenderTTL: f.SenderTTL, Hops: f.Hops(),
+			TTL: f.TTLMax, SenderTTL: f.SenderTTL, Hops: f.Hops(), HighestSeq: f.Seq.Highest(),
 		}
 		if n, ok := f.Seq.EndKnown(); ok {
-			fr.Sent = &n
+			fr.Sent, fr.LossKnown = &n, true
 		}
 		rep.Flows = append(rep.Flows, fr)
 	}
@@ -156,12 +165,12 @@ func (rep Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w, "  nothing received")
 	}
 	for _, f := range rep.Flows {
-		sent := ""
+		loss := fmt.Sprintf("loss unknown: no end marker arrived; at least %d lost up to sequence %d", f.Lost, f.HighestSeq)
 		if f.Sent != nil {
-			sent = fmt.Sprintf(", sender sent %d", *f.Sent)
+			loss = fmt.Sprintf("%d lost (%.2f%%), sender sent %d", f.Lost, f.LossPct, *f.Sent)
 		}
-		fmt.Fprintf(w, "  %s from %s:%d on %s (sender %s): %d received, %d lost (%.2f%%)%s, %d duplicates, %d reordered\n",
-			f.Group, f.Source, f.SourcePort, f.Iface, f.SenderID, f.Received, f.Lost, f.LossPct, sent, f.Duplicates, f.Reordered)
+		fmt.Fprintf(w, "  %s from %s:%d on %s (sender %s): %d received, %s, %d duplicates, %d reordered\n",
+			f.Group, f.Source, f.SourcePort, f.Iface, f.SenderID, f.Received, loss, f.Duplicates, f.Reordered)
 		fmt.Fprintf(w, "    rate %.0f datagrams/s, %s over %.2fs\n", f.PPS, stats.HumanBitRate(f.BPS), f.Seconds)
 		fmt.Fprintf(w, "    latency min/avg/p50/p99/max %.3f/%.3f/%.3f/%.3f/%.3f ms, jitter %.3f ms (RFC 3550)\n",
 			f.LatencyMs.Min, f.LatencyMs.Avg, f.LatencyMs.P50, f.LatencyMs.P99, f.LatencyMs.Max, f.JitterMs)
@@ -192,8 +201,12 @@ func (rep Report) WriteText(w io.Writer) {
 	}
 	if len(rep.Flows) > 0 {
 		t := rep.Totals
-		fmt.Fprintf(w, "  total: %d received, %d lost (%.2f%%), %d duplicates, %d reordered, %d foreign, %d malformed\n",
-			t.Received, t.Lost, t.LossPct, t.Duplicates, t.Reordered, t.Foreign, t.Malformed)
+		loss := fmt.Sprintf("%d lost (%.2f%%)", t.Lost, t.LossPct)
+		if t.LossUnknown > 0 {
+			loss = fmt.Sprintf("loss unknown (no end marker arrived from %d of %d flows; at least %d lost)", t.LossUnknown, t.Flows, t.Lost)
+		}
+		fmt.Fprintf(w, "  total: %d received, %s, %d duplicates, %d reordered, %d foreign, %d malformed\n",
+			t.Received, loss, t.Duplicates, t.Reordered, t.Foreign, t.Malformed)
 		fmt.Fprintf(w, "  note: %s\n", ClockNote)
 	}
 }

@@ -3,6 +3,8 @@ package stream
 import (
 	"context"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mcasttools/mcast/internal/wire/streamhdr"
@@ -13,7 +15,7 @@ type SendConfig struct {
 	Count    int           // datagrams to send to each group; 0 sends until ctx ends or Duration passes
 	Interval time.Duration // pause between datagrams when Rate is 0
 	Duration time.Duration // stop after this long; 0: no limit
-	Message  string        // template; %d is the sequence number (not expanded in rate mode)
+	Message  string        // template; every %d becomes the sequence number
 	// Rate is datagrams per second per group; 0 uses Interval and prints
 	// each datagram; +Inf sends as fast as the kernel takes them.
 	Rate float64
@@ -147,24 +149,7 @@ func sendInterval(ctx context.Context, sinks []Sink, cfg SendConfig, sent func(i
 // sendRate paces batches to cfg.Rate with a token bucket: at any moment it
 // may have sent Rate × elapsed datagrams, at most MaxSegments at once.
 func sendRate(ctx context.Context, sinks []Sink, cfg SendConfig) (SendResult, error) {
-	const batch = 64
-	size := cfg.Size
-	text := []byte(cfg.Message)
-	if size == 0 {
-		size = len(buildOne(nil, &cfg, 0, text, 0))
-	}
-	cfg.Size = size
-	seg := size
-	maxBatch := batch
-	if seg*maxBatch > 65000 {
-		maxBatch = max(1, 65000/seg)
-	}
-	buf := make([]byte, maxBatch*seg)
-	one := make([]byte, 0, seg)
-	// Fill the payload part once; each batch rewrites only the headers.
-	for i := range maxBatch {
-		copy(buf[i*seg:(i+1)*seg], buildOne(one, &cfg, 0, text, 0))
-	}
+	b := newRateBatch(&cfg)
 	unlimited := math.IsInf(cfg.Rate, 1)
 	var res SendResult
 	start := time.Now()
@@ -186,7 +171,7 @@ func sendRate(ctx context.Context, sinks []Sink, cfg SendConfig) (SendResult, er
 		if !stopAt.IsZero() && !now.Before(stopAt) {
 			break
 		}
-		n := maxBatch
+		n := b.max
 		if !unlimited {
 			due := int64(cfg.Rate*now.Sub(start).Seconds()) + 1 - int64(seq)
 			if due <= 0 {
@@ -211,22 +196,129 @@ func sendRate(ctx context.Context, sinks []Sink, cfg SendConfig) (SendResult, er
 		if n <= 0 {
 			break
 		}
-		if !cfg.Raw {
-			ns := now.UnixNano()
-			for i := range n {
-				streamhdr.Put(buf[i*seg:], streamhdr.Header{TTL: uint8(cfg.TTL), SenderID: cfg.SenderID, Seq: seq + uint64(i), SentNs: ns})
-			}
-		}
+		bytes := b.fill(&cfg, n, seq, now.UnixNano())
 		for _, s := range sinks {
-			if err := s.SendSegments(buf[:n*seg], seg); err != nil {
+			if err := b.send(s); err != nil {
 				return finish(res, start, sinks), err
 			}
 		}
 		seq += uint64(n)
 		res.Sent = seq
-		res.Bytes = seq * uint64(seg)
+		res.Bytes += bytes
 	}
 	return finish(res, start, sinks), nil
+}
+
+// batchSink is a Sink that sends datagrams of different lengths at once (a
+// *sock.Sender does).
+type batchSink interface {
+	SendBatch(ps [][]byte) (int, error)
+}
+
+// rateBatch is the buffer of one rate-mode batch. Datagrams of one length
+// lie end to end in buf and go out as segments; with a %d template and no
+// --size their lengths differ, and they go out as a batch of datagrams.
+type rateBatch struct {
+	max     int      // datagrams per batch
+	seg     int      // bytes per datagram; 0 when lengths differ
+	perSeq  bool     // the text holds %d: rebuilt for every datagram
+	text    []byte   // the text, when it is the same in every datagram
+	buf     []byte   // the datagrams end to end (seg > 0)
+	slots   [][]byte // one buffer per datagram (seg == 0)
+	cur     []byte   // what the next send sends (seg > 0)
+	curList [][]byte // what the next send sends (seg == 0)
+	scratch []byte   // the expanded text of one datagram
+}
+
+func newRateBatch(cfg *SendConfig) *rateBatch {
+	const batch = 64
+	b := &rateBatch{perSeq: strings.Contains(cfg.Message, "%d"), text: []byte(cfg.Message)}
+	longest := cfg.Size
+	if longest == 0 {
+		// The longest text a sequence number makes: 20 digits per %d.
+		longest = len(buildOne(nil, cfg, 0, []byte(expandSeq(nil, cfg.Message, math.MaxUint64)), 0))
+		if !b.perSeq {
+			cfg.Size = longest
+		}
+	}
+	b.max = batch
+	if longest*b.max > 65000 {
+		b.max = max(1, 65000/longest)
+	}
+	if cfg.Size > 0 {
+		b.seg = cfg.Size
+		b.buf = make([]byte, b.max*b.seg)
+		one := make([]byte, 0, b.seg)
+		// Fill the payload part once; each batch rewrites only the headers
+		// (and, with %d, the text).
+		for i := range b.max {
+			copy(b.buf[i*b.seg:(i+1)*b.seg], buildOne(one, cfg, 0, b.text, 0))
+		}
+		return b
+	}
+	b.slots = make([][]byte, b.max)
+	for i := range b.slots {
+		b.slots[i] = make([]byte, 0, longest)
+	}
+	b.curList = make([][]byte, 0, b.max)
+	return b
+}
+
+// fill writes n datagrams numbered from seq and returns their bytes.
+func (b *rateBatch) fill(cfg *SendConfig, n int, seq uint64, ns int64) uint64 {
+	if b.seg > 0 {
+		for i := range n {
+			d := b.buf[i*b.seg : (i+1)*b.seg : (i+1)*b.seg]
+			if b.perSeq {
+				b.scratch = expandSeq(b.scratch[:0], cfg.Message, seq+uint64(i))
+				copy(d, buildOne(d[:0], cfg, seq+uint64(i), b.scratch, ns))
+			} else if !cfg.Raw {
+				streamhdr.Put(d, streamhdr.Header{TTL: uint8(cfg.TTL), SenderID: cfg.SenderID, Seq: seq + uint64(i), SentNs: ns})
+			}
+		}
+		b.cur = b.buf[:n*b.seg]
+		return uint64(n * b.seg)
+	}
+	var bytes uint64
+	b.curList = b.curList[:0]
+	for i := range n {
+		b.scratch = expandSeq(b.scratch[:0], cfg.Message, seq+uint64(i))
+		b.slots[i] = buildOne(b.slots[i], cfg, seq+uint64(i), b.scratch, ns)
+		b.curList = append(b.curList, b.slots[i])
+		bytes += uint64(len(b.slots[i]))
+	}
+	return bytes
+}
+
+// send sends the filled batch to s.
+func (b *rateBatch) send(s Sink) error {
+	if b.seg > 0 {
+		return s.SendSegments(b.cur, b.seg)
+	}
+	if bs, ok := s.(batchSink); ok {
+		_, err := bs.SendBatch(b.curList)
+		return err
+	}
+	for _, p := range b.curList {
+		if err := s.Send(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expandSeq appends template to dst with every %d replaced by seq, as
+// Message does, without allocating once dst is large enough.
+func expandSeq(dst []byte, template string, seq uint64) []byte {
+	for {
+		i := strings.Index(template, "%d")
+		if i < 0 {
+			return append(dst, template...)
+		}
+		dst = append(dst, template[:i]...)
+		dst = strconv.AppendUint(dst, seq, 10)
+		template = template[i+2:]
+	}
 }
 
 func finish(res SendResult, start time.Time, sinks []Sink) SendResult {

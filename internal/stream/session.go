@@ -65,6 +65,7 @@ type Session struct {
 	chunks [][]netip.Addr
 	rcv    *Receiver
 	ls     []*sock.Listener
+	lsIf   []int // the interface index of each socket in ls
 	srcs   []Source
 	nics   map[int]*NIC
 	order  []*NIC
@@ -126,6 +127,7 @@ func (s *Session) Listen(ctx context.Context, ifc iface.Interface) error {
 			return err
 		}
 		s.ls = append(s.ls, l)
+		s.lsIf = append(s.lsIf, ifc.Index)
 		s.srcs = append(s.srcs, l)
 	}
 	s.addNIC(ifc)

@@ -17,6 +17,7 @@ import (
 // NIC counts what one interface received, by path.
 type NIC struct {
 	Name     string
+	Index    int
 	Addrs    []netip.Addr // the interface's own addresses
 	Wire     int          // from other hosts
 	WireSelf int          // from this host's other interfaces, across the network
@@ -32,6 +33,11 @@ type NIC struct {
 	// the stream arriving here, when ExplainFirewall found one.
 	Firewall   *firewall.Block
 	LocalPeers []string // other interfaces of this host on the same subnet
+
+	// What was lost on the interface that its counts do not show.
+	Drops     uint64   // datagrams the kernel dropped before recv read them (receive buffer full)
+	LinkNotes []string // what happened to the interface during the receive, in order
+	linkState string   // "" (up, as when listening began), "down" or "deleted"
 }
 
 // DescribeNIC gathers what the summary needs to explain a silent interface:
@@ -39,7 +45,7 @@ type NIC struct {
 // accept_local and rp_filter, read from fs), and which other interfaces of
 // this host (all) share its subnet.
 func DescribeNIC(fs sys.FS, ifc iface.Interface, all []iface.Interface) *NIC {
-	n := &NIC{Name: ifc.Name, AcceptsOwn: true}
+	n := &NIC{Name: ifc.Name, Index: ifc.Index, AcceptsOwn: true}
 	for _, p := range ifc.Addrs {
 		n.Addrs = append(n.Addrs, p.Addr())
 	}
@@ -210,6 +216,9 @@ func WriteSummary(w io.Writer, nics []*NIC) {
 		sort.Slice(srcs, func(i, j int) bool { return srcs[i].Less(srcs[j]) })
 		for _, s := range srcs {
 			fmt.Fprintf(w, "    from %s: %d\n", s, n.Sources[s])
+		}
+		for _, note := range n.Notes() {
+			fmt.Fprintf(w, "    %s\n", note)
 		}
 	}
 }

@@ -122,6 +122,7 @@ func runRelayStatus(ctx context.Context, env *Env, args []string) error {
 	cfgPath := fs.String("config", "", "the relay's configuration file (to find its admin socket)")
 	admin := fs.String("admin", "", "the relay's admin socket (default: "+config.DefaultAdmin+")")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
+	reportPath := fs.String("report", "", "also write an HTML report to FILE.html: the mesh as a graph, groups per peer, drops by reason (docs/reports.md)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -149,6 +150,11 @@ func runRelayStatus(ctx context.Context, env *Env, args []string) error {
 	st, err := relay.QueryStatus(ctx, path)
 	if err != nil {
 		return err
+	}
+	if *reportPath != "" {
+		if err := writeReport(*reportPath, "mcast relay status of "+st.Node, st); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)

@@ -44,7 +44,11 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	}
 	t := *title
 	if t == "" {
-		t = "mcast report of " + strings.Join(fs.Args(), ", ")
+		var names []string
+		for _, a := range fs.Args() {
+			names = append(names, filepath.Base(a))
+		}
+		t = "mcast report of " + strings.Join(names, ", ")
 	}
 	if err := coll.WriteFile(out, t); err != nil {
 		return err

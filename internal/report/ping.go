@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 )
 
 // pingCast is what one host measured toward a peer by one kind of cast.
@@ -135,6 +136,7 @@ func renderPing(p *page, docs []pingDoc) {
 			}
 			ss[i].xs, ss[i].ys = append(ss[i].xs, s.AtS), append(ss[i].ys, s.RTTMs)
 		}
+		sort.SliceStable(ss, func(i, j int) bool { return ss[i].name < ss[j].name })
 		p.f("<h3>RTT over time, from %s</h3><div class=\"legend\">", esc(d.self()))
 		for i := range ss {
 			ss[i] = thinSeries(ss[i])

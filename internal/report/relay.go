@@ -182,7 +182,7 @@ func (p *page) mesh(nodes, reporting []string, first, last map[string]*relayDoc)
 			maxRate = math.Max(maxRate, edgeRate(first[n], last[n], pr.Name))
 		}
 	}
-	p.f("<svg width=\"%.0f\" height=\"%.0f\" role=\"img\" id=\"mesh\"><defs><marker id=\"arr\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\"><path d=\"M0 0L10 5L0 10z\" fill=\"#555\"/></marker></defs>", w, h)
+	p.f("<svg width=\"%.0f\" height=\"%.0f\" role=\"img\" id=\"mesh\"><defs><marker id=\"arr\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path d=\"M0 0L10 5L0 10z\" fill=\"#555\"/></marker></defs>", w, h)
 	for _, n := range reporting {
 		for _, pr := range last[n].Peers {
 			a, b := pos[n], pos[pr.Name]
@@ -200,9 +200,9 @@ func (p *page) mesh(nodes, reporting []string, first, last map[string]*relayDoc)
 				c, dash = "#d62728", " stroke-dasharray=\"6 4\""
 			}
 			state := map[bool]string{true: "up", false: "down"}[pr.Up]
-			p.f("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"%.1f\"%s marker-end=\"url(#arr)\" data-from=\"%s\" data-to=\"%s\" data-up=\"%t\"><title>%s to %s: %s, %s B/s, %d frames sent</title></line>",
-				x1, y1, x2, y2, c, 1.5+5*rate/maxRate, dash, esc(n), esc(pr.Name), pr.Up, esc(n), esc(pr.Name), state, short(rate), pr.SentFrames)
-			p.f("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%sB/s</text>", x1+(x2-x1)*0.3+ox*2, y1+(y2-y1)*0.3+oy*2+4, short(rate))
+			p.f("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"%.1f\"%s marker-end=\"url(#arr)\" data-from=\"%s\" data-to=\"%s\" data-up=\"%t\"><title>%s to %s: %s, %s, %d frames sent</title></line>",
+				x1, y1, x2, y2, c, 1.5+5*rate/maxRate, dash, esc(n), esc(pr.Name), pr.Up, esc(n), esc(pr.Name), state, byteRate(rate), pr.SentFrames)
+			p.f("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>", x1+(x2-x1)*0.25+ox*3.2, y1+(y2-y1)*0.25+oy*3.2+4, byteRate(rate))
 		}
 	}
 	for _, n := range nodes {
@@ -214,4 +214,15 @@ func (p *page) mesh(nodes, reporting []string, first, last map[string]*relayDoc)
 			pos[n][0], pos[n][1], fill, esc(n), esc(n), pos[n][0], pos[n][1]+4, esc(n))
 	}
 	p.s("</svg>\n")
+}
+
+// byteRate prints bytes per second for people.
+func byteRate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.1f MB/s", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1f kB/s", v/1e3)
+	}
+	return fmt.Sprintf("%.0f B/s", v)
 }

@@ -218,7 +218,7 @@ func TestRelay(t *testing.T) {
 		relayStatus("vm1", 12, map[string]bool{"vm2": true, "vm3": false}, 3000),
 		relayStatus("vm2", 10, map[string]bool{"vm1": true}, 500))
 	page := render(t, c)
-	for _, want := range []string{`data-from="vm1" data-to="vm2" data-up="true"><title>vm1 to vm2: up, 1000 B/s`, `data-from="vm1" data-to="vm3" data-up="false"`,
+	for _, want := range []string{`data-from="vm1" data-to="vm2" data-up="true"><title>vm1 to vm2: up, 1.0 kB/s`, `data-from="vm1" data-to="vm3" data-up="false"`,
 		`data-from="vm2" data-to="vm1" data-up="true"><title>vm2 to vm1: up, 50 B/s`, `data-node="vm3"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %s", want)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -52,7 +53,7 @@ type watchData struct {
 	rows     map[string][]tlMark // "group host" (or "queries host") -> events
 	rowOrder []string
 	counts   map[string]int // events by kind
-	querier  string
+	querier  map[string]string // the last querier by interface and family
 	changes  []tlMark // querier changes and warnings
 	rates    map[string]*series
 	rateKeys []string
@@ -75,7 +76,7 @@ func (w *watchData) add(raw []byte, kind string) error {
 	}
 	if w.start.IsZero() {
 		w.start = e.Time
-		w.rows, w.counts, w.rates = map[string][]tlMark{}, map[string]int{}, map[string]*series{}
+		w.rows, w.counts, w.rates, w.querier = map[string][]tlMark{}, map[string]int{}, map[string]*series{}, map[string]string{}
 	}
 	t := e.Time.Sub(w.start).Seconds()
 	w.last = max(w.last, t)
@@ -88,11 +89,15 @@ func (w *watchData) add(raw []byte, kind string) error {
 		w.mark(e.Group+" "+e.Host, tlMark{t: t, kind: kind, text: e.Text})
 	case "query":
 		w.mark("queries "+e.Host, tlMark{t: t, kind: kind, text: e.Text})
-		if e.Host != w.querier {
-			if w.querier != "" {
-				w.changes = append(w.changes, tlMark{t: t, kind: "querier", text: "querier now " + e.Host + " (was " + w.querier + ")"})
+		fam := e.Iface + " IPv4"
+		if strings.Contains(e.Host, ":") {
+			fam = e.Iface + " IPv6"
+		}
+		if old := w.querier[fam]; e.Host != old {
+			if old != "" {
+				w.changes = append(w.changes, tlMark{t: t, kind: "querier", text: "querier now " + e.Host + " (was " + old + ")"})
 			}
-			w.querier = e.Host
+			w.querier[fam] = e.Host
 		}
 	case "warning":
 		w.changes = append(w.changes, tlMark{t: t, kind: "warning", text: e.Text})
@@ -133,13 +138,13 @@ func (w *watchData) render(p *page) {
 		return
 	}
 	p.s("<div class=\"kpis\">")
-	for _, k := range []string{"join", "leave", "report", "query", "data", "warning"} {
-		p.kpi("events."+k, k+"s", strconv.Itoa(w.counts[k]), k == "warning" && w.counts[k] > 0)
+	for _, k := range [][2]string{{"join", "joins"}, {"leave", "leaves"}, {"report", "other reports"}, {"query", "queries"}, {"data", "new data flows"}, {"warning", "warnings"}} {
+		p.kpi("events."+k[0], k[1], strconv.Itoa(w.counts[k[0]]), k[0] == "warning" && w.counts[k[0]] > 0)
 	}
 	p.kpi("groups", "groups with data", strconv.Itoa(len(groups)), false)
 	p.s("</div>")
 	if len(w.rowOrder) > 0 {
-		p.s("<h3>Timeline</h3><div class=\"legend\"><span><i style=\"background:#2ca02c\"></i>join</span><span><i style=\"background:#d62728\"></i>leave</span><span><i style=\"background:#999\"></i>report</span><span><i style=\"background:#1f77b4\"></i>first data</span><span><i style=\"background:#9467bd\"></i>query</span><span><i style=\"background:#ff7f0e\"></i>querier change, warning</span></div>")
+		p.s("<h3>Timeline</h3><div class=\"legend\"><span><i style=\"background:#2ca02c\"></i>join</span><span><i style=\"background:#d62728\"></i>leave</span><span><i style=\"background:#999\"></i>report</span><span><i style=\"background:#1f77b4\"></i>first data</span><span><i style=\"background:#9467bd\"></i>query (dashed line: querier change)</span><span><i style=\"background:#ff7f0e\"></i>warning</span></div>")
 		w.timeline(p)
 	}
 	if len(w.rateKeys) > 0 {
@@ -184,6 +189,14 @@ func peak(s *series) float64 {
 // timeline draws one row per (group, host) and per querier.
 func (w *watchData) timeline(p *page) {
 	const left, right, rowH, top = 250.0, 16.0, 20.0, 8.0
+	// Queriers first, then by group: IPv4 groups before IPv6 ones.
+	sort.SliceStable(w.rowOrder, func(i, j int) bool {
+		qi, qj := strings.HasPrefix(w.rowOrder[i], "queries "), strings.HasPrefix(w.rowOrder[j], "queries ")
+		if qi != qj {
+			return qi
+		}
+		return w.rowOrder[i] < w.rowOrder[j]
+	})
 	width := 1000.0
 	h := top + rowH*float64(len(w.rowOrder)) + 30
 	fr := &frame{w: width, h: h, l: left, t: top, r: right, b: 30, x0: 0, x1: max(w.last, 1e-3), y0: 0, y1: 1, xlabel: "seconds since start"}
@@ -210,7 +223,11 @@ func (w *watchData) timeline(p *page) {
 	}
 	for _, c := range w.changes {
 		x := fr.px(c.t)
-		p.f("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"#ff7f0e\" stroke-width=\"2\" stroke-dasharray=\"4 2\"><title>%s s: %s</title></line>", x, x, top, h-30, short(c.t), esc(c.text))
+		col := "#ff7f0e"
+		if c.kind == "querier" {
+			col = "#9467bd"
+		}
+		p.f("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"4 2\" data-change=\"%s\"><title>%s s: %s</title></line>", x, x, top, h-30, col, c.kind, short(c.t), esc(c.text))
 	}
 	for _, v := range ticks(0, fr.x1, 8) {
 		x := fr.px(v)

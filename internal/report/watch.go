@@ -52,9 +52,9 @@ type watchData struct {
 	start    time.Time
 	rows     map[string][]tlMark // "group host" (or "queries host") -> events
 	rowOrder []string
-	counts   map[string]int // events by kind
+	counts   map[string]int    // events by kind
 	querier  map[string]string // the last querier by interface and family
-	changes  []tlMark // querier changes and warnings
+	changes  []tlMark          // querier changes and warnings
 	rates    map[string]*series
 	rateKeys []string
 	summary  *watchSummary

@@ -23,6 +23,7 @@ const (
 	MaxSeriesFlows  = 200 // flows whose rate over time is kept
 	MaxPoints       = 600 // points per series
 	MaxTimelineRows = 60  // (group, host) rows in watch's timeline
+	MaxTableRows    = 500 // table rows shown open; the rest are folded
 )
 
 // Collector gathers records and renders them. The zero value is not ready:

@@ -254,14 +254,23 @@ func (d *recvData) render(p *page) {
 	if len(flows) > MaxCharts {
 		p.f("<p class=\"note\">Charts for the %d busiest of %d flows; every flow is in the table.</p>", MaxCharts, len(flows))
 	}
-	p.s("<h3>Flows</h3><div class=\"scroll\"><table id=\"flows\"><tr><th>interface</th><th>group</th><th>source</th><th>received</th><th>lost</th><th>loss %</th><th>duplicates</th><th>reordered</th><th>datagrams/s</th><th>p50 ms</th><th>p99 ms</th><th>jitter ms</th></tr>\n")
+	const header = "<tr><th>interface</th><th>group</th><th>source</th><th>received</th><th>lost</th><th>loss %</th><th>duplicates</th><th>reordered</th><th>datagrams/s</th><th>p50 ms</th><th>p99 ms</th><th>jitter ms</th></tr>\n"
+	p.s("<h3>Flows</h3><div class=\"scroll\"><table id=\"flows\">" + header)
 	for i := range r.Flows {
+		if i == MaxTableRows {
+			// A browser lays out a closed <details> only when it is
+			// opened: the page still opens fast with 10,000 flows.
+			p.f("</table></div><details><summary>the other %d flows</summary><div class=\"scroll\"><table>%s", len(r.Flows)-MaxTableRows, header)
+		}
 		f := &r.Flows[i]
 		p.f("<tr data-flow=\"%s\"><td>%s</td><td>%s</td><td>%s:%d</td><td data-k=\"received\">%d</td><td data-k=\"lost\">%d</td><td data-k=\"loss_pct\">%s</td><td data-k=\"duplicates\">%d</td><td data-k=\"reordered\">%d</td><td data-k=\"pps\">%s</td><td data-k=\"p50\">%s</td><td data-k=\"p99\">%s</td><td>%s</td></tr>\n",
 			esc(f.key()), esc(f.Iface), esc(f.Group), esc(f.Source), f.SourcePort, f.Received, f.Lost, num(f.LossPct), f.Duplicates, f.Reordered,
 			num(f.PPS), num(f.LatencyMs.P50), num(f.LatencyMs.P99), num(f.JitterMs))
 	}
 	p.s("</table></div>")
+	if len(r.Flows) > MaxTableRows {
+		p.s("</details>")
+	}
 	if len(r.Foreign) > 0 {
 		p.s("<h3>Datagrams without the mcast header</h3><table><tr><th>interface</th><th>group</th><th>source</th><th>received</th></tr>")
 		for _, f := range r.Foreign {

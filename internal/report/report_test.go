@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -267,15 +269,23 @@ func bigPing(n int) []any {
 }
 
 // TestLargeRunsStaySmall: 10,000 flows or a 32-host matrix (every host's
-// report) make a page of a few megabytes at most.
+// report) make a page of a few megabytes at most. With $MCAST_REPORT_BENCH
+// set to a directory, the pages are kept there for bench/report.sh to time
+// in a browser.
 func TestLargeRunsStaySmall(t *testing.T) {
-	for name, recs := range map[string][]any{"10000 flows": bigRecv(10000), "32-host matrix": bigPing(32)} {
+	for name, recs := range map[string][]any{"flows-10000": bigRecv(10000), "matrix-32": bigPing(32)} {
 		c := report.New()
 		add(t, c, recs...)
-		if n := len(render(t, c)); n > 4<<20 {
+		page := render(t, c)
+		if n := len(page); n > 4<<20 {
 			t.Errorf("%s: page is %d bytes", name, n)
 		} else {
 			t.Logf("%s: page is %d bytes", name, n)
+		}
+		if dir := os.Getenv("MCAST_REPORT_BENCH"); dir != "" {
+			if err := os.WriteFile(filepath.Join(dir, name+".html"), []byte(page), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

@@ -16,7 +16,8 @@ type Bin struct {
 }
 
 // WriteHistogramText draws a latency histogram as a text bar chart of at
-// most rows rows, marking the rows that hold p50 and p99.
+// most rows rows, marking the rows that hold p50 and p99 (the first row
+// reaching them).
 func WriteHistogramText(w io.Writer, title string, bins []Bin, p50, p99 float64, rows int) {
 	in := make([]latBin, len(bins))
 	for i, b := range bins {
@@ -32,23 +33,30 @@ func WriteHistogramText(w io.Writer, title string, bins []Bin, p50, p99 float64,
 	}
 	fmt.Fprintf(w, "  latency histogram, %s:\n", title)
 	const width = 40
-	for _, b := range out {
+	labels := make([]string, len(out))
+	lw := 0
+	for i, b := range out {
+		labels[i] = fmt.Sprintf("%.3f-%.3f ms", b.LoMs, b.HiMs)
+		lw = max(lw, len(labels[i]))
+	}
+	done50, done99 := false, false
+	for i, b := range out {
 		n := int(math.Round(float64(width) * float64(b.Count) / float64(max(mx, 1))))
 		if b.Count > 0 {
 			n = max(n, 1)
 		}
 		var marks []string
-		if p50 >= b.LoMs && p50 <= b.HiMs {
-			marks = append(marks, "p50")
+		if !done50 && p50 <= b.HiMs {
+			marks, done50 = append(marks, "p50"), true
 		}
-		if p99 >= b.LoMs && p99 <= b.HiMs {
-			marks = append(marks, "p99")
+		if !done99 && p99 <= b.HiMs {
+			marks, done99 = append(marks, "p99"), true
 		}
 		note := ""
 		if len(marks) > 0 {
 			note = " <- " + strings.Join(marks, ", ")
 		}
-		fmt.Fprintf(w, "    %9.3f-%-9.3f ms |%-*s %d%s\n", b.LoMs, b.HiMs, width, strings.Repeat("#", n), b.Count, note)
+		fmt.Fprintf(w, "    %*s |%-*s %d%s\n", lw, labels[i], width, strings.Repeat("#", n), b.Count, note)
 	}
 }
 

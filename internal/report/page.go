@@ -129,9 +129,9 @@ func ticks(lo, hi float64, n int) []float64 {
 
 // frame maps data to pixels inside a chart's plot area.
 type frame struct {
-	w, h, l, t, r, b       float64
-	x0, x1, y0, y1         float64
-	xlabel, ylabel, prefix string
+	w, h, l, t, r, b float64
+	x0, x1, y0, y1   float64
+	xlabel, ylabel   string
 }
 
 func (fr *frame) px(x float64) float64 { return fr.l + (x-fr.x0)/(fr.x1-fr.x0)*(fr.w-fr.l-fr.r) }

@@ -251,10 +251,8 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	report.RTTs = rtts
-	if *reportPath != "" {
-		if err := writeReport(*reportPath, "mcast ping "+strings.Join(hosts, " "), report); err != nil {
-			return err
-		}
+	if err := writeReport(*reportPath, "mcast ping "+strings.Join(hosts, " "), report); err != nil {
+		return err
 	}
 	exceeded := false
 	if *maxLoss >= 0 {

@@ -151,10 +151,8 @@ func runRelayStatus(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *reportPath != "" {
-		if err := writeReport(*reportPath, "mcast relay status of "+st.Node, st); err != nil {
-			return err
-		}
+	if err := writeReport(*reportPath, "mcast relay status of "+st.Node, st); err != nil {
+		return err
 	}
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)

@@ -57,8 +57,12 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// writeReport renders one command's JSON record as an HTML page at path.
+// writeReport renders one command's JSON record as an HTML page at path
+// (nothing when path is empty: no --report).
 func writeReport(path, title string, record any) error {
+	if path == "" {
+		return nil
+	}
 	coll := htmlreport.New()
 	if err := json.NewEncoder(coll).Encode(record); err != nil {
 		return fmt.Errorf("drawing the report: %w", err)

@@ -3,7 +3,8 @@
 # and the Go modules it builds with. Safe to run again.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(iproute2 iputils-ping nftables strace tcpdump tshark iperf socat ssmping python3-scapy make docker.io docker-compose)
+# chromium: the report tests render the HTML reports in it, headless.
+pkgs=(iproute2 iputils-ping nftables strace tcpdump tshark iperf socat ssmping python3-scapy make docker.io docker-compose chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"relay":   {"carry multicast and broadcast between hosts over encrypted unicast UDP", runRelay},
 		"lab":     {"build throwaway network-namespace topologies to try multicast on one machine", runLab},
 		"tunnel":  {"build, check and remove a GRETAP or VXLAN overlay that carries broadcast and multicast between hosts", runTunnel},
+		"report":  {"draw saved --json output of recv, ping, watch or relay status as one HTML page", runReport},
 		"version": {"print the version", runVersion},
 		"help":    {"show help for a command", runHelp},
 	}

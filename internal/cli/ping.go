@@ -46,6 +46,7 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 	maxLoss := fs.Float64("max-loss", -1, "exit 1 when any pair of the matrix loses more than this percentage, by unicast or multicast")
 	proto := fs.String("proto", "omping", "omping (all-to-all, the default) or ssmping (ping one ssmpingd)")
 	serve := fs.Bool("serve", false, "only answer (omping peers in the list, ssmping/asmping clients), never ping")
+	reportPath := fs.String("report", "", "also write an HTML report to FILE.html: the matrix as a heat map, RTT over time (docs/reports.md)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -237,9 +238,20 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 	if *jsonOut {
 		out = io.Discard
 	}
-	onEvent := func(ev ping.Event) { printEvent(out, ev, width, *quiet) }
+	var rtts []ping.RTTSample
+	began := time.Now()
+	onEvent := func(ev ping.Event) {
+		if s, ok := ping.Sample(ev, time.Since(began)); ok {
+			rtts = append(rtts, s)
+		}
+		printEvent(out, ev, width, *quiet)
+	}
 	report, err := ping.Run(ctx, m, o, onEvent)
 	if err != nil {
+		return err
+	}
+	report.RTTs = rtts
+	if err := writeReport(*reportPath, "mcast ping "+strings.Join(hosts, " "), report); err != nil {
 		return err
 	}
 	exceeded := false

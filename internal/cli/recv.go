@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/mcasttools/mcast/internal/firewall"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
+	htmlreport "github.com/mcasttools/mcast/internal/report"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/stream"
 	"github.com/mcasttools/mcast/internal/sys"
@@ -38,6 +41,8 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	maxLoss := fs.Float64("max-loss", -1, "exit 1 when the loss exceeds PCT percent")
 	quiet := fs.Bool("quiet", false, "no line per datagram (the summary still prints)")
 	rcvbuf := fs.Int("rcvbuf", 8<<20, "receive buffer in bytes (SO_RCVBUFFORCE as root; 0: the system's default)")
+	reportPath := fs.String("report", "", "also write an HTML report of the run to FILE.html (rate over time, loss, latency histogram, paths; docs/reports.md)")
+	histogram := fs.Bool("histogram", false, "end the summary with each flow's latency histogram as a text bar chart")
 	gro := fs.Bool("gro", true, "ask for UDP_GRO: the kernel hands over a sender's UDP_SEGMENT batch (or what the NIC coalesced) as one, recv splits it again; --gro=false turns it off")
 	if err := parse(fs, env, args); err != nil {
 		return err
@@ -102,6 +107,13 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	out := bufio.NewWriterSize(env.Stdout, 64<<10)
 	defer out.Flush()
 	enc := json.NewEncoder(out)
+	// With --report, every record also goes to the report, as JSON.
+	var coll *htmlreport.Collector
+	var collEnc *json.Encoder
+	if *reportPath != "" {
+		coll = htmlreport.New()
+		collEnc = json.NewEncoder(coll)
+	}
 	tty := !*jsonOut && isTerminal(env.Stdout)
 	view := &recvView{out: out, enc: enc, jsonEvents: *jsonEvents}
 	show := stream.ShowNone
@@ -128,13 +140,19 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	}
 	start := time.Now()
 	sess.Begin(start)
-	if *jsonOut {
+	if *jsonOut || coll != nil {
 		gs := []string{}
 		for _, g := range groups {
 			gs = append(gs, g.String())
 		}
-		enc.Encode(map[string]any{"type": "start", "time": start, "interfaces": names, "groups": gs, "port": targets[0].Port,
-			"sources": addrStrings(incl), "exclude_sources": addrStrings(excl), "broadcast": *broadcast})
+		rec := map[string]any{"type": "start", "time": start, "interfaces": names, "groups": gs, "port": targets[0].Port,
+			"sources": addrStrings(incl), "exclude_sources": addrStrings(excl), "broadcast": *broadcast}
+		if *jsonOut {
+			enc.Encode(rec)
+		}
+		if coll != nil {
+			collEnc.Encode(rec)
+		}
 	}
 	out.Flush()
 
@@ -151,11 +169,23 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	report := func(typ string) {
 		rep := rcv.Snapshot(typ, time.Now())
 		rep.KernelDrops, rep.Notes = sess.ReadDrops(), sess.Notes()
+		if typ == "summary" {
+			rep.Paths = stream.PathReports(sess.NICs())
+		}
+		if coll != nil {
+			collEnc.Encode(rep)
+		}
+		if typ == "sample" {
+			return
+		}
 		view.clearStatus()
 		if *jsonOut {
 			enc.Encode(rep)
 		} else {
 			rep.WriteText(out)
+			if typ == "summary" && *histogram {
+				writeHistograms(out, rep)
+			}
 		}
 	}
 	flush := time.NewTicker(100 * time.Millisecond)
@@ -180,6 +210,14 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		defer sess.Unlock()
 		return sess.CheckLinks(list, now)
 	}
+	// The report draws the rate over time from a snapshot a second,
+	// unless --report-interval gives the records.
+	var sample <-chan time.Time
+	if coll != nil && *reportEvery == 0 {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		sample = t.C
+	}
 	var status <-chan time.Time
 	if tty {
 		t := time.NewTicker(250 * time.Millisecond)
@@ -203,6 +241,11 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 			sess.Lock()
 			report("report")
 			out.Flush()
+			sess.Unlock()
+			continue
+		case <-sample:
+			sess.Lock()
+			report("sample")
 			sess.Unlock()
 			continue
 		case <-usr1:
@@ -239,6 +282,11 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if coll != nil {
+		if err := coll.WriteFile(*reportPath, "mcast recv "+strings.Join(fs.Args(), " ")); err != nil {
+			return err
+		}
+	}
 	return verdict(rcv.Totals(), *expect, *maxLoss, fs.Changed("max-loss"))
 }
 
@@ -252,6 +300,18 @@ func liveFirewall() ([]firewall.Chain, error) {
 		return nil, err
 	}
 	return firewall.Parse(rs)
+}
+
+// writeHistograms draws each flow's latency histogram as text.
+func writeHistograms(w io.Writer, rep stream.Report) {
+	for _, f := range rep.Flows {
+		bins := make([]htmlreport.Bin, len(f.Histogram))
+		for i, b := range f.Histogram {
+			bins[i] = htmlreport.Bin{LoMs: b.LoMs, HiMs: b.HiMs, Count: b.Count}
+		}
+		title := fmt.Sprintf("%s from %s:%d on %s", f.Group, f.Source, f.SourcePort, f.Iface)
+		htmlreport.WriteHistogramText(w, title, bins, f.LatencyMs.P50, f.LatencyMs.P99, 16)
+	}
 }
 
 // recvView renders what a receive shows: a line per datagram, or with

@@ -122,6 +122,7 @@ func runRelayStatus(ctx context.Context, env *Env, args []string) error {
 	cfgPath := fs.String("config", "", "the relay's configuration file (to find its admin socket)")
 	admin := fs.String("admin", "", "the relay's admin socket (default: "+config.DefaultAdmin+")")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
+	reportPath := fs.String("report", "", "also write an HTML report to FILE.html: the mesh as a graph, groups per peer, drops by reason (docs/reports.md)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -152,14 +153,14 @@ func runRelayStatus(ctx context.Context, env *Env, args []string) error {
 				which = "the default admin socket"
 			}
 			fmt.Fprintf(env.Stderr, "mcast relay status: note: %v; using %s %s\n", cfgErr, which, path)
-			return printRelayStatus(env, st, *asJSON)
+			return printRelayStatus(env, st, *asJSON, *reportPath)
 		}
 	}
 	st, err := relay.QueryStatus(ctx, path)
 	if err != nil {
 		return err
 	}
-	return printRelayStatus(env, st, *asJSON)
+	return printRelayStatus(env, st, *asJSON, *reportPath)
 }
 
 // adminFromConfig finds the admin socket a relay configured by file
@@ -188,7 +189,10 @@ func adminFromConfig(file string) (path string, cfgErr, err error) {
 	return path, cfgErr, nil
 }
 
-func printRelayStatus(env *Env, st relay.Status, asJSON bool) error {
+func printRelayStatus(env *Env, st relay.Status, asJSON bool, reportPath string) error {
+	if err := writeReport(reportPath, "mcast relay status of "+st.Node, st); err != nil {
+		return err
+	}
 	if asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
+	htmlreport "github.com/mcasttools/mcast/internal/report"
 	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/mcasttools/mcast/internal/watch"
 	"github.com/mcasttools/mcast/internal/wire/pcap"
@@ -28,6 +29,7 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 	qi := fs.Duration("query-interval", watch.DefaultQueryInterval, "warn when no query was seen for this long")
 	report := fs.Duration("report-interval", watch.DefaultReportInterval, "print each group's data rate and senders this often while datagrams flow (0: only the summary at the end)")
 	timeout := fs.Duration("timeout", 0, "stop after this long (0: until interrupted)")
+	reportPath := fs.String("report", "", "also write an HTML report to FILE.html: a timeline of joins, leaves and queries, data rates (docs/reports.md)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -106,7 +108,17 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
 	enc := json.NewEncoder(out)
+	// With --report, every event also goes to the report, as JSON.
+	var coll *htmlreport.Collector
+	var collEnc *json.Encoder
+	if *reportPath != "" {
+		coll = htmlreport.New()
+		collEnc = json.NewEncoder(coll)
+	}
 	opts.Emit = func(e watch.Event) {
+		if coll != nil {
+			collEnc.Encode(e)
+		}
 		if *asJSON {
 			enc.Encode(e)
 		} else {
@@ -128,8 +140,12 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 			rates = "data rates every " + report.String()
 		}
 		msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s, %s); interrupt to stop", what, *qi, rates)
+		start := watch.Event{Time: time.Now(), Iface: name, Kind: watch.KindStart, Text: msg}
+		if coll != nil {
+			collEnc.Encode(start)
+		}
 		if *asJSON {
-			enc.Encode(watch.Event{Time: time.Now(), Iface: name, Kind: watch.KindStart, Text: msg})
+			enc.Encode(start)
 		} else {
 			fmt.Fprintln(out, msg)
 		}
@@ -141,7 +157,17 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 		defer cancel()
 	}
 	err := watch.Run(ctx, src, st, opts)
-	writeWatchSummary(out, st, *asJSON, enc)
+	sum := writeWatchSummary(out, st, *asJSON, enc)
+	if coll != nil {
+		collEnc.Encode(sum)
+		what := "mcast watch"
+		if *readPath != "" {
+			what += " --read " + *readPath
+		}
+		if werr := coll.WriteFile(*reportPath, what); werr != nil && err == nil {
+			err = werr
+		}
+	}
 	if err != nil && *readPath != "" {
 		return fmt.Errorf("reading %s: %w", *readPath, err)
 	}
@@ -187,7 +213,7 @@ type watchSender struct {
 	Packets int    `json:"packets"`
 }
 
-func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *json.Encoder) {
+func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *json.Encoder) watchSummary {
 	defer out.Flush()
 	sum := watchSummary{Kind: "summary", Groups: []watchGroupStat{}, Dropped: st.Drops()}
 	for _, g := range st.Groups() {
@@ -208,7 +234,7 @@ func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *jso
 	}
 	if asJSON {
 		enc.Encode(sum)
-		return
+		return sum
 	}
 	for _, g := range sum.Groups {
 		where := ""
@@ -231,4 +257,5 @@ func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *jso
 		sort.Strings(parts)
 		fmt.Fprintf(out, "dropped %d undecodable packets: %s\n", total, strings.Join(parts, ", "))
 	}
+	return sum
 }

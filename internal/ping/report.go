@@ -66,6 +66,35 @@ type Report struct {
 	LastSendError string   `json:"last_send_error,omitempty"`
 	MaxLoss       *float64 `json:"max_loss_pct,omitempty"`
 	Exceeded      []string `json:"exceeded,omitempty"` // cells over --max-loss
+	// RTTs are the answers' round-trip times in arrival order, for a
+	// picture of RTT over time (set by the caller that saw the events).
+	RTTs []RTTSample `json:"rtt_samples,omitempty"`
+}
+
+// RTTSample is one answer's round-trip time.
+type RTTSample struct {
+	Peer  string  `json:"peer"`
+	Cast  string  `json:"cast"` // unicast or multicast (broadcast answers count as multicast)
+	Seq   uint32  `json:"seq"`
+	AtS   float64 `json:"t_s"` // seconds since the run began
+	RTTMs float64 `json:"rtt_ms"`
+}
+
+// Sample turns an answer event that arrived at elapsed since the run began
+// into an RTTSample; ok is false for other events and duplicates.
+func Sample(ev Event, elapsed time.Duration) (s RTTSample, ok bool) {
+	if ev.Kind != EvAnswer || ev.Dup {
+		return RTTSample{}, false
+	}
+	name := ev.Peer
+	if name == "" {
+		name = ev.Addr.Addr().String()
+	}
+	cast := "unicast"
+	if ev.Multicast {
+		cast = "multicast"
+	}
+	return RTTSample{Peer: name, Cast: cast, Seq: ev.Seq, AtS: round3(elapsed.Seconds()), RTTMs: round3(float64(ev.RTT) / 1e6)}, true
 }
 
 func castReport(c *Counter, sent uint64) CastReport {

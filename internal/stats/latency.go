@@ -115,3 +115,27 @@ func (j *Jitter) Add(sentNs, arrivedNs int64) {
 
 // Nanoseconds is the current jitter estimate.
 func (j *Jitter) Nanoseconds() float64 { return j.j }
+
+// Bin is one non-empty bucket of a Histogram: Count values between Lo and
+// Hi nanoseconds, both inclusive.
+type Bin struct {
+	Lo, Hi int64
+	Count  uint64
+}
+
+// Bins returns the non-empty buckets in ascending order, clipped to
+// [Min, Max]; nil when the histogram is empty.
+func (h *Histogram) Bins() []Bin {
+	if h.n == 0 {
+		return nil
+	}
+	var out []Bin
+	for i, c := range h.buckets {
+		if c == 0 {
+			continue
+		}
+		lo, hi := bucketRange(i)
+		out = append(out, Bin{Lo: max(int64(lo), h.min), Hi: min(int64(hi), h.max), Count: c})
+	}
+	return out
+}

@@ -194,3 +194,24 @@ func TestFlow(t *testing.T) {
 		t.Fatalf("loss %v%%", f.LossPercent())
 	}
 }
+
+func TestHistogramBins(t *testing.T) {
+	var h stats.Histogram
+	if h.Bins() != nil {
+		t.Fatal("empty histogram has bins")
+	}
+	for _, v := range []int64{5, 5, 1000, 1001, 70000} {
+		h.Add(v)
+	}
+	bins := h.Bins()
+	var n uint64
+	for i, b := range bins {
+		n += b.Count
+		if b.Lo > b.Hi || (i > 0 && b.Lo <= bins[i-1].Hi) {
+			t.Fatalf("bins out of order: %+v", bins)
+		}
+	}
+	if n != 5 || bins[0].Lo != 5 || bins[0].Count != 2 || bins[len(bins)-1].Hi != 70000 {
+		t.Fatalf("bins %+v", bins)
+	}
+}

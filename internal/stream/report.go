@@ -52,6 +52,39 @@ type FlowReport struct {
 	TTL        int       `json:"ttl"`
 	SenderTTL  int       `json:"sender_ttl"`
 	Hops       int       `json:"hops"`
+	// Histogram is the latency distribution, in the summary only.
+	Histogram []LatencyBin `json:"latency_histogram,omitempty"`
+}
+
+// LatencyBin is one non-empty bucket of a flow's latency histogram:
+// Count datagrams whose latency lay between LoMs and HiMs.
+type LatencyBin struct {
+	LoMs  float64 `json:"lo_ms"`
+	HiMs  float64 `json:"hi_ms"`
+	Count uint64  `json:"count"`
+}
+
+// PathReport is what one interface received, by path (the summary's
+// per-interface lines as data).
+type PathReport struct {
+	Iface    string `json:"iface"`
+	Wire     int    `json:"wire"`      // from other hosts
+	WireSelf int    `json:"wire_self"` // from this host's other interfaces, across the network
+	Loopback int    `json:"loopback"`  // copies looped back inside the host
+	Explain  string `json:"explain"`
+}
+
+// PathReports turns the interfaces' path counts into report entries.
+func PathReports(nics []*NIC) []PathReport {
+	localSeen := false
+	for _, n := range nics {
+		localSeen = localSeen || n.Loopback > 0
+	}
+	out := []PathReport{}
+	for _, n := range nics {
+		out = append(out, PathReport{Iface: n.Name, Wire: n.Wire, WireSelf: n.WireSelf, Loopback: n.Loopback, Explain: n.Explain(localSeen)})
+	}
+	return out
 }
 
 // ForeignReport is one source of datagrams without the mcast header.
@@ -114,6 +147,8 @@ type Report struct {
 	// counts do not show and why (Session.Notes); the caller fills both.
 	KernelDrops uint64   `json:"kernel_drops"`
 	Notes       []string `json:"notes"`
+	// Paths is each interface's count by path, in the summary only.
+	Paths []PathReport `json:"paths,omitempty"`
 }
 
 func ms(ns float64) float64 { return math.Round(ns/1e3) / 1e3 }
@@ -145,6 +180,11 @@ func (r *Receiver) Snapshot(typ string, now time.Time) Report {
 		}
 		if n, ok := f.Seq.EndKnown(); ok {
 			fr.Sent, fr.LossKnown = &n, true
+		}
+		if typ == "summary" {
+			for _, b := range f.Latency.Bins() {
+				fr.Histogram = append(fr.Histogram, LatencyBin{LoMs: float64(b.Lo) / 1e6, HiMs: float64(b.Hi) / 1e6, Count: b.Count})
+			}
 		}
 		rep.Flows = append(rep.Flows, fr)
 	}

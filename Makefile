@@ -3,7 +3,7 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
-LDFLAGS := -s -w -X github.com/mcasttools/mcast/internal/cli.Version=$(VERSION)
+LDFLAGS := -s -w -X github.com/mcasttools/mcast/internal/buildinfo.Version=$(VERSION)
 
 .PHONY: build install test test-unit demo lint clean up logs down docker-check
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/relay"
 	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/sdnotify"
 )
 
 func runRelay(ctx context.Context, env *Env, args []string) error {
@@ -54,7 +55,16 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := relay.New(cfg, relay.Options{Logger: log, Key: key})
+	// Under systemd (Type=notify): READY=1 once the sockets are open,
+	// RELOADING=1 and READY=1 around a SIGHUP, WATCHDOG=1 at half
+	// WatchdogSec. Outside systemd these do nothing.
+	notify := sdnotify.New(env.Getenv)
+	notifyLogged := func(err error) {
+		if err != nil {
+			log.Warn("telling systemd", "err", err)
+		}
+	}
+	r, err := relay.New(cfg, relay.Options{Logger: log, Key: key, Ready: func() { notifyLogged(notify.Ready()) }})
 	if err != nil {
 		return err
 	}
@@ -74,6 +84,11 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	watchdog, err := notify.WatchdogInterval()
+	if err != nil {
+		return err
+	}
+	go notify.Watchdog(ctx, watchdog, nil)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -83,16 +98,20 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
+				notifyLogged(notify.Reloading())
 				next, _, err := loadRelayConfig(*cfgPath, log)
 				if err == nil {
 					err = r.Reload(next)
 				}
 				if err != nil {
+					r.ReloadFailed()
 					log.Error("reload refused, keeping the running configuration", "err", err)
 				}
+				notifyLogged(notify.Ready())
 			}
 		}
 	}()
+	defer notify.Stopping()
 	return r.Run(ctx)
 }
 

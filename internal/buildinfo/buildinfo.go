@@ -14,6 +14,11 @@ import (
 // back to what the Go toolchain recorded in the binary.
 var Version = ""
 
+// Commit is set at build time like Version (the Makefile gives
+// `git rev-parse HEAD`, with -dirty for uncommitted changes). Left empty,
+// Get takes the revision the Go toolchain recorded, if any.
+var Commit = ""
+
 // Info is what Get reports. Its JSON field names are stable.
 type Info struct {
 	Version   string `json:"version"`    // v0.x.y, a git describe string, or "dev"
@@ -24,7 +29,11 @@ type Info struct {
 // Get returns the build's version, commit and Go version.
 func Get() Info {
 	bi, _ := debug.ReadBuildInfo()
-	return fromBuild(Version, bi)
+	in := fromBuild(Version, bi)
+	if Commit != "" {
+		in.Commit = Commit
+	}
+	return in
 }
 
 // fromBuild combines the version set at link time with the build info

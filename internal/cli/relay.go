@@ -24,7 +24,7 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 	}
 	fs := newFlags("relay", "mcast relay --config FILE [--check]   |   mcast relay status [--config FILE | --admin PATH] [--json]")
 	cfgPath := fs.String("config", "", "relay configuration file (see docs/relay.md)")
-	check := fs.Bool("check", false, "check the configuration and key file, then exit")
+	check := fs.Bool("check", false, "check the configuration, key file, capabilities, interface, addresses and ports as start does, then exit")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the relay stops")
@@ -51,7 +51,11 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 		return usagef("invalid --log-format %q: want text or json", *logFormat)
 	}
 	log := slog.New(h)
-	cfg, key, err := loadRelayConfig(*cfgPath, log)
+	loadLog := log
+	if *check {
+		loadLog = slog.New(slog.DiscardHandler) // --check fails on what the load warns about
+	}
+	cfg, key, err := loadRelayConfig(*cfgPath, loadLog)
 	if err != nil {
 		return err
 	}
@@ -69,9 +73,17 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *check {
+		// What start checks, short of opening the sockets for good: a
+		// configuration that passes starts.
+		if err := relay.Check(cfg); err != nil {
+			return err
+		}
 		fmt.Fprintf(env.Stdout, "%s: configuration of node %s is valid (%d peers, %d groups, %d broadcast ports)\n",
 			*cfgPath, cfg.Node, len(cfg.Peers), len(cfg.Groups), len(cfg.BroadcastPorts))
 		return nil
+	}
+	if err := relay.CheckCapabilities(); err != nil {
+		return err
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -120,7 +120,8 @@ func notifySocket(t *testing.T, path string) <-chan string {
 
 // TestRelayUnprivilegedNotifiesReady: as the unit runs it, as uid 65534
 // with only CAP_NET_RAW and CAP_NET_ADMIN (setpriv), the relay starts,
-// tells $NOTIFY_SOCKET READY=1, and carries a stream exactly once.
+// tells $NOTIFY_SOCKET READY=1 and WATCHDOG=1, carries a stream exactly
+// once, and around a refused reload says RELOADING=1 and READY=1.
 func TestRelayUnprivilegedNotifiesReady(t *testing.T) {
 	setpriv := needTool(t, "setpriv", "util-linux")
 	rl := upRelayLab(t, 2)
@@ -167,7 +168,29 @@ func TestRelayUnprivilegedNotifiesReady(t *testing.T) {
 		t.Fatalf("sender: %s", r)
 	}
 	exactlyOnceJSON(t, "vm2 (relay as uid 65534) 239.1.1.1", r2.Wait(), n, "10.0.1.10")
-	if res := rl.stop("vm2"); strings.Contains(res.Stderr, "level=ERROR") {
-		t.Errorf("the unprivileged relay logged errors:\n%s", res.Stderr)
+	if log := rl.procs["vm2"].Stderr(); strings.Contains(log, "level=ERROR") {
+		t.Errorf("the unprivileged relay logged errors:\n%s", log)
 	}
+
+	// A reload of a broken config: RELOADING=1, then READY=1 again with
+	// the running configuration kept, and the refusal counted.
+	if err := os.WriteFile(conf, []byte("node vm2\nbogus setting\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup(t, rl.Name+"-vm2")
+	var reload []string
+	for len(reload) < 2 {
+		select {
+		case s := <-notes:
+			if s != "WATCHDOG=1" {
+				reload = append(reload, s)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("after SIGHUP: got %q on NOTIFY_SOCKET, want RELOADING=1 and READY=1", reload)
+		}
+	}
+	if !strings.HasPrefix(reload[0], "RELOADING=1\nMONOTONIC_USEC=") || reload[1] != "READY=1" {
+		t.Errorf("after SIGHUP: got %q, want RELOADING=1 (with MONOTONIC_USEC) and READY=1", reload)
+	}
+	rl.waitStatus("vm2", "the refused reload counted", func(st relay.Status) bool { return st.ReloadFailures == 1 && st.Reloads == 0 })
 }

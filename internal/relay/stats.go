@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mcasttools/mcast/internal/buildinfo"
-	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -68,13 +66,13 @@ func groupName(g netip.Addr) string {
 
 type stats struct {
 	drops                            map[string]*atomic.Uint64
+	reloadFailures                   atomic.Uint64 // reloads refused (ReloadFailed)
 	captured, emitted                counterMap
 	ownSeen, fragmented, reassembled atomic.Uint64
 	underlayReads                    atomic.Uint64
 	segmentedSends                   atomic.Uint64
 	interfaceLost                    atomic.Uint64
 	interfaceDown                    atomic.Bool // the LAN interface is gone, nothing is carried
-	reloadFailures                   atomic.Uint64
 }
 
 func (s *stats) init() {
@@ -83,10 +81,6 @@ func (s *stats) init() {
 		s.drops[r] = &atomic.Uint64{}
 	}
 }
-
-// ReloadFailed counts a reload that was refused (a configuration that did
-// not parse, or that Reload turned down); the running configuration stays.
-func (r *Relay) ReloadFailed() { r.stats.reloadFailures.Add(1) }
 
 func (s *stats) drop(reason string)            { s.drops[reason].Add(1) }
 func (s *stats) dropN(reason string, n uint64) { s.drops[reason].Add(n) }
@@ -121,13 +115,15 @@ type Status struct {
 	// the table of those seen was full where they fell: a copy of one of
 	// them could pass the loop check once.
 	SeenEvicted uint64 `json:"seen_evicted"`
+
+	// ReloadFailures counts the reloads refused (see ReloadFailed).
+	ReloadFailures uint64 `json:"reload_failures"`
+
 	// InterfaceUp is false while the LAN interface is gone (deleted, or
 	// replaced by another of its name): the relay then carries nothing
 	// and waits for it. InterfaceLost counts the times it went.
 	InterfaceUp   bool   `json:"interface_up"`
 	InterfaceLost uint64 `json:"interface_lost"`
-	// ReloadFailures counts the reloads refused (see ReloadFailed).
-	ReloadFailures uint64 `json:"reload_failures"`
 }
 
 // PeerStatus is one peer in Status.
@@ -233,17 +229,14 @@ var (
 	descIfaceLost    = prometheus.NewDesc("mcast_relay_interface_lost_total", "Times the LAN interface vanished (deleted, or replaced by another of its name).", nil, nil)
 	descReloads      = prometheus.NewDesc("mcast_relay_reloads_total", "Configuration reloads applied.", nil, nil)
 	descLocalMembers = prometheus.NewDesc("mcast_relay_local_members", "Local memberships of carried groups (the relay's own excluded).", []string{"group"}, nil)
-	descLANMembers   = prometheus.NewDesc("mcast_relay_lan_members", "Other hosts on the LAN that reported membership of a carried group.", []string{"group"}, nil)
-	descUnderlay     = prometheus.NewDesc("mcast_relay_underlay_reads_total", "Datagrams read by the underlay socket (a GRO-coalesced read counts once).", nil, nil)
-	descPeerLastSeen = prometheus.NewDesc("mcast_relay_peer_last_seen_seconds", "Seconds since the peer was last heard from (absent until it is heard).", []string{"peer"}, nil)
-	descReloadFailed = prometheus.NewDesc("mcast_relay_reload_failures_total", "Configuration reloads refused; the running configuration stayed.", nil, nil)
-	descBuildInfo    = prometheus.NewDesc("mcast_build_info", "Always 1; the labels say which mcast build runs.", []string{"version", "commit", "goversion"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeerUp, descPeerFrames, descPeerBytes, descPeerDgrams, descCaptured, descEmitted, descDropped,
-		descOwnSeen, descFragmented, descReassembled, descSegmented, descSeenEvicted, descIfaceUp, descIfaceLost, descReloads, descLocalMembers,
-		descLANMembers, descUnderlay, descPeerLastSeen, descReloadFailed, descBuildInfo} {
+		descOwnSeen, descFragmented, descReassembled, descSegmented, descSeenEvicted, descIfaceUp, descIfaceLost, descReloads, descLocalMembers} {
+		ch <- d
+	}
+	for _, d := range moreDescs {
 		ch <- d
 	}
 }
@@ -273,18 +266,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descPeerDgrams, v, p.Name, "received", g)
 		}
 	}
-	// The configured single groups have series from the start, at zero
-	// until their first datagram, so that rate() and absent() work on them.
-	for _, p := range c.r.config().Groups {
-		if config.Single(p) {
-			g := p.Addr().String()
-			for _, m := range []map[string]uint64{st.Captured, st.Emitted} {
-				if _, ok := m[g]; !ok {
-					m[g] = 0
-				}
-			}
-		}
-	}
+	zeroConfiguredGroups(c.r.config(), st)
 	for g, v := range st.Captured {
 		counter(descCaptured, v, g)
 	}
@@ -297,13 +279,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for g, n := range st.Members {
 		ch <- prometheus.MustNewConstMetric(descLocalMembers, prometheus.GaugeValue, float64(n), g)
 	}
-	for g, n := range st.LANMembers {
-		ch <- prometheus.MustNewConstMetric(descLANMembers, prometheus.GaugeValue, float64(n), g)
-	}
-	counter(descUnderlay, st.UnderlayReads)
-	counter(descReloadFailed, st.ReloadFailures)
-	bi := buildinfo.Get()
-	ch <- prometheus.MustNewConstMetric(descBuildInfo, prometheus.GaugeValue, 1, bi.Version, bi.Commit, bi.GoVersion)
+	collectMore(ch, st)
 	counter(descOwnSeen, st.OwnSeen)
 	counter(descFragmented, st.Fragmented)
 	counter(descReassembled, st.Reassembled)

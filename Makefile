@@ -17,8 +17,8 @@ LDFLAGS := -s -w $(if $(VERSION),-X $(BUILDINFO).Version=$(VERSION)) $(if $(COMM
 # The packager, pinned; `go run` fetches it through the module proxy.
 NFPM    ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 # Package version: the tag without its v (v0.3.1-2-gabc: 0.3.1+2.gabc), or
-# 0.0.0~gitDATE.HASH before the first tag.
-PKG_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo "$${v\#v}" | sed 's/-\([0-9]*\)-g/+\1.g/' || git log -1 --format='0.0.0~git%cd.%h' --date=format:%Y%m%d)
+# 0.0.0~gitDATE.HASH before the first tag (0.0.0~dev outside git).
+PKG_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo "$${v\#v}" | sed 's/-\([0-9]*\)-g/+\1.g/' || git log -1 --format='0.0.0~git%cd.%h' --date=format:%Y%m%d 2>/dev/null || echo 0.0.0~dev)
 PKG_ARCH ?= $(shell $(GO) env GOARCH)
 # Where make package puts the .deb and .rpm.
 PKGOUT  ?= dist/out

@@ -3,12 +3,12 @@
 # and the Go modules it builds with. Safe to run again.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-# systemd (systemd-analyze: the unit's security score), util-linux (setpriv: the
-# relay as an unprivileged uid), lintian (the .deb's check), prometheus
-# (promtool: the alert rules' checks and tests).
-pkgs=(iproute2 iputils-ping nftables strace tcpdump tshark iperf socat ssmping python3-scapy make docker.io docker-compose
-  systemd util-linux lintian prometheus)
+pkgs=(iproute2 iputils-ping nftables strace tcpdump tshark iperf socat ssmping python3-scapy make docker.io docker-compose)
 missing=()
+# systemd (systemd-analyze: the relay unit's security score and system call
+# filter), util-linux (setpriv: the relay as an unprivileged uid), lintian
+# (the .deb's check), prometheus (promtool: the alert rules' checks and tests).
+pkgs+=(systemd util-linux lintian prometheus)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -44,7 +44,7 @@ func commands() map[string]command {
 		"relay":   {"carry multicast and broadcast between hosts over encrypted unicast UDP", runRelay},
 		"lab":     {"build throwaway network-namespace topologies to try multicast on one machine", runLab},
 		"tunnel":  {"build, check and remove a GRETAP or VXLAN overlay that carries broadcast and multicast between hosts", runTunnel},
-		"version": {"print the version, the commit and the Go version it was built with", runVersion},
+		"version": {"print the version", runVersion},
 		"help":    {"show help for a command", runHelp},
 	}
 }

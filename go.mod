@@ -18,9 +18,12 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
-	github.com/prometheus/common v0.72.0 // indirect
+	github.com/prometheus/common v0.72.0
 	github.com/prometheus/procfs v0.22.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-require github.com/vishvananda/netns v0.0.5 // indirect
+require (
+	github.com/kylelemons/godebug v1.1.0 // indirect
+	github.com/vishvananda/netns v0.0.5 // indirect
+)

@@ -6,6 +6,10 @@ export DEBIAN_FRONTEND=noninteractive
 # chromium: the report tests render the HTML reports in it, headless.
 pkgs=(iproute2 iputils-ping nftables strace tcpdump tshark iperf socat ssmping python3-scapy make docker.io docker-compose chromium)
 missing=()
+# systemd (systemd-analyze: the relay unit's security score and system call
+# filter), util-linux (setpriv: the relay as an unprivileged uid), lintian
+# (the .deb's check), prometheus (promtool: the alert rules' checks and tests).
+pkgs+=(systemd util-linux lintian prometheus)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mcasttools/mcast/internal/buildinfo"
 	"github.com/spf13/pflag"
 )
 
@@ -50,9 +52,6 @@ func commands() map[string]command {
 
 // aliases map argv[0] names to a subcommand (the plain sender and receiver programs).
 var aliases = map[string]string{"sender": "send", "receiver": "recv"}
-
-// Version is set at build time with -ldflags "-X ...cli.Version=...".
-var Version = "dev"
 
 // UsageError is a mistake in how the command was called: exit status 2.
 type UsageError struct{ Err error }
@@ -200,10 +199,18 @@ func runHelp(ctx context.Context, env *Env, args []string) error {
 }
 
 func runVersion(_ context.Context, env *Env, args []string) error {
-	fs := newFlags("version", "mcast version")
+	fs := newFlags("version", "mcast version [--json]")
+	asJSON := fs.Bool("json", false, "print version, commit and go_version as JSON")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "mcast %s\n", Version)
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	bi := buildinfo.Get()
+	if *asJSON {
+		return json.NewEncoder(env.Stdout).Encode(bi)
+	}
+	fmt.Fprintf(env.Stdout, "mcast %s (commit %s, %s)\n", bi.Version, bi.Commit, bi.GoVersion)
 	return nil
 }

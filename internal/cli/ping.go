@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/buildinfo"
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/ping"
@@ -100,7 +101,7 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 		*timeout = time.Duration(*count)**interval + *wait + 10*time.Second
 	}
 	ids := func(b []byte) { rand.Read(b) }
-	serverInfo := "mcast " + Version
+	serverInfo := "mcast " + buildinfo.Get().Version
 
 	var m ping.Machine
 	var o ping.RunOptions

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/relay"
 	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/sdnotify"
 )
 
 func runRelay(ctx context.Context, env *Env, args []string) error {
@@ -23,7 +24,7 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 	}
 	fs := newFlags("relay", "mcast relay --config FILE [--check]   |   mcast relay status [--config FILE | --admin PATH] [--json]")
 	cfgPath := fs.String("config", "", "relay configuration file (see docs/relay.md)")
-	check := fs.Bool("check", false, "check the configuration and key file, then exit")
+	check := fs.Bool("check", false, "check the configuration, key file, capabilities, interface, addresses and ports as start does, then exit")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the relay stops")
@@ -50,18 +51,39 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 		return usagef("invalid --log-format %q: want text or json", *logFormat)
 	}
 	log := slog.New(h)
-	cfg, key, err := loadRelayConfig(*cfgPath, log)
+	loadLog := log
+	if *check {
+		loadLog = slog.New(slog.DiscardHandler) // --check fails on what the load warns about
+	}
+	cfg, key, err := loadRelayConfig(*cfgPath, loadLog)
 	if err != nil {
 		return err
 	}
-	r, err := relay.New(cfg, relay.Options{Logger: log, Key: key})
+	// Under systemd (Type=notify): READY=1 once the sockets are open,
+	// RELOADING=1 and READY=1 around a SIGHUP, WATCHDOG=1 at half
+	// WatchdogSec. Outside systemd these do nothing.
+	notify := sdnotify.New(env.Getenv)
+	notifyLogged := func(err error) {
+		if err != nil {
+			log.Warn("telling systemd", "err", err)
+		}
+	}
+	r, err := relay.New(cfg, relay.Options{Logger: log, Key: key, Ready: func() { notifyLogged(notify.Ready()) }})
 	if err != nil {
 		return err
 	}
 	if *check {
+		// What start checks, short of opening the sockets for good: a
+		// configuration that passes starts.
+		if err := relay.Check(cfg); err != nil {
+			return err
+		}
 		fmt.Fprintf(env.Stdout, "%s: configuration of node %s is valid (%d peers, %d groups, %d broadcast ports)\n",
 			*cfgPath, cfg.Node, len(cfg.Peers), len(cfg.Groups), len(cfg.BroadcastPorts))
 		return nil
+	}
+	if err := relay.CheckCapabilities(); err != nil {
+		return err
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -74,6 +96,11 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	watchdog, err := notify.WatchdogInterval()
+	if err != nil {
+		return err
+	}
+	go notify.Watchdog(ctx, watchdog, nil)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -83,16 +110,20 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
+				notifyLogged(notify.Reloading())
 				next, _, err := loadRelayConfig(*cfgPath, log)
 				if err == nil {
 					err = r.Reload(next)
 				}
 				if err != nil {
+					r.ReloadFailed()
 					log.Error("reload refused, keeping the running configuration", "err", err)
 				}
+				notifyLogged(notify.Ready())
 			}
 		}
 	}()
+	defer notify.Stopping()
 	return r.Run(ctx)
 }
 

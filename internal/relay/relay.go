@@ -99,12 +99,17 @@ type Relay struct {
 	reasm *reassembler
 
 	stats stats
+
+	ready func() // Options.Ready
 }
 
 // Options carry what New needs besides the config.
 type Options struct {
 	Logger *slog.Logger
 	Key    []byte // the key file's content
+	// Ready, when not nil, is called once Run has opened the relay's
+	// sockets and servers and is about to carry (systemd's READY=1).
+	Ready func()
 }
 
 // New checks cfg and key and prepares a relay; Run opens its sockets.
@@ -130,6 +135,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	r.frameSeq.Store(uint64(now.UnixNano()))
 	r.dgramID.Store(uint64(now.UnixNano()))
 	r.stats.init()
+	r.ready = o.Ready
 	r.setPeers(cfg)
 	r.rebuild()
 	return r, nil

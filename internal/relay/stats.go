@@ -66,6 +66,7 @@ func groupName(g netip.Addr) string {
 
 type stats struct {
 	drops                            map[string]*atomic.Uint64
+	reloadFailures                   atomic.Uint64 // reloads refused (ReloadFailed)
 	captured, emitted                counterMap
 	ownSeen, fragmented, reassembled atomic.Uint64
 	underlayReads                    atomic.Uint64
@@ -120,6 +121,10 @@ type Status struct {
 	// the table of those seen was full where they fell: a copy of one of
 	// them could pass the loop check once.
 	SeenEvicted uint64 `json:"seen_evicted"`
+
+	// ReloadFailures counts the reloads refused (see ReloadFailed).
+	ReloadFailures uint64 `json:"reload_failures"`
+
 	// InterfaceUp is false while the LAN interface is gone (deleted, or
 	// replaced by another of its name): the relay then carries nothing
 	// and waits for it. InterfaceLost counts the times it went.
@@ -160,6 +165,7 @@ func (r *Relay) Status() Status {
 		SegmentedSends: r.stats.segmentedSends.Load(),
 		UnderlayReads:  r.stats.underlayReads.Load(),
 		InterfaceUp:    !r.stats.interfaceDown.Load(), InterfaceLost: r.stats.interfaceLost.Load(),
+		ReloadFailures: r.stats.reloadFailures.Load(),
 	}
 	r.cmu.Lock()
 	st.SeenEvicted = r.seen.evicted
@@ -244,6 +250,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descOwnSeen, descFragmented, descReassembled, descSegmented, descSeenEvicted, descIfaceUp, descIfaceLost, descReloads, descLocalMembers, descAdminRefused} {
 		ch <- d
 	}
+	for _, d := range moreDescs {
+		ch <- d
+	}
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -257,6 +266,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descPeerUp, prometheus.GaugeValue, up, p.Name)
+		if p.LastSeenSeconds >= 0 {
+			ch <- prometheus.MustNewConstMetric(descPeerLastSeen, prometheus.GaugeValue, p.LastSeenSeconds, p.Name)
+		}
 		counter(descPeerFrames, p.SentFrames, p.Name, "sent")
 		counter(descPeerFrames, p.ReceivedFrames, p.Name, "received")
 		counter(descPeerBytes, p.SentBytes, p.Name, "sent")
@@ -268,6 +280,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descPeerDgrams, v, p.Name, "received", g)
 		}
 	}
+	zeroConfiguredGroups(c.r.config(), st)
 	for g, v := range st.Captured {
 		counter(descCaptured, v, g)
 	}
@@ -283,6 +296,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for g, n := range st.Members {
 		ch <- prometheus.MustNewConstMetric(descLocalMembers, prometheus.GaugeValue, float64(n), g)
 	}
+	collectMore(ch, st)
 	counter(descOwnSeen, st.OwnSeen)
 	counter(descFragmented, st.Fragmented)
 	counter(descReassembled, st.Reassembled)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,74 +10,82 @@ import (
 
 	"github.com/mcasttools/mcast/internal/doctor"
 	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/spf13/cobra"
 )
 
-func runDoctor(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags("doctor", "mcast doctor [--iface NAME] [--group G[:PORT]] [--source S] [--listen D] [--json]")
-	ifText := fs.String("iface", "", "the interface multicast should use: a name or one of its addresses (default: the route's)")
+func newDoctorCmd(env *Env) *cobra.Command {
+	c := newCommand("doctor [flags]", "name what keeps multicast or broadcast from working on this host, with the evidence and the fix",
+		`Check this host for what keeps multicast or broadcast from working: interface flags, routes, reverse path
+filters, firewall rules, IGMP/MLD versions and queriers, socket buffers. Each finding names the evidence and
+the fix. With root and --group, also probe the group.`,
+		`  mcast doctor
+  mcast doctor -I eth0 --group 239.1.1.1:5000 -j`)
+	fs := c.Flags()
+	ifText := fs.StringP("iface", "I", "", "the interface multicast should use: a name or one of its addresses (default: the route's)")
 	groupText := fs.String("group", "", "the group (and UDP port) to check, G[:PORT]; with root, also probe it (default: MULTICAST_ADDR if set)")
 	srcText := fs.String("source", "", "the sender's address: this host's (then the probe sends from it) or another host's")
-	ttl := fs.Int("ttl", 1, "the TTL the senders use (mcast send's default is 1)")
-	asJSON := fs.Bool("json", false, "print the reports as JSON")
+	ttl := fs.IntP("ttl", "t", 1, "the TTL the senders use (mcast send's default is 1)")
+	asJSON := fs.BoolP("json", "j", false, "print the reports as JSON")
 	verbose := fs.BoolP("verbose", "v", false, "show the evidence of checks that passed too")
 	listen := fs.Duration("listen", 0, "as root, listen this long for IGMP/MLD queries on the wire to learn the querier's address and version (queriers query every 125s by default: --listen 130s; 0: do not listen)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up on a check after this long (plus --listen for the checks that listen)")
-	if err := parse(fs, env, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (the group goes in --group)", fs.Arg(0))
-	}
-	if *ttl < 0 || *ttl > 255 {
-		return usagef("invalid --ttl %d: must be 0..255", *ttl)
-	}
-	if *timeout <= 0 {
-		return usagef("invalid --timeout %s: must be positive", *timeout)
-	}
-	if *listen < 0 {
-		return usagef("invalid --listen %s: must not be negative", *listen)
-	}
-	t := doctor.Target{Iface: *ifText, TTL: *ttl, Listen: *listen}
-	from := "--group"
-	if *groupText == "" {
-		*groupText, from = env.Getenv("MULTICAST_ADDR"), "MULTICAST_ADDR"
-	}
-	if *groupText != "" {
-		host, port := endpoint.SplitHostPort(*groupText)
-		if port != "" {
-			p, err := endpoint.ParsePort(port)
-			if err != nil {
-				return UsageError{fmt.Errorf("%s %q: %w", from, *groupText, err)}
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx := c.Context()
+		if fs.NArg() > 0 {
+			return usagef("unexpected argument %q (the group goes in --group)", fs.Arg(0))
+		}
+		if *ttl < 0 || *ttl > 255 {
+			return usagef("invalid --ttl %d: must be 0..255", *ttl)
+		}
+		if *timeout <= 0 {
+			return usagef("invalid --timeout %s: must be positive", *timeout)
+		}
+		if *listen < 0 {
+			return usagef("invalid --listen %s: must not be negative", *listen)
+		}
+		t := doctor.Target{Iface: *ifText, TTL: *ttl, Listen: *listen}
+		from := "--group"
+		if *groupText == "" {
+			*groupText, from = env.Getenv("MULTICAST_ADDR"), "MULTICAST_ADDR"
+		}
+		if *groupText != "" {
+			host, port := endpoint.SplitHostPort(*groupText)
+			if port != "" {
+				p, err := endpoint.ParsePort(port)
+				if err != nil {
+					return UsageError{fmt.Errorf("%s %q: %w", from, *groupText, err)}
+				}
+				t.Port = p
 			}
-			t.Port = p
+			// A group that is not multicast is a usage error, as in send and
+			// recv: checking something else than what was asked helps nobody.
+			g, err := endpoint.ParseGroup(host)
+			if err != nil {
+				return UsageError{fmt.Errorf("%s: %w", from, err)}
+			}
+			t.Group = g
 		}
-		// A group that is not multicast is a usage error, as in send and
-		// recv: checking something else than what was asked helps nobody.
-		g, err := endpoint.ParseGroup(host)
-		if err != nil {
-			return UsageError{fmt.Errorf("%s: %w", from, err)}
+		if *srcText != "" {
+			a, err := netip.ParseAddr(*srcText)
+			if err != nil {
+				return usagef("invalid --source %q: not an IP address", *srcText)
+			}
+			t.Source = a.Unmap()
 		}
-		t.Group = g
-	}
-	if *srcText != "" {
-		a, err := netip.ParseAddr(*srcText)
-		if err != nil {
-			return usagef("invalid --source %q: not an IP address", *srcText)
+		reports := doctor.Run(ctx, doctor.Catalog(doctor.LiveHost(), t), *timeout+*listen)
+		if *asJSON {
+			if err := writeDoctorJSON(env.Stdout, t, reports); err != nil {
+				return err
+			}
+		} else {
+			writeDoctorText(env.Stdout, t, reports, *verbose)
 		}
-		t.Source = a.Unmap()
-	}
-	reports := doctor.Run(ctx, doctor.Catalog(doctor.LiveHost(), t), *timeout+*listen)
-	if *asJSON {
-		if err := writeDoctorJSON(env.Stdout, t, reports); err != nil {
-			return err
+		if doctor.Failed(reports) {
+			return ExitError{Code: 1}
 		}
-	} else {
-		writeDoctorText(env.Stdout, t, reports, *verbose)
+		return nil
 	}
-	if doctor.Failed(reports) {
-		return ExitError{Code: 1}
-	}
-	return nil
+	return c
 }
 
 // doctorJSON is the stable JSON shape of `mcast doctor --json`.

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -10,64 +9,69 @@ import (
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/mac"
 	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/spf13/cobra"
 )
 
-func runGroups(_ context.Context, env *Env, args []string) error {
-	fs := newFlags("groups", "mcast groups [--iface NAME] [--json]")
-	ifName := fs.String("iface", "", "show only this interface (default: every interface with multicast state)")
-	asJSON := fs.Bool("json", false, "print JSON (fields in docs/watch.md)")
-	if err := parse(fs, env, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	all, err := sys.Host.Groups()
-	if err != nil {
-		return err
-	}
-	if *ifName != "" {
-		ifs, err := iface.List()
+func newGroupsCmd(env *Env) *cobra.Command {
+	c := newCommand("groups [flags]", "list the groups each interface joined, with users, versions and source filters",
+		"List the groups each interface joined, the programs that joined them, the IGMP/MLD version in use and source filters.",
+		`  mcast groups
+  mcast groups -I eth0 -j`)
+	fs := c.Flags()
+	ifName := fs.StringP("iface", "I", "", "show only this interface (default: every interface with multicast state)")
+	asJSON := fs.BoolP("json", "j", false, "print JSON (fields in docs/watch.md)")
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		if fs.NArg() > 0 {
+			return usagef("unexpected argument %q", fs.Arg(0))
+		}
+		all, err := sys.Host.Groups()
 		if err != nil {
 			return err
 		}
-		ifc, err := iface.Resolve(ifs, *ifName, iface.NeedAny)
-		if err != nil {
-			return classifyIfaceErr(err)
+		if *ifName != "" {
+			ifs, err := iface.List()
+			if err != nil {
+				return err
+			}
+			ifc, err := iface.Resolve(ifs, *ifName, iface.NeedAny)
+			if err != nil {
+				return classifyIfaceErr(err)
+			}
+			var keep []sys.IfaceGroups
+			for _, g := range all {
+				if g.Index == ifc.Index {
+					keep = append(keep, g)
+				}
+			}
+			if len(keep) == 0 {
+				keep = []sys.IfaceGroups{{Index: ifc.Index, Name: ifc.Name}}
+			}
+			all = keep
 		}
-		var keep []sys.IfaceGroups
+		if *asJSON {
+			for i := range all {
+				// Stable JSON: empty lists, not null.
+				if all[i].IPv4 == nil {
+					all[i].IPv4 = []sys.Membership{}
+				}
+				if all[i].IPv6 == nil {
+					all[i].IPv6 = []sys.Membership{}
+				}
+				if all[i].Link == nil {
+					all[i].Link = []sys.LinkAddr{}
+				}
+			}
+			if all == nil {
+				all = []sys.IfaceGroups{}
+			}
+			return jsonOut(env, all)
+		}
 		for _, g := range all {
-			if g.Index == ifc.Index {
-				keep = append(keep, g)
-			}
+			writeIfaceGroups(env.Stdout, g)
 		}
-		if len(keep) == 0 {
-			keep = []sys.IfaceGroups{{Index: ifc.Index, Name: ifc.Name}}
-		}
-		all = keep
+		return nil
 	}
-	if *asJSON {
-		for i := range all {
-			// Stable JSON: empty lists, not null.
-			if all[i].IPv4 == nil {
-				all[i].IPv4 = []sys.Membership{}
-			}
-			if all[i].IPv6 == nil {
-				all[i].IPv6 = []sys.Membership{}
-			}
-			if all[i].Link == nil {
-				all[i].Link = []sys.LinkAddr{}
-			}
-		}
-		if all == nil {
-			all = []sys.IfaceGroups{}
-		}
-		return jsonOut(env, all)
-	}
-	for _, g := range all {
-		writeIfaceGroups(env.Stdout, g)
-	}
-	return nil
+	return c
 }
 
 func writeIfaceGroups(w io.Writer, g sys.IfaceGroups) {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/mac"
 	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/spf13/cobra"
 )
 
 // macResult is one line of `mcast mac --json`.
@@ -21,55 +21,61 @@ type macResult struct {
 	Suffix string       `json:"ipv6_suffix,omitempty"` // an IPv6 MAC's low 32 bits
 }
 
-func runMac(_ context.Context, env *Env, args []string) error {
-	fs := newFlags("mac", "mcast mac [--explain] [--check] [--json] ADDR...   (ADDR: a multicast group or a multicast MAC)")
+func newMacCmd(env *Env) *cobra.Command {
+	c := newCommand("mac [flags] ADDR...", "map multicast groups to MAC addresses and back, and find groups that share a MAC",
+		`Map each ADDR, a multicast group or a multicast MAC address, to the other: a group to its MAC, a MAC to the
+groups it stands for. --check says which groups share a MAC (the given ones, else those joined on this host).`,
+		`  mcast mac 239.1.1.1 ff02::1:ff00:1
+  mcast mac --explain 239.129.1.1
+  mcast mac --check 224.1.1.1 239.129.1.1 -j`)
+	fs := c.Flags()
 	explain := fs.Bool("explain", false, "draw how the group's bits map into the MAC (the classic 01:00:5e picture)")
 	check := fs.Bool("check", false, "say which of the given groups, or of the groups joined on this host when none are given, share a MAC")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, env, args); err != nil {
-		return err
-	}
-	addrs := fs.Args()
-	if len(addrs) == 0 && !*check {
-		return usagef("give a multicast group or MAC address, such as 239.0.0.100 or 01:00:5e:00:00:64")
-	}
-	if *check {
-		return macCheck(env, addrs, *asJSON)
-	}
-	var results []macResult
-	for _, a := range addrs {
-		r, err := macLookup(a)
-		if err != nil {
-			return err
+	asJSON := fs.BoolP("json", "j", false, "print JSON")
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		addrs := fs.Args()
+		if len(addrs) == 0 && !*check {
+			return usagef("give a multicast group or MAC address, such as 239.0.0.100 or 01:00:5e:00:00:64")
 		}
-		results = append(results, r)
-	}
-	if *asJSON {
-		return jsonOut(env, results)
-	}
-	for _, r := range results {
-		switch {
-		case r.Group.IsValid():
-			if *explain {
-				s, _ := mac.Explain(r.Group)
-				fmt.Fprintln(env.Stdout, s)
-				continue
+		if *check {
+			return macCheck(env, addrs, *asJSON)
+		}
+		var results []macResult
+		for _, a := range addrs {
+			r, err := macLookup(a)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(env.Stdout, "%-16s %s\n", r.Input, r.MAC)
-		case len(r.Groups) > 0:
-			fmt.Fprintf(env.Stdout, "%s stands for 32 IPv4 groups:\n", r.MAC)
-			for i := 0; i < len(r.Groups); i += 8 {
-				var s []string
-				for _, g := range r.Groups[i:min(i+8, len(r.Groups))] {
-					s = append(s, fmt.Sprintf("%-15s", g))
+			results = append(results, r)
+		}
+		if *asJSON {
+			return jsonOut(env, results)
+		}
+		for _, r := range results {
+			switch {
+			case r.Group.IsValid():
+				if *explain {
+					s, _ := mac.Explain(r.Group)
+					fmt.Fprintln(env.Stdout, s)
+					continue
 				}
-				fmt.Fprintf(env.Stdout, "  %s\n", strings.TrimRight(strings.Join(s, " "), " "))
+				fmt.Fprintf(env.Stdout, "%-16s %s\n", r.Input, r.MAC)
+			case len(r.Groups) > 0:
+				fmt.Fprintf(env.Stdout, "%s stands for 32 IPv4 groups:\n", r.MAC)
+				for i := 0; i < len(r.Groups); i += 8 {
+					var s []string
+					for _, g := range r.Groups[i:min(i+8, len(r.Groups))] {
+						s = append(s, fmt.Sprintf("%-15s", g))
+					}
+					fmt.Fprintf(env.Stdout, "  %s\n", strings.TrimRight(strings.Join(s, " "), " "))
+				}
+			default:
+				fmt.Fprintf(env.Stdout, "%s stands for every IPv6 group ending in %s (such as ff02::%s, ff0e::%s)\n", r.MAC, r.Suffix, r.Suffix, r.Suffix)
 			}
-		default:
-			fmt.Fprintf(env.Stdout, "%s stands for every IPv6 group ending in %s (such as ff02::%s, ff0e::%s)\n", r.MAC, r.Suffix, r.Suffix, r.Suffix)
 		}
+		return nil
 	}
-	return nil
+	return c
 }
 
 func macLookup(text string) (macResult, error) {

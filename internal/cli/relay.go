@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,115 +15,121 @@ import (
 	"github.com/mcasttools/mcast/internal/relay"
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/sdnotify"
+	"github.com/spf13/cobra"
 )
 
-func runRelay(ctx context.Context, env *Env, args []string) error {
-	if len(args) > 0 && args[0] == "status" {
-		return runRelayStatus(ctx, env, args[1:])
-	}
-	fs := newFlags("relay", "mcast relay --config FILE [--check]   |   mcast relay status [--config FILE | --admin PATH] [--json]")
+func newRelayCmd(env *Env) *cobra.Command {
+	c := newCommand("relay --config FILE [flags]", "carry multicast and broadcast between hosts over encrypted unicast UDP",
+		`Carry multicast and broadcast between hosts over encrypted unicast UDP: each node captures the groups and
+broadcast ports of its config on its LAN and replays what its peers send (see docs/relay.md). --check checks
+everything start would and exits. A missing or bad config file is a usage error (exit status 2).`,
+		`  mcast relay --config relay.yaml --check
+  mcast relay --config relay.yaml --log-format json --log-level debug`)
+	c.AddCommand(newRelayStatusCmd(env))
+	fs := c.Flags()
 	cfgPath := fs.String("config", "", "relay configuration file (see docs/relay.md)")
 	check := fs.Bool("check", false, "check the configuration, key file, capabilities, interface, addresses and ports as start does, then exit")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the relay stops")
-	if err := parse(fs, env, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (did you mean: mcast relay status?)", fs.Arg(0))
-	}
-	if *cfgPath == "" {
-		return usagef("no --config given: the relay needs a configuration file")
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usagef("invalid --log-level %q: want debug, info, warn or error", *logLevel)
-	}
-	var h slog.Handler
-	switch *logFormat {
-	case "text":
-		h = slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})
-	case "json":
-		h = slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level})
-	default:
-		return usagef("invalid --log-format %q: want text or json", *logFormat)
-	}
-	log := slog.New(h)
-	loadLog := log
-	if *check {
-		loadLog = slog.New(slog.DiscardHandler) // --check fails on what the load warns about
-	}
-	cfg, key, err := loadRelayConfig(*cfgPath, loadLog)
-	if err != nil {
-		return err
-	}
-	// Under systemd (Type=notify): READY=1 once the sockets are open,
-	// RELOADING=1 and READY=1 around a SIGHUP, WATCHDOG=1 at half
-	// WatchdogSec. Outside systemd these do nothing.
-	notify := sdnotify.New(env.Getenv)
-	notifyLogged := func(err error) {
-		if err != nil {
-			log.Warn("telling systemd", "err", err)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx := c.Context()
+		if fs.NArg() > 0 {
+			return usagef("unexpected argument %q (did you mean: mcast relay status?)", fs.Arg(0))
 		}
-	}
-	r, err := relay.New(cfg, relay.Options{Logger: log, Key: key, Ready: func() { notifyLogged(notify.Ready()) }})
-	if err != nil {
-		return err
-	}
-	if *check {
-		// What start checks, short of opening the sockets for good: a
-		// configuration that passes starts.
-		if err := relay.Check(cfg); err != nil {
+		if *cfgPath == "" {
+			return usagef("no --config given: the relay needs a configuration file")
+		}
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+			return usagef("invalid --log-level %q: want debug, info, warn or error", *logLevel)
+		}
+		var h slog.Handler
+		switch *logFormat {
+		case "text":
+			h = slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+		case "json":
+			h = slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+		default:
+			return usagef("invalid --log-format %q: want text or json", *logFormat)
+		}
+		log := slog.New(h)
+		loadLog := log
+		if *check {
+			loadLog = slog.New(slog.DiscardHandler) // --check fails on what the load warns about
+		}
+		cfg, key, err := loadRelayConfig(*cfgPath, loadLog)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "%s: configuration of node %s is valid (%d peers, %d groups, %d broadcast ports)\n",
-			*cfgPath, cfg.Node, len(cfg.Peers), len(cfg.Groups), len(cfg.BroadcastPorts))
-		return nil
-	}
-	if err := relay.CheckCapabilities(); err != nil {
-		return err
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("creating the CPU profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("starting the CPU profile %s: %w", *cpuProfile, err)
-		}
-		defer pprof.StopCPUProfile()
-	}
-	watchdog, err := notify.WatchdogInterval()
-	if err != nil {
-		return err
-	}
-	go notify.Watchdog(ctx, watchdog, nil)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				notifyLogged(notify.Reloading())
-				next, _, err := loadRelayConfig(*cfgPath, log)
-				if err == nil {
-					err = r.Reload(next)
-				}
-				if err != nil {
-					r.ReloadFailed()
-					log.Error("reload refused, keeping the running configuration", "err", err)
-				}
-				notifyLogged(notify.Ready())
+		// Under systemd (Type=notify): READY=1 once the sockets are open,
+		// RELOADING=1 and READY=1 around a SIGHUP, WATCHDOG=1 at half
+		// WatchdogSec. Outside systemd these do nothing.
+		notify := sdnotify.New(env.Getenv)
+		notifyLogged := func(err error) {
+			if err != nil {
+				log.Warn("telling systemd", "err", err)
 			}
 		}
-	}()
-	defer notify.Stopping()
-	return r.Run(ctx)
+		r, err := relay.New(cfg, relay.Options{Logger: log, Key: key, Ready: func() { notifyLogged(notify.Ready()) }})
+		if err != nil {
+			return err
+		}
+		if *check {
+			// What start checks, short of opening the sockets for good: a
+			// configuration that passes starts.
+			if err := relay.Check(cfg); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%s: configuration of node %s is valid (%d peers, %d groups, %d broadcast ports)\n",
+				*cfgPath, cfg.Node, len(cfg.Peers), len(cfg.Groups), len(cfg.BroadcastPorts))
+			return nil
+		}
+		if err := relay.CheckCapabilities(); err != nil {
+			return err
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return fmt.Errorf("creating the CPU profile: %w", err)
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return fmt.Errorf("starting the CPU profile %s: %w", *cpuProfile, err)
+			}
+			defer pprof.StopCPUProfile()
+		}
+		watchdog, err := notify.WatchdogInterval()
+		if err != nil {
+			return err
+		}
+		go notify.Watchdog(ctx, watchdog, nil)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					notifyLogged(notify.Reloading())
+					next, _, err := loadRelayConfig(*cfgPath, log)
+					if err == nil {
+						err = r.Reload(next)
+					}
+					if err != nil {
+						r.ReloadFailed()
+						log.Error("reload refused, keeping the running configuration", "err", err)
+					}
+					notifyLogged(notify.Ready())
+				}
+			}
+		}()
+		defer notify.Stopping()
+		return r.Run(ctx)
+	}
+	return c
 }
 
 // loadRelayConfig reads and checks the config file and its key file.
@@ -148,50 +153,55 @@ func loadRelayConfig(path string, log *slog.Logger) (*config.Config, []byte, err
 	return cfg, key, nil
 }
 
-func runRelayStatus(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags("relay status", "mcast relay status [--config FILE | --admin PATH] [--json]")
+func newRelayStatusCmd(env *Env) *cobra.Command {
+	c := newCommand("status [--config FILE | --admin PATH] [flags]", "ask a running relay for its peers, groups and counters",
+		"Ask a running relay, through its admin socket, for its peers, groups, counters and drops.",
+		`  mcast relay status --config relay.yaml
+  mcast relay status --admin relay.sock -j`)
+	fs := c.Flags()
 	cfgPath := fs.String("config", "", "the relay's configuration file (to find its admin socket)")
 	admin := fs.String("admin", "", "the relay's admin socket (default: "+config.DefaultAdmin+")")
-	asJSON := fs.Bool("json", false, "print the status as JSON")
+	asJSON := fs.BoolP("json", "j", false, "print the status as JSON")
 	reportPath := fs.String("report", "", "also write an HTML report to FILE.html: the mesh as a graph, groups per peer, drops by reason (docs/reports.md)")
-	if err := parse(fs, env, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	path := config.DefaultAdmin
-	switch {
-	case *admin != "" && *cfgPath != "":
-		return usagef("give --config or --admin, not both")
-	case *admin != "":
-		path = *admin
-	case *cfgPath != "":
-		p, cfgErr, err := adminFromConfig(*cfgPath)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx := c.Context()
+		if fs.NArg() > 0 {
+			return usagef("unexpected argument %q", fs.Arg(0))
+		}
+		path := config.DefaultAdmin
+		switch {
+		case *admin != "" && *cfgPath != "":
+			return usagef("give --config or --admin, not both")
+		case *admin != "":
+			path = *admin
+		case *cfgPath != "":
+			p, cfgErr, err := adminFromConfig(*cfgPath)
+			if err != nil {
+				return err
+			}
+			path = p
+			if cfgErr != nil {
+				// The running relay does not depend on the file being right
+				// now: ask it anyway, and say what the file's error is.
+				st, err := relay.QueryStatus(ctx, path)
+				if err != nil {
+					return fmt.Errorf("%v; and with the admin socket %s: %w", cfgErr, path, err)
+				}
+				which := "its admin socket"
+				if path == config.DefaultAdmin {
+					which = "the default admin socket"
+				}
+				fmt.Fprintf(env.Stderr, "mcast relay status: note: %v; using %s %s\n", cfgErr, which, path)
+				return printRelayStatus(env, st, *asJSON, *reportPath)
+			}
+		}
+		st, err := relay.QueryStatus(ctx, path)
 		if err != nil {
 			return err
 		}
-		path = p
-		if cfgErr != nil {
-			// The running relay does not depend on the file being right
-			// now: ask it anyway, and say what the file's error is.
-			st, err := relay.QueryStatus(ctx, path)
-			if err != nil {
-				return fmt.Errorf("%v; and with the admin socket %s: %w", cfgErr, path, err)
-			}
-			which := "its admin socket"
-			if path == config.DefaultAdmin {
-				which = "the default admin socket"
-			}
-			fmt.Fprintf(env.Stderr, "mcast relay status: note: %v; using %s %s\n", cfgErr, which, path)
-			return printRelayStatus(env, st, *asJSON, *reportPath)
-		}
+		return printRelayStatus(env, st, *asJSON, *reportPath)
 	}
-	st, err := relay.QueryStatus(ctx, path)
-	if err != nil {
-		return err
-	}
-	return printRelayStatus(env, st, *asJSON, *reportPath)
+	return c
 }
 
 // adminFromConfig finds the admin socket a relay configured by file

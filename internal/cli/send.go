@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -17,160 +16,169 @@ import (
 	"github.com/mcasttools/mcast/internal/stats"
 	"github.com/mcasttools/mcast/internal/stream"
 	"github.com/mcasttools/mcast/internal/wire/streamhdr"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-func runSend(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags("send", "mcast send [flags] GROUP[:PORT] ...   (GROUP defaults to MULTICAST_ADDR; lists a,b and ranges 239.1.1.1+99)")
-	ifText := fs.String("iface", "", "interface to send on: a name or one of its addresses (default: the route's)")
-	portText := fs.String("port", "", "UDP port (default: MULTICAST_PORT, else 28000)")
-	count := fs.Int("count", 10, "datagrams to send to each group; 0 sends until interrupted (rate mode: 0 unless given)")
-	interval := fs.Duration("interval", time.Second, "pause between datagrams (without --rate)")
-	ttl := fs.Int("ttl", 1, "multicast TTL / hop limit (1 stays on the local network)")
+func newSendCmd(env *Env) *cobra.Command {
+	c := newCommand("send [flags] GROUP[:PORT] ...", "send datagrams to a group on a chosen interface",
+		`Send datagrams to one or more groups (or, with --broadcast, to a broadcast address). GROUP defaults to
+MULTICAST_ADDR and PORT to MULTICAST_PORT, else 28000; GROUP may be a list a,b or a range 239.1.1.1+99.
+Each datagram carries the mcast header (sequence number, send time) that recv measures loss and latency with.`,
+		`  mcast send -c 3 -i 100ms 239.1.1.1
+  mcast send -I eth0 -t 4 --rate 1000 --duration 2s 239.1.1.1:5000
+  mcast send --broadcast -c 2 -i 100ms 10.0.0.255`)
+	fs := c.Flags()
+	ifText := fs.StringP("iface", "I", "", "interface to send on: a name or one of its addresses (default: the route's)")
+	portText := fs.StringP("port", "p", "", "UDP port (default: MULTICAST_PORT, else 28000)")
+	count := fs.IntP("count", "c", 10, "datagrams to send to each group; 0 sends until interrupted (rate mode: 0 unless given)")
+	interval := fs.DurationP("interval", "i", time.Second, "pause between datagrams (without --rate)")
+	ttl := fs.IntP("ttl", "t", 1, "multicast TTL / hop limit (1 stays on the local network)")
 	noLoop := fs.Bool("no-loop", false, "do not loop a copy back to receivers on this host (IP_MULTICAST_LOOP off)")
 	message := fs.String("message", "message %d", "text to send after the header; %d becomes the sequence number from 0")
 	rateText := fs.String("rate", "", "rate mode: datagrams per second per group, or 'max' for as fast as the kernel takes them")
 	bitrateText := fs.String("bitrate", "", "rate mode: payload bit/s per group (e.g. 100M, 1.5G); needs --size")
-	size := fs.Int("size", 0, fmt.Sprintf("UDP payload bytes per datagram, at least %d (the header); default: header + text", streamhdr.Len))
+	size := fs.IntP("size", "s", 0, fmt.Sprintf("UDP payload bytes per datagram, at least %d (the header); default: header + text", streamhdr.Len))
 	duration := fs.Duration("duration", 0, "stop after this long (0: when --count is reached or interrupted)")
 	broadcast := fs.Bool("broadcast", false, "send to an IPv4 broadcast address (subnet broadcast or 255.255.255.255) with SO_BROADCAST")
 	raw := fs.Bool("raw", false, "send the text alone, without the mcast header (as plain multicast programs do)")
 	noGSO := fs.Bool("no-gso", false, "rate mode: batch with sendmmsg, never UDP_SEGMENT (raw-socket captures, such as mcast relay's, see a UDP_SEGMENT send as one datagram)")
-	if err := parse(fs, env, args); err != nil {
-		return err
-	}
-	targets, err := sendTargets(env, fs, *portText, *broadcast)
-	if err != nil {
-		return err
-	}
-	switch {
-	case *count < 0:
-		return usagef("invalid --count %d: must be 0 or more", *count)
-	case *interval < 0:
-		return usagef("invalid --interval %s: must not be negative", *interval)
-	case *ttl < 0 || *ttl > 255:
-		return usagef("invalid --ttl %d: must be 0..255", *ttl)
-	case *duration < 0:
-		return usagef("invalid --duration %s: must not be negative", *duration)
-	case *size != 0 && !*raw && *size < streamhdr.Len:
-		return usagef("invalid --size %d: below the %d-byte header (use --raw for smaller datagrams)", *size, streamhdr.Len)
-	case *size < 0 || *size > 65507:
-		return usagef("invalid --size %d: must be 1..65507", *size)
-	case *rateText != "" && *bitrateText != "":
-		return usagef("--rate and --bitrate: give one of them")
-	}
-	rate, err := parseRate(*rateText, *bitrateText, *size)
-	if err != nil {
-		return err
-	}
-	if rate > 0 && !fs.Changed("count") {
-		*count = 0
-	}
-	if !*broadcast {
-		all, err := iface.List()
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx := c.Context()
+		targets, err := sendTargets(env, fs, *portText, *broadcast)
 		if err != nil {
 			return err
 		}
+		switch {
+		case *count < 0:
+			return usagef("invalid --count %d: must be 0 or more", *count)
+		case *interval < 0:
+			return usagef("invalid --interval %s: must not be negative", *interval)
+		case *ttl < 0 || *ttl > 255:
+			return usagef("invalid --ttl %d: must be 0..255", *ttl)
+		case *duration < 0:
+			return usagef("invalid --duration %s: must not be negative", *duration)
+		case *size != 0 && !*raw && *size < streamhdr.Len:
+			return usagef("invalid --size %d: below the %d-byte header (use --raw for smaller datagrams)", *size, streamhdr.Len)
+		case *size < 0 || *size > 65507:
+			return usagef("invalid --size %d: must be 1..65507", *size)
+		case *rateText != "" && *bitrateText != "":
+			return usagef("--rate and --bitrate: give one of them")
+		}
+		rate, err := parseRate(*rateText, *bitrateText, *size)
+		if err != nil {
+			return err
+		}
+		if rate > 0 && !fs.Changed("count") {
+			*count = 0
+		}
+		if !*broadcast {
+			all, err := iface.List()
+			if err != nil {
+				return err
+			}
+			for _, t := range targets {
+				if err := iface.LocalGroup(all, t.Group.WithZone("")); err != nil {
+					return fmt.Errorf("sending to %s: %w", t, err)
+				}
+			}
+		}
+		opts := sock.SendOptions{TTL: *ttl, NoLoop: *noLoop, Broadcast: *broadcast}
+		if rate > 0 {
+			opts.SndBuf = 4 << 20
+		}
+		ifname := "chosen by the routing table"
+		ifText2 := *ifText
+		if z := targets[0].Group.Zone(); z != "" && ifText2 == "" {
+			ifText2 = z
+		}
+		is6 := targets[0].Group.Is6()
+		if ifText2 != "" {
+			ifc, err := resolveIface(ifText2, ifaceNeed(is6))
+			if err != nil {
+				return err
+			}
+			opts.IfIndex = ifc.Index
+			if !is6 {
+				opts.Source, _ = ifc.IPv4()
+			}
+			ifname = ifc.Name
+		} else if is6 && (targets[0].Group.IsLinkLocalMulticast() || targets[0].Group.IsInterfaceLocalMulticast()) {
+			return usagef("group %s is link-local: name the interface with --iface or GROUP%%IFACE", targets[0].Group)
+		} else if !*broadcast {
+			// Say which interface the routing table picks, as --iface would.
+			src, err := sock.RouteSource(targets[0].Group)
+			if err != nil {
+				return err
+			}
+			all, err := iface.List()
+			if err != nil {
+				return err
+			}
+			if owner, ok := iface.Owner(all, src); ok {
+				ifname = owner.Name + " (chosen by the routing table)"
+				if src.Is4() {
+					opts.Source = src
+				}
+			}
+		}
+		var sinks []stream.Sink
+		var first *sock.Sender
+		opts.NoGSO = *noGSO
 		for _, t := range targets {
-			if err := iface.LocalGroup(all, t.Group.WithZone("")); err != nil {
-				return fmt.Errorf("sending to %s: %w", t, err)
+			s, err := sock.Dial(t.Group.WithZone(""), t.Port, opts)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if first == nil {
+				first = s
+			}
+			sinks = append(sinks, s)
+		}
+		loop := "on"
+		if *noLoop {
+			loop = "off"
+		}
+		from := first.LocalAddr()
+		if from.Addr().IsUnspecified() && !*broadcast {
+			// An IPv6 socket is not bound to an address: name the one the
+			// route picks, as the IPv4 banner does.
+			if src, err := sock.RouteSourceVia(targets[0].Group.WithZone(""), opts.IfIndex); err == nil {
+				from = netip.AddrPortFrom(src, from.Port())
 			}
 		}
-	}
-	opts := sock.SendOptions{TTL: *ttl, NoLoop: *noLoop, Broadcast: *broadcast}
-	if rate > 0 {
-		opts.SndBuf = 4 << 20
-	}
-	ifname := "chosen by the routing table"
-	ifText2 := *ifText
-	if z := targets[0].Group.Zone(); z != "" && ifText2 == "" {
-		ifText2 = z
-	}
-	is6 := targets[0].Group.Is6()
-	if ifText2 != "" {
-		ifc, err := resolveIface(ifText2, ifaceNeed(is6))
-		if err != nil {
-			return err
+		fmt.Fprintf(env.Stdout, "use interface: %s\n", ifname)
+		fmt.Fprintf(env.Stdout, "sending to %s from %s (ttl %d, loopback %s)\n", targetList(targets), from, *ttl, loop)
+		cfg := stream.SendConfig{Count: *count, Interval: *interval, Duration: *duration, Message: *message, Rate: rate,
+			Size: *size, Raw: *raw, SenderID: rand.Uint32(), TTL: *ttl}
+		if rate > 0 && !fs.Changed("message") {
+			cfg.Message = ""
 		}
-		opts.IfIndex = ifc.Index
-		if !is6 {
-			opts.Source, _ = ifc.IPv4()
-		}
-		ifname = ifc.Name
-	} else if is6 && (targets[0].Group.IsLinkLocalMulticast() || targets[0].Group.IsInterfaceLocalMulticast()) {
-		return usagef("group %s is link-local: name the interface with --iface or GROUP%%IFACE", targets[0].Group)
-	} else if !*broadcast {
-		// Say which interface the routing table picks, as --iface would.
-		src, err := sock.RouteSource(targets[0].Group)
-		if err != nil {
-			return err
-		}
-		all, err := iface.List()
-		if err != nil {
-			return err
-		}
-		if owner, ok := iface.Owner(all, src); ok {
-			ifname = owner.Name + " (chosen by the routing table)"
-			if src.Is4() {
-				opts.Source = src
+		noteFragments(env, targets[0].Group.WithZone(""), opts.IfIndex, datagramLen(cfg), rate > 0 && !*noGSO)
+		res, err := stream.Send(ctx, sinks, cfg, func(_ int, text string) { fmt.Fprintf(env.Stdout, "send successful: %s\n", text) })
+		if rate > 0 {
+			mode := "sendmmsg"
+			if res.Segments {
+				mode = "UDP_SEGMENT"
+			}
+			asked := "max"
+			if !math.IsInf(rate, 1) {
+				asked = fmt.Sprintf("%.0f datagrams/s", rate)
+			}
+			size := float64(0)
+			if res.Sent > 0 {
+				size = float64(res.Bytes) / float64(res.Sent) // what was sent, --size or not
+			}
+			fmt.Fprintf(env.Stdout, "sent %d datagrams of %.0f bytes to each of %d group(s) in %.2fs: %.0f datagrams/s, %s per group (asked: %s; %s)\n",
+				res.Sent, size, len(targets), res.Elapsed.Seconds(), res.Rate(), stats.HumanBitRate(res.Rate()*size*8), asked, mode)
+			if !math.IsInf(rate, 1) && res.Rate() < 0.95*rate && res.Elapsed > time.Second {
+				fmt.Fprintf(env.Stdout, "note: achieved %.0f datagrams/s, below the asked %.0f: this machine could not go faster\n", res.Rate(), rate)
 			}
 		}
+		return err
 	}
-	var sinks []stream.Sink
-	var first *sock.Sender
-	opts.NoGSO = *noGSO
-	for _, t := range targets {
-		s, err := sock.Dial(t.Group.WithZone(""), t.Port, opts)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		if first == nil {
-			first = s
-		}
-		sinks = append(sinks, s)
-	}
-	loop := "on"
-	if *noLoop {
-		loop = "off"
-	}
-	from := first.LocalAddr()
-	if from.Addr().IsUnspecified() && !*broadcast {
-		// An IPv6 socket is not bound to an address: name the one the
-		// route picks, as the IPv4 banner does.
-		if src, err := sock.RouteSourceVia(targets[0].Group.WithZone(""), opts.IfIndex); err == nil {
-			from = netip.AddrPortFrom(src, from.Port())
-		}
-	}
-	fmt.Fprintf(env.Stdout, "use interface: %s\n", ifname)
-	fmt.Fprintf(env.Stdout, "sending to %s from %s (ttl %d, loopback %s)\n", targetList(targets), from, *ttl, loop)
-	cfg := stream.SendConfig{Count: *count, Interval: *interval, Duration: *duration, Message: *message, Rate: rate,
-		Size: *size, Raw: *raw, SenderID: rand.Uint32(), TTL: *ttl}
-	if rate > 0 && !fs.Changed("message") {
-		cfg.Message = ""
-	}
-	noteFragments(env, targets[0].Group.WithZone(""), opts.IfIndex, datagramLen(cfg), rate > 0 && !*noGSO)
-	res, err := stream.Send(ctx, sinks, cfg, func(_ int, text string) { fmt.Fprintf(env.Stdout, "send successful: %s\n", text) })
-	if rate > 0 {
-		mode := "sendmmsg"
-		if res.Segments {
-			mode = "UDP_SEGMENT"
-		}
-		asked := "max"
-		if !math.IsInf(rate, 1) {
-			asked = fmt.Sprintf("%.0f datagrams/s", rate)
-		}
-		size := float64(0)
-		if res.Sent > 0 {
-			size = float64(res.Bytes) / float64(res.Sent) // what was sent, --size or not
-		}
-		fmt.Fprintf(env.Stdout, "sent %d datagrams of %.0f bytes to each of %d group(s) in %.2fs: %.0f datagrams/s, %s per group (asked: %s; %s)\n",
-			res.Sent, size, len(targets), res.Elapsed.Seconds(), res.Rate(), stats.HumanBitRate(res.Rate()*size*8), asked, mode)
-		if !math.IsInf(rate, 1) && res.Rate() < 0.95*rate && res.Elapsed > time.Second {
-			fmt.Fprintf(env.Stdout, "note: achieved %.0f datagrams/s, below the asked %.0f: this machine could not go faster\n", res.Rate(), rate)
-		}
-	}
-	return err
+	return c
 }
 
 // datagramLen is the UDP payload of a datagram that cfg sends (of the

@@ -9,45 +9,71 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/tunnel"
+	"github.com/spf13/cobra"
 )
 
-const tunnelUsage = `mcast tunnel up     --config FILE [--node NAME]
-       mcast tunnel down   --config FILE [--node NAME]
-       mcast tunnel status --config FILE [--node NAME] [--json] [--timeout D]
-       mcast tunnel plan   --config FILE [--node NAME]`
+// tunnelExamples are each tunnel command's examples, run on node n1 of a lab.
+var tunnelExamples = map[string]string{
+	"up": `  mcast tunnel up --config tunnel.yaml
+  mcast tunnel up --config tunnel.yaml --node n1`,
+	"down": `  mcast tunnel down --config tunnel.yaml
+  mcast tunnel down --config tunnel.yaml --node n1`,
+	"status": `  mcast tunnel status --config tunnel.yaml -T 1s
+  mcast tunnel status --config tunnel.yaml -j -T 1s`,
+	"plan": `  mcast tunnel plan --config tunnel.yaml
+  mcast tunnel plan --config tunnel.yaml --node n2`,
+}
 
-func runTunnel(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 {
-		return usagef("missing tunnel command (up, down, status, plan)")
+func newTunnelCmd(env *Env) *cobra.Command {
+	c := newCommand("tunnel COMMAND [flags]", "build, check and remove a GRETAP or VXLAN overlay that carries broadcast and multicast between hosts",
+		`Build, check and remove a GRETAP or VXLAN overlay that carries broadcast and multicast between hosts, from one
+config file that is the same on every node (see docs/tunnel.md). A missing or bad config file is a usage error
+(exit status 2).`,
+		`  mcast tunnel plan --config tunnel.yaml --node n1
+  mcast tunnel up --config tunnel.yaml`)
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usagef("missing tunnel command (up, down, status, plan)")
+		}
+		return usagef("unknown tunnel command %q (up, down, status, plan)", args[0])
 	}
-	sub, args := args[0], args[1:]
-	fs := newFlags("tunnel "+sub, tunnelUsage)
-	config := fs.String("config", "", "the overlay's config file, the same on every node (see docs/tunnel.md)")
-	node := fs.String("node", "", "this host's node in the config (default: the node whose underlay address is local)")
-	var asJSON *bool
-	var timeout *time.Duration
-	switch sub {
-	case "-h", "--help", "help":
-		return parse(fs, env, []string{"--help"})
-	case "status":
-		asJSON = fs.Bool("json", false, "print the report as JSON")
-		timeout = fs.Duration("timeout", 2*time.Second, "how long to wait for peers to answer")
-	case "up", "down", "plan":
-	default:
-		return usagef("unknown tunnel command %q (up, down, status, plan)", sub)
+	subs := []struct{ name, short string }{
+		{"up", "build this node's part of the overlay (idempotent)"},
+		{"down", "remove this node's part of the overlay (idempotent)"},
+		{"status", "check the overlay: devices, addresses, peers answering (exit 1 when not OK)"},
+		{"plan", "print the commands up would run, changing nothing (for any node)"},
 	}
-	if err := parse(fs, env, args); err != nil {
-		return err
+	for _, s := range subs {
+		sub := s.name
+		sc := newCommand(sub+" --config FILE [flags]", s.short, "Tunnel "+sub+": "+s.short+".", tunnelExamples[sub])
+		fs := sc.Flags()
+		config := fs.String("config", "", "the overlay's config file, the same on every node (see docs/tunnel.md)")
+		node := fs.String("node", "", "this host's node in the config (default: the node whose underlay address is local)")
+		var asJSON *bool
+		var timeout *time.Duration
+		if sub == "status" {
+			asJSON = fs.BoolP("json", "j", false, "print the report as JSON")
+			timeout = fs.DurationP("timeout", "T", 2*time.Second, "how long to wait for peers to answer")
+		}
+		sc.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) != 0 {
+				return usagef("%s: unexpected arguments %q", sub, args)
+			}
+			if *config == "" {
+				return usagef("%s: missing --config FILE", sub)
+			}
+			if timeout != nil && *timeout <= 0 {
+				return usagef("invalid --timeout %s: must be positive", *timeout)
+			}
+			return tunnelRun(c.Context(), env, sub, config, node, asJSON, timeout)
+		}
+		c.AddCommand(sc)
 	}
-	if fs.NArg() != 0 {
-		return usagef("%s: unexpected arguments %q", sub, fs.Args())
-	}
-	if *config == "" {
-		return usagef("%s: missing --config FILE", sub)
-	}
-	if timeout != nil && *timeout <= 0 {
-		return usagef("invalid --timeout %s: must be positive", *timeout)
-	}
+	return c
+}
+
+// tunnelRun runs tunnel command sub with its flags' values.
+func tunnelRun(ctx context.Context, env *Env, sub string, config, node *string, asJSON *bool, timeout *time.Duration) error {
 	if sub == "up" || sub == "down" {
 		// Every netlink request and sysctl write of up and down comes from
 		// this one thread, in order: the test that kills up at each of them

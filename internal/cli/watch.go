@@ -17,161 +17,171 @@ import (
 	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/mcasttools/mcast/internal/watch"
 	"github.com/mcasttools/mcast/internal/wire/pcap"
+	"github.com/spf13/cobra"
 )
 
-func runWatch(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags("watch", "mcast watch [--iface NAME] [--group G] [--write FILE.pcap] [--read FILE.pcap] [--json] [--report-interval D]")
-	ifName := fs.String("iface", "", "interface to capture on (default: all interfaces)")
+func newWatchCmd(env *Env) *cobra.Command {
+	c := newCommand("watch [flags]", "watch IGMP and MLD joins, leaves and queries and multicast data, and warn about the segment",
+		`Capture IGMP and MLD (joins, leaves, queries) and multicast data on one or all interfaces, print each event,
+warn about what breaks multicast on the segment (no querier, version mismatch), and summarise the groups and
+their senders. --write saves the capture as pcap (--write - writes it to standard output); --read decodes a
+saved capture instead.`,
+		`  mcast watch -I eth0 -T 3s
+  mcast watch -T 2s -w - | tcpdump -n -r -
+  mcast watch -j -T 2s --group 239.1.1.1`)
+	fs := c.Flags()
+	ifName := fs.StringP("iface", "I", "", "interface to capture on (default: all interfaces)")
 	groupText := fs.String("group", "", "show only events for this group (queries and warnings are always shown)")
-	writePath := fs.String("write", "", "also save the captured packets to this pcap file (tcpdump -r and Wireshark open it)")
-	readPath := fs.String("read", "", "decode a saved pcap file instead of capturing")
-	asJSON := fs.Bool("json", false, "print one JSON object per event (fields in docs/watch.md)")
+	writePath := fs.StringP("write", "w", "", "also save the captured packets to this pcap file (tcpdump -r and Wireshark open it)")
+	readPath := fs.StringP("read", "r", "", "decode a saved pcap file instead of capturing")
+	asJSON := fs.BoolP("json", "j", false, "print one JSON object per event (fields in docs/watch.md)")
 	qi := fs.Duration("query-interval", watch.DefaultQueryInterval, "warn when no query was seen for this long")
-	report := fs.Duration("report-interval", watch.DefaultReportInterval, "print each group's data rate and senders this often while datagrams flow (0: only the summary at the end)")
-	timeout := fs.Duration("timeout", 0, "stop after this long (0: until interrupted)")
+	report := fs.DurationP("report-interval", "i", watch.DefaultReportInterval, "print each group's data rate and senders this often while datagrams flow (0: only the summary at the end)")
+	timeout := fs.DurationP("timeout", "T", 0, "stop after this long (0: until interrupted)")
 	reportPath := fs.String("report", "", "also write an HTML report to FILE.html: a timeline of joins, leaves and queries, data rates (docs/reports.md)")
-	if err := parse(fs, env, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (a group goes in --group)", fs.Arg(0))
-	}
-	cfg := watch.Config{QueryInterval: *qi, ReportInterval: *report}
-	switch {
-	case *qi <= 0:
-		return usagef("invalid --query-interval %s: must be positive", *qi)
-	case *report < 0:
-		return usagef("invalid --report-interval %s: must not be negative", *report)
-	case *timeout < 0:
-		return usagef("invalid --timeout %s: must not be negative", *timeout)
-	case *readPath != "" && *writePath != "":
-		return usagef("--read and --write do not go together")
-	}
-	if *groupText != "" {
-		g, err := endpoint.ParseGroup(*groupText)
-		if err != nil {
-			return UsageError{err}
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx := c.Context()
+		if fs.NArg() > 0 {
+			return usagef("unexpected argument %q (a group goes in --group)", fs.Arg(0))
 		}
-		cfg.Group = g
-	}
-	var (
-		src  watch.Source
-		live bool
-		name = *ifName
-	)
-	if *readPath != "" {
-		f, err := os.Open(*readPath)
-		if err != nil {
-			return fmt.Errorf("reading capture: %w", err)
+		cfg := watch.Config{QueryInterval: *qi, ReportInterval: *report}
+		switch {
+		case *qi <= 0:
+			return usagef("invalid --query-interval %s: must be positive", *qi)
+		case *report < 0:
+			return usagef("invalid --report-interval %s: must not be negative", *report)
+		case *timeout < 0:
+			return usagef("invalid --timeout %s: must not be negative", *timeout)
+		case *readPath != "" && *writePath != "":
+			return usagef("--read and --write do not go together")
 		}
-		defer f.Close()
-		fsrc, err := watch.NewFileSource(bufio.NewReader(f), *ifName)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", *readPath, err)
+		if *groupText != "" {
+			g, err := endpoint.ParseGroup(*groupText)
+			if err != nil {
+				return UsageError{err}
+			}
+			cfg.Group = g
 		}
-		src = fsrc
-	} else {
-		if name != "" {
-			ifs, err := iface.List()
+		var (
+			src  watch.Source
+			live bool
+			name = *ifName
+		)
+		if *readPath != "" {
+			f, err := os.Open(*readPath)
+			if err != nil {
+				return fmt.Errorf("reading capture: %w", err)
+			}
+			defer f.Close()
+			fsrc, err := watch.NewFileSource(bufio.NewReader(f), *ifName)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", *readPath, err)
+			}
+			src = fsrc
+		} else {
+			if name != "" {
+				ifs, err := iface.List()
+				if err != nil {
+					return err
+				}
+				ifc, err := iface.Resolve(ifs, name, iface.NeedAny)
+				if err != nil {
+					return classifyIfaceErr(err)
+				}
+				name = ifc.Name
+			}
+			c, err := watch.OpenCapture(name)
 			if err != nil {
 				return err
 			}
-			ifc, err := iface.Resolve(ifs, name, iface.NeedAny)
+			defer c.Close()
+			src, live = c, true
+		}
+		opts := watch.Options{Live: live, TickEvery: time.Second, Joined: hostJoined}
+		if *writePath != "" {
+			f, err := os.Create(*writePath)
 			if err != nil {
-				return classifyIfaceErr(err)
+				return fmt.Errorf("writing capture: %w", err)
 			}
-			name = ifc.Name
-		}
-		c, err := watch.OpenCapture(name)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		src, live = c, true
-	}
-	opts := watch.Options{Live: live, TickEvery: time.Second, Joined: hostJoined}
-	if *writePath != "" {
-		f, err := os.Create(*writePath)
-		if err != nil {
-			return fmt.Errorf("writing capture: %w", err)
-		}
-		// Unbuffered, so the file is complete up to the last packet even
-		// if watch is killed.
-		defer f.Close()
-		w, err := pcap.NewWriter(f, src.LinkType(), 65535+16)
-		if err != nil {
-			return err
-		}
-		opts.Write = w
-	}
-	st := watch.NewState(cfg)
-	out := bufio.NewWriter(env.Stdout)
-	defer out.Flush()
-	enc := json.NewEncoder(out)
-	// With --report, every event also goes to the report, as JSON.
-	var coll *htmlreport.Collector
-	var collEnc *json.Encoder
-	if *reportPath != "" {
-		coll = htmlreport.New()
-		collEnc = json.NewEncoder(coll)
-	}
-	opts.Emit = func(e watch.Event) {
-		if coll != nil {
-			collEnc.Encode(e)
-		}
-		if *asJSON {
-			enc.Encode(e)
-		} else {
-			iface := ""
-			if e.Iface != "" {
-				iface = e.Iface + " "
+			// Unbuffered, so the file is complete up to the last packet even
+			// if watch is killed.
+			defer f.Close()
+			w, err := pcap.NewWriter(f, src.LinkType(), 65535+16)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(out, "%s %s%s\n", e.Time.Format("15:04:05.000"), iface, e.Text)
+			opts.Write = w
 		}
-		out.Flush()
-	}
-	if live {
-		what := name
-		if what == "" {
-			what = "all interfaces"
+		st := watch.NewState(cfg)
+		out := bufio.NewWriter(env.Stdout)
+		defer out.Flush()
+		enc := json.NewEncoder(out)
+		// With --report, every event also goes to the report, as JSON.
+		var coll *htmlreport.Collector
+		var collEnc *json.Encoder
+		if *reportPath != "" {
+			coll = htmlreport.New()
+			collEnc = json.NewEncoder(coll)
 		}
-		rates := "data rates at the end"
-		if *report > 0 {
-			rates = "data rates every " + report.String()
+		opts.Emit = func(e watch.Event) {
+			if coll != nil {
+				collEnc.Encode(e)
+			}
+			if *asJSON {
+				enc.Encode(e)
+			} else {
+				iface := ""
+				if e.Iface != "" {
+					iface = e.Iface + " "
+				}
+				fmt.Fprintf(out, "%s %s%s\n", e.Time.Format("15:04:05.000"), iface, e.Text)
+			}
+			out.Flush()
 		}
-		msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s, %s); interrupt to stop", what, *qi, rates)
-		start := watch.Event{Time: time.Now(), Iface: name, Kind: watch.KindStart, Text: msg}
+		if live {
+			what := name
+			if what == "" {
+				what = "all interfaces"
+			}
+			rates := "data rates at the end"
+			if *report > 0 {
+				rates = "data rates every " + report.String()
+			}
+			msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s, %s); interrupt to stop", what, *qi, rates)
+			start := watch.Event{Time: time.Now(), Iface: name, Kind: watch.KindStart, Text: msg}
+			if coll != nil {
+				collEnc.Encode(start)
+			}
+			if *asJSON {
+				enc.Encode(start)
+			} else {
+				fmt.Fprintln(out, msg)
+			}
+			out.Flush()
+		}
+		if *timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, *timeout)
+			defer cancel()
+		}
+		err := watch.Run(ctx, src, st, opts)
+		sum := writeWatchSummary(out, st, *asJSON, enc)
 		if coll != nil {
-			collEnc.Encode(start)
+			collEnc.Encode(sum)
+			what := "mcast watch"
+			if *readPath != "" {
+				what += " --read " + *readPath
+			}
+			if werr := coll.WriteFile(*reportPath, what); werr != nil && err == nil {
+				err = werr
+			}
 		}
-		if *asJSON {
-			enc.Encode(start)
-		} else {
-			fmt.Fprintln(out, msg)
+		if err != nil && *readPath != "" {
+			return fmt.Errorf("reading %s: %w", *readPath, err)
 		}
-		out.Flush()
+		return err
 	}
-	if *timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
-	err := watch.Run(ctx, src, st, opts)
-	sum := writeWatchSummary(out, st, *asJSON, enc)
-	if coll != nil {
-		collEnc.Encode(sum)
-		what := "mcast watch"
-		if *readPath != "" {
-			what += " --read " + *readPath
-		}
-		if werr := coll.WriteFile(*reportPath, what); werr != nil && err == nil {
-			err = werr
-		}
-	}
-	if err != nil && *readPath != "" {
-		return fmt.Errorf("reading %s: %w", *readPath, err)
-	}
-	return err
+	return c
 }
 
 // hostJoined reads the groups sockets on this host joined, per interface.

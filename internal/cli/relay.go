@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/relay"
 	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/sdnotify"
 	"github.com/spf13/cobra"
 )
@@ -132,20 +133,25 @@ everything start would and exits. A missing or bad config file is a usage error 
 	return c
 }
 
-// loadRelayConfig reads and checks the config file and its key file.
+// loadRelayConfig reads and checks the config file and its key file. What
+// is wrong with either is a configuration error (exit status 2, which the
+// relay's systemd unit does not restart on).
 func loadRelayConfig(path string, log *slog.Logger) (*config.Config, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading relay config: %w", err)
+		return nil, nil, UsageError{fmt.Errorf("reading relay config: %w", err)}
 	}
 	defer f.Close()
 	cfg, err := config.Parse(f, path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, UsageError{err}
 	}
 	key, err := os.ReadFile(cfg.KeyFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading key file: %w", err)
+		return nil, nil, UsageError{fmt.Errorf("reading key file: %w", err)}
+	}
+	if _, err := crypto.NewKeys(key, cfg.Cipher); err != nil {
+		return nil, nil, UsageError{fmt.Errorf("key file %s: %w", cfg.KeyFile, err)}
 	}
 	if st, err := os.Stat(cfg.KeyFile); err == nil && st.Mode().Perm()&0o077 != 0 {
 		log.Warn("key file is readable by others: chmod 600 it", "file", cfg.KeyFile, "mode", st.Mode().Perm().String())

@@ -462,7 +462,8 @@ func TestRelayFragments(t *testing.T) {
 }
 
 // TestRelayConfigErrors: bad configurations fail at start with one line
-// naming the file, line and value.
+// naming the file, line and value, and exit status 2 (a configuration
+// error, which the systemd unit does not restart on).
 func TestRelayConfigErrors(t *testing.T) {
 	bin := labtest.Binary(t)
 	dir := t.TempDir()
@@ -475,10 +476,10 @@ func TestRelayConfigErrors(t *testing.T) {
 		name, conf, want string
 		code             int
 	}{
-		{"short key", base + "key " + short + "\ngroup 239.1.1.1\n", "key of 8 bytes is too short", 1},
-		{"missing key", base + "key " + filepath.Join(dir, "nope") + "\ngroup 239.1.1.1\n", "reading key file", 1},
-		{"peer twice", base + "key " + good + "\ngroup 239.1.1.1\npeer b 10.0.0.2\npeer b 10.0.0.3\n", ":7: peer b given twice (first on line 6)", 1},
-		{"not multicast", base + "key " + good + "\ngroup 10.1.1.1\n", ":5: group \"10.1.1.1\": not a multicast group", 1},
+		{"short key", base + "key " + short + "\ngroup 239.1.1.1\n", "key of 8 bytes is too short", 2},
+		{"missing key", base + "key " + filepath.Join(dir, "nope") + "\ngroup 239.1.1.1\n", "reading key file", 2},
+		{"peer twice", base + "key " + good + "\ngroup 239.1.1.1\npeer b 10.0.0.2\npeer b 10.0.0.3\n", ":7: peer b given twice (first on line 6)", 2},
+		{"not multicast", base + "key " + good + "\ngroup 10.1.1.1\n", ":5: group \"10.1.1.1\": not a multicast group", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -494,6 +495,12 @@ func TestRelayConfigErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("missing config", func(t *testing.T) {
+		out, err := exec.Command(bin, "relay", "--config", filepath.Join(dir, "nonexistent.conf")).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "reading relay config") {
+			t.Fatalf("%v, output %q; want exit 2 and reading relay config", err, out)
+		}
+	})
 }
 
 // TestRelaySegmentedSender: a sender that uses UDP_SEGMENT (mcast send's

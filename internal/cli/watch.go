@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"sort"
@@ -98,14 +99,23 @@ saved capture instead.`,
 			src, live = c, true
 		}
 		opts := watch.Options{Live: live, TickEvery: time.Second, Joined: hostJoined}
+		// --write - puts the capture on standard output (for tcpdump -r -
+		// or wireshark -k -i -); the events then go to standard error.
+		events := env.Stdout
 		if *writePath != "" {
-			f, err := os.Create(*writePath)
-			if err != nil {
-				return fmt.Errorf("writing capture: %w", err)
+			var f io.Writer = env.Stdout
+			if *writePath == "-" {
+				events = env.Stderr
+			} else {
+				file, err := os.Create(*writePath)
+				if err != nil {
+					return fmt.Errorf("writing capture: %w", err)
+				}
+				// Unbuffered, so the file is complete up to the last packet
+				// even if watch is killed.
+				defer file.Close()
+				f = file
 			}
-			// Unbuffered, so the file is complete up to the last packet even
-			// if watch is killed.
-			defer f.Close()
 			w, err := pcap.NewWriter(f, src.LinkType(), 65535+16)
 			if err != nil {
 				return err
@@ -113,7 +123,7 @@ saved capture instead.`,
 			opts.Write = w
 		}
 		st := watch.NewState(cfg)
-		out := bufio.NewWriter(env.Stdout)
+		out := bufio.NewWriter(events)
 		defer out.Flush()
 		enc := json.NewEncoder(out)
 		// With --report, every event also goes to the report, as JSON.

@@ -5,6 +5,10 @@ LIBDIR  ?= $(PREFIX)/lib/mcast
 DOCDIR  ?= $(PREFIX)/share/doc/mcast
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # The version is the nearest release tag (v0.x.y, with -N-gHASH past it),
 # or before the first tag a Go pseudo-version (v0.0.0-DATE-HASH). A build
 # without make (go install) reports the module version Go recorded.
@@ -23,14 +27,29 @@ PKG_ARCH ?= $(shell $(GO) env GOARCH)
 # Where make package puts the .deb and .rpm.
 PKGOUT  ?= dist/out
 
-.PHONY: build install package test test-unit demo lint clean up logs down docker-check
+.PHONY: build man completions install package test test-unit demo lint clean up logs down docker-check
 
 build: ## static binary at bin/mcast, with sender and receiver beside it
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mcast ./cmd/mcast
 	ln -sf mcast bin/sender
 	ln -sf mcast bin/receiver
 
-install: build ## install mcast into $(BINDIR), sender and receiver into $(LIBDIR), the systemd units and the docs
+man: ## a man page per command in build/man (generated from the command definitions, not committed)
+	rm -rf build/man
+	$(GO) run ./internal/cli/gendoc build/man
+
+completions: build ## bash, zsh and fish completion scripts in build/completions
+	mkdir -p build/completions
+	bin/mcast completion bash > build/completions/mcast
+	bin/mcast completion zsh > build/completions/_mcast
+	bin/mcast completion fish > build/completions/mcast.fish
+
+install: build man completions ## install mcast into $(BINDIR), sender and receiver into $(LIBDIR), the systemd units, the docs, man pages and completions
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0644 build/man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 build/completions/mcast $(DESTDIR)$(BASHCOMPDIR)/mcast
+	install -m 0644 build/completions/_mcast $(DESTDIR)$(ZSHCOMPDIR)/_mcast
+	install -m 0644 build/completions/mcast.fish $(DESTDIR)$(FISHCOMPDIR)/mcast.fish
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/examples/relay $(DESTDIR)$(DOCDIR)/examples/tunnel \
 		$(DESTDIR)$(PREFIX)/share/mcast/grafana $(DESTDIR)$(PREFIX)/share/mcast/prometheus
@@ -50,7 +69,7 @@ install: build ## install mcast into $(BINDIR), sender and receiver into $(LIBDI
 	install -m 0644 dist/prometheus/*.yml $(DESTDIR)$(PREFIX)/share/mcast/prometheus
 	@echo "installed; for the relay unit: systemd-sysusers $(SYSUSERSDIR)/mcast.conf && systemctl daemon-reload"
 
-package: build ## .deb and .rpm in $(PKGOUT) (nfpm; version from git tags)
+package: build man completions ## .deb and .rpm in $(PKGOUT) (nfpm; version from git tags)
 	mkdir -p dist/out $(PKGOUT)
 	gzip -n -9 -c CHANGELOG.md > dist/out/changelog.gz
 	sed -e 's/@VERSION@/$(PKG_VERSION)/' -e "s/@DATE@/$$(git log -1 --format=%aD)/" dist/nfpm/changelog.Debian.in | gzip -n -9 > dist/out/changelog.Debian.gz
@@ -72,6 +91,7 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 clean:
+	rm -rf build
 	rm -rf bin dist/out
 
 # The local try with Docker: a sender and two receivers as containers

@@ -4,7 +4,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # chromium: the report tests render the HTML reports in it, headless.
-pkgs=(iproute2 iputils-ping nftables strace tcpdump tshark iperf socat ssmping python3-scapy make docker.io docker-compose chromium)
+pkgs=(iproute2 iputils-ping nftables strace tcpdump tshark iperf socat ssmping python3-scapy make docker.io docker-compose chromium zsh bash-completion man-db)
 missing=()
 # systemd (systemd-analyze: the relay unit's security score and system call
 # filter), util-linux (setpriv: the relay as an unprivileged uid), lintian

@@ -106,10 +106,13 @@ func flagError(_ *cobra.Command, err error) error {
 	return UsageError{err}
 }
 
+// interfaces lists the host's interfaces (a variable for tests).
+var interfaces = net.Interfaces
+
 // completeIface completes --iface with the names of this host's interfaces
 // (none, and no error, on a host without any).
 func completeIface(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
-	ifs, err := net.Interfaces()
+	ifs, err := interfaces()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -208,11 +211,22 @@ func newHelpCmd() *cobra.Command {
 // describeCompletion gives cobra's completion command and its shells the
 // house help: examples and a help flag.
 func describeCompletion(c *cobra.Command) {
-	c.Example = `  mcast completion bash > /etc/bash_completion.d/mcast
-  mcast completion zsh > "${fpath[1]}/_mcast"`
+	c.Example = `  mcast completion bash > mcast.bash
+  mcast completion zsh > _mcast`
+	c.Flags().BoolP("help", "h", false, "show this help")
+	c.Args = nil
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usagef("missing shell (bash, zsh, fish, powershell)")
+		}
+		return usagef("unknown shell %q (bash, zsh, fish, powershell)", args[0])
+	}
 	for _, s := range c.Commands() {
-		s.Example = fmt.Sprintf("  source <(mcast completion %[1]s)\n  mcast completion %[1]s > mcast.%[1]s", s.Name())
-		s.SilenceUsage, s.SilenceErrors = true, true
+		s.Example = fmt.Sprintf("  mcast completion %[1]s > mcast.%[1]s\n  mcast completion %[1]s --no-descriptions > mcast.%[1]s", s.Name())
+		if s.Name() == "bash" {
+			s.Example = "  source <(mcast completion bash)\n  mcast completion bash > mcast.bash"
+		}
+		s.Flags().BoolP("help", "h", false, "show this help")
 	}
 }
 

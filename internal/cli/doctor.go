@@ -28,7 +28,7 @@ the fix. With root and --group, also probe the group.`,
 	asJSON := fs.BoolP("json", "j", false, "print the reports as JSON")
 	verbose := fs.BoolP("verbose", "v", false, "show the evidence of checks that passed too")
 	listen := fs.Duration("listen", 0, "as root, listen this long for IGMP/MLD queries on the wire to learn the querier's address and version (queriers query every 125s by default: --listen 130s; 0: do not listen)")
-	timeout := fs.Duration("timeout", 10*time.Second, "give up on a check after this long (plus --listen for the checks that listen)")
+	timeout := fs.DurationP("timeout", "T", 10*time.Second, "give up on a check after this long (plus --listen for the checks that listen)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		ctx := c.Context()
 		if fs.NArg() > 0 {

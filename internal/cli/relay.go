@@ -24,8 +24,8 @@ func newRelayCmd(env *Env) *cobra.Command {
 		`Carry multicast and broadcast between hosts over encrypted unicast UDP: each node captures the groups and
 broadcast ports of its config on its LAN and replays what its peers send (see docs/relay.md). --check checks
 everything start would and exits. A missing or bad config file is a usage error (exit status 2).`,
-		`  mcast relay --config relay.yaml --check
-  mcast relay --config relay.yaml --log-format json --log-level debug`)
+		`  mcast relay --config relay.conf --check
+  mcast relay --config relay.conf --log-format json --log-level debug`)
 	c.AddCommand(newRelayStatusCmd(env))
 	fs := c.Flags()
 	cfgPath := fs.String("config", "", "relay configuration file (see docs/relay.md)")
@@ -162,7 +162,7 @@ func loadRelayConfig(path string, log *slog.Logger) (*config.Config, []byte, err
 func newRelayStatusCmd(env *Env) *cobra.Command {
 	c := newCommand("status [--config FILE | --admin PATH] [flags]", "ask a running relay for its peers, groups and counters",
 		"Ask a running relay, through its admin socket, for its peers, groups, counters and drops.",
-		`  mcast relay status --config relay.yaml
+		`  mcast relay status --config relay.conf
   mcast relay status --admin relay.sock -j`)
 	fs := c.Flags()
 	cfgPath := fs.String("config", "", "the relay's configuration file (to find its admin socket)")
@@ -217,7 +217,7 @@ func newRelayStatusCmd(env *Env) *cobra.Command {
 func adminFromConfig(file string) (path string, cfgErr, err error) {
 	text, err := os.ReadFile(file)
 	if err != nil {
-		return "", nil, fmt.Errorf("reading relay config: %w", err)
+		return "", nil, UsageError{fmt.Errorf("reading relay config: %w", err)}
 	}
 	cfg, cfgErr := config.Parse(strings.NewReader(string(text)), file)
 	if cfgErr == nil {

@@ -16,18 +16,18 @@ import (
 
 // labSubs are the lab commands: usage, summary and examples.
 var labSubs = []struct{ use, short, example string }{
-	{"up TOPOLOGY [flags]", "build a lab: namespaces, links, bridges and addresses", `  mcast lab up lan --name ex --nodes 2
-  mcast lab up twonic --name ex2 -v`},
-	{"down [flags]", "remove a lab and everything it made", `  mcast lab down --name ex
-  mcast lab down --name ex2`},
-	{"exec [flags] NODE -- COMMAND [ARGS...]", "run a command in a node of a lab", `  mcast lab exec --name ex n1 -- ip -br addr
-  mcast lab exec --name ex n2 -- mcast groups`},
+	{"up TOPOLOGY [flags]", "build a lab: namespaces, links, bridges and addresses", `  mcast lab up lan --name demo --nodes 2
+  mcast lab up twonic --name demo2 -v`},
+	{"down [flags]", "remove a lab and everything it made", `  mcast lab down --name demo
+  mcast lab down --name demo2`},
+	{"exec [flags] NODE -- COMMAND [ARGS...]", "run a command in a node of a lab", `  mcast lab exec --name demo n1 -- ip -br addr
+  mcast lab exec --name demo n2 -- mcast groups`},
 	{"ls [flags]", "list the labs that are up", `  mcast lab ls
   mcast lab list`},
 	{"topologies [flags]", "list the built-in topologies", `  mcast lab topologies
-  mcast lab topologies --name ex`},
+  mcast lab topologies | grep lan`},
 	{"plan TOPOLOGY [flags]", "print the commands up would run, changing nothing (needs no root)", `  mcast lab plan lan --nodes 2
-  mcast lab plan cloud --name ex --drop-gre`},
+  mcast lab plan cloud --name demo --drop-gre`},
 }
 
 func newLabCmd(env *Env) *cobra.Command {

@@ -32,8 +32,8 @@ func newRecvCmd(env *Env) *cobra.Command {
 duplicates, reordering and latency per sender. GROUP defaults to MULTICAST_ADDR and PORT to MULTICAST_PORT,
 else 28000; GROUP may be a list a,b or a range 239.1.1.1+99. Exit status 1 when --expect or --max-loss is not met.`,
 		`  mcast recv -I eth0 -c 3 239.1.1.1
-  mcast recv -q -T 2s -j 239.1.1.1:5000
-  mcast recv -c 5 --expect 5 --max-loss 50 239.1.1.1`)
+  mcast recv -q -c 20 -j 239.1.1.1:5000
+  mcast recv -c 5 --expect 5 239.1.1.1`)
 	fs := c.Flags()
 	ifTexts := fs.StringArrayP("iface", "I", nil, "interface to listen on, a name or one of its addresses; repeat for several (default: every interface that is up)")
 	portText := fs.StringP("port", "p", "", "UDP port (default: MULTICAST_PORT, else 28000)")

@@ -164,7 +164,9 @@ func TestUsageAndConfigErrors(t *testing.T) {
 
 func TestCompletion(t *testing.T) {
 	defer func(f func() ([]net.Interface, error)) { interfaces = f }(interfaces)
-	interfaces = func() ([]net.Interface, error) { return []net.Interface{{Name: "eth0"}, {Name: "enX1"}, {Name: "lo"}}, nil }
+	interfaces = func() ([]net.Interface, error) {
+		return []net.Interface{{Name: "eth0"}, {Name: "enX1"}, {Name: "lo"}}, nil
+	}
 	for _, tt := range []struct {
 		args, want []string
 	}{

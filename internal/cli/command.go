@@ -24,6 +24,7 @@ func newRoot(env *Env) *cobra.Command {
 	root := newCommand("mcast", "send, receive, measure and diagnose IP multicast and broadcast on Linux", "", `  mcast send -c 3 239.1.1.1
   mcast recv -c 3 -T 5s 239.1.1.1`)
 	root.Use = "mcast COMMAND [flags] [args]"
+	root.SuggestionsMinimumDistance = 2
 	version := root.Flags().BoolP("version", "V", false, "print the version and exit (as mcast version)")
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) == 0 {

@@ -147,6 +147,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{[]string{"relay", "status", "--config", "/nonexistent"}, "mcast relay: reading relay config: open /nonexistent"},
 		{[]string{"send", "-c", "x", "239.1.1.1"}, `invalid argument "x" for "--count" flag`},
 		{[]string{"ping", "-Z"}, "unknown shorthand flag: 'Z' in -Z"},
+		{[]string{"sendd"}, `unknown command "sendd" (did you mean send? run 'mcast help')`},
 		{[]string{"tunnel"}, "missing tunnel command"},
 		{[]string{"tunnel", "frob"}, `unknown tunnel command "frob"`},
 		{[]string{"lab"}, "missing lab command"},

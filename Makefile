@@ -72,6 +72,8 @@ install: build man completions ## install mcast into $(BINDIR), sender and recei
 package: build man completions ## .deb and .rpm in $(PKGOUT) (nfpm; version from git tags)
 	mkdir -p dist/out $(PKGOUT)
 	gzip -n -9 -c CHANGELOG.md > dist/out/changelog.gz
+	mkdir -p dist/out/man
+	for f in build/man/*.1; do gzip -n -9 -c $$f > dist/out/man/$$(basename $$f).gz; done
 	sed -e 's/@VERSION@/$(PKG_VERSION)/' -e "s/@DATE@/$$(git log -1 --format=%aD)/" dist/nfpm/changelog.Debian.in | gzip -n -9 > dist/out/changelog.Debian.gz
 	MCAST_PKG_VERSION='$(PKG_VERSION)' MCAST_ARCH='$(PKG_ARCH)' $(NFPM) package --config dist/nfpm/nfpm.yaml --packager deb --target $(PKGOUT)/
 	MCAST_PKG_VERSION='$(PKG_VERSION)' MCAST_ARCH='$(PKG_ARCH)' $(NFPM) package --config dist/nfpm/nfpm.yaml --packager rpm --target $(PKGOUT)/

@@ -73,6 +73,9 @@ func TestPackageDeb(t *testing.T) {
 		"usr/lib/sysusers.d/mcast.conf", "usr/share/doc/mcast/copyright", "usr/share/doc/mcast/docs/relay.md",
 		"usr/share/doc/mcast/examples/relay/relay.conf", "usr/share/doc/mcast/examples/tunnel/vxlan-mesh.yaml",
 		"usr/share/mcast/grafana/mcast-relay.json", "usr/share/mcast/prometheus/mcast-relay.rules.yml",
+		"usr/share/man/man1/mcast.1.gz", "usr/share/man/man1/mcast-tunnel-status.1.gz",
+		"usr/share/bash-completion/completions/mcast", "usr/share/zsh/vendor-completions/_mcast",
+		"usr/share/fish/vendor_completions.d/mcast.fish",
 	} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Errorf("the .deb has no %s", f)
@@ -94,14 +97,16 @@ func TestPackageDeb(t *testing.T) {
 
 // TestMakeInstall: make install puts mcast on PATH, sender and receiver
 // under lib/mcast, and the units (running the installed binary), the
-// docs and the examples in place.
+// docs, the examples, the man pages and the completions in place.
 func TestMakeInstall(t *testing.T) {
 	needTool(t, "make", "make")
 	dest := t.TempDir()
 	makeIn(t, "install", "DESTDIR="+dest, "PREFIX=/opt/mcast")
 	for _, f := range []string{"bin/mcast", "lib/mcast/sender", "lib/mcast/receiver", "lib/systemd/system/mcast-relay.service",
 		"lib/systemd/system/mcast-tunnel@.service", "lib/sysusers.d/mcast.conf", "share/doc/mcast/docs/relay.md",
-		"share/doc/mcast/examples/relay/relay.conf", "share/mcast/grafana/mcast-relay.json"} {
+		"share/doc/mcast/examples/relay/relay.conf", "share/mcast/grafana/mcast-relay.json",
+		"share/man/man1/mcast.1", "share/man/man1/mcast-send.1", "share/bash-completion/completions/mcast",
+		"share/zsh/site-functions/_mcast", "share/fish/vendor_completions.d/mcast.fish"} {
 		if _, err := os.Lstat(filepath.Join(dest, "opt/mcast", f)); err != nil {
 			t.Errorf("make install: no %s", f)
 		}

@@ -24,6 +24,10 @@ func newRoot(env *Env) *cobra.Command {
 	root := newCommand("mcast", "send, receive, measure and diagnose IP multicast and broadcast on Linux", "", `  mcast send -c 3 239.1.1.1
   mcast recv -c 3 -T 5s 239.1.1.1`)
 	root.Use = "mcast COMMAND [flags] [args]"
+	root.Long = `mcast sends, receives, measures and diagnoses IP multicast and broadcast on Linux, in one static
+binary. Installed as sender or receiver, it behaves as mcast send or mcast recv under the names of the
+classic pair. Exit status: 0 success, 1 a runtime failure or a threshold not met, 2 a usage or
+configuration error.`
 	root.SuggestionsMinimumDistance = 2
 	version := root.Flags().BoolP("version", "V", false, "print the version and exit (as mcast version)")
 	root.Args = func(c *cobra.Command, args []string) error {
@@ -212,6 +216,8 @@ func newHelpCmd() *cobra.Command {
 // describeCompletion gives cobra's completion command and its shells the
 // house help: examples and a help flag.
 func describeCompletion(c *cobra.Command) {
+	c.Short = "print a shell completion script: bash, zsh, fish or powershell"
+	c.Use, c.DisableFlagsInUseLine = "completion SHELL", true
 	c.Example = `  mcast completion bash > mcast.bash
   mcast completion zsh > _mcast`
 	c.Flags().BoolP("help", "h", false, "show this help")
@@ -223,6 +229,8 @@ func describeCompletion(c *cobra.Command) {
 		return usagef("unknown shell %q (bash, zsh, fish, powershell)", args[0])
 	}
 	for _, s := range c.Commands() {
+		s.Short = "print the completion script for " + s.Name()
+		s.Use, s.DisableFlagsInUseLine = s.Name()+" [--no-descriptions]", true
 		s.Example = fmt.Sprintf("  mcast completion %[1]s > mcast.%[1]s\n  mcast completion %[1]s --no-descriptions > mcast.%[1]s", s.Name())
 		if s.Name() == "bash" {
 			s.Example = "  source <(mcast completion bash)\n  mcast completion bash > mcast.bash"

@@ -166,3 +166,23 @@ func TestCLIExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchWriteStdout: watch --write - puts the capture on standard
+// output, where tcpdump -r - reads it, and makes no file named "-"; the
+// events go to standard error.
+func TestWatchWriteStdout(t *testing.T) {
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	work := t.TempDir()
+	l.StartMcast("n2", "send", "-c", "0", "-i", "50ms", "239.1.1.1")
+	script := "cd " + work + " && " + l.Bin + " watch -I eth0 -T 2s -w - 2>events | tcpdump -n -r - && cat events >&2"
+	r := l.Run("n1", "bash", "-o", "pipefail", "-c", script)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "> 239.1.1.1.28000: UDP") {
+		t.Errorf("watch -w - | tcpdump -r -: %s", r)
+	}
+	if !strings.Contains(r.Stderr, "239.1.1.1") {
+		t.Errorf("watch -w -: no events on standard error: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(work, "-")); err == nil {
+		t.Errorf("watch -w - made a file named -")
+	}
+}

@@ -229,6 +229,6 @@ func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *jso
 			total += v
 		}
 		sort.Strings(parts)
-		fmt.Fprintf(out, "dropped %d undecodable packets: %s\n", total, strings.Join(parts, ", "))
+		fmt.Fprintf(out, "dropped %d invalid packets: %s\n", total, strings.Join(parts, ", "))
 	}
 }

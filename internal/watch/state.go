@@ -190,10 +190,19 @@ func (s *State) seg(iface string, t time.Time) *segment {
 	return g
 }
 
-// Drop counts a packet that could not be decoded, by cause.
+// Drop counts a packet that could not be decoded, or that no host sends
+// (igmp.Decode's rejections), by cause.
 func (s *State) Drop(err error) {
 	cause := "malformed"
 	switch {
+	case errors.Is(err, igmp.ErrHeaderChecksum):
+		cause = "bad IPv4 header checksum"
+	case errors.Is(err, igmp.ErrFragment):
+		cause = "fragmented IGMP/MLD"
+	case errors.Is(err, igmp.ErrGroup):
+		cause = "not a multicast group"
+	case errors.Is(err, igmp.ErrNoRecords):
+		cause = "report without records"
 	case errors.Is(err, igmp.ErrChecksum):
 		cause = "bad checksum"
 	case errors.Is(err, igmp.ErrTruncated):

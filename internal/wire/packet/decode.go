@@ -21,6 +21,14 @@ type Packet struct {
 	// Fragment is set for a fragment after the first: it carries no
 	// upper-layer header, and Payload is nil.
 	Fragment bool
+	// MoreFragments is set for the first fragment of a fragmented packet
+	// (IPv4 MF flag, or an IPv6 fragment header with the M flag at offset
+	// 0): Payload is only the start of the upper-layer message.
+	MoreFragments bool
+	// BadHeaderChecksum is set for an IPv4 packet whose header checksum
+	// does not verify: the kernel drops such a packet before any socket
+	// sees it.
+	BadHeaderChecksum bool
 	// Payload is the upper-layer message (IPv4 payload, or what follows the
 	// IPv6 extension headers), cut to the IP length. It aliases the decoded
 	// bytes.
@@ -152,10 +160,13 @@ func DecodeIPv4(b []byte) (Packet, error) {
 		}
 		opts = opts[opts[1]:]
 	}
-	if binary.BigEndian.Uint16(b[6:8])&0x1fff != 0 {
+	p.BadHeaderChecksum = Checksum(b[:ihl], 0) != 0
+	frag := binary.BigEndian.Uint16(b[6:8])
+	if frag&0x1fff != 0 {
 		p.Fragment = true
 		return p, nil // a later fragment: no transport header
 	}
+	p.MoreFragments = frag&0x2000 != 0
 	p.Payload = b[ihl:total]
 	return p, p.decodeUDP()
 }
@@ -199,11 +210,13 @@ func DecodeIPv6(b []byte) (Packet, error) {
 			if len(payload) < 8 {
 				return p, fmt.Errorf("IPv6 fragment header: %w", ErrTruncated)
 			}
-			if binary.BigEndian.Uint16(payload[2:4])&0xfff8 != 0 {
+			off := binary.BigEndian.Uint16(payload[2:4])
+			if off&0xfff8 != 0 {
 				p.Proto = payload[0]
 				p.Fragment = true
 				return p, nil // a later fragment
 			}
+			p.MoreFragments = off&1 != 0
 			next, payload = payload[0], payload[8:]
 			continue
 		}

@@ -311,6 +311,7 @@ func recordNote(r igmp.Record) string {
 func (seg *segment) apply(k memberKey, r igmp.Record) string {
 	cur := seg.members[k]
 	was := cur != nil
+	added := false // an ALLOW let through a source the filter did not
 	set := func(exclude bool, srcs []netip.Addr) {
 		m := &membership{exclude: exclude, sources: map[netip.Addr]bool{}}
 		for _, a := range srcs {
@@ -332,6 +333,11 @@ func (seg *segment) apply(k memberKey, r igmp.Record) string {
 			set(false, r.Sources)
 		} else {
 			for _, a := range r.Sources {
+				// A source is new when an include filter lacks it or an
+				// exclude filter held it out.
+				if cur.exclude == cur.sources[a] {
+					added = true
+				}
 				if cur.exclude {
 					delete(cur.sources, a)
 				} else {
@@ -367,7 +373,10 @@ func (seg *segment) apply(k memberKey, r igmp.Record) string {
 		// A leave for a membership that began before the capture.
 		seg.left[k] = true
 		return KindLeave
-	case (r.Type == igmp.AllowNewSources) && now:
+	case r.Type == igmp.AllowNewSources && added:
+		// New sources of a membership; a repeated ALLOW (hosts send each
+		// state change robustness-variable times) is a report, as a
+		// repeated TO_EX is.
 		return KindJoin
 	}
 	return KindReport

@@ -103,6 +103,18 @@ func TestState(t *testing.T) {
 			p(report(time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.BlockOldSources, "232.1.1.1", "10.0.0.1")), "report 232.1.1.1 10.0.0.2"),
 			p(report(2*time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.BlockOldSources, "232.1.1.1", "10.0.0.3")), "leave 232.1.1.1 10.0.0.2"),
 		}},
+		{name: "SSM allow and block retransmitted, as mcjoin and the kernel repeat state changes", steps: []step{
+			p(report(0, "10.0.0.2", 3, igmp.Report, "", rec(igmp.AllowNewSources, "232.1.1.1", "10.0.0.1")), "join 232.1.1.1 10.0.0.2"),
+			p(report(500*time.Millisecond, "10.0.0.2", 3, igmp.Report, "", rec(igmp.AllowNewSources, "232.1.1.1", "10.0.0.1")), "report 232.1.1.1 10.0.0.2"),
+			p(report(time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.AllowNewSources, "232.1.1.1", "10.0.0.1", "10.0.0.5")), "join 232.1.1.1 10.0.0.2"),
+			p(report(2*time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.BlockOldSources, "232.1.1.1", "10.0.0.5")), "report 232.1.1.1 10.0.0.2"),
+			p(report(3*time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.BlockOldSources, "232.1.1.1", "10.0.0.1")), "leave 232.1.1.1 10.0.0.2"),
+			p(report(3500*time.Millisecond, "10.0.0.2", 3, igmp.Report, "", rec(igmp.BlockOldSources, "232.1.1.1", "10.0.0.1")), "report 232.1.1.1 10.0.0.2"),
+		}},
+		{name: "allow of a source an exclude filter already lets through", steps: []step{
+			p(report(0, "10.0.0.2", 3, igmp.Report, "", rec(igmp.ChangeToExclude, "239.1.1.1")), "join 239.1.1.1 10.0.0.2"),
+			p(report(time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.AllowNewSources, "239.1.1.1", "10.0.0.1")), "report 239.1.1.1 10.0.0.2"),
+		}},
 		{name: "v2 join and leave, group filter", cfg: watch.Config{Group: a("239.2.2.2")}, steps: []step{
 			p(report(0, "10.0.0.3", 2, igmp.Report, "239.2.2.2"), "join 239.2.2.2 10.0.0.3"),
 			p(report(0, "10.0.0.3", 2, igmp.Report, "239.9.9.9")),

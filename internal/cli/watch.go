@@ -23,7 +23,7 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 	ifName := fs.String("iface", "", "interface to capture on (default: all interfaces)")
 	groupText := fs.String("group", "", "show only events for this group (queries and warnings are always shown)")
 	writePath := fs.String("write", "", "also save the captured packets to this pcap file (tcpdump -r and Wireshark open it)")
-	readPath := fs.String("read", "", "decode a saved pcap file instead of capturing")
+	readPath := fs.String("read", "", "decode a saved pcap or pcapng file instead of capturing")
 	asJSON := fs.Bool("json", false, "print one JSON object per event (fields in docs/watch.md)")
 	qi := fs.Duration("query-interval", watch.DefaultQueryInterval, "warn when no query was seen for this long")
 	report := fs.Duration("report-interval", watch.DefaultReportInterval, "print each group's data rate and senders this often while datagrams flow (0: only the summary at the end)")

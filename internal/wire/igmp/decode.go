@@ -34,6 +34,9 @@ func Decode(p packet.Packet) (Packet, error) {
 	if p.Fragment {
 		return out, nil
 	}
+	if p.Truncated && (p.Proto == packet.ProtoIGMP || p.Proto == packet.ProtoICMPv6) {
+		return out, fmt.Errorf("from %s: protocol %d cut short by the capture: %w", p.Src, p.Proto, ErrTruncated)
+	}
 	var m Message
 	var err error
 	switch {

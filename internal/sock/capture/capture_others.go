@@ -29,5 +29,8 @@ func (*Socket) Next(context.Context) (packet.Frame, error) {
 	return packet.Frame{}, fmt.Errorf("live capture is not supported on %s", runtime.GOOS)
 }
 
+// Drops returns 0.
+func (*Socket) Drops() (uint64, error) { return 0, nil }
+
 // Close does nothing.
 func (*Socket) Close() error { return nil }

@@ -170,6 +170,9 @@ type watchSummary struct {
 	Kind    string           `json:"kind"` // "summary"
 	Groups  []watchGroupStat `json:"groups"`
 	Dropped map[string]int   `json:"dropped"`
+	// CaptureDropped is the live capture's own drop count (the kernel's
+	// PACKET_STATISTICS): packets watch never saw.
+	CaptureDropped uint64 `json:"capture_dropped,omitempty"`
 }
 
 type watchGroupStat struct {
@@ -189,7 +192,7 @@ type watchSender struct {
 
 func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *json.Encoder) {
 	defer out.Flush()
-	sum := watchSummary{Kind: "summary", Groups: []watchGroupStat{}, Dropped: st.Drops()}
+	sum := watchSummary{Kind: "summary", Groups: []watchGroupStat{}, Dropped: st.Drops(), CaptureDropped: st.CaptureDropped()}
 	for _, g := range st.Groups() {
 		var srcs []string
 		var senders []watchSender
@@ -230,5 +233,8 @@ func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *jso
 		}
 		sort.Strings(parts)
 		fmt.Fprintf(out, "dropped %d invalid packets: %s\n", total, strings.Join(parts, ", "))
+	}
+	if sum.CaptureDropped > 0 {
+		fmt.Fprintf(out, "the capture dropped %d packets the kernel could not queue for watch: the totals above miss them\n", sum.CaptureDropped)
 	}
 }

@@ -109,6 +109,7 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 		case <-tick.C:
 			refresh()
 			emitAll(o.Emit, st.Tick(o.Now()))
+			emitAll(o.Emit, captureDrops(src, st, o.Now()))
 		case <-reportC:
 			emitAll(o.Emit, st.Report(o.Now()))
 		case err := <-errc:
@@ -118,6 +119,7 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 					return herr
 				}
 			}
+			emitAll(o.Emit, captureDrops(src, st, o.Now()))
 			emitAll(o.Emit, st.Report(o.Now()))
 			if ctx.Err() != nil || errors.Is(err, io.EOF) {
 				return nil
@@ -125,6 +127,19 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 			return err
 		}
 	}
+}
+
+// captureDrops passes a live source's drop count to the state.
+func captureDrops(src Source, st *State, now time.Time) []Event {
+	dc, ok := src.(DropCounter)
+	if !ok {
+		return nil
+	}
+	n, err := dc.Drops()
+	if err != nil {
+		return nil
+	}
+	return st.CaptureDrops(n, now)
 }
 
 func handle(f packet.Frame, st *State, o Options) error {

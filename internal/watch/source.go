@@ -22,6 +22,12 @@ type Source interface {
 	LinkType() uint32
 }
 
+// DropCounter is a Source that counts the packets it lost: a live
+// capture's kernel count (capture.Socket.Drops), a running total.
+type DropCounter interface {
+	Drops() (uint64, error)
+}
+
 // OpenCapture opens a live capture of IPv4 and IPv6 multicast on the named
 // interface, or on every interface when name is empty (capture.Open with
 // packet.MulticastFilter).

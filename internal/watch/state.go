@@ -38,6 +38,7 @@ const (
 	WarnTwoQueriers     = "two_queriers"
 	WarnVersionMismatch = "version_mismatch"
 	WarnUnjoinedData    = "unjoined_data"
+	WarnCaptureDrops    = "capture_drops"
 )
 
 // Event is one line of watch output. Field names are the stable JSON
@@ -152,6 +153,9 @@ type State struct {
 	joined   map[string]map[netip.Addr]bool
 	haveJoin bool
 	drops    map[string]int
+	// captureDrops is the capture's own drop count, and when it last grew.
+	captureDrops     uint64
+	captureDropsSeen time.Time
 	// reportStart is the start of the current rate report interval.
 	reportStart time.Time
 }
@@ -215,6 +219,26 @@ func (s *State) Drop(err error) {
 
 // Drops returns the count of dropped packets by cause.
 func (s *State) Drops() map[string]int { return s.drops }
+
+// CaptureDrops takes the capture's own count of packets it could not
+// queue (a running total, as PACKET_STATISTICS gives it) at now, and warns
+// when it grew: every count and rate watch shows is short by that much.
+func (s *State) CaptureDrops(total uint64, now time.Time) []Event {
+	if total <= s.captureDrops {
+		return nil
+	}
+	n := total - s.captureDrops
+	since := ""
+	if !s.captureDropsSeen.IsZero() {
+		since = " since " + s.captureDropsSeen.Format("15:04:05")
+	}
+	s.captureDrops, s.captureDropsSeen = total, now
+	return []Event{{Time: now, Kind: KindWarning, Warning: WarnCaptureDrops, Packets: int(n),
+		Text: fmt.Sprintf("warning the capture dropped %d packets%s (%d in all): the kernel could not queue them for watch, so counts and rates are short by that much", n, since, total)}}
+}
+
+// CaptureDropped returns the capture's own drop count so far.
+func (s *State) CaptureDropped() uint64 { return s.captureDrops }
 
 // Packet feeds one decoded packet and returns the events it causes.
 func (s *State) Packet(p Packet) []Event {

@@ -50,7 +50,9 @@ func TestRunWarnsOfCaptureDrops(t *testing.T) {
 		}
 	}
 	done := make(chan error)
-	go func() { done <- watch.Run(ctx, src, st, watch.Options{Live: true, TickEvery: time.Millisecond, Emit: emit}) }()
+	go func() {
+		done <- watch.Run(ctx, src, st, watch.Options{Live: true, TickEvery: time.Millisecond, Emit: emit})
+	}()
 	select {
 	case err := <-done:
 		if err != nil {

@@ -149,6 +149,10 @@ func (r *PacketRing) Next(ctx context.Context) ([]byte, PacketInfo, time.Time, e
 	}
 }
 
+// Pending reports how many packets Next returns without waiting (those
+// left in the block it reads).
+func (r *PacketRing) Pending() int { return r.left }
+
 // parseRingPacket reads one struct tpacket3_hdr, its struct sockaddr_ll
 // and, with vnet, the virtio header before the link header.
 func parseRingPacket(h []byte, vnet bool) ([]byte, PacketInfo, time.Time, bool) {

@@ -33,6 +33,9 @@ func (*PacketRing) Next(context.Context) ([]byte, PacketInfo, time.Time, error) 
 	return nil, PacketInfo{}, time.Time{}, fmt.Errorf("packet capture is not supported on %s", runtime.GOOS)
 }
 
+// Pending returns 0.
+func (*PacketRing) Pending() int { return 0 }
+
 // Stats returns nothing.
 func (*PacketRing) Stats() (RingStats, error) { return RingStats{}, nil }
 

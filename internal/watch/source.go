@@ -22,6 +22,12 @@ type Source interface {
 	LinkType() uint32
 }
 
+// BatchSource is a Source that can hand over the frames it has ready at
+// once: NextBatch blocks for the first and returns up to max.
+type BatchSource interface {
+	NextBatch(ctx context.Context, max int) ([]packet.Frame, error)
+}
+
 // DropCounter is a Source that counts the packets it lost: a live
 // capture's kernel count (capture.Socket.Drops), a running total.
 type DropCounter interface {

@@ -69,6 +69,24 @@ func (c *Socket) Next(ctx context.Context) (packet.Frame, error) {
 	return fs[0], nil
 }
 
+// NextBatch blocks for the next frame and returns it with those that
+// follow it without waiting (the rest of the ring's block), up to max.
+func (c *Socket) NextBatch(ctx context.Context, max int) ([]packet.Frame, error) {
+	f, err := c.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []packet.Frame{f}
+	for len(out) < max && (len(c.queue) > 0 || c.ring.Pending() > 0) {
+		f, err := c.Next(ctx)
+		if err != nil {
+			return out, nil // the next call reports it
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
 // Drops returns how many packets the kernel could not queue for the
 // capture since it opened (its PACKET_STATISTICS): packets no frame was
 // made of.

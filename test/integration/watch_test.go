@@ -427,3 +427,19 @@ func TestWatchRejectsHostileIGMP(t *testing.T) {
 	}
 	mustMatch(t, res.Stdout, `^dropped 8 invalid packets: 1 bad IPv4 header checksum, 1 fragmented IGMP/MLD, 1 report without records, 1 truncated, 4 not a multicast group$`)
 }
+
+// The kernel sends an SSM join's ALLOW record again (robustness variable
+// 2), as mcjoin's host does: watch shows one join and then a report, as it
+// does for a repeated TO_EX.
+func TestWatchSSMAllowRetransmitIsReport(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	w := startWatch(t, l)
+	r := l.StartMcast("n2", "recv", "--iface", "eth0", "--source", "10.0.0.1", "--timeout", "5s", "232.1.1.1")
+	w.WaitFor("report 232.1.1.1 from 10.0.0.2 IGMPv3 ALLOW {10.0.0.1}", 20*time.Second)
+	r.Stop()
+	res := w.Stop()
+	if n := countLines(res.Stdout, `eth0 join   232\.1\.1\.1 from 10\.0\.0\.2 IGMPv3 ALLOW \{10\.0\.0\.1\} \(source-specific\)$`); n != 1 {
+		t.Errorf("%d joins of 232.1.1.1, want 1:\n%s", n, res.Stdout)
+	}
+}

@@ -182,14 +182,14 @@ func decodeIPv4(b []byte, missing int) (Packet, error) {
 		opts = opts[opts[1]:]
 	}
 	p.BadHeaderChecksum = Checksum(b[:ihl], 0) != 0
+	p.Truncated = len(b) < total
 	frag := binary.BigEndian.Uint16(b[6:8])
 	if frag&0x1fff != 0 {
 		p.Fragment = true
 		return p, nil // a later fragment: no transport header
 	}
 	p.MoreFragments = frag&0x2000 != 0
-	if len(b) < total {
-		p.Truncated = true
+	if p.Truncated {
 		p.Payload = b[ihl:]
 	} else {
 		p.Payload = b[ihl:total]

@@ -74,12 +74,6 @@ func OpenPacketOffload(name string, filter []bpf.RawInstruction, allMulti bool) 
 }
 
 func openPacket(name string, filter []bpf.RawInstruction, allMulti, raw bool) (*PacketConn, error) {
-	return openPacketWith(name, filter, allMulti, raw, nil)
-}
-
-// openPacketWith is openPacket with setup run on the socket before it is
-// bound, when it still queues nothing (a receive ring is set up there).
-func openPacketWith(name string, filter []bpf.RawInstruction, allMulti, raw bool, setup func(fd int) error) (*PacketConn, error) {
 	c := &PacketConn{name: name, raw: raw}
 	if name != "" {
 		ifi, err := net.InterfaceByName(name)
@@ -123,11 +117,6 @@ func openPacketWith(name string, filter []bpf.RawInstruction, allMulti, raw bool
 		// whole.
 		c.vnet = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1) == nil
 		c.oob = make([]byte, 256)
-	}
-	if setup != nil {
-		if err := setup(fd); err != nil {
-			return fail("setting up", err)
-		}
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: c.ifindex}); err != nil {
 		return fail("binding", err)

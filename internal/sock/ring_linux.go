@@ -23,6 +23,9 @@ const (
 	ringBlocks    = 32
 	ringFrameSize = 1 << 11
 	ringRetire    = 10 // ms
+	// ringVnetHdrLen is sizeof(struct virtio_net_hdr), which precedes the
+	// link header of each packet (PACKET_VNET_HDR).
+	ringVnetHdrLen = 10
 )
 
 // Offsets in a struct tpacket_block_desc (version, offset_to_priv, then
@@ -67,38 +70,54 @@ type RingStats struct {
 // OpenPacketRing opens a capture like OpenPacketOffload, read through a
 // TPACKET_V3 receive ring.
 func OpenPacketRing(name string, filter []bpf.RawInstruction, allMulti bool) (*PacketRing, error) {
-	r := &PacketRing{}
-	setup := func(fd int) error {
-		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
-			return fmt.Errorf("asking for TPACKET_V3: %w", err)
-		}
-		req := unix.TpacketReq3{
-			Block_size:       ringBlockSize,
-			Block_nr:         ringBlocks,
-			Frame_size:       ringFrameSize,
-			Frame_nr:         ringBlockSize / ringFrameSize * ringBlocks,
-			Retire_blk_tov:   ringRetire,
-			Feature_req_word: 0,
-		}
-		if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-			return fmt.Errorf("setting up a receive ring of %d blocks of %d bytes: %w", ringBlocks, ringBlockSize, err)
-		}
-		ring, err := unix.Mmap(fd, 0, ringBlockSize*ringBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-		if err != nil {
-			return fmt.Errorf("mapping the receive ring: %w", err)
-		}
-		r.ring = ring
-		return nil
-	}
-	c, err := openPacketWith(name, filter, allMulti, true, setup)
+	c, err := OpenPacketOffload(name, filter, allMulti)
 	if err != nil {
+		return nil, err
+	}
+	r := &PacketRing{c: c}
+	var serr error
+	err = c.rc.Control(func(fd uintptr) { serr = r.setup(int(fd)) })
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		c.Close()
 		if r.ring != nil {
 			unix.Munmap(r.ring)
 		}
-		return nil, err
+		return nil, fmt.Errorf("capturing on %s: %w", c.ifaceName(), err)
 	}
-	r.c = c
 	return r, nil
+}
+
+// setup sets up and maps the ring of the bound socket fd (the kernel
+// detaches the socket while it does), then drops what the socket queued
+// before: from then on packets go to the ring.
+func (r *PacketRing) setup(fd int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return fmt.Errorf("asking for TPACKET_V3: %w", err)
+	}
+	req := unix.TpacketReq3{
+		Block_size:     ringBlockSize,
+		Block_nr:       ringBlocks,
+		Frame_size:     ringFrameSize,
+		Frame_nr:       ringBlockSize / ringFrameSize * ringBlocks,
+		Retire_blk_tov: ringRetire,
+	}
+	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("setting up a receive ring of %d blocks of %d bytes: %w", ringBlocks, ringBlockSize, err)
+	}
+	ring, err := unix.Mmap(fd, 0, ringBlockSize*ringBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("mapping the receive ring: %w", err)
+	}
+	r.ring = ring
+	var b [1]byte
+	for {
+		if _, _, err := unix.Recvfrom(fd, b[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC); err != nil {
+			return nil
+		}
+	}
 }
 
 // Ifindex is the interface the ring is bound to (0: every interface).
@@ -162,7 +181,7 @@ func parseRingPacket(h []byte, vnet bool) ([]byte, PacketInfo, time.Time, bool) 
 	}
 	snap, wire := int(ne.Uint32(h[pktSnapLen:])), int(ne.Uint32(h[pktLen:]))
 	mac, net := int(ne.Uint16(h[pktMac:])), int(ne.Uint16(h[pktNet:]))
-	if net < mac || mac+snap > len(h) || net > mac+snap || (vnet && mac < pktSLL+20+vnetHdrLen) {
+	if net < mac || mac+snap > len(h) || net > mac+snap || (vnet && mac < pktSLL+20+ringVnetHdrLen) {
 		return nil, PacketInfo{}, time.Time{}, false
 	}
 	sll := h[pktSLL:]
@@ -174,7 +193,7 @@ func parseRingPacket(h []byte, vnet bool) ([]byte, PacketInfo, time.Time, bool) 
 		Len:     wire - (net - mac),
 	}
 	if vnet {
-		v := h[mac-vnetHdrLen : mac]
+		v := h[mac-ringVnetHdrLen : mac]
 		if v[1]&^unix.VIRTIO_NET_HDR_GSO_ECN == unix.VIRTIO_NET_HDR_GSO_UDP_L4 {
 			info.GSOSize = int(ne.Uint16(v[4:6]))
 		}

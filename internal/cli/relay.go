@@ -18,10 +18,17 @@ import (
 )
 
 func runRelay(ctx context.Context, env *Env, args []string) error {
-	if len(args) > 0 && args[0] == "status" {
-		return runRelayStatus(ctx, env, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "status":
+			return runRelayStatus(ctx, env, args[1:])
+		case "genkey":
+			return runRelayGenkey(ctx, env, args[1:])
+		case "pubkey":
+			return runRelayPubkey(ctx, env, args[1:])
+		}
 	}
-	fs := newFlags("relay", "mcast relay --config FILE [--check]   |   mcast relay status [--config FILE | --admin PATH] [--json]")
+	fs := newFlags("relay", "mcast relay --config FILE [--check]   |   mcast relay status [--config FILE | --admin PATH] [--json]   |   mcast relay genkey   |   mcast relay pubkey")
 	cfgPath := fs.String("config", "", "relay configuration file (see docs/relay.md)")
 	check := fs.Bool("check", false, "check the configuration and key file, then exit")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -54,7 +61,14 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := relay.New(cfg, relay.Options{Logger: log, Key: key})
+	if cfg.PrivateKey == "" {
+		return fmt.Errorf("%s: %w", *cfgPath, relay.ErrSharedKeyOnly)
+	}
+	priv, err := loadPrivateKey(cfg.PrivateKey)
+	if err != nil {
+		return err
+	}
+	r, err := relay.New(cfg, relay.Options{Logger: log, Key: key, PrivateKey: priv})
 	if err != nil {
 		return err
 	}
@@ -106,6 +120,9 @@ func loadRelayConfig(path string, log *slog.Logger) (*config.Config, []byte, err
 	cfg, err := config.Parse(f, path)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.KeyFile == "" {
+		return cfg, nil, nil
 	}
 	key, err := os.ReadFile(cfg.KeyFile)
 	if err != nil {

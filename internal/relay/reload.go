@@ -40,6 +40,7 @@ func restartOnly(old, cfg *config.Config) error {
 		{"listen", old.Listen, cfg.Listen},
 		{"interface", old.Interface, cfg.Interface},
 		{"key", old.KeyFile, cfg.KeyFile},
+		{"private-key", old.PrivateKey, cfg.PrivateKey},
 		{"cipher", old.Cipher, cfg.Cipher},
 		{"source relay port", old.SourcePort, cfg.SourcePort},
 		{"metrics", old.Metrics, cfg.Metrics},

@@ -123,9 +123,8 @@ func TestRelayRedirection(t *testing.T) {
 	t.Logf("vm2 drops: %v", st.Drops)
 }
 
-// securePeers are peer lines with the LAN prefix each relay may carry
-// sources from, for extra lines of rl.start (which then writes no peer
-// lines of its own: see startSecure).
+// startSecure is rl.start with each peer line allowing the sources of
+// that peer's LAN alone (allow 10.0.J.0/24).
 func (rl *relayLab) startSecure(node string, extra ...string) {
 	rl.t.Helper()
 	i, _ := strconv.Atoi(strings.TrimPrefix(node, "vm"))
@@ -147,4 +146,64 @@ func (rl *relayLab) startSecure(node string, extra ...string) {
 		rl.t.Fatal(err)
 	}
 	rl.procs[node] = rl.StartMcast(node, "relay", "--config", path, "--log-level", "debug")
+}
+
+// TestRelayInsider: vm3's relay is an insider with a valid identity of
+// its own and the mesh key. It cannot act as vm1: a handshake claiming
+// vm1's public key fails, and a frame sealed with the mesh key as vm1 (the
+// forgery that worked with the shared key) is refused. Datagrams it
+// carries with another LAN's source address (here from a spoofing host on
+// its LAN) are dropped by vm2 as spoofed-source, while those of its own
+// LAN go through. (Issue 19, item 3.)
+func TestRelayInsider(t *testing.T) {
+	rl := upRelayLab(t, 3)
+	for _, n := range rl.nodes {
+		rl.startSecure(n, "group 239.1.1.1")
+	}
+	r2 := rl.StartMcast("vm2", "recv", "--iface", "eth0", "--timeout", "60s", "239.1.1.1")
+	rl.waitStatus("vm3", "vm2 wanting 239.1.1.1", func(st relay.Status) bool { return peerWants(st, "vm2", "239.1.1.1") })
+	rl.waitStatus("vm1", "vm2 wanting 239.1.1.1", func(st relay.Status) bool { return peerWants(st, "vm2", "239.1.1.1") })
+
+	// Forgeries made with vm3's key and the mesh key, sent from vm3.
+	helper := exec.Command("ip", "netns", "exec", rl.Name+"-vm3", os.Args[0], "-test.run=^TestRelayInsiderHelper$", "-test.count=1", "-test.v")
+	helper.Env = append(os.Environ(), "MCAST_INSIDER_KEY="+nodeKey("vm3").String(), "MCAST_INSIDER_MESH="+filepath.Join(rl.dir, "key"),
+		"MCAST_INSIDER_TARGET=10.0.2.10:7474", "MCAST_INSIDER_VICTIM="+nodeKey("vm1").Public().String(), "MCAST_INSIDER_TARGET_KEY="+nodeKey("vm2").Public().String())
+	if out, err := helper.CombinedOutput(); err != nil || !strings.Contains(string(out), "PASS") {
+		t.Fatalf("insider helper: %v\n%s", err, out)
+	} else {
+		t.Logf("insider: %s", out)
+	}
+	st := rl.waitStatus("vm2", "the forgeries counted", func(st relay.Status) bool {
+		return st.Drops[relay.DropAuth] > 0 && st.Drops[relay.DropMalformed] > 0
+	})
+	if e := st.Emitted["239.1.1.1"]; e != 0 {
+		t.Errorf("vm2 emitted %d datagrams after the forgeries", e)
+	}
+
+	// A host on vm3's LAN sends with vm1's LAN's address and with vm3's.
+	spoof := exec.Command("ip", "netns", "exec", rl.Name+"-vm3", "python3", filepath.Join(testdataDir(t), "relay_spoof.py"), "10.0.1.99", "4000", "239.1.1.1", "5001", "20", "255")
+	if out, err := spoof.CombinedOutput(); err != nil {
+		t.Fatalf("spoofer: %v\n%s", err, out)
+	}
+	if r := rl.Mcast("vm3", "send", "--iface", "eth0", "--count", "20", "--interval", "5ms", "239.1.1.1"); r.Code != 0 {
+		t.Fatalf("sender on vm3: %s", r)
+	}
+	st = rl.waitStatus("vm2", "spoofed sources dropped", func(st relay.Status) bool {
+		return st.Drops[relay.DropSpoofedSource] >= 20 && st.Emitted["239.1.1.1"] >= 20
+	})
+	time.Sleep(300 * time.Millisecond)
+	out := r2.Stop().Stdout
+	if strings.Contains(out, "10.0.1.99") || strings.Contains(out, "192.0.2.66") {
+		t.Errorf("vm2's LAN got a datagram with a forged source:\n%s", out)
+	}
+	got := 0
+	for _, m := range receivedLine.FindAllStringSubmatch(out, -1) {
+		if strings.HasPrefix(m[2], "10.0.3.10:") {
+			got++
+		}
+	}
+	if got != 20 {
+		t.Errorf("vm2 received %d datagrams of vm3's own LAN, want 20:\n%s", got, out)
+	}
+	t.Logf("vm2 drops: %v", st.Drops)
 }

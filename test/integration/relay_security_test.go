@@ -127,10 +127,18 @@ func TestRelayRedirection(t *testing.T) {
 // that peer's LAN alone (allow 10.0.J.0/24).
 func (rl *relayLab) startSecure(node string, extra ...string) {
 	rl.t.Helper()
+	path := rl.writeSecureConf(node, "300ms", "1500ms", extra...)
+	rl.procs[node] = rl.StartMcast(node, "relay", "--config", path, "--log-level", "debug")
+}
+
+// writeSecureConf writes node's configuration with the given keepalive
+// and peer timeout, and peer lines with allow prefixes.
+func (rl *relayLab) writeSecureConf(node, keepalive, timeout string, extra ...string) string {
+	rl.t.Helper()
 	i, _ := strconv.Atoi(strings.TrimPrefix(node, "vm"))
 	var b strings.Builder
-	fmt.Fprintf(&b, "node %s\nlisten 10.0.%d.10:7474\ninterface eth0\nkey %s\nadmin %s\nkeepalive 300ms\npeer-timeout 1500ms\n",
-		node, i, filepath.Join(rl.dir, "key"), filepath.Join(rl.dir, node+".sock"))
+	fmt.Fprintf(&b, "node %s\nlisten 10.0.%d.10:7474\ninterface eth0\nkey %s\nadmin %s\nkeepalive %s\npeer-timeout %s\n",
+		node, i, filepath.Join(rl.dir, "key"), filepath.Join(rl.dir, node+".sock"), keepalive, timeout)
 	for _, e := range extra {
 		b.WriteString(e + "\n")
 	}
@@ -145,7 +153,7 @@ func (rl *relayLab) startSecure(node string, extra ...string) {
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		rl.t.Fatal(err)
 	}
-	rl.procs[node] = rl.StartMcast(node, "relay", "--config", path, "--log-level", "debug")
+	return path
 }
 
 // TestRelayInsider: vm3's relay is an insider with a valid identity of

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -135,6 +136,10 @@ type PeerStatus struct {
 	ReceivedBytes   uint64            `json:"received_bytes"`
 	SentDatagrams   map[string]uint64 `json:"sent_datagrams"`     // by group
 	RecvDatagrams   map[string]uint64 `json:"received_datagrams"` // by group
+	// PublicKey is the peer's public key (base64); SessionAgeSeconds the
+	// age of the session this relay sends it with (-1: none yet).
+	PublicKey         string  `json:"public_key"`
+	SessionAgeSeconds float64 `json:"session_age_seconds"`
 }
 
 // Status reports the relay's state and counters.
@@ -191,6 +196,10 @@ func (r *Relay) Status() Status {
 		}
 		if ls := p.lastSeen.Load(); ls != 0 {
 			ps.LastSeenSeconds = now.Sub(time.Unix(0, ls)).Seconds()
+		}
+		ps.PublicKey, ps.SessionAgeSeconds = crypto.PublicKey(pc.Key).String(), -1
+		if s := p.cur.Load(); s != nil {
+			ps.SessionAgeSeconds = r.clock().Sub(s.Created).Seconds()
 		}
 		for in := range p.wants {
 			ps.Wants = append(ps.Wants, formatInterests([]relayframe.Interest{in})...)

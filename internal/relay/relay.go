@@ -179,17 +179,23 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	}
 	r.dgramID.Store(binary.BigEndian.Uint64(id[:]) >> 1)
 	r.stats.init()
-	for _, p := range cfg.Peers {
-		if p.Allow == nil {
-			log.Warn("peer has no allow prefixes: the datagrams it carries may have any source address", "peer", p.Name)
-		}
-	}
-	if st.PSK == nil {
-		log.Info("no mesh key: sessions rest on the relays' identities alone")
-	}
 	r.setPeers(cfg)
 	r.rebuild()
 	return r, nil
+}
+
+// warnOpen logs, once the relay runs, what its configuration leaves open:
+// peers that may carry any source address, no mesh key.
+func (r *Relay) warnOpen() {
+	cfg := r.config()
+	for _, p := range cfg.Peers {
+		if p.Allow == nil {
+			r.log.Warn("peer has no allow prefixes: the datagrams it carries may have any source address", "peer", p.Name)
+		}
+	}
+	if r.static.PSK == nil {
+		r.log.Info("no mesh key: sessions rest on the relays' identities alone")
+	}
 }
 
 func (r *Relay) kickTick() {

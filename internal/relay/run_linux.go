@@ -34,6 +34,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer srv.close()
 	r.log.Info("relay started", "node", cfg.Node, "listen", cfg.Listen.String(), "interface", cfg.Interface,
 		"peers", len(cfg.Peers), "source", string(cfg.Source), "admin", cfg.Admin, "metrics", cfg.Metrics)
+	r.warnOpen()
 	for o != nil {
 		r.setIO(o)
 		lost := r.carry(ctx, o)

@@ -26,9 +26,11 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 			return runRelayGenkey(ctx, env, args[1:])
 		case "pubkey":
 			return runRelayPubkey(ctx, env, args[1:])
+		case "ca":
+			return runRelayCA(ctx, env, args[1:])
 		}
 	}
-	fs := newFlags("relay", "mcast relay --config FILE [--check]   |   mcast relay status [--config FILE | --admin PATH] [--json]   |   mcast relay genkey   |   mcast relay pubkey")
+	fs := newFlags("relay", "mcast relay --config FILE [--check]   |   mcast relay status [--config FILE | --admin PATH] [--json]   |   mcast relay genkey   |   mcast relay pubkey   |   mcast relay ca genkey|pubkey|sign|fingerprint")
 	cfgPath := fs.String("config", "", "relay configuration file (see docs/relay.md)")
 	check := fs.Bool("check", false, "check the configuration and key file, then exit")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -119,6 +121,9 @@ func loadRelayConfig(path string, log *slog.Logger) (*config.Config, []byte, err
 	defer f.Close()
 	cfg, err := config.Parse(f, path)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := loadCerts(cfg); err != nil {
 		return nil, nil, err
 	}
 	if cfg.KeyFile == "" {

@@ -86,7 +86,9 @@ type Relay struct {
 
 	mu        sync.Mutex // guards cfg, peers, local, joined, members, lan, nextQuery
 	cfg       *config.Config
-	lan       *LANMembers // other hosts' memberships, from their reports
+	srcCfg    *config.Config    // cfg as given, before the certified peers were checked
+	refused   map[string]string // certified peers refused, and why
+	lan       *LANMembers       // other hosts' memberships, from their reports
 	lanCount  map[netip.Addr]int
 	nextQuery time.Time
 	peers     map[uint32]*peer
@@ -142,6 +144,15 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	if cfg.PrivateKey == "" {
 		return nil, fmt.Errorf("%w", ErrSharedKeyOnly)
 	}
+	clock := o.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	src := cfg
+	cfg, refused, err := withCerts(cfg, clock())
+	if err != nil {
+		return nil, err
+	}
 	if o.PrivateKey == (crypto.PrivateKey{}) {
 		return nil, fmt.Errorf("private key file %s: no key given", cfg.PrivateKey)
 	}
@@ -157,13 +168,9 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	clock := o.Clock
-	if clock == nil {
-		clock = time.Now
-	}
 	now := clock()
 	r := &Relay{
-		log: log, static: st, clock: clock, seed: maphash.MakeSeed(), cfg: cfg,
+		log: log, static: st, clock: clock, seed: maphash.MakeSeed(), cfg: cfg, srcCfg: src, refused: refused,
 		sessions: map[uint32]*sessionRef{}, pending: map[uint32]*pendingRef{}, initsSeen: map[[32]byte]bool{},
 		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
 		kick: make(chan struct{}, 1), ifaceCheck: make(chan struct{}, 1), started: now, lan: NewLANMembers(), lanCount: map[netip.Addr]int{},
@@ -179,6 +186,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	}
 	r.dgramID.Store(binary.BigEndian.Uint64(id[:]) >> 1)
 	r.stats.init()
+	r.logRefused(refused)
 	r.setPeers(cfg)
 	r.rebuild()
 	return r, nil

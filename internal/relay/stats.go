@@ -72,7 +72,8 @@ type stats struct {
 	underlayReads                    atomic.Uint64
 	segmentedSends                   atomic.Uint64
 	interfaceLost                    atomic.Uint64
-	interfaceDown                    atomic.Bool // the LAN interface is gone, nothing is carried
+	refusedPeers                     atomic.Uint64 // certified peers refused, counted at each (re)load
+	interfaceDown                    atomic.Bool   // the LAN interface is gone, nothing is carried
 }
 
 func (s *stats) init() {
@@ -120,6 +121,10 @@ type Status struct {
 	// and waits for it. InterfaceLost counts the times it went.
 	InterfaceUp   bool   `json:"interface_up"`
 	InterfaceLost uint64 `json:"interface_lost"`
+	// RefusedPeers are the certified peers refused (name: reason), and
+	// PeersRefused how many refusals the loads of the config counted.
+	RefusedPeers map[string]string `json:"refused_peers"`
+	PeersRefused uint64            `json:"peers_refused"`
 }
 
 // PeerStatus is one peer in Status.
@@ -156,6 +161,7 @@ func (r *Relay) Status() Status {
 		SegmentedSends: r.stats.segmentedSends.Load(),
 		UnderlayReads:  r.stats.underlayReads.Load(),
 		InterfaceUp:    !r.stats.interfaceDown.Load(), InterfaceLost: r.stats.interfaceLost.Load(),
+		RefusedPeers: map[string]string{}, PeersRefused: r.stats.refusedPeers.Load(),
 	}
 	r.cmu.Lock()
 	st.SeenEvicted = r.seen.evicted
@@ -180,6 +186,9 @@ func (r *Relay) Status() Status {
 		if n > 0 && r.cfg.Carries(g) {
 			st.LANMembers[g.String()] = n
 		}
+	}
+	for name, why := range r.refused {
+		st.RefusedPeers[name] = why
 	}
 	for reason, v := range r.stats.drops {
 		st.Drops[reason] = v.Load()

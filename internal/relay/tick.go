@@ -97,6 +97,7 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 		r.flush(w)
 	}
 	r.renewSessions(all, r.clock())
+	r.expireCerts(r.clock())
 	if q4 || q6 {
 		r.io.query(q4, q6, r.log)
 	}

@@ -77,6 +77,9 @@ type Config struct {
 	Interface      string
 	KeyFile        string // the mesh pre-shared key (optional once PrivateKey is set)
 	PrivateKey     string // this relay's private key file
+	CA             string // the mesh CA's public key (base64 Ed25519), for peers with a cert
+	RevokedFile    string // fingerprints of revoked certificates, one a line
+	Revoked        string // RevokedFile's content, read by the caller
 	Cipher         string // one of Ciphers
 	Peers          []Peer
 	Groups         []netip.Prefix // single groups are /32 or /128
@@ -188,7 +191,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			continue
 		}
 		key, args := f[0], f[1:]
-		once := map[string]bool{"node": true, "listen": true, "interface": true, "key": true, "private-key": true, "cipher": true, "source": true, "interest": true, "querier": true,
+		once := map[string]bool{"node": true, "listen": true, "interface": true, "key": true, "private-key": true, "ca": true, "revoked": true, "cipher": true, "source": true, "interest": true, "querier": true,
 			"mtu": true, "keepalive": true, "peer-timeout": true, "rate-limit-group": true, "rate-limit-peer": true, "metrics": true, "admin": true}
 		if once[key] {
 			if prev, ok := seen[key]; ok {
@@ -238,6 +241,15 @@ func Parse(r io.Reader, name string) (*Config, error) {
 				return nil, err
 			}
 			c.PrivateKey = args[0]
+		case "ca", "revoked":
+			if err := want(1, map[string]string{"ca": "the CA's public key", "revoked": "a file path"}[key]); err != nil {
+				return nil, err
+			}
+			if key == "ca" {
+				c.CA = args[0]
+			} else {
+				c.RevokedFile = args[0]
+			}
 		case "cipher":
 			if err := want(1, strings.Join(Ciphers, " or ")); err != nil {
 				return nil, err
@@ -429,42 +441,6 @@ func (c *Config) validate(name string, seen map[string]int) error {
 		return &Error{File: name, Line: seen["peer-timeout"], Msg: fmt.Sprintf("peer-timeout %s must be longer than keepalive %s", c.PeerTimeout, c.Keepalive)}
 	}
 	return nil
-}
-
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func parseAddrPort(s string) (netip.AddrPort, error) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		if ap.Port() == 0 {
-			return netip.AddrPort{}, errors.New("port 0")
-		}
-		if !ap.Addr().Unmap().IsGlobalUnicast() && !ap.Addr().IsLoopback() && !ap.Addr().IsPrivate() {
-			return netip.AddrPort{}, errors.New("not a unicast address")
-		}
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
-	}
-	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
-	if err != nil {
-		return netip.AddrPort{}, errors.New("not ADDR[:PORT]")
-	}
-	a = a.Unmap()
-	if !a.IsGlobalUnicast() && !a.IsLoopback() {
-		return netip.AddrPort{}, errors.New("not a unicast address")
-	}
-	if a.Zone() != "" {
-		return netip.AddrPort{}, errors.New("zones are not supported")
-	}
-	return netip.AddrPortFrom(a, DefaultPort), nil
 }
 
 func parseGroup(s string) (netip.Prefix, error) {

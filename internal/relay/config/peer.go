@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Peer is another relay.
@@ -21,10 +22,17 @@ type Peer struct {
 	// Allow are the source prefixes of the datagrams it may carry from its
 	// LAN (`allow`); nil: any source.
 	Allow []netip.Prefix
+	// CertFile is its certificate (`cert FILE`), which gives Key and Allow
+	// once the relay has checked it against the mesh CA; Cert is the
+	// file's content, which the caller reads (Parse reads no files).
+	CertFile string
+	Cert     string
+	// NotAfter is when its certificate expires (zero: no certificate).
+	NotAfter time.Time
 }
 
 // peerForm is the peer line's syntax, for error messages.
-const peerForm = "peer takes NAME ADDR[:PORT] [lan] PUBKEY [allow PREFIX[,PREFIX...]] (in any order after the address)"
+const peerForm = "peer takes NAME ADDR[:PORT] [lan] PUBKEY [allow PREFIX[,PREFIX...]] or NAME ADDR[:PORT] [lan] cert FILE (in any order after the address)"
 
 // parsePeer reads the arguments of a peer line: a name, an address, then
 // in any order the public key, `lan`, and `allow PREFIX[,PREFIX...]`.
@@ -46,6 +54,12 @@ func parsePeer(args []string) (Peer, error) {
 		switch a := rest[0]; {
 		case a == "lan" && !p.LAN:
 			p.LAN = true
+		case a == "cert" && p.CertFile == "":
+			if len(rest) < 2 {
+				return p, fmt.Errorf("peer %s: cert takes a file path", p.Name)
+			}
+			rest = rest[1:]
+			p.CertFile = rest[0]
 		case a == "allow" && p.Allow == nil:
 			if len(rest) < 2 {
 				return p, fmt.Errorf("peer %s: allow takes PREFIX[,PREFIX...]", p.Name)
@@ -120,6 +134,15 @@ func (c *Config) validateKeys(name string) error {
 	}
 	keys := map[[32]byte]string{}
 	for _, p := range c.Peers {
+		if p.CertFile != "" {
+			if p.Key != ([32]byte{}) || p.Allow != nil {
+				return &Error{File: name, Line: p.Line, Msg: fmt.Sprintf("peer %s: give its cert or its PUBKEY and allow, not both", p.Name)}
+			}
+			if c.CA == "" {
+				return &Error{File: name, Line: p.Line, Msg: fmt.Sprintf("peer %s has a cert but the config names no ca", p.Name)}
+			}
+			continue
+		}
 		if p.Key == ([32]byte{}) {
 			return &Error{File: name, Line: p.Line, Msg: fmt.Sprintf("peer %s has no public key: %s", p.Name, peerForm)}
 		}
@@ -129,4 +152,40 @@ func (c *Config) validateKeys(name string) error {
 		keys[p.Key] = p.Name
 	}
 	return nil
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseAddrPort(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if ap.Port() == 0 {
+			return netip.AddrPort{}, errors.New("port 0")
+		}
+		if !ap.Addr().Unmap().IsGlobalUnicast() && !ap.Addr().IsLoopback() && !ap.Addr().IsPrivate() {
+			return netip.AddrPort{}, errors.New("not a unicast address")
+		}
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return netip.AddrPort{}, errors.New("not ADDR[:PORT]")
+	}
+	a = a.Unmap()
+	if !a.IsGlobalUnicast() && !a.IsLoopback() {
+		return netip.AddrPort{}, errors.New("not a unicast address")
+	}
+	if a.Zone() != "" {
+		return netip.AddrPort{}, errors.New("zones are not supported")
+	}
+	return netip.AddrPortFrom(a, DefaultPort), nil
 }

@@ -8,7 +8,7 @@
 //
 //	"MCRT" | version 1 (1) | name length (1) | name | public key (32)
 //	| underlay count (1) | count × { family 4|6 (1) | address (4|16) | port (2) }
-//	| prefix count (1) | count × { family 4|6 (1) | bits (1) | address (4|16) }
+//	| prefix count (1) | count × { family 4|6 (1) | address (4|16) | bits (1) }
 //	| not before (8, unix seconds) | not after (8) | Ed25519 signature (64) of all before it
 package cert
 

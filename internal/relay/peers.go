@@ -28,9 +28,9 @@ type peer struct {
 	allow atomic.Pointer[[]netip.Prefix]
 
 	// Sessions: cur sends (and receives), prev still receives the frames
-	// in flight when cur replaced it, next is one this relay answered and
-	// its initiator has not used yet (nexts). cur is read by the forward path;
-	// the rest is guarded by Relay.smu.
+	// in flight when cur replaced it, nexts are those this relay answered
+	// and their initiator has not used yet. cur is read by the forward
+	// path; the rest is guarded by Relay.smu.
 	cur    atomic.Pointer[crypto.Session]
 	prev   *crypto.Session
 	nexts  []*crypto.Session            // answered, not yet used by the initiator (at most maxUnconfirmed)

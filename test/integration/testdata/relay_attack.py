@@ -3,7 +3,7 @@
 # It records the relay frames it forwards for a while, then:
 #   - replays every recorded frame, spoofing the original source;
 #   - sends frames with a valid header naming a real session (the index
-#     of a recorded frame) but forged ciphertext, and a counter far ahead
+#     of a recorded frame from SPOOF_IP) but forged ciphertext, and a counter far ahead
 #     (which, were it recorded, would lock the real sender out), spoofing
 #     the peer's address;
 #   - sends garbage from its own address.
@@ -52,7 +52,7 @@ def udp_packet(src, dst, sport, dport, payload):
 index = sender
 for f in frames:
     hl = (f[0] & 15) * 4
-    if f[hl+8:hl+10] == b'MR' and f[hl+11] in (1, 2):
+    if socket.inet_ntoa(f[12:16]) == spoof and f[hl+8:hl+10] == b'MR' and f[hl+11] in (1, 2):
         index = struct.unpack('!I', f[hl+12:hl+16])[0]
 forged = 0
 for i in range(50):

@@ -148,3 +148,35 @@ func peerWants(r *Relay, peer string) bool {
 	defer r.mu.Unlock()
 	return p.up.Load() && p.wants[relayframe.Interest{Group: netip.MustParseAddr("239.1.1.1")}]
 }
+
+// TestSimultaneousHandshakes: two relays that start at once both initiate;
+// whichever sessions each ends up sending with, the other receives it,
+// and data flows both ways.
+func TestSimultaneousHandshakes(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	a, fa := clockRelay(t, "a", "b", &now)
+	b, fb := clockRelay(t, "b", "a", &now)
+	a.tick(context.Background(), now, true)
+	b.tick(context.Background(), now, true)
+	settle(t, a, b, fa, fb, now)
+	for _, c := range []struct {
+		from, to *Relay
+		peer     string
+	}{{a, b, "b"}, {b, a, "a"}} {
+		s := cur(c.from, c.peer)
+		if s == nil || c.to.sessions[s.Remote] == nil {
+			t.Fatalf("%s sends with a session %s does not have", c.from.cfg.Node, c.peer)
+		}
+	}
+	if !peerWants(a, "b") || !peerWants(b, "a") {
+		t.Fatal("the relays did not learn each other's interests")
+	}
+	// Later hellos still open at the other end.
+	before := b.stats.drops[DropUnknownSession].Load() + b.stats.drops[DropAuth].Load()
+	now = now.Add(time.Second)
+	a.tick(context.Background(), now, true)
+	deliver(fa, b, "10.0.1.10:7474", now)
+	if after := b.stats.drops[DropUnknownSession].Load() + b.stats.drops[DropAuth].Load(); after != before {
+		t.Errorf("b dropped %d of a's frames", after-before)
+	}
+}

@@ -37,6 +37,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	if r.ready != nil {
 		r.ready()
 	}
+	r.warnOpen()
 	for o != nil {
 		r.setIO(o)
 		lost := r.carry(ctx, o)

@@ -77,8 +77,10 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 	case *metricsAddr != "" && *proto == "ssmping":
 		return usagef("--metrics works with --proto omping only")
 	}
-	if err := ping.CheckMetricsAddr(*metricsAddr); *metricsAddr != "" && err != nil {
-		return usagef("%v", err)
+	if *metricsAddr != "" {
+		if err := ping.CheckMetricsAddr(*metricsAddr); err != nil {
+			return usagef("%v", err)
+		}
 	}
 	port, err := endpoint.ParsePort(*portText)
 	if err != nil {

@@ -36,7 +36,7 @@ func parseScrape(t *testing.T, text string) pingSeries {
 	return s
 }
 
-// answers is the count of answers by cast from peer, and the queries.
+// counts is the queries settled toward peer and the answers by cast.
 func (s pingSeries) counts(t *testing.T, peer string) (queries, unicast, multicast float64) {
 	t.Helper()
 	get := func(k string) float64 {

@@ -1,7 +1,6 @@
 package integration_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -55,5 +54,5 @@ func TestWatchReportsCaptureDrops(t *testing.T) {
 	if dropped == 0 || seen+dropped > delivered+5 || seen+dropped < delivered-50 {
 		t.Errorf("watch saw %d datagrams and its capture dropped %d, eth0 received %d:\n%s", seen, dropped, delivered, res.Stdout)
 	}
-	t.Log(fmt.Sprintf("seen %d, dropped %d, delivered %d", seen, dropped, delivered))
+	t.Logf("seen %d, dropped %d, delivered %d", seen, dropped, delivered)
 }

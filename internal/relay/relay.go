@@ -56,11 +56,23 @@ const (
 	DropReassembly    = "reassembly"    // fragments that never completed, or too many in progress
 	DropEmitError     = "emit-error"    // the kernel refused a re-emission
 	DropSendError     = "send-error"    // the kernel refused a frame to a peer
+
+	// IGMP and MLD messages heard on the LAN and refused, as the kernel
+	// refuses them: a bad IPv4 header or message checksum, a fragment, a
+	// group that is not multicast, a report without records, a message
+	// cut short or of an unknown type.
+	DropMembershipChecksum  = "membership-checksum"
+	DropMembershipFragment  = "membership-fragment"
+	DropMembershipGroup     = "membership-group"
+	DropMembershipNoRecords = "membership-no-records"
+	DropMembershipTruncated = "membership-truncated"
+	DropMembershipType      = "membership-type"
 )
 
 var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, DropReplay, DropAuth, DropDuplicate,
 	DropLoop, DropNotCarried, DropNotForwarder, DropRateGroup, DropRatePeer, DropTooBig, DropReassembly, DropEmitError, DropSendError,
-	DropUnknownSession, DropNoSession, DropSpoofedSource}
+	DropUnknownSession, DropNoSession, DropSpoofedSource,
+	DropMembershipChecksum, DropMembershipFragment, DropMembershipGroup, DropMembershipNoRecords, DropMembershipTruncated, DropMembershipType}
 
 // broadcastGroup stands for "broadcast" in interests and counters.
 var broadcastGroup = netip.AddrFrom4([4]byte{255, 255, 255, 255})

@@ -26,7 +26,7 @@ broadcast ports of its config on its LAN and replays what its peers send (see do
 everything start would and exits. A missing or bad config file is a usage error (exit status 2).`,
 		`  mcast relay --config relay.conf --check
   mcast relay --config relay.conf --log-format json --log-level debug`)
-	c.AddCommand(newRelayStatusCmd(env))
+	c.AddCommand(newRelayStatusCmd(env), newRelayGenkeyCmd(env), newRelayPubkeyCmd(env), newRelayCACmd(env))
 	fs := c.Flags()
 	cfgPath := fs.String("config", "", "relay configuration file (see docs/relay.md)")
 	check := fs.Bool("check", false, "check the configuration, key file, capabilities, interface, addresses and ports as start does, then exit")
@@ -63,6 +63,14 @@ everything start would and exits. A missing or bad config file is a usage error 
 		if err != nil {
 			return err
 		}
+		if cfg.PrivateKey == "" {
+			return UsageError{fmt.Errorf("%s: %w", *cfgPath, relay.ErrSharedKeyOnly)}
+		}
+		priv, err := loadPrivateKey(cfg.PrivateKey)
+		if err != nil {
+			return UsageError{err}
+		}
+
 		// Under systemd (Type=notify): READY=1 once the sockets are open,
 		// RELOADING=1 and READY=1 around a SIGHUP, WATCHDOG=1 at half
 		// WatchdogSec. Outside systemd these do nothing.
@@ -72,7 +80,7 @@ everything start would and exits. A missing or bad config file is a usage error 
 				log.Warn("telling systemd", "err", err)
 			}
 		}
-		r, err := relay.New(cfg, relay.Options{Logger: log, Key: key, Ready: func() { notifyLogged(notify.Ready()) }})
+		r, err := relay.New(cfg, relay.Options{Logger: log, Key: key, PrivateKey: priv, Ready: func() { notifyLogged(notify.Ready()) }})
 		if err != nil {
 			return err
 		}
@@ -133,9 +141,9 @@ everything start would and exits. A missing or bad config file is a usage error 
 	return c
 }
 
-// loadRelayConfig reads and checks the config file and its key file. What
-// is wrong with either is a configuration error (exit status 2, which the
-// relay's systemd unit does not restart on).
+// loadRelayConfig reads and checks the config file and the files it names.
+// What is wrong with any of them is a configuration error (exit status 2,
+// which the relay's systemd unit does not restart on).
 func loadRelayConfig(path string, log *slog.Logger) (*config.Config, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -146,11 +154,17 @@ func loadRelayConfig(path string, log *slog.Logger) (*config.Config, []byte, err
 	if err != nil {
 		return nil, nil, UsageError{err}
 	}
+	if err := loadCerts(cfg); err != nil {
+		return nil, nil, UsageError{err}
+	}
+	if cfg.KeyFile == "" {
+		return cfg, nil, nil
+	}
 	key, err := os.ReadFile(cfg.KeyFile)
 	if err != nil {
 		return nil, nil, UsageError{fmt.Errorf("reading key file: %w", err)}
 	}
-	if _, err := crypto.NewKeys(key, cfg.Cipher); err != nil {
+	if _, err := crypto.DerivePSK(key, cfg.Cipher); err != nil {
 		return nil, nil, UsageError{fmt.Errorf("key file %s: %w", cfg.KeyFile, err)}
 	}
 	if st, err := os.Stat(cfg.KeyFile); err == nil && st.Mode().Perm()&0o077 != 0 {

@@ -39,7 +39,7 @@ func helpExamples(t *testing.T, bin string) []string {
 		ex, _, _ = strings.Cut(ex, "\n\n")
 		n := 0
 		for _, l := range strings.Split(ex, "\n") {
-			if l = strings.TrimSpace(l); strings.HasPrefix(l, "mcast ") || strings.HasPrefix(l, "source ") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
 				lines = append(lines, l)
 				n++
 			}
@@ -71,9 +71,29 @@ func TestCLIExamples(t *testing.T) {
 	if err := os.Symlink(l.Bin, filepath.Join(binDir, "mcast")); err != nil {
 		t.Fatal(err)
 	}
+	// Keys and a certificate for the relay examples, made as the examples
+	// of relay genkey and relay ca make them.
+	mcastOut := func(stdin string, args ...string) string {
+		cmd := exec.Command(l.Bin, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("mcast %v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	priv, peer, ca := mcastOut("", "relay", "genkey"), mcastOut("", "relay", "genkey"), mcastOut("", "relay", "ca", "genkey")
+	cert := mcastOut("", "relay", "ca", "sign", "--ca-key", writeFile(t, work, "ca.key", ca), "--name", "n1",
+		"--pubkey", mcastOut(priv, "relay", "pubkey"), "--underlay", "10.0.0.1:7474")
 	files := map[string]string{
-		"key":         strings.Repeat("k", 32),
-		"relay.conf":  "node n1\nlisten 10.0.0.1:7474\ninterface eth0\nkey " + filepath.Join(work, "key") + "\nadmin " + filepath.Join(work, "relay.sock") + "\ngroup 239.2.2.2\npeer n2 10.0.0.2\n",
+		"relay.priv": priv + "\n",
+		// A mesh key too: relay --check still looks for one (it stats the
+		// key file even when the config has only a private key).
+		"mesh.key": strings.Repeat("k", 32),
+		"n1.cert":  cert + "\n",
+		"relay.conf": "node n1\nlisten 10.0.0.1:7474\ninterface eth0\nprivate-key " + filepath.Join(work, "relay.priv") +
+			"\nkey " + filepath.Join(work, "mesh.key") +
+			"\nadmin " + filepath.Join(work, "relay.sock") + "\ngroup 239.2.2.2\npeer n2 10.0.0.2:7474 " + mcastOut(peer, "relay", "pubkey") + "\n",
 		"tunnel.yaml": "mode: vxlan-mesh\nsubnet: 172.16.254.0/24\nmulticast_route: 239.255.0.0/16\nnodes:\n  - name: n1\n    underlay: 10.0.0.1\n    overlay: 172.16.254.1\n  - name: n2\n    underlay: 10.0.0.2\n    overlay: 172.16.254.2\n",
 	}
 	for name, text := range files {
@@ -185,4 +205,14 @@ func TestWatchWriteStdout(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(work, "-")); err == nil {
 		t.Errorf("watch -w - made a file named -")
 	}
+}
+
+// writeFile writes text into dir/name, mode 0600, and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -168,10 +168,21 @@ func writeHelp(w io.Writer, c *cobra.Command) {
 	}
 	fmt.Fprintf(w, "\nflags:\n%s", c.Flags().FlagUsages())
 	for _, s := range subs {
-		if s.Flags().HasAvailableFlags() {
+		if hasFlagsBesidesHelp(s) {
 			fmt.Fprintf(w, "\nflags of %s:\n%s", s.CommandPath(), s.Flags().FlagUsages())
 		}
 	}
+}
+
+// hasFlagsBesidesHelp says whether c has a flag other than --help.
+func hasFlagsBesidesHelp(c *cobra.Command) bool {
+	n := 0
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Name != "help" {
+			n++
+		}
+	})
+	return n > 0
 }
 
 // available lists c's subcommands a user may call.

@@ -116,18 +116,18 @@ then trusts it through the CA.`,
 		}
 		st, err := os.Stat(*caKey)
 		if err != nil {
-			return fmt.Errorf("reading the CA key: %w", err)
+			return UsageError{fmt.Errorf("reading the CA key: %w", err)}
 		}
 		if st.Mode().Perm()&0o077 != 0 {
 			return ExitError{Code: 2, Err: fmt.Errorf("CA key file %s has mode %04o: others may read it; chmod 600 %s", *caKey, st.Mode().Perm(), *caKey)}
 		}
 		b, err := os.ReadFile(*caKey)
 		if err != nil {
-			return fmt.Errorf("reading the CA key: %w", err)
+			return UsageError{fmt.Errorf("reading the CA key: %w", err)}
 		}
 		ca, err := parseCAKey(string(b))
 		if err != nil {
-			return fmt.Errorf("CA key file %s: %w", *caKey, err)
+			return UsageError{fmt.Errorf("CA key file %s: %w", *caKey, err)}
 		}
 		k, err := crypto.ParsePublicKey(*pub)
 		if err != nil {

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Root returns the whole command tree with the process's standard streams:
-// the man page generator reads it.
+// Root returns the whole command tree, its output discarded: the man page
+// generator and the tests read its definitions.
 func Root() *cobra.Command {
 	return newRoot(&Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
 }

@@ -36,7 +36,8 @@ build: ## static binary at bin/mcast, with sender and receiver beside it
 
 man: ## a man page per command in build/man (generated from the command definitions, not committed)
 	rm -rf build/man
-	$(GO) run ./internal/cli/gendoc build/man
+	# Dated by the last commit (SOURCE_DATE_EPOCH), so that the pages are reproducible.
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null) $(GO) run ./internal/cli/gendoc build/man
 
 completions: build ## bash, zsh and fish completion scripts in build/completions
 	mkdir -p build/completions

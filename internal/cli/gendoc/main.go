@@ -22,7 +22,7 @@ func main() {
 	}
 	root := cli.Root()
 	root.DisableAutoGenTag = true
-	header := &doc.GenManHeader{Title: "MCAST", Section: "1", Source: "mcast", Manual: "mcast manual"}
+	header := &doc.GenManHeader{Section: "1", Source: "mcast", Manual: "mcast manual"}
 	if err := doc.GenManTree(root, header, dir); err != nil {
 		fmt.Fprintf(os.Stderr, "gendoc: writing man pages to %s: %v\n", dir, err)
 		os.Exit(1)

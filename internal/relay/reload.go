@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 )
@@ -44,6 +45,7 @@ func restartOnly(old, cfg *config.Config) error {
 		{"node", old.Node, cfg.Node},
 		{"listen", old.Listen, cfg.Listen},
 		{"interface", old.Interface, cfg.Interface},
+		{"interface", strings.Join(old.Interfaces, " "), strings.Join(cfg.Interfaces, " ")},
 		{"key", old.KeyFile, cfg.KeyFile},
 		{"private-key", old.PrivateKey, cfg.PrivateKey},
 		{"cipher", old.Cipher, cfg.Cipher},

@@ -34,6 +34,11 @@ type sendWork struct {
 	gmsgs []ipv4.Message
 	iov   [][]byte
 	done  []bool
+
+	// With several interfaces: the one this loop captures on (its index
+	// in Relay.ifs) and the re-emissions on the others.
+	from int
+	refl *recvWork
 }
 
 type pending struct {
@@ -64,7 +69,7 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 		}
 		g = broadcastGroup
 		key = relayframe.Interest{Group: broadcastGroup, Port: dst.Port()}
-	} else if !t.cfg.Carries(g) {
+	} else if !t.cfg.Carries(g) || !t.cfg.PortCarried(dst) {
 		return
 	}
 	if t.copies != nil && t.copies[src] {
@@ -102,14 +107,18 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 			return
 		}
 	}
+	rec := relayframe.Record{Kind: relayframe.KindDatagram, Broadcast: bcast, TTL: ttl, IPID: ipid, Src: src, Dst: dst, Payload: payload}
+	if bcast {
+		rec.Dst = netip.AddrPortFrom(broadcastGroup, dst.Port())
+	}
+	if len(r.ifs) > 1 {
+		r.reflect(w, t, &rec, ck, now)
+	}
 	set := t.want[key]
 	if set == nil {
 		return
 	}
-	rec := relayframe.Record{Kind: relayframe.KindDatagram, Broadcast: bcast, TTL: ttl, IPID: ipid, ID: r.dgramID.Add(1), Src: src, Dst: dst, Payload: payload}
-	if bcast {
-		rec.Dst = netip.AddrPortFrom(broadcastGroup, dst.Port())
-	}
+	rec.ID = r.dgramID.Add(1)
 	mb := maxBody(t.cfg)
 	recs := append(w.frags[:0], rec)
 	if rec.Len() > mb {
@@ -223,6 +232,9 @@ func (r *Relay) sealPending(w *sendWork) {
 // flush seals what is pending and sends every queued frame.
 func (r *Relay) flush(w *sendWork) {
 	r.sealPending(w)
+	if w.refl != nil {
+		r.flushEmit(w.refl)
+	}
 	defer func() { w.nframe, w.nmsg = 0, 0 }()
 	if w.nmsg == 0 {
 		return
@@ -345,7 +357,8 @@ func (r *Relay) captured4(w *sendWork, seg int, pkt []byte, now time.Time) {
 		return
 	}
 	d := dst.Addr()
-	bcast := d == broadcastGroup || (d == r.link.bcast4 && r.link.bcast4.IsValid())
+	b4 := r.ifs[w.from].link.bcast4
+	bcast := d == broadcastGroup || (d == b4 && b4.IsValid())
 	if !bcast && !d.IsMulticast() {
 		return
 	}

@@ -15,15 +15,16 @@ import (
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 )
 
-// onMembership applies an IGMP or MLD message heard on the LAN from another
-// host.
-func (r *Relay) onMembership(now time.Time, src netip.Addr, m *igmp.Message) {
-	self := r.link.addr4
+// onMembership applies an IGMP or MLD message heard from another host on
+// the relay's interface i.
+func (r *Relay) onMembership(i int, now time.Time, src netip.Addr, m *igmp.Message) {
+	l := r.ifs[i]
+	self := l.link.addr4
 	if src.Is6() {
-		self = r.link.ll6
+		self = l.link.ll6
 	}
 	r.mu.Lock()
-	changed := r.lan.Observe(now, src, self, m)
+	changed := l.lan.Observe(now, src, self, m)
 	r.mu.Unlock()
 	if changed {
 		r.kickTick()

@@ -95,6 +95,7 @@ type Relay struct {
 	seed   maphash.Seed
 	io     linkIO     // the sockets (nil until Run opens them)
 	link   *linkFacts // io.facts(), read by the hot paths
+	ifs    []*lanIf   // every interface served, the first with io (reach.go)
 
 	mu        sync.Mutex // guards cfg, peers, local, joined, members, lan, nextQuery
 	cfg       *config.Config
@@ -238,11 +239,28 @@ func (r *Relay) config() *config.Config {
 	return r.cfg
 }
 
-// setIO makes l the sockets the relay uses; no loop may be running.
-func (r *Relay) setIO(l linkIO) {
+// setIO makes l the sockets the relay uses, on its first interface and,
+// with several, more on the others (in the config's order); no loop may be
+// running.
+func (r *Relay) setIO(l linkIO, more ...linkIO) {
 	r.mu.Lock()
 	r.io = l
 	r.link = l.facts()
+	names := ifaceNames(r.cfg)
+	old := r.ifs
+	r.ifs = []*lanIf{newLANIf(r.cfg.Interface, l, r.lan)}
+	r.ifs[0].joined = r.joined
+	for i, m := range more {
+		name := ""
+		if i+1 < len(names) {
+			name = names[i+1]
+		}
+		lan := NewLANMembers()
+		if i+1 < len(old) {
+			lan = old[i+1].lan
+		}
+		r.ifs = append(r.ifs, newLANIf(name, m, lan))
+	}
 	r.mu.Unlock()
 }
 
@@ -252,6 +270,9 @@ func (r *Relay) setIO(l linkIO) {
 func (r *Relay) offline() {
 	r.mu.Lock()
 	clear(r.joined)
+	for _, l := range r.ifs {
+		clear(l.joined)
+	}
 	r.members = map[netip.Addr]int{}
 	for _, p := range r.peers {
 		p.up.Store(false)

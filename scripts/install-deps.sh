@@ -10,6 +10,9 @@ missing=()
 # filter), util-linux (setpriv: the relay as an unprivileged uid), lintian
 # (the .deb's check), prometheus (promtool: the alert rules' checks and tests).
 pkgs+=(systemd util-linux lintian prometheus)
+# python3-zeroconf: a real mDNS client (registers and browses services) for the
+# relay's reflector tests, run with Debian's /usr/bin/python3.
+pkgs+=(python3-zeroconf)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -1,0 +1,227 @@
+package integration_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/labtest"
+	"github.com/mcasttools/mcast/internal/relay"
+	"github.com/mcasttools/mcast/internal/relay/config"
+)
+
+// vlanLab is two VLANs, A (10.0.10.0/24) and B (10.0.20.0/24), each a
+// bridge in a switch namespace, with host a (10.0.10.100) on A, host b
+// (10.0.20.100) on B, and routers r1, r2... on both (10.0.10.N on ethA,
+// 10.0.20.N on ethB), which do not route between them: only a relay joins
+// the two.
+type vlanLab struct {
+	t   *testing.T
+	pre string // namespace prefix
+	bin string
+	dir string
+}
+
+func upVLANs(t *testing.T, routers int) *vlanLab {
+	t.Helper()
+	labtest.RequireRoot(t)
+	v := &vlanLab{t: t, pre: fmt.Sprintf("rfl%d", os.Getpid()%100000), bin: labtest.Binary(t), dir: t.TempDir()}
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	sw := v.ns("sw")
+	addNS := func(ns string) {
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		ip("netns", "add", ns)
+		ip("-n", ns, "link", "set", "lo", "up")
+	}
+	addNS(sw)
+	for _, br := range []string{"brA", "brB"} {
+		ip("-n", sw, "link", "add", br, "type", "bridge", "mcast_snooping", "0")
+		ip("-n", sw, "link", "set", br, "up")
+	}
+	// plug links ns's dev to bridge br through sw's port.
+	plug := func(port, br, ns, dev, addr string) {
+		ip("-n", sw, "link", "add", port, "type", "veth", "peer", "name", dev, "netns", ns)
+		ip("-n", sw, "link", "set", port, "master", br, "up")
+		ip("-n", ns, "addr", "add", addr, "dev", dev)
+		ip("-n", ns, "link", "set", dev, "up")
+	}
+	for _, h := range []struct{ name, br, net string }{{"a", "brA", "10"}, {"b", "brB", "20"}} {
+		ns := v.ns(h.name)
+		addNS(ns)
+		plug("h"+h.name, h.br, ns, "eth0", "10.0."+h.net+".100/24")
+		ip("-n", ns, "route", "add", "default", "via", "10.0."+h.net+".1")
+	}
+	for i := 1; i <= routers; i++ {
+		ns := v.ns(fmt.Sprintf("r%d", i))
+		addNS(ns)
+		plug(fmt.Sprintf("r%da", i), "brA", ns, "ethA", fmt.Sprintf("10.0.10.%d/24", i))
+		plug(fmt.Sprintf("r%db", i), "brB", ns, "ethB", fmt.Sprintf("10.0.20.%d/24", i))
+	}
+	return v
+}
+
+func (v *vlanLab) ns(name string) string { return v.pre + "-" + name }
+
+// relay starts a relay on router i (ethA and ethB) with the config lines
+// extra, the other routers' relays as its LAN peers.
+func (v *vlanLab) relay(i, routers int, extra ...string) *labtest.Proc {
+	v.t.Helper()
+	node := fmt.Sprintf("r%d", i)
+	var b strings.Builder
+	fmt.Fprintf(&b, "node %s\nlisten 10.0.10.%d:7474\ninterface ethA\ninterface ethB\nadmin %s\nkeepalive 300ms\npeer-timeout 1500ms\n",
+		node, i, v.sock(i))
+	for j := 1; j <= routers; j++ {
+		if j != i {
+			fmt.Fprintf(&b, "peer r%d 10.0.10.%d:7474 lan\n", j, j)
+		}
+	}
+	for _, l := range extra {
+		b.WriteString(l + "\n")
+	}
+	path := filepath.Join(v.dir, node+".conf")
+	if err := os.WriteFile(path, []byte(withKeys(v.t, v.dir, b.String())), 0o600); err != nil {
+		v.t.Fatal(err)
+	}
+	p := labtest.StartNS(v.t, v.ns(node), v.bin, "relay", "--config", path)
+	v.waitStatus(i, "started", func(relay.Status) bool { return true })
+	return p
+}
+
+func (v *vlanLab) sock(i int) string { return filepath.Join(v.dir, fmt.Sprintf("r%d.sock", i)) }
+
+func (v *vlanLab) waitStatus(i int, what string, ok func(relay.Status) bool) relay.Status {
+	v.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := exec.Command(v.bin, "relay", "status", "--admin", v.sock(i), "--json").Output()
+		var st relay.Status
+		if err == nil && jsonUnmarshal(string(out), &st) == nil && ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			v.t.Fatalf("relay r%d: never %s (%v): %s", i, what, err, out)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+// mdns runs the zeroconf client (testdata/mdns_peer.py) with args on host.
+func (v *vlanLab) mdns(host string, args ...string) *labtest.Proc {
+	v.t.Helper()
+	py, err := filepath.Abs(filepath.Join("testdata", "mdns_peer.py"))
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return labtest.StartNS(v.t, v.ns(host), append([]string{"/usr/bin/python3", py}, args...)...)
+}
+
+func requireZeroconf(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import zeroconf").Run(); err != nil {
+		t.Skip("python3-zeroconf is not installed (scripts/install-deps.sh)")
+	}
+}
+
+// tcpdumpTTL matches tcpdump -v's header line and the UDP line after it.
+var tcpdumpTTL = regexp.MustCompile(`ttl (\d+),[^\n]*\n\s+(\S+) > (\S+):`)
+
+// TestRelayReflectorMDNS: one relay, two interfaces, no peers: a service
+// python3-zeroconf registers on VLAN A is found by a browser on VLAN B and
+// the reverse, and the reflected mDNS datagrams reach B with TTL 255 and
+// source port 5353, from their sender's address.
+func TestRelayReflectorMDNS(t *testing.T) {
+	requireZeroconf(t)
+	v := upVLANs(t, 1)
+	v.relay(1, 1, "service mdns")
+	dump := labtest.StartNS(t, v.ns("b"), "tcpdump", "-i", "eth0", "-n", "-v", "-l", "-U", "udp", "port", "5353", "and", "src", "net", "10.0.10.0/24")
+	time.Sleep(500 * time.Millisecond)
+	for _, dir := range []struct{ reg, browse, name string }{{"a", "b", "printerA"}, {"b", "a", "printerB"}} {
+		reg := v.mdns(dir.reg, "register", "_mcasttest._tcp", dir.name, "631", "30")
+		reg.WaitFor("registered", 10*time.Second)
+		br := v.mdns(dir.browse, "browse", "_mcasttest._tcp", "6")
+		res := br.Wait()
+		if !strings.Contains(res.Stdout, "found "+dir.name) {
+			t.Errorf("browsing from %s: %q (stderr %q), want %s found", dir.browse, res.Stdout, res.Stderr, dir.name)
+		}
+		reg.Stop()
+	}
+	out := dump.Stop().Stdout
+	n := 0
+	for _, m := range tcpdumpTTL.FindAllStringSubmatch(out, -1) {
+		n++
+		if m[1] != "255" || !strings.HasPrefix(m[2], "10.0.10.100.5353") || m[3] != "224.0.0.251.5353" {
+			t.Errorf("reflected datagram ttl %s %s > %s, want ttl 255 10.0.10.100.5353 > 224.0.0.251.5353", m[1], m[2], m[3])
+		}
+	}
+	if n == 0 {
+		t.Errorf("tcpdump on B saw no mDNS from A:\n%s", out)
+	}
+	st := v.waitStatus(1, "status", func(relay.Status) bool { return true })
+	t.Logf("reflected %d datagrams, %d mDNS datagrams from A seen on B", st.Reflected, n)
+}
+
+// TestRelayReflectorTwoRelays: two relays on the same two VLANs, each the
+// other's LAN peer: each datagram of a stream from A arrives on B once;
+// when the elected one is killed, the other carries within peer-timeout.
+func TestRelayReflectorTwoRelays(t *testing.T) {
+	v := upVLANs(t, 2)
+	procs := []*labtest.Proc{v.relay(1, 2, "group 239.1.1.1"), v.relay(2, 2, "group 239.1.1.1")}
+	for i := 1; i <= 2; i++ {
+		v.waitStatus(i, "its peer up", func(st relay.Status) bool { return len(st.Peers) == 1 && st.Peers[0].Up })
+	}
+	df := 1
+	if relay.Forwarder(mustAddr("239.1.1.1"), []uint32{config.NodeID("r1"), config.NodeID("r2")}) == config.NodeID("r2") {
+		df = 2
+	}
+	recv := labtest.StartNS(t, v.ns("b"), v.bin, "recv", "--iface", "eth0", "--timeout", "60s", "239.1.1.1")
+	time.Sleep(time.Second)
+	send := labtest.StartNS(t, v.ns("a"), v.bin, "send", "--iface", "eth0", "--count", "0", "--interval", "10ms", "239.1.1.1")
+	recv.WaitFor("received: message 50 ", 20*time.Second)
+	procs[df-1].Stop()
+	mark := strings.Count(recv.Stdout(), "received:")
+	killed := time.Now()
+	deadline := killed.Add(10 * time.Second)
+	for strings.Count(recv.Stdout(), "received:") < mark+100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no takeover: %d datagrams in 10s after r%d was killed", strings.Count(recv.Stdout(), "received:")-mark, df)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	send.Stop()
+	out := recv.Stop().Stdout
+	seen := map[string]int{}
+	dups := 0
+	var ids []int
+	for _, m := range receivedLine.FindAllStringSubmatch(out, -1) {
+		if seen[m[1]]++; seen[m[1]] > 1 {
+			dups++
+		}
+		var id int
+		fmt.Sscan(m[1], &id)
+		ids = append(ids, id)
+		if !strings.HasPrefix(m[2], "10.0.10.100:") {
+			t.Errorf("message %s from %s, want the sender on A", m[1], m[2])
+		}
+	}
+	if dups > 0 {
+		t.Errorf("%d duplicates with two relays on the same VLANs", dups)
+	}
+	// The gap: messages sent every 10 ms that never arrived around the kill.
+	gap := 0
+	for i := 1; i < len(ids); i++ {
+		gap = max(gap, ids[i]-ids[i-1]-1)
+	}
+	if gap*10 > 1500+1000 {
+		t.Errorf("takeover lost %d consecutive datagrams (%d ms), want within peer-timeout (1.5 s)", gap, gap*10)
+	}
+	t.Logf("r%d elected and killed; %d datagrams, none twice, longest gap %d datagrams", df, len(seen), gap)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/wire/mdns"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 	"golang.org/x/net/ipv4"
 )
@@ -39,6 +40,8 @@ type sendWork struct {
 	// in Relay.ifs) and the re-emissions on the others.
 	from int
 	refl *recvWork
+
+	mdns mdns.Checker // `mdns-type`: the service types of an mDNS message
 }
 
 type pending struct {
@@ -71,6 +74,12 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 		key = relayframe.Interest{Group: broadcastGroup, Port: dst.Port()}
 	} else if !t.cfg.Carries(g) || !t.cfg.PortCarried(dst) {
 		return
+	}
+	if len(t.cfg.MDNSTypes) > 0 && !bcast && dst.Port() == mdns.Port && (g == mdns4 || g == mdns6) {
+		if ok, _ := w.mdns.Allowed(payload, t.cfg.MDNSTypes); !ok {
+			r.stats.drop(DropServiceType)
+			return
+		}
 	}
 	if t.copies != nil && t.copies[src] {
 		// Another relay's `source relay` re-emission: the relay it came

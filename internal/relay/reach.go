@@ -14,6 +14,12 @@ import (
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 )
 
+// mDNS's groups, which `mdns-type` filters.
+var (
+	mdns4 = netip.MustParseAddr("224.0.0.251")
+	mdns6 = netip.MustParseAddr("ff02::fb")
+)
+
 // lanIf is one interface the relay serves, with its sockets.
 type lanIf struct {
 	name string

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 // reflector is a relay on two fake interfaces, iot (10.0.1.10/24) and lan
@@ -165,5 +166,51 @@ func TestReflectAllocs(t *testing.T) {
 	})
 	if n != 0 {
 		t.Errorf("%.1f allocations per reflected datagram", n)
+	}
+}
+
+// mdnsQuery is an mDNS query for the PTR records of service type typ.
+func mdnsQuery(t testing.TB, typ string) []byte {
+	t.Helper()
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{})
+	b.StartQuestions()
+	if err := b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(typ + ".local."), Type: dnsmessage.TypePTR, Class: dnsmessage.ClassINET}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestReflectMDNSType: with `mdns-type _ipp._tcp`, a query for _ipp._tcp
+// crosses and one for _airplay._tcp is dropped (counted), without an
+// allocation per datagram.
+func TestReflectMDNSType(t *testing.T) {
+	r, _, lan := reflector(t, "service mdns\nmdns-type _ipp._tcp\n")
+	capture(r, 0, "10.0.1.20:5353", "224.0.0.251:5353", 1, string(mdnsQuery(t, "_ipp._tcp")))
+	capture(r, 0, "10.0.1.20:5353", "224.0.0.251:5353", 2, string(mdnsQuery(t, "_airplay._tcp")))
+	if got := emittedTo(lan); len(got) != 1 {
+		t.Fatalf("lan got %v, want the _ipp._tcp query alone", got)
+	}
+	if got := r.Status().Drops[DropServiceType]; got != 1 {
+		t.Errorf("%d service-type drops, want 1", got)
+	}
+	lan.discard = true
+	w := newSendWork()
+	src, dst := netip.MustParseAddrPort("10.0.1.20:5353"), netip.MustParseAddrPort("224.0.0.251:5353")
+	q := mdnsQuery(t, "_ipp._tcp")
+	now := time.Now()
+	var id uint16
+	n := testing.AllocsPerRun(1000, func() {
+		id++
+		r.onCaptured(w, src, dst, id, 255, false, q, now)
+		if id%8 == 0 {
+			r.flush(w)
+		}
+	})
+	if n != 0 {
+		t.Errorf("%.1f allocations per filtered datagram", n)
 	}
 }

@@ -56,6 +56,9 @@ const (
 	DropReassembly    = "reassembly"    // fragments that never completed, or too many in progress
 	DropEmitError     = "emit-error"    // the kernel refused a re-emission
 	DropSendError     = "send-error"    // the kernel refused a frame to a peer
+	// DropServiceType: an mDNS message about a service type no
+	// `mdns-type` line names (or not a DNS message).
+	DropServiceType = "service-type"
 
 	// IGMP and MLD messages heard on the LAN and refused, as the kernel
 	// refuses them: a bad IPv4 header or message checksum, a fragment, a
@@ -71,7 +74,7 @@ const (
 
 var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, DropReplay, DropAuth, DropDuplicate,
 	DropLoop, DropNotCarried, DropNotForwarder, DropRateGroup, DropRatePeer, DropTooBig, DropReassembly, DropEmitError, DropSendError,
-	DropUnknownSession, DropNoSession, DropSpoofedSource,
+	DropUnknownSession, DropNoSession, DropSpoofedSource, DropServiceType,
 	DropMembershipChecksum, DropMembershipFragment, DropMembershipGroup, DropMembershipNoRecords, DropMembershipTruncated, DropMembershipType}
 
 // broadcastGroup stands for "broadcast" in interests and counters.

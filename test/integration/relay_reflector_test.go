@@ -225,3 +225,29 @@ func TestRelayReflectorTwoRelays(t *testing.T) {
 	}
 	t.Logf("r%d elected and killed; %d datagrams, none twice, longest gap %d datagrams", df, len(seen), gap)
 }
+
+// TestRelayReflectorMDNSType: with `mdns-type _mcastok._tcp`, a browser on
+// B finds the service of that type registered on A, and not the one of
+// another type registered beside it.
+func TestRelayReflectorMDNSType(t *testing.T) {
+	requireZeroconf(t)
+	v := upVLANs(t, 1)
+	v.relay(1, 1, "service mdns", "mdns-type _mcastok._tcp")
+	ok := v.mdns("a", "register", "_mcastok._tcp", "allowed", "631", "30")
+	no := v.mdns("a", "register", "_mcastno._tcp", "refused", "632", "30")
+	ok.WaitFor("registered", 10*time.Second)
+	no.WaitFor("registered", 10*time.Second)
+	okB := v.mdns("b", "browse", "_mcastok._tcp", "6")
+	noB := v.mdns("b", "browse", "_mcastno._tcp", "6")
+	if out := okB.Wait().Stdout; !strings.Contains(out, "found allowed") {
+		t.Errorf("the allowed type was not found from B: %q", out)
+	}
+	if out := noB.Wait().Stdout; strings.Contains(out, "found") {
+		t.Errorf("the other type crossed: %q", out)
+	}
+	st := v.waitStatus(1, "status", func(relay.Status) bool { return true })
+	if st.Drops[relay.DropServiceType] == 0 {
+		t.Errorf("no service-type drops counted: %v", st.Drops)
+	}
+	t.Logf("reflected %d, dropped by service type %d", st.Reflected, st.Drops[relay.DropServiceType])
+}

@@ -88,6 +88,8 @@ type Config struct {
 	GroupLines     []int          // the line of each group
 	Services       []Service      // `service` presets
 	Allows         []Allow        // `allow` lines: what crosses between interfaces
+	MDNSTypes      []string       // `mdns-type`: the DNS-SD types whose mDNS is carried (none: all)
+	MDNSTypeLine   int            // the first mdns-type line
 	Auto           bool           // carry any group local members join
 	BroadcastPorts []uint16
 	Source         Source
@@ -226,6 +228,10 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			}
 		case "allow":
 			if err := c.parseAllow(args, line, errf); err != nil {
+				return nil, err
+			}
+		case "mdns-type":
+			if err := c.parseMDNSType(args, line, errf); err != nil {
 				return nil, err
 			}
 		case "key":

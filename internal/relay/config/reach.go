@@ -8,6 +8,7 @@ package config
 //	service mdns                      # a discovery protocol by name
 //	allow mdns from iot to lan        # mDNS crosses from iot to lan, not back
 //	allow 239.1.1.1 broadcast:9 from lan to iot,guest
+//	mdns-type _googlecast._tcp _ipp._tcp  # only these DNS-SD types' mDNS is carried
 
 import (
 	"fmt"
@@ -203,6 +204,28 @@ func (c *Config) parseAllow(args []string, line int, errf func(string, ...any) e
 	return nil
 }
 
+// parseMDNSType takes one `mdns-type` line: DNS-SD service types.
+func (c *Config) parseMDNSType(args []string, line int, errf func(string, ...any) error) error {
+	if len(args) == 0 {
+		return errf("mdns-type takes one or more service types such as _ipp._tcp")
+	}
+	for _, a := range args {
+		t := strings.ToLower(a)
+		name, proto, ok := strings.Cut(t, ".")
+		if !ok || len(name) < 2 || len(name) > 64 || name[0] != '_' || (proto != "_tcp" && proto != "_udp") {
+			return errf("mdns-type %q: not a service type such as _ipp._tcp or _sleep-proxy._udp", a)
+		}
+		if slices.Contains(c.MDNSTypes, t) {
+			return errf("mdns-type %s given twice", a)
+		}
+		c.MDNSTypes = append(c.MDNSTypes, t)
+	}
+	if c.MDNSTypeLine == 0 {
+		c.MDNSTypeLine = line
+	}
+	return nil
+}
+
 // validateReach checks what only the whole file tells: every interface an
 // allow line names is configured, and no explicit group is one a service
 // brings too.
@@ -213,6 +236,9 @@ func (c *Config) validateReach(name string) error {
 				return &Error{File: name, Line: a.Line, Msg: fmt.Sprintf("allow names interface %s, which no interface line configures", ifc)}
 			}
 		}
+	}
+	if len(c.MDNSTypes) > 0 && !slices.ContainsFunc(c.Services, func(s Service) bool { return s.Name == "mdns" }) {
+		return &Error{File: name, Line: c.MDNSTypeLine, Msg: "mdns-type without service mdns: add a service mdns line"}
 	}
 	for _, s := range c.Services {
 		for _, g := range s.Groups {

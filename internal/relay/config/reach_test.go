@@ -11,7 +11,7 @@ import (
 const reflectorHead = "node r1\nlisten 127.0.0.1\nprivate-key k\ninterface iot\ninterface lan\n"
 
 func TestReflectorConfig(t *testing.T) {
-	c, err := config.Parse(strings.NewReader(reflectorHead+"interface guest\nservice mdns ssdp\ngroup 239.1.1.1\nbroadcast-port 9\n"+
+	c, err := config.Parse(strings.NewReader(reflectorHead+"interface guest\nservice mdns ssdp\ngroup 239.1.1.1\nbroadcast-port 9\nmdns-type _IPP._tcp _googlecast._tcp\n"+
 		"allow mdns from iot to lan\nallow broadcast:9 239.1.1.0/24 from lan to iot,guest\n"), "r.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +35,7 @@ func TestReflectorConfig(t *testing.T) {
 		{"mdns not back", !c.Crosses(mdns, false, "lan", "iot") && !c.Crosses(mdns, false, "iot", "guest")},
 		{"group lan to both", c.Crosses(g, false, "lan", "iot") && c.Crosses(g, false, "lan", "guest") && !c.Crosses(g, false, "iot", "lan")},
 		{"broadcast", c.Crosses(b9, true, "lan", "guest") && !c.Crosses(b9, true, "guest", "lan")},
+		{"mdns types", len(c.MDNSTypes) == 2 && c.MDNSTypes[0] == "_ipp._tcp"},
 		{"unnamed crosses everywhere", c.Crosses(netip.MustParseAddrPort("239.255.255.250:1900"), false, "guest", "iot")},
 	}
 	for _, ch := range checks {
@@ -56,6 +57,8 @@ func TestReachBadInput(t *testing.T) {
 		{reflectorHead + "service mdns\nallow mdns from iot lan\n", `r.conf:7: allow "mdns from iot lan": want allow GROUP|GROUP/BITS|broadcast:PORT|SERVICE... from IFACE to IFACE[,IFACE...]`},
 		{reflectorHead + "service mdns\nallow mdns from iot to iot\n", "r.conf:7: allow: interface iot is both from and to"},
 		{reflectorHead + "service mdns\nallow broadcast:0 from iot to lan\n", `r.conf:7: allow "broadcast:0": not a port 1..65535`},
+		{reflectorHead + "group auto\nmdns-type _ipp._tcp\n", "r.conf:7: mdns-type without service mdns: add a service mdns line"},
+		{reflectorHead + "service mdns\nmdns-type ipp.tcp\n", `r.conf:7: mdns-type "ipp.tcp": not a service type such as _ipp._tcp or _sleep-proxy._udp`},
 	} {
 		_, err := config.Parse(strings.NewReader(tc.conf), "r.conf")
 		if err == nil || err.Error() != tc.want {

@@ -251,3 +251,33 @@ func TestRelayReflectorMDNSType(t *testing.T) {
 	}
 	t.Logf("reflected %d, dropped by service type %d", st.Reflected, st.Drops[relay.DropServiceType])
 }
+
+// TestRelayReflectorConfigErrors: an interface given twice, an allow line
+// naming an interface no interface line configures, and a service and an
+// explicit group that overlap each fail at start with one line naming the
+// file and line, as every other configuration error does.
+func TestRelayReflectorConfigErrors(t *testing.T) {
+	bin := labtest.Binary(t)
+	dir := t.TempDir()
+	base := "node a\nlisten 10.0.0.1:7474\ninterface iot\ninterface lan\n"
+	priv := "private-key " + writeNodeKey(t, dir, "a") + "\n"
+	for _, tt := range []struct{ name, conf, want string }{
+		{"interface twice", base + "interface iot\nservice mdns\n", ":5: interface iot given twice (first on line 3)"},
+		{"unknown interface", base + "service mdns\nallow mdns from iot to wlan\n", ":6: allow names interface wlan, which no interface line configures"},
+		{"service and group", base + "service mdns\ngroup 224.0.0.251\n", ":6: group 224.0.0.251/32 takes in 224.0.0.251, which service mdns (line 5) carries on port 5353 only: drop one"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(dir, "relay.conf")
+			os.WriteFile(f, []byte(tt.conf+priv), 0o600)
+			out, err := exec.Command(bin, "relay", "--config", f, "--check").CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code == 0 || !strings.Contains(string(out), f+tt.want) || strings.Count(string(out), "\n") != 1 {
+				t.Fatalf("exit %d, output %q; want a failure and one line with %q", code, out, f+tt.want)
+			}
+			t.Logf("exit %d: %s", code, strings.TrimSpace(string(out)))
+		})
+	}
+}

@@ -191,7 +191,7 @@ func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Re
 			r.stats.drop(DropNotCarried)
 			return
 		}
-	} else if !g.IsMulticast() || !t.cfg.Carries(g) {
+	} else if !g.IsMulticast() || !t.cfg.Carries(g) || !t.cfg.PortCarried(rec.Dst) {
 		r.stats.drop(DropNotCarried)
 		return
 	}

@@ -60,6 +60,14 @@ func localInterests(cfg *config.Config, users map[netip.Addr]int, joined map[net
 				out = append(out, relayframe.Interest{Group: p.Addr()})
 			}
 		}
+		for _, s := range cfg.Services {
+			for _, g := range s.Groups {
+				if !seen[g] {
+					seen[g] = true
+					out = append(out, relayframe.Interest{Group: g})
+				}
+			}
+		}
 	}
 	for _, port := range cfg.BroadcastPorts {
 		out = append(out, relayframe.Interest{Group: broadcastGroup, Port: port})
@@ -103,13 +111,19 @@ func sortInterests(list []relayframe.Interest) {
 }
 
 // wantedJoins is the set of groups the capture sockets should be joined
-// to: every single configured group, and every carried group a peer wants
-// (so that local senders' datagrams reach the capture socket).
+// to: every single configured group (the services' too), and every carried
+// group a peer wants (so that local senders' datagrams reach the capture
+// socket).
 func wantedJoins(cfg *config.Config, peers map[uint32]*peer) map[netip.Addr]bool {
 	out := map[netip.Addr]bool{}
 	for _, p := range cfg.Groups {
 		if config.Single(p) {
 			out[p.Addr()] = true
+		}
+	}
+	for _, s := range cfg.Services {
+		for _, g := range s.Groups {
+			out[g] = true
 		}
 	}
 	for _, p := range peers {

@@ -60,6 +60,8 @@ func restartOnly(old, cfg *config.Config) error {
 	return nil
 }
 
+// needs6 reports whether cfg carries IPv6 groups, so that the relay opens
+// its IPv6 sockets.
 func needs6(cfg *config.Config) bool {
 	if cfg.Auto {
 		return true
@@ -69,5 +71,6 @@ func needs6(cfg *config.Config) bool {
 			return true
 		}
 	}
-	return false
+	// Every service has an IPv6 group.
+	return len(cfg.Services) > 0
 }

@@ -42,6 +42,11 @@ func upVLANs(t *testing.T, routers int) *vlanLab {
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 		ip("netns", "add", ns)
 		ip("-n", ns, "link", "set", "lo", "up")
+		// No duplicate address detection: the IPv6 link-local addresses
+		// are usable at once (the relay binds one).
+		if out, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0").CombinedOutput(); err != nil {
+			t.Fatalf("disabling DAD in %s: %v\n%s", ns, err, out)
+		}
 	}
 	addNS(sw)
 	for _, br := range []string{"brA", "brB"} {
@@ -93,7 +98,17 @@ func (v *vlanLab) relay(i, routers int, extra ...string) *labtest.Proc {
 		v.t.Fatal(err)
 	}
 	p := labtest.StartNS(v.t, v.ns(node), v.bin, "relay", "--config", path)
-	v.waitStatus(i, "started", func(relay.Status) bool { return true })
+	deadline := time.Now().Add(15 * time.Second)
+	for exec.Command(v.bin, "relay", "status", "--admin", v.sock(i), "--json").Run() != nil {
+		select {
+		case <-p.Done():
+			v.t.Fatalf("relay %s ended: %s", node, p.Stderr())
+		case <-time.After(150 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			v.t.Fatalf("relay %s never answered: %s", node, p.Stderr())
+		}
+	}
 	return p
 }
 
@@ -278,6 +293,47 @@ func TestRelayReflectorConfigErrors(t *testing.T) {
 				t.Fatalf("exit %d, output %q; want a failure and one line with %q", code, out, f+tt.want)
 			}
 			t.Logf("exit %d: %s", code, strings.TrimSpace(string(out)))
+		})
+	}
+}
+
+// TestRelayReflectorIPv6AndBroadcast: mDNS to ff02::fb and a broadcast to
+// a configured port, sent on VLAN A, reach a receiver on VLAN B, each
+// datagram once, from its sender.
+func TestRelayReflectorIPv6AndBroadcast(t *testing.T) {
+	v := upVLANs(t, 1)
+	v.relay(1, 1, "service mdns", "broadcast-port 9999")
+	for _, tc := range []struct {
+		name      string
+		send, rcv []string
+		from      string
+	}{
+		{"ipv6 mdns", []string{"--port", "5353", "--ttl", "255", "ff02::fb"}, []string{"--port", "5353", "ff02::fb"}, "fe80::"},
+		{"broadcast", []string{"--port", "9999", "--broadcast", "10.0.10.255"}, []string{"--port", "9999", "--broadcast"}, "10.0.10.100:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recv := labtest.StartNS(t, v.ns("b"), append([]string{v.bin, "recv", "--iface", "eth0", "--timeout", "4s"}, tc.rcv...)...)
+			time.Sleep(500 * time.Millisecond)
+			send := labtest.StartNS(t, v.ns("a"), append([]string{v.bin, "send", "--iface", "eth0", "--count", "20", "--interval", "20ms"}, tc.send...)...)
+			if res := send.Wait(); res.Code != 0 {
+				t.Fatalf("send: %s", res)
+			}
+			out := recv.Wait().Stdout
+			seen := map[string]int{}
+			for _, m := range receivedLine.FindAllStringSubmatch(out, -1) {
+				seen[m[1]]++
+				if !strings.HasPrefix(m[2], tc.from) && !strings.HasPrefix(m[2], "["+tc.from) {
+					t.Errorf("message %s from %s, want from %s...", m[1], m[2], tc.from)
+				}
+			}
+			if len(seen) != 20 {
+				t.Errorf("%d distinct datagrams of 20 arrived:\n%s", len(seen), out)
+			}
+			for id, n := range seen {
+				if n > 1 {
+					t.Errorf("message %s arrived %d times", id, n)
+				}
+			}
 		})
 	}
 }

@@ -79,7 +79,9 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 	if helloDue {
 		var sources []netip.AddrPort
 		if cfg.Source == config.SourceRelay {
-			sources = r.link.emitSources()
+			for _, l := range r.ifs {
+				sources = append(sources, l.link.emitSources()...)
+			}
 		}
 		body, _ = relayframe.AppendHello(nil, &relayframe.Hello{Interests: local, Sources: sources})
 		for _, p := range r.peers {

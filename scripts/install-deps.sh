@@ -16,6 +16,9 @@ pkgs+=(python3-zeroconf)
 # wireguard-go (userspace WireGuard on TUN) and wireguard-tools (wg): the
 # relay on an interface without an Ethernet header.
 pkgs+=(wireguard-go wireguard-tools)
+# minidlna (a real SSDP responder) and gupnp-tools (gssdp-discover): SSDP
+# searches and their unicast answers through the reflector.
+pkgs+=(minidlna gupnp-tools)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

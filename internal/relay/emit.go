@@ -39,7 +39,9 @@ func (b *emitBatch) add(dst netip.Addr) *[]byte {
 		b.bufs = append(b.bufs, make([]byte, 0, 2048))
 		b.msgs = append(b.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
 	}
-	if b.addrs == nil {
+	if b.addrs == nil || len(b.addrs) > 4096 {
+		// Unicast answers name one address per searcher: start over
+		// now and then (the messages queued keep theirs).
 		b.addrs = map[netip.Addr]*net.IPAddr{}
 	}
 	a := b.addrs[dst]
@@ -272,7 +274,7 @@ func (r *Relay) emit(w *recvWork, link *linkFacts, t *routeTable, rec *relayfram
 		r.cmu.Lock()
 		r.seen.Add(ck, now)
 		r.cmu.Unlock()
-		r.stats.emitted.inc(rec.Dst.Addr())
+		r.countEmitted(rec)
 		return nil
 	}
 	if t.cfg.Source == config.SourceRelay {
@@ -312,8 +314,16 @@ func (r *Relay) emit(w *recvWork, link *linkFacts, t *routeTable, rec *relayfram
 		r.seen.Add(contentKey(r.seed, src, rec.Dst, rec.IPID, rec.Broadcast, rec.Payload), now)
 	}
 	r.cmu.Unlock()
-	r.stats.emitted.inc(rec.Dst.Addr())
+	r.countEmitted(rec)
 	return nil
+}
+
+// countEmitted counts a re-emission by group; the unicast answers carried
+// back to a searcher are counted apart (replies.go).
+func (r *Relay) countEmitted(rec *relayframe.Record) {
+	if rec.Broadcast || rec.Dst.Addr().IsMulticast() {
+		r.stats.emitted.inc(rec.Dst.Addr())
+	}
 }
 
 // flushEmit sends the queued re-emissions, on every interface.

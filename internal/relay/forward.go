@@ -369,6 +369,9 @@ func (r *Relay) captured4(w *sendWork, seg int, pkt []byte, now time.Time) {
 	b4 := r.ifs[w.from].link.bcast4
 	bcast := d == broadcastGroup || (d == b4 && b4.IsValid())
 	if !bcast && !d.IsMulticast() {
+		if len(r.ifs) > 1 && seg <= 0 {
+			r.onReply(w, src, dst, ipid, ttl, payload, now)
+		}
 		return
 	}
 	if seg <= 0 || seg >= len(payload) {

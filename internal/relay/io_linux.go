@@ -89,7 +89,13 @@ func openIO(ctx context.Context, cfg *config.Config, name string, idx int, under
 	} else {
 		o.link.gso.Store(under.Segmentation())
 	}
-	if err := o.openCapture4(); err != nil {
+	var replies []uint16
+	if len(ifaceNames(cfg)) > 1 && !forwarding(name) {
+		// Answers to the searches carried from another interface arrive
+		// here addressed to a host this interface cannot route to.
+		replies = replyPorts(cfg)
+	}
+	if err := o.openCapture4(replies); err != nil {
 		return nil, err
 	}
 	if err := o.openEmit(false); err != nil {
@@ -160,14 +166,19 @@ func (o *osIO) openUnderlay(cfg *config.Config) error {
 }
 
 // openCapture4 opens the IPv4 capture: a packet socket where the link
-// header is known (it sees segmented sends before the kernel cuts them)
-// and a raw socket that holds the joins (and reads, elsewhere).
-func (o *osIO) openCapture4() error {
+// header is known (it sees segmented sends before the kernel cuts them;
+// and unicast from the replies ports) and a raw socket that holds the
+// joins (and reads, elsewhere).
+func (o *osIO) openCapture4(replies []uint16) error {
 	capFilter := CaptureFilter4(o.link.bcast4)
 	if hl, ok := linkHeaderLen(o.ifi.Name); ok {
 		// Loads relative to the network header, whatever link header
 		// (VLAN tags too) comes first.
-		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(CaptureFilter4At(o.link.bcast4, sock.NetOff))))
+		filter := CaptureFilter4At(o.link.bcast4, sock.NetOff)
+		if len(replies) > 0 {
+			filter = CaptureFilter4Replies(o.link.bcast4, sock.NetOff, replies)
+		}
+		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(filter)))
 		if err != nil {
 			return fmt.Errorf("assembling the capture filter: %w", err)
 		}
@@ -366,4 +377,11 @@ func (o *osIO) query(v4, v6 bool, log *slog.Logger) {
 			log.Warn("sending an MLD query", "err", err)
 		}
 	}
+}
+
+// forwarding reports whether the kernel routes IPv4 from interface name:
+// then it carries unicast answers between interfaces itself.
+func forwarding(name string) bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/conf/" + name + "/forwarding")
+	return err == nil && string(bytes.TrimSpace(b)) == "1"
 }

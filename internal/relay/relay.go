@@ -59,6 +59,10 @@ const (
 	// DropServiceType: an mDNS message about a service type no
 	// `mdns-type` line names (or not a DNS message).
 	DropServiceType = "service-type"
+	// DropReplyTableFull: a search carried to another interface whose
+	// searcher could not be remembered (every slot taken): its unicast
+	// answers will not be carried back.
+	DropReplyTableFull = "reply-table-full"
 
 	// IGMP and MLD messages heard on the LAN and refused, as the kernel
 	// refuses them: a bad IPv4 header or message checksum, a fragment, a
@@ -74,7 +78,7 @@ const (
 
 var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, DropReplay, DropAuth, DropDuplicate,
 	DropLoop, DropNotCarried, DropNotForwarder, DropRateGroup, DropRatePeer, DropTooBig, DropReassembly, DropEmitError, DropSendError,
-	DropUnknownSession, DropNoSession, DropSpoofedSource, DropServiceType,
+	DropUnknownSession, DropNoSession, DropSpoofedSource, DropServiceType, DropReplyTableFull,
 	DropMembershipChecksum, DropMembershipFragment, DropMembershipGroup, DropMembershipNoRecords, DropMembershipTruncated, DropMembershipType}
 
 // broadcastGroup stands for "broadcast" in interests and counters.
@@ -125,6 +129,9 @@ type Relay struct {
 
 	rmu     sync.Mutex // guards the per-group capture buckets
 	buckets map[netip.Addr]*bucket
+
+	pmu     sync.Mutex  // guards replies
+	replies *replyTable // searchers whose unicast answers are carried back (replies.go)
 
 	amu   sync.Mutex // guards reasm
 	reasm *reassembler
@@ -196,7 +203,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
 		kick: make(chan struct{}, 1), ifaceCheck: make(chan struct{}, 1), started: now, lan: NewLANMembers(), lanCount: map[netip.Addr]int{},
 		seen:    newSeenSet(seenSpan, seenBits, hugeSlots),
-		buckets: map[netip.Addr]*bucket{}, reasm: newReassembler(2*time.Second, 1024),
+		buckets: map[netip.Addr]*bucket{}, replies: newReplyTable(), reasm: newReassembler(2*time.Second, 1024),
 	}
 	// Datagram IDs (the receivers' dedupe keys) start anywhere: a
 	// receiver forgets the IDs it saw when a new session with this relay

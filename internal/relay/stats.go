@@ -73,6 +73,7 @@ type stats struct {
 	underlayReads                    atomic.Uint64
 	segmentedSends                   atomic.Uint64
 	reflected                        atomic.Uint64 // re-emitted on another interface of this relay
+	replies                          atomic.Uint64 // unicast answers carried back to a searcher
 	interfaceLost                    atomic.Uint64
 	refusedPeers                     atomic.Uint64 // certified peers refused, counted at each (re)load
 	interfaceDown                    atomic.Bool   // the LAN interface is gone, nothing is carried
@@ -125,6 +126,9 @@ type Status struct {
 	// and re-emitted on another.
 	Interfaces []string `json:"interfaces"`
 	Reflected  uint64   `json:"reflected"`
+	// RepliesCarried counts the unicast answers to searches (SSDP,
+	// WS-Discovery, LLMNR) carried back to the searcher's interface.
+	RepliesCarried uint64 `json:"replies_carried"`
 	// SeenEvicted counts transmissions forgotten before their time because
 	// the table of those seen was full where they fell: a copy of one of
 	// them could pass the loop check once.
@@ -180,8 +184,9 @@ func (r *Relay) Status() Status {
 		OwnSeen: r.stats.ownSeen.Load(), Fragmented: r.stats.fragmented.Load(), Reassembled: r.stats.reassembled.Load(),
 		SegmentedSends: r.stats.segmentedSends.Load(),
 		Interfaces:     append([]string{}, r.cfg.Interfaces...), Reflected: r.stats.reflected.Load(),
-		UnderlayReads: r.stats.underlayReads.Load(),
-		InterfaceUp:   !r.stats.interfaceDown.Load(), InterfaceLost: r.stats.interfaceLost.Load(),
+		RepliesCarried: r.stats.replies.Load(),
+		UnderlayReads:  r.stats.underlayReads.Load(),
+		InterfaceUp:    !r.stats.interfaceDown.Load(), InterfaceLost: r.stats.interfaceLost.Load(),
 		ReloadFailures: r.stats.reloadFailures.Load(),
 		RefusedPeers:   map[string]string{}, PeersRefused: r.stats.refusedPeers.Load(),
 	}

@@ -337,3 +337,41 @@ func TestRelayReflectorIPv6AndBroadcast(t *testing.T) {
 		})
 	}
 }
+
+// TestRelayReflectorSSDP: minidlna (a real SSDP responder) on VLAN A is
+// found by gssdp-discover on VLAN B although the router between them does
+// not route: the M-SEARCH is reflected to A and minidlna's unicast answer
+// to the searcher is carried back to B through the relay. minidlna starts
+// first, so that its multicast announcements are over when the search
+// begins: what B finds, it found through the answers.
+func TestRelayReflectorSSDP(t *testing.T) {
+	for _, bin := range []string{"minidlnad", "gssdp-discover"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not installed (scripts/install-deps.sh)", bin)
+		}
+	}
+	v := upVLANs(t, 1)
+	if b, err := exec.Command("ip", "netns", "exec", v.ns("r1"), "cat", "/proc/sys/net/ipv4/conf/ethA/forwarding").Output(); err != nil || strings.TrimSpace(string(b)) != "0" {
+		t.Fatalf("the router forwards (%q, %v): the answers would not need the relay", b, err)
+	}
+	v.relay(1, 1, "service ssdp")
+	dir := filepath.Join(v.dir, "dlna")
+	for _, d := range []string{"media", "db", "log"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	conf := filepath.Join(dir, "minidlna.conf")
+	os.WriteFile(conf, []byte("media_dir="+filepath.Join(dir, "media")+"\ndb_dir="+filepath.Join(dir, "db")+"\nlog_dir="+filepath.Join(dir, "log")+
+		"\nnetwork_interface=eth0\nport=8200\nfriendly_name=mcast-test\ninotify=no\nnotify_interval=900\n"), 0o644)
+	labtest.StartNS(t, v.ns("a"), "minidlnad", "-S", "-f", conf, "-P", filepath.Join(dir, "minidlna.pid"))
+	time.Sleep(3 * time.Second) // its announcements go by
+	before := v.waitStatus(1, "status", func(relay.Status) bool { return true })
+	res := labtest.StartNS(t, v.ns("b"), "gssdp-discover", "-i", "eth0", "-t", "urn:schemas-upnp-org:device:MediaServer:1", "-n", "5").Wait()
+	if !strings.Contains(res.Stdout, "10.0.10.100:8200") {
+		t.Errorf("gssdp-discover on B did not find minidlna on A: %s", res)
+	}
+	st := v.waitStatus(1, "status", func(relay.Status) bool { return true })
+	if st.RepliesCarried == before.RepliesCarried {
+		t.Errorf("no answers carried back (%d before the search, %d after)", before.RepliesCarried, st.RepliesCarried)
+	}
+	t.Logf("answers carried back: %d", st.RepliesCarried-before.RepliesCarried)
+}

@@ -120,7 +120,7 @@ func (r *Relay) ownSource(src netip.AddrPort) bool {
 
 // memberCounts is, for interface l, how many members each group has there
 // besides the relay's own joins: this host's (users) and other hosts'
-// (lan). Caller holds mu.
+// (lan).
 func memberCounts(users map[netip.Addr]int, joined map[netip.Addr]bool, lan map[netip.Addr]int) map[netip.Addr]int {
 	out := map[netip.Addr]int{}
 	for g, n := range users {

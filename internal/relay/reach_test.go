@@ -217,13 +217,16 @@ func TestReflectMDNSType(t *testing.T) {
 
 // TestReflectServiceJoins: a service's groups, IPv6 too, are joined on
 // every interface, so that the capture sockets (the IPv6 one is a raw
-// socket) hear them.
+// socket) hear them, and the querier asks on every interface.
 func TestReflectServiceJoins(t *testing.T) {
 	r, iot, lan := reflector(t, "service mdns\n")
 	r.tick(context.Background(), time.Now(), false)
 	for _, f := range []*fakeIO{iot, lan} {
 		if !f.joined[mdns4] || !f.joined[mdns6] || len(f.joined) != 2 {
 			t.Errorf("joined %v, want 224.0.0.251 and ff02::fb", f.joined)
+		}
+		if f.queries != 1 {
+			t.Errorf("%d queries, want 1 on each interface", f.queries)
 		}
 	}
 }

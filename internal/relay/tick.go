@@ -62,6 +62,13 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 		q4 = !r.lan.OtherQuerier(now, false)
 		q6 = !r.lan.OtherQuerier(now, true)
 	}
+	// The further interfaces' queries: [v4, v6] each.
+	var moreQ [][2]bool
+	if queries {
+		for _, l := range r.ifs[1:] {
+			moreQ = append(moreQ, [2]bool{!l.lan.OtherQuerier(now, false), !l.lan.OtherQuerier(now, true)})
+		}
+	}
 	if !slices.Equal(local, r.local) {
 		r.local = local
 		helloDue = true
@@ -101,9 +108,9 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 	if q4 || q6 {
 		r.io.query(q4, q6, r.log)
 	}
-	if queries {
-		for _, l := range r.ifs[1:] {
-			l.io.query(!l.lan.OtherQuerier(now, false), !l.lan.OtherQuerier(now, true), r.log)
+	for i, q := range moreQ {
+		if q[0] || q[1] {
+			r.ifs[i+1].io.query(q[0], q[1], r.log)
 		}
 	}
 	r.amu.Lock()

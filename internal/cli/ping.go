@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/buildinfo"
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/ping"
@@ -252,6 +253,7 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	report.RTTs = rtts
+	report.Header = contract.Stamp("ping", time.Now())
 	if err := writeReport(*reportPath, "mcast ping "+strings.Join(hosts, " "), report); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/firewall"
 	"github.com/mcasttools/mcast/internal/iface"
@@ -145,8 +146,8 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 		for _, g := range groups {
 			gs = append(gs, g.String())
 		}
-		rec := map[string]any{"type": "start", "time": start, "interfaces": names, "groups": gs, "port": targets[0].Port,
-			"sources": addrStrings(incl), "exclude_sources": addrStrings(excl), "broadcast": *broadcast}
+		rec := recvStart{Header: contract.Stamp("recv.start", start), Interfaces: names, Groups: gs, Port: targets[0].Port,
+			Sources: addrStrings(incl), ExcludeSources: addrStrings(excl), Broadcast: *broadcast}
 		if *jsonOut {
 			enc.Encode(rec)
 		}
@@ -406,21 +407,49 @@ func kindNote(ev stream.Event) string {
 	return ""
 }
 
-// datagramEvent is the --json-events object for one datagram.
-func datagramEvent(ev stream.Event, path string) map[string]any {
-	m := map[string]any{"type": "datagram", "time": ev.At, "iface": "", "group": ev.Dst.String(), "source": ev.Src.Addr().String(),
-		"source_port": ev.Src.Port(), "bytes": len(ev.Payload), "ttl": ev.TTL, "kind": string(ev.Kind)}
-	if path != "" {
-		m["path"] = path
-	}
+// recvStart is the first record of `mcast recv --json`.
+type recvStart struct {
+	contract.Header
+	Interfaces     []string `json:"interfaces"`
+	Groups         []string `json:"groups"`
+	Port           uint16   `json:"port"`
+	Sources        []string `json:"sources"`
+	ExcludeSources []string `json:"exclude_sources"`
+	Broadcast      bool     `json:"broadcast"`
+}
+
+// datagramRecord is the --json-events record for one datagram. Class is
+// what the receiver made of it (in_order, reordered, duplicate, too_late,
+// end, foreign, malformed).
+type datagramRecord struct {
+	contract.Header
+	Iface      string   `json:"iface"`
+	Group      string   `json:"group"`
+	Source     string   `json:"source"`
+	SourcePort uint16   `json:"source_port"`
+	Bytes      int      `json:"bytes"`
+	TTL        int      `json:"ttl"`
+	Class      string   `json:"class"`
+	Path       string   `json:"path,omitempty"`
+	Seq        *uint64  `json:"seq,omitempty"`
+	SenderID   string   `json:"sender_id,omitempty"`
+	LatencyMs  *float64 `json:"latency_ms,omitempty"`
+	Text       *string  `json:"text,omitempty"`
+}
+
+// datagramEvent is the --json-events record for one datagram.
+func datagramEvent(ev stream.Event, path string) datagramRecord {
+	m := datagramRecord{Header: contract.Stamp("recv.datagram", ev.At), Group: ev.Dst.String(), Source: ev.Src.Addr().String(),
+		SourcePort: ev.Src.Port(), Bytes: len(ev.Payload), TTL: ev.TTL, Class: string(ev.Kind), Path: path}
 	if ev.Flow != nil {
-		m["iface"] = ev.Flow.Iface
-		m["seq"] = ev.Header.Seq
-		m["sender_id"] = fmt.Sprintf("%08x", ev.Header.SenderID)
-		m["latency_ms"] = float64(ev.At.UnixNano()-ev.Header.SentNs) / 1e6
+		m.Iface = ev.Flow.Iface
+		seq := uint64(ev.Header.Seq)
+		lat := float64(ev.At.UnixNano()-ev.Header.SentNs) / 1e6
+		m.Seq, m.SenderID, m.LatencyMs = &seq, fmt.Sprintf("%08x", ev.Header.SenderID), &lat
 	}
 	if ev.Kind != stream.KindEnd {
-		m["text"] = showText(ev)
+		t := showText(ev)
+		m.Text = &t
 	}
 	return m
 }

@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/relay"
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/sdnotify"
@@ -221,6 +225,7 @@ func adminFromConfig(file string) (path string, cfgErr, err error) {
 }
 
 func printRelayStatus(env *Env, st relay.Status, asJSON bool, reportPath string) error {
+	st.Header = contract.Stamp("relay.status", time.Now())
 	if err := writeReport(reportPath, "mcast relay status of "+st.Node, st); err != nil {
 		return err
 	}
@@ -234,7 +239,7 @@ func printRelayStatus(env *Env, st relay.Status, asJSON bool, reportPath string)
 }
 
 func writeRelayStatus(w io.Writer, st relay.Status) {
-	fmt.Fprintf(w, "relay %s on %s, underlay %s, source %s, up %.0fs, reloads %d\n", st.Node, st.Interface, st.Listen, st.Source, st.UptimeSeconds, st.Reloads)
+	fmt.Fprintf(w, "relay %s on %s, underlay %s, source %s, up %.0fs, reloads %d\n", st.Node, st.Interface, hostPort(st.ListenAddress, st.ListenPort), st.Source, st.UptimeSeconds, st.Reloads)
 	if !st.InterfaceUp {
 		fmt.Fprintf(w, "interface %s is gone: carrying nothing until it is back (lost %d times)\n", st.Interface, st.InterfaceLost)
 	} else if st.InterfaceLost > 0 {
@@ -266,7 +271,7 @@ func writeRelayStatus(w io.Writer, st relay.Status) {
 		if p.LAN {
 			lan = " (same LAN)"
 		}
-		fmt.Fprintf(w, "  %s %s%s: %s, %s, wants %s\n", p.Name, p.Address, lan, state, seen, orNone(p.Wants))
+		fmt.Fprintf(w, "  %s %s%s: %s, %s, wants %s\n", p.Name, hostPort(p.Address, p.Port), lan, state, seen, orNone(p.Wants))
 		fmt.Fprintf(w, "    sent %d frames %d bytes, datagrams %s\n", p.SentFrames, p.SentBytes, formatCounts(p.SentDatagrams))
 		fmt.Fprintf(w, "    received %d frames %d bytes, datagrams %s\n", p.ReceivedFrames, p.ReceivedBytes, formatCounts(p.RecvDatagrams))
 	}
@@ -305,4 +310,9 @@ func formatCounts(m map[string]uint64) string {
 	}
 	sort.Strings(out)
 	return orNone(out)
+}
+
+// hostPort joins an address and a port as text lines show them.
+func hostPort(addr string, port uint16) string {
+	return net.JoinHostPort(addr, strconv.Itoa(int(port)))
 }

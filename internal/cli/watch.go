@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
 	htmlreport "github.com/mcasttools/mcast/internal/report"
@@ -116,11 +117,13 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 		collEnc = json.NewEncoder(coll)
 	}
 	opts.Emit = func(e watch.Event) {
+		rec := e
+		rec.Schema, rec.Kind, rec.Time = contract.Version, "watch."+e.Kind, e.Time.UTC()
 		if coll != nil {
-			collEnc.Encode(e)
+			collEnc.Encode(rec)
 		}
 		if *asJSON {
-			enc.Encode(e)
+			enc.Encode(rec)
 		} else {
 			iface := ""
 			if e.Iface != "" {
@@ -140,7 +143,7 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 			rates = "data rates every " + report.String()
 		}
 		msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s, %s); interrupt to stop", what, *qi, rates)
-		start := watch.Event{Time: time.Now(), Iface: name, Kind: watch.KindStart, Text: msg}
+		start := watch.Event{Time: time.Now().UTC(), Schema: contract.Version, Iface: name, Kind: "watch." + watch.KindStart, Text: msg}
 		if coll != nil {
 			collEnc.Encode(start)
 		}
@@ -193,9 +196,9 @@ func hostJoined() (map[string]map[netip.Addr]bool, error) {
 
 // watchSummary is the last JSON object of `mcast watch --json`.
 type watchSummary struct {
-	Kind    string           `json:"kind"` // "summary"
-	Groups  []watchGroupStat `json:"groups"`
-	Dropped map[string]int   `json:"dropped"`
+	contract.Header                  // type "watch.summary"
+	Groups          []watchGroupStat `json:"groups"`
+	Dropped         map[string]int   `json:"dropped"`
 }
 
 type watchGroupStat struct {
@@ -204,31 +207,37 @@ type watchGroupStat struct {
 	Packets int           `json:"packets"`
 	Bytes   int           `json:"bytes"`
 	Rate    float64       `json:"rate_pps"`
-	Sources []string      `json:"sources"`
+	Sources []string      `json:"sources"` // the senders' addresses
 	Senders []watchSender `json:"senders"`
 }
 
 type watchSender struct {
-	Addr    string `json:"addr"`
-	Packets int    `json:"packets"`
+	Source     string `json:"source"`
+	SourcePort uint16 `json:"source_port"`
+	Packets    int    `json:"packets"`
+	addr       string // ip:port, as text lines show it
 }
 
 func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *json.Encoder) watchSummary {
 	defer out.Flush()
-	sum := watchSummary{Kind: "summary", Groups: []watchGroupStat{}, Dropped: st.Drops()}
+	sum := watchSummary{Header: contract.Stamp("watch.summary", time.Now()), Groups: []watchGroupStat{}, Dropped: st.Drops()}
 	for _, g := range st.Groups() {
-		var srcs []string
-		var senders []watchSender
+		srcs := []string{}
+		senders := []watchSender{}
+		seen := map[netip.Addr]bool{}
 		for s, n := range g.Sources {
-			srcs = append(srcs, s.String())
-			senders = append(senders, watchSender{Addr: s.String(), Packets: n})
+			if !seen[s.Addr()] {
+				seen[s.Addr()] = true
+				srcs = append(srcs, s.Addr().String())
+			}
+			senders = append(senders, watchSender{Source: s.Addr().String(), SourcePort: s.Port(), Packets: n, addr: s.String()})
 		}
 		sort.Strings(srcs)
 		sort.Slice(senders, func(i, j int) bool {
 			if senders[i].Packets != senders[j].Packets {
 				return senders[i].Packets > senders[j].Packets
 			}
-			return senders[i].Addr < senders[j].Addr
+			return senders[i].addr < senders[j].addr
 		})
 		sum.Groups = append(sum.Groups, watchGroupStat{Iface: g.Iface, Group: g.Group.String(), Packets: g.Packets, Bytes: g.Bytes, Rate: g.Rate(), Sources: srcs, Senders: senders})
 	}
@@ -243,7 +252,7 @@ func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *jso
 		}
 		var from []string
 		for _, s := range g.Senders {
-			from = append(from, fmt.Sprintf("%s (%d)", s.Addr, s.Packets))
+			from = append(from, fmt.Sprintf("%s (%d)", s.addr, s.Packets))
 		}
 		fmt.Fprintf(out, "total %s%s: %d datagrams, %d payload bytes, %.1f datagrams/s from %s\n", g.Group, where, g.Packets, g.Bytes, g.Rate, strings.Join(from, ", "))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/wire/pingmsg"
 )
 
@@ -30,7 +31,7 @@ type CastReport struct {
 // PeerReport is this host's result toward one peer.
 type PeerReport struct {
 	Name       string     `json:"name"`
-	Addr       string     `json:"addr"`
+	Addr       string     `json:"address"`
 	State      string     `json:"state"` // "pinging", "done", "no response", "stopped: ..."
 	Responded  bool       `json:"responded"`
 	ServerInfo string     `json:"server_info,omitempty"`
@@ -51,16 +52,17 @@ type Cell struct {
 
 // Report is the outcome of a run. Its field names are the --json output.
 type Report struct {
-	Local     string       `json:"local"`
-	Group     string       `json:"group"`
-	Port      uint16       `json:"port"`
-	Mode      string       `json:"mode"`
-	Protocol  string       `json:"protocol"` // omping or ssmping
-	Peers     []PeerReport `json:"peers"`
-	Hosts     []string     `json:"hosts"` // the matrix's rows and columns
-	Matrix    []Cell       `json:"matrix"`
-	Drops     Drops        `json:"drops"`
-	SSMServed uint64       `json:"ssmping_served"`
+	contract.Header              // type "ping"; the caller stamps it
+	Local           string       `json:"local"`
+	Group           string       `json:"group"`
+	Port            uint16       `json:"port"`
+	Mode            string       `json:"mode"`
+	Protocol        string       `json:"protocol"` // omping or ssmping
+	Peers           []PeerReport `json:"peers"`
+	Hosts           []string     `json:"hosts"` // the matrix's rows and columns
+	Matrix          []Cell       `json:"matrix"`
+	Drops           Drops        `json:"drops"`
+	SSMServed       uint64       `json:"ssmping_served"`
 	// SendErrors counts datagrams the kernel refused to send (a firewall, no route).
 	SendErrors    uint64   `json:"send_errors"`
 	LastSendError string   `json:"last_send_error,omitempty"`
@@ -76,7 +78,7 @@ type RTTSample struct {
 	Peer  string  `json:"peer"`
 	Cast  string  `json:"cast"` // unicast or multicast (broadcast answers count as multicast)
 	Seq   uint32  `json:"seq"`
-	AtS   float64 `json:"t_s"` // seconds since the run began
+	AtS   float64 `json:"at_seconds"` // seconds since the run began
 	RTTMs float64 `json:"rtt_ms"`
 }
 

@@ -20,7 +20,7 @@ type pingCast struct {
 // pingPeer is one peer in a ping report.
 type pingPeer struct {
 	Name      string   `json:"name"`
-	Addr      string   `json:"addr"`
+	Addr      string   `json:"address"`
 	State     string   `json:"state"`
 	Unicast   pingCast `json:"unicast"`
 	Multicast pingCast `json:"multicast"`
@@ -40,7 +40,7 @@ type pingCell struct {
 type rttSample struct {
 	Peer  string  `json:"peer"`
 	Cast  string  `json:"cast"`
-	AtS   float64 `json:"t_s"`
+	AtS   float64 `json:"at_seconds"`
 	RTTMs float64 `json:"rtt_ms"`
 }
 

@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -209,7 +208,7 @@ func runVersion(_ context.Context, env *Env, args []string) error {
 	}
 	bi := buildinfo.Get()
 	if *asJSON {
-		return json.NewEncoder(env.Stdout).Encode(bi)
+		return writeRecord(env.Stdout, versionRecord{Header: stamp("version"), Info: bi})
 	}
 	fmt.Fprintf(env.Stdout, "mcast %s (commit %s, %s)\n", bi.Version, bi.Commit, bi.GoVersion)
 	return nil

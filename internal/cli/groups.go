@@ -62,7 +62,7 @@ func runGroups(_ context.Context, env *Env, args []string) error {
 		if all == nil {
 			all = []sys.IfaceGroups{}
 		}
-		return jsonOut(env, all)
+		return jsonOut(env, groupsRecord{Header: stamp("groups"), Interfaces: all})
 	}
 	for _, g := range all {
 		writeIfaceGroups(env.Stdout, g)

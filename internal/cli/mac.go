@@ -45,7 +45,7 @@ func runMac(_ context.Context, env *Env, args []string) error {
 		results = append(results, r)
 	}
 	if *asJSON {
-		return jsonOut(env, results)
+		return jsonOut(env, macRecord{Header: stamp("mac"), Results: results})
 	}
 	for _, r := range results {
 		switch {
@@ -146,7 +146,7 @@ func macCheck(env *Env, texts []string, asJSON bool) error {
 		if out == nil {
 			out = []macShared{}
 		}
-		return jsonOut(env, out)
+		return jsonOut(env, macCheckRecord{Header: stamp("mac.check"), Shared: out})
 	}
 	if len(out) == 0 {
 		fmt.Fprintln(env.Stdout, "no two groups share a MAC")

@@ -328,7 +328,7 @@ type Membership struct {
 // Source is one source address in a membership's filter, with how many
 // sockets include and exclude it.
 type Source struct {
-	Addr    netip.Addr `json:"addr"`
+	Addr    netip.Addr `json:"source"`
 	Include int        `json:"include"`
 	Exclude int        `json:"exclude"`
 }

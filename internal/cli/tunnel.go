@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/mcasttools/mcast/internal/tunnel"
@@ -30,9 +32,10 @@ func runTunnel(ctx context.Context, env *Env, args []string) error {
 	case "-h", "--help", "help":
 		return parse(fs, env, []string{"--help"})
 	case "status":
-		asJSON = fs.Bool("json", false, "print the report as JSON")
+		asJSON = fs.Bool("json", false, "print the report as JSON (docs/json.md)")
 		timeout = fs.Duration("timeout", 2*time.Second, "how long to wait for peers to answer")
 	case "up", "down", "plan":
+		asJSON = fs.Bool("json", false, "print what was done (plan: what up would do) as one JSON object (docs/json.md)")
 	default:
 		return usagef("unknown tunnel command %q (up, down, status, plan)", sub)
 	}
@@ -58,6 +61,9 @@ func runTunnel(ctx context.Context, env *Env, args []string) error {
 	state, err := tunnelState(*config, *node, sub != "plan")
 	if err != nil {
 		return err
+	}
+	if *asJSON && sub != "status" {
+		return tunnelJSON(ctx, env, sub, state)
 	}
 	switch sub {
 	case "plan":
@@ -94,6 +100,7 @@ func runTunnel(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *asJSON {
+		r.Header = stamp("tunnel.status")
 		b, _ := json.MarshalIndent(r, "", "  ")
 		fmt.Fprintln(env.Stdout, string(b))
 	} else {
@@ -137,4 +144,31 @@ func tunnelState(file, node string, local bool) (tunnel.State, error) {
 			file, s.Node.Lines["underlay"], s.Node.Name, s.Node.Underlay, s.Node.Name)}
 	}
 	return s, nil
+}
+
+// tunnelJSON runs up, down or plan and prints what was done as one record.
+func tunnelJSON(ctx context.Context, env *Env, sub string, state tunnel.State) error {
+	rec := tunnelRecord{Node: state.Node.Name, Steps: []string{}}
+	var log bytes.Buffer
+	var err error
+	switch sub {
+	case "plan":
+		rec.Steps = append(rec.Steps, state.Plan()...)
+	case "up":
+		if rec.Changes, err = tunnel.Up(ctx, state, &log); err != nil {
+			err = fmt.Errorf("tunnel up on node %s: %w (nothing was left half-built)", state.Node.Name, err)
+		}
+	case "down":
+		if rec.Changes, err = tunnel.Down(ctx, state, &log); err != nil {
+			err = fmt.Errorf("tunnel down on node %s: %w", state.Node.Name, err)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for l := range strings.Lines(log.String()) {
+		rec.Steps = append(rec.Steps, strings.TrimSuffix(l, "\n"))
+	}
+	rec.Header = stamp("tunnel." + sub)
+	return writeRecord(env.Stdout, rec)
 }

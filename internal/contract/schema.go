@@ -25,7 +25,7 @@ func Generate(title string, v any, types ...string) Schema {
 	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	s["$id"] = "https://github.com/mcasttools/mcast/docs/schema/" + title + ".json"
 	s["title"] = title
-	s["description"] = "mcast " + Version + " record: " + title
+	s["description"] = "The " + title + " record of mcast --json output, schema " + Version + " (docs/json.md)."
 	if props, ok := s["properties"].(map[string]any); ok {
 		if len(types) > 0 {
 			props["type"] = Schema{"enum": types}
@@ -89,6 +89,9 @@ func of(t reflect.Type) Schema {
 	case reflect.String:
 		return Schema{"type": "string"}
 	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return Schema{"type": "string", "contentEncoding": "base64"}
+		}
 		return Schema{"type": "array", "items": of(t.Elem())}
 	case reflect.Map:
 		return Schema{"type": "object", "additionalProperties": of(t.Elem())}

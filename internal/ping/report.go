@@ -44,7 +44,7 @@ type Cell struct {
 	From             string  `json:"from"`
 	To               string  `json:"to"`
 	Known            bool    `json:"known"`  // false: From never reported
-	Source           string  `json:"source"` // "measured" (this host) or "reported" (by From)
+	Source           string  `json:"origin"` // "measured" (this host) or "reported" (by From)
 	Sent             uint32  `json:"sent"`
 	UnicastLossPct   float64 `json:"unicast_loss_pct"`
 	MulticastLossPct float64 `json:"multicast_loss_pct"` // counted from the first multicast answer

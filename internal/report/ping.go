@@ -31,7 +31,7 @@ type pingCell struct {
 	From             string  `json:"from"`
 	To               string  `json:"to"`
 	Known            bool    `json:"known"`
-	Source           string  `json:"source"`
+	Source           string  `json:"origin"`
 	UnicastLossPct   float64 `json:"unicast_loss_pct"`
 	MulticastLossPct float64 `json:"multicast_loss_pct"`
 }

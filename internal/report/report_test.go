@@ -163,7 +163,7 @@ func pingDoc(self int, hosts []string, loss func(from, to int) float64) map[stri
 				if i == self {
 					src = "measured"
 				}
-				cells = append(cells, map[string]any{"from": hosts[i], "to": hosts[j], "known": true, "source": src,
+				cells = append(cells, map[string]any{"from": hosts[i], "to": hosts[j], "known": true, "origin": src,
 					"unicast_loss_pct": loss(i, j), "multicast_loss_pct": loss(i, j) * 2})
 			}
 		}

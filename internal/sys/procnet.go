@@ -48,11 +48,12 @@ type IGMP6Group struct {
 // LinkAddr is one line of /proc/net/dev_mcast: a link-layer multicast
 // address programmed into the interface's receive filter.
 type LinkAddr struct {
-	Index  int              // interface index
-	Iface  string           // interface name
-	Users  int              // references to the address
-	Global bool             // added by a global (non-sync) user
-	Addr   net.HardwareAddr // the link-layer address
+	Index  int              `json:"index"`  // interface index
+	Iface  string           `json:"iface"`  // interface name
+	Users  int              `json:"users"`  // references to the address
+	Global bool             `json:"global"` // added by a global (non-sync) user
+	Addr   net.HardwareAddr `json:"-"`      // the link-layer address
+	MAC    string           `json:"mac"`    // Addr as text
 }
 
 // SourceFilter is one line of /proc/net/mcfilter or /proc/net/mcfilter6: a
@@ -215,7 +216,7 @@ func ParseDevMcast(r io.Reader) ([]LinkAddr, error) {
 		if err != nil || len(mac) == 0 {
 			return fmt.Errorf("address %q: not hex", f[4])
 		}
-		out = append(out, LinkAddr{Index: idx, Iface: f[1], Users: users, Global: f[3] != "0", Addr: net.HardwareAddr(mac)})
+		out = append(out, LinkAddr{Index: idx, Iface: f[1], Users: users, Global: f[3] != "0", Addr: net.HardwareAddr(mac), MAC: net.HardwareAddr(mac).String()})
 		return nil
 	})
 	return out, err

@@ -60,7 +60,7 @@ func TestReportRecv(t *testing.T) {
 		for _, f := range rep.Flows {
 			row := domRow(t, dom, "tr", fmt.Sprintf(`data-flow="%s %s %s:%d %s"`, f.Iface, f.Group, f.Source, f.SourcePort, f.SenderID))
 			for key, want := range map[string]float64{"received": float64(f.Received), "lost": float64(f.Lost), "loss_pct": f.LossPct,
-				"duplicates": float64(f.Duplicates), "reordered": float64(f.Reordered), "pps": f.PPS, "p50": f.LatencyMs.P50, "p99": f.LatencyMs.P99} {
+				"duplicates": float64(f.Duplicates), "reordered": float64(f.Reordered), "rate_pps": f.PPS, "p50": f.LatencyMs.P50, "p99": f.LatencyMs.P99} {
 				sameNumber(t, "flow "+key, domK(t, row, key), want)
 			}
 		}
@@ -173,7 +173,7 @@ func TestReportWatch(t *testing.T) {
 	r2.Wait()
 	bridge(t, l, "addr", "add", "10.0.0.254/24", "dev", "br0")
 	bridge(t, l, "link", "set", "br0", "type", "bridge", "mcast_query_use_ifaddr", "1")
-	w.WaitFor(`"host":"10.0.0.254"`, 30*time.Second)
+	w.WaitFor(`"source":"10.0.0.254"`, 30*time.Second)
 	res := w.Stop()
 	counts := map[string]int{}
 	var sum struct {
@@ -187,11 +187,11 @@ func TestReportWatch(t *testing.T) {
 	sc := bufio.NewScanner(strings.NewReader(res.Stdout))
 	for sc.Scan() {
 		var ev struct {
-			Kind string `json:"kind"`
+			Kind string `json:"type"`
 		}
 		if json.Unmarshal(sc.Bytes(), &ev) == nil {
-			counts[ev.Kind]++
-			if ev.Kind == "summary" {
+			counts[strings.TrimPrefix(ev.Kind, "watch.")]++
+			if ev.Kind == "watch.summary" {
 				json.Unmarshal(sc.Bytes(), &sum)
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/mcasttools/mcast/internal/firewall"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
+	"github.com/mcasttools/mcast/internal/progress"
 	htmlreport "github.com/mcasttools/mcast/internal/report"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/stream"
@@ -221,10 +222,11 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 	}
 	var status <-chan time.Time
 	if tty {
-		t := time.NewTicker(250 * time.Millisecond)
+		t := time.NewTicker(progress.Tick)
 		defer t.Stop()
 		status = t.C
 	}
+	var meter progress.Meter
 	for {
 		select {
 		case err = <-done:
@@ -257,7 +259,10 @@ func runRecv(ctx context.Context, env *Env, args []string) error {
 			continue
 		case <-status:
 			sess.Lock()
-			fmt.Fprint(out, "\r\x1b[K"+rcv.StatusLine(time.Now()))
+			now := time.Now()
+			meter.Observe(now, rcv.Totals().Received, 0)
+			pps, _ := meter.Rate(now)
+			fmt.Fprint(out, "\r\x1b[K"+rcv.StatusLine(now, pps))
 			view.statusShown = true
 			out.Flush()
 			sess.Unlock()

@@ -251,14 +251,10 @@ func (rep Report) WriteText(w io.Writer) {
 	}
 }
 
-// StatusLine is the one-line live view for a terminal.
-func (r *Receiver) StatusLine(now time.Time) string {
+// StatusLine is the one-line live view for a terminal; pps is the current
+// rate (a progress.Meter of the received total).
+func (r *Receiver) StatusLine(now time.Time, pps float64) string {
 	t := r.Totals()
-	var pps float64
-	for _, f := range r.order {
-		p, _ := f.Rate()
-		pps += p
-	}
 	return fmt.Sprintf("%.0fs  flows %d  received %d  lost %d (%.2f%%)  dup %d  reord %d  foreign %d  %.0f dgram/s",
 		now.Sub(r.start).Seconds(), len(r.order), t.Received, t.Lost, t.LossPct, t.Duplicates, t.Reordered, t.Foreign, pps)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
+	"github.com/mcasttools/mcast/internal/progress"
 	htmlreport "github.com/mcasttools/mcast/internal/report"
 	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/mcasttools/mcast/internal/watch"
@@ -116,6 +117,21 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 		coll = htmlreport.New()
 		collEnc = json.NewEncoder(coll)
 	}
+	// On a terminal, a status line under the events: the data rate now and
+	// what was seen so far.
+	status := progress.NewLine(out)
+	if live && !*asJSON && isTerminal(env.Stdout) {
+		var meter progress.Meter
+		start := time.Now()
+		opts.StatusEvery = progress.Tick
+		opts.Status = func(now time.Time, st *watch.State) {
+			groups, packets, nbytes := st.DataTotals()
+			meter.Observe(now, packets, nbytes)
+			pps, bps := meter.Rate(now)
+			status.Draw(fmt.Sprintf("%s  groups %d", progress.Format(now.Sub(start), pps, bps, "datagrams", packets), groups))
+			out.Flush()
+		}
+	}
 	opts.Emit = func(e watch.Event) {
 		rec := e
 		rec.Schema, rec.Kind, rec.Time = contract.Version, "watch."+e.Kind, e.Time.UTC()
@@ -125,6 +141,7 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 		if *asJSON {
 			enc.Encode(rec)
 		} else {
+			status.Clear()
 			iface := ""
 			if e.Iface != "" {
 				iface = e.Iface + " "
@@ -160,6 +177,7 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 		defer cancel()
 	}
 	err := watch.Run(ctx, src, st, opts)
+	status.Clear()
 	sum := writeWatchSummary(out, st, *asJSON, enc)
 	if coll != nil {
 		collEnc.Encode(sum)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcasttools/mcast/internal/buildinfo"
@@ -242,18 +243,30 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 	}
 	var rtts []ping.RTTSample
 	began := time.Now()
+	var answers atomic.Uint64
+	var status *liveStatus
+	if !*jsonOut && isTerminal(env.Stdout) {
+		status = startStatus(env.Stdout, func() (uint64, uint64) { return answers.Load(), 0 }, pingStatusText)
+		out = status.Above()
+	}
 	onEvent := func(ev ping.Event) {
 		if s, ok := ping.Sample(ev, time.Since(began)); ok {
 			rtts = append(rtts, s)
 		}
+		if ev.Kind == ping.EvAnswer {
+			answers.Add(1)
+		}
 		printEvent(out, ev, width, *quiet)
 	}
 	report, err := ping.Run(ctx, m, o, onEvent)
+	if status != nil {
+		status.Stop()
+	}
 	if err != nil {
 		return err
 	}
 	report.RTTs = rtts
-	report.Header = contract.Stamp("ping", time.Now())
+	report.Header = contract.Stamp("ping.report", time.Now())
 	if err := writeReport(*reportPath, "mcast ping "+strings.Join(hosts, " "), report); err != nil {
 		return err
 	}

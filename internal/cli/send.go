@@ -180,14 +180,18 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 			writeRecord(env.Stdout, sendDatagram{Header: stamp("send.datagram"), Seq: seq, Text: text})
 		}
 	}
-	var stopStatus func()
+	var status *liveStatus
 	if rate > 0 && !*asJSON && isTerminal(env.Stdout) {
-		cfg.Progress = &stream.SendProgress{}
-		stopStatus = sendStatus(env.Stdout, cfg.Progress)
+		p := &stream.SendProgress{}
+		cfg.Progress = p
+		status = startStatus(env.Stdout, func() (uint64, uint64) { return p.Sent.Load(), p.Bytes.Load() },
+			func(elapsed time.Duration, pps, bps float64, sent uint64) string {
+				return progress.Format(elapsed, pps, bps, "sent", sent)
+			})
 	}
 	res, err := stream.Send(ctx, sinks, cfg, sent)
-	if stopStatus != nil {
-		stopStatus()
+	if status != nil {
+		status.Stop()
 	}
 	if *asJSON {
 		size := float64(0)
@@ -377,35 +381,4 @@ func classifyIfaceErr(err error) error {
 		return UsageError{err}
 	}
 	return err
-}
-
-// sendStatus redraws a status line on w from p until the returned function
-// is called, which removes the line.
-func sendStatus(w io.Writer, p *stream.SendProgress) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		line := progress.NewLine(w)
-		defer line.Clear()
-		var meter progress.Meter
-		start := time.Now()
-		t := time.NewTicker(progress.Tick)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				sent, nbytes := p.Sent.Load(), p.Bytes.Load()
-				meter.Observe(now, sent, nbytes)
-				pps, bps := meter.Rate(now)
-				line.Draw(progress.Format(now.Sub(start), pps, bps, "sent", sent))
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-	}
 }

@@ -103,3 +103,14 @@ func (l *Line) Shown() bool { return l.shown }
 func Format(elapsed time.Duration, pps, bps float64, verb string, total uint64) string {
 	return fmt.Sprintf("%.0fs  %.0f dgram/s  %s  %s %d", elapsed.Seconds(), pps, stats.HumanBitRate(bps), verb, total)
 }
+
+// Above returns a writer for output that goes above the status line: each
+// write removes the line first (the next Draw puts it back).
+func (l *Line) Above() io.Writer { return aboveWriter{l} }
+
+type aboveWriter struct{ l *Line }
+
+func (a aboveWriter) Write(p []byte) (int, error) {
+	a.l.Clear()
+	return a.l.w.Write(p)
+}

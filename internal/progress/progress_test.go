@@ -2,6 +2,7 @@ package progress
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"testing"
 	"time"
@@ -78,5 +79,16 @@ func TestLineRedrawsInPlace(t *testing.T) {
 	}
 	if got := Format(12*time.Second, 500, 4e6, "sent", 6000); got != "12s  500 dgram/s  4.00 Mbit/s  sent 6000" {
 		t.Fatalf("Format = %q", got)
+	}
+}
+
+func TestAboveClearsTheLine(t *testing.T) {
+	var b bytes.Buffer
+	l := NewLine(&b)
+	l.Draw("status")
+	io.WriteString(l.Above(), "event\n")
+	io.WriteString(l.Above(), "more\n")
+	if got := b.String(); got != "\r\x1b[Kstatus\r\x1b[Kevent\nmore\n" || l.Shown() {
+		t.Fatalf("output %q, shown %v", got, l.Shown())
 	}
 }

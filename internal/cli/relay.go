@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,12 +46,39 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("invalid --log-level %q: want debug, info, warn or error", *logLevel)
 	}
+	// In the foreground on a terminal, a status line on standard output;
+	// log lines go above it.
+	var status *liveStatus
+	var running atomic.Pointer[relay.Relay] // set once the relay exists
+	logw := env.Stderr
+	if !*check && isTerminal(env.Stdout) {
+		var st relay.Status
+		status = startStatus(env.Stdout, func() (uint64, uint64) {
+			r := running.Load()
+			if r == nil {
+				return 0, 0
+			}
+			st = r.Status()
+			return sumCounts(st.Captured) + sumCounts(st.Emitted), 0
+		}, func(elapsed time.Duration, pps, _ float64, total uint64) string {
+			up := 0
+			for _, p := range st.Peers {
+				if p.Up {
+					up++
+				}
+			}
+			return fmt.Sprintf("%.0fs  %.0f dgram/s  captured %d  emitted %d  peers up %d/%d",
+				elapsed.Seconds(), pps, sumCounts(st.Captured), sumCounts(st.Emitted), up, len(st.Peers))
+		})
+		defer status.Stop()
+		logw = status.AboveTo(env.Stderr)
+	}
 	var h slog.Handler
 	switch *logFormat {
 	case "text":
-		h = slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+		h = slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})
 	case "json":
-		h = slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+		h = slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level})
 	default:
 		return usagef("invalid --log-format %q: want text or json", *logFormat)
 	}
@@ -76,6 +104,7 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	running.Store(r)
 	if *check {
 		// What start checks, short of opening the sockets for good: a
 		// configuration that passes starts.
@@ -315,4 +344,13 @@ func formatCounts(m map[string]uint64) string {
 // hostPort joins an address and a port as text lines show them.
 func hostPort(addr string, port uint16) string {
 	return net.JoinHostPort(addr, strconv.Itoa(int(port)))
+}
+
+// sumCounts adds up counts by group.
+func sumCounts(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

@@ -47,14 +47,25 @@ func startStatus(w io.Writer, totals func() (count, nbytes uint64), text func(el
 
 // Above returns a writer for lines printed while the status shows: each
 // write removes the status line first.
-func (s *liveStatus) Above() io.Writer { return lockedWriter{s} }
+func (s *liveStatus) Above() io.Writer { return s.AboveTo(nil) }
 
-type lockedWriter struct{ s *liveStatus }
+// AboveTo is Above for output to dst, another stream on the same terminal
+// (standard error): each write removes the status line first.
+func (s *liveStatus) AboveTo(dst io.Writer) io.Writer { return lockedWriter{s, dst} }
+
+type lockedWriter struct {
+	s   *liveStatus
+	dst io.Writer // nil: the status line's own writer
+}
 
 func (l lockedWriter) Write(p []byte) (int, error) {
 	l.s.mu.Lock()
 	defer l.s.mu.Unlock()
-	return l.s.line.Above().Write(p)
+	if l.dst == nil {
+		return l.s.line.Above().Write(p)
+	}
+	l.s.line.Clear()
+	return l.dst.Write(p)
 }
 
 // Stop ends the redraws and removes the line.

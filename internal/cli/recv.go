@@ -412,53 +412,6 @@ func kindNote(ev stream.Event) string {
 	return ""
 }
 
-// recvStart is the first record of `mcast recv --json`.
-type recvStart struct {
-	contract.Header
-	Interfaces     []string `json:"interfaces"`
-	Groups         []string `json:"groups"`
-	Port           uint16   `json:"port"`
-	Sources        []string `json:"sources"`
-	ExcludeSources []string `json:"exclude_sources"`
-	Broadcast      bool     `json:"broadcast"`
-}
-
-// datagramRecord is the --json-events record for one datagram. Class is
-// what the receiver made of it (in_order, reordered, duplicate, too_late,
-// end, foreign, malformed).
-type datagramRecord struct {
-	contract.Header
-	Iface      string   `json:"iface"`
-	Group      string   `json:"group"`
-	Source     string   `json:"source"`
-	SourcePort uint16   `json:"source_port"`
-	Bytes      int      `json:"bytes"`
-	TTL        int      `json:"ttl"`
-	Class      string   `json:"class"`
-	Path       string   `json:"path,omitempty"`
-	Seq        *uint64  `json:"seq,omitempty"`
-	SenderID   string   `json:"sender_id,omitempty"`
-	LatencyMs  *float64 `json:"latency_ms,omitempty"`
-	Text       *string  `json:"text,omitempty"`
-}
-
-// datagramEvent is the --json-events record for one datagram.
-func datagramEvent(ev stream.Event, path string) datagramRecord {
-	m := datagramRecord{Header: contract.Stamp("recv.datagram", ev.At), Group: ev.Dst.String(), Source: ev.Src.Addr().String(),
-		SourcePort: ev.Src.Port(), Bytes: len(ev.Payload), TTL: ev.TTL, Class: string(ev.Kind), Path: path}
-	if ev.Flow != nil {
-		m.Iface = ev.Flow.Iface
-		seq := uint64(ev.Header.Seq)
-		lat := float64(ev.At.UnixNano()-ev.Header.SentNs) / 1e6
-		m.Seq, m.SenderID, m.LatencyMs = &seq, fmt.Sprintf("%08x", ev.Header.SenderID), &lat
-	}
-	if ev.Kind != stream.KindEnd {
-		t := showText(ev)
-		m.Text = &t
-	}
-	return m
-}
-
 // recvTargets reads the groups (or, with --broadcast, an optional
 // [ADDRESS][:PORT] whose port is used).
 func recvTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) ([]endpoint.Target, error) {

@@ -65,7 +65,24 @@ func fields(t reflect.Type) []field {
 	return out
 }
 
+// Shaper is a type with its own MarshalJSON: JSONShape returns a value of
+// the type its JSON has, which the schema describes instead.
+type Shaper interface {
+	JSONShape() any
+}
+
+var shaperType = reflect.TypeFor[Shaper]()
+
+// shape is the type whose fields t's JSON has.
+func shape(t reflect.Type) reflect.Type {
+	if t.Implements(shaperType) {
+		return reflect.TypeOf(reflect.Zero(t).Interface().(Shaper).JSONShape())
+	}
+	return t
+}
+
 func of(t reflect.Type) Schema {
+	t = shape(t)
 	if t == timeType {
 		return Schema{"type": "string", "format": "date-time"}
 	}
@@ -121,6 +138,7 @@ func FieldNames(v any) []string {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
+		t = shape(t)
 		if t == timeType || t.Implements(textType) || reflect.PointerTo(t).Implements(textType) {
 			return
 		}

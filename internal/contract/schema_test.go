@@ -56,6 +56,29 @@ func TestFieldNamesWalksNestedTypes(t *testing.T) {
 	}
 }
 
+type custom struct{ Secret int }
+
+func (custom) JSONShape() any {
+	return struct {
+		Shown int `json:"shown"`
+	}{}
+}
+
+func TestShaperGivesTheJSONShape(t *testing.T) {
+	got := FieldNames(struct {
+		C []custom `json:"c"`
+	}{})
+	if !slices.Equal(got, []string{"c", "c[].shown"}) {
+		t.Fatalf("FieldNames = %v", got)
+	}
+	props := Generate("x", struct {
+		C custom `json:"c"`
+	}{})["properties"].(map[string]any)
+	if _, ok := props["c"].(Schema)["properties"].(map[string]any)["shown"]; !ok {
+		t.Fatalf("schema of a Shaper: %v", props["c"])
+	}
+}
+
 func TestStampIsUTC(t *testing.T) {
 	h := Stamp("status", time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)))
 	if h.Time.Location() != time.UTC || h.Schema != Version || h.Type != "status" {

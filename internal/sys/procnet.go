@@ -48,12 +48,11 @@ type IGMP6Group struct {
 // LinkAddr is one line of /proc/net/dev_mcast: a link-layer multicast
 // address programmed into the interface's receive filter.
 type LinkAddr struct {
-	Index  int              `json:"index"`  // interface index
-	Iface  string           `json:"iface"`  // interface name
-	Users  int              `json:"users"`  // references to the address
-	Global bool             `json:"global"` // added by a global (non-sync) user
-	Addr   net.HardwareAddr `json:"-"`      // the link-layer address
-	MAC    string           `json:"mac"`    // Addr as text
+	Index  int              // interface index
+	Iface  string           // interface name
+	Users  int              // references to the address
+	Global bool             // added by a global (non-sync) user
+	Addr   net.HardwareAddr // the link-layer address
 }
 
 // SourceFilter is one line of /proc/net/mcfilter or /proc/net/mcfilter6: a
@@ -68,15 +67,22 @@ type SourceFilter struct {
 	Exclude int        // sockets excluding this source (EXC)
 }
 
+// linkAddrJSON is the JSON of a LinkAddr.
+type linkAddrJSON struct {
+	MAC    string `json:"mac"`
+	Users  int    `json:"users"`
+	Global bool   `json:"global"`
+}
+
 // MarshalJSON writes the link address as its colon-separated address, users
 // and global flag (interface index and name are those of the enclosing entry).
 func (l LinkAddr) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Addr   string `json:"addr"`
-		Users  int    `json:"users"`
-		Global bool   `json:"global"`
-	}{l.Addr.String(), l.Users, l.Global})
+	return json.Marshal(linkAddrJSON{l.Addr.String(), l.Users, l.Global})
 }
+
+// JSONShape returns a value of the type LinkAddr's JSON has, for schema
+// generation (internal/contract).
+func (LinkAddr) JSONShape() any { return linkAddrJSON{} }
 
 // ParseIGMP parses /proc/net/igmp. Group addresses in that file are the
 // network-order address printed as a host-order number; ParseIGMP undoes that
@@ -216,7 +222,7 @@ func ParseDevMcast(r io.Reader) ([]LinkAddr, error) {
 		if err != nil || len(mac) == 0 {
 			return fmt.Errorf("address %q: not hex", f[4])
 		}
-		out = append(out, LinkAddr{Index: idx, Iface: f[1], Users: users, Global: f[3] != "0", Addr: net.HardwareAddr(mac), MAC: net.HardwareAddr(mac).String()})
+		out = append(out, LinkAddr{Index: idx, Iface: f[1], Users: users, Global: f[3] != "0", Addr: net.HardwareAddr(mac)})
 		return nil
 	})
 	return out, err

@@ -75,8 +75,8 @@ func TestJSONContract(t *testing.T) {
 	validJSON(t, set, "ping vm2", p2.Wait())
 
 	// relay status.
-	rl.start("vm1")
-	rl.start("vm2")
+	rl.start("vm1", "group 239.1.1.1")
+	rl.start("vm2", "group 239.1.1.1")
 	rl.waitStatus("vm1", "peer vm2 up", func(st relay.Status) bool { return len(st.Peers) == 1 && st.Peers[0].Up })
 	validJSON(t, set, "relay status", l.Mcast("vm1", "relay", "status", "--admin", filepath.Join(rl.dir, "vm1.sock"), "--json"))
 	rl.stop("vm1")

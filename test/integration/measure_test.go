@@ -201,14 +201,14 @@ func TestMeasureJSONFields(t *testing.T) {
 			t.Fatalf("not JSON: %q", line)
 		}
 		switch m["type"] {
-		case "datagram":
+		case "recv.datagram":
 			sawDatagram = true
 			for _, k := range []string{"time", "iface", "group", "source", "source_port", "seq", "sender_id", "bytes", "ttl", "latency_ms", "class"} {
 				if _, ok := m[k]; !ok {
 					t.Errorf("datagram event lacks %q: %s", k, line)
 				}
 			}
-		case "summary":
+		case "recv.summary":
 			sawSummary = true
 			fl := m["flows"].([]any)[0].(map[string]any)
 			for _, k := range []string{"iface", "group", "source", "received", "lost", "loss_pct", "duplicates", "reordered", "rate_pps", "rate_bps", "latency_ms", "jitter_ms", "ttl", "hops", "sent"} {

@@ -60,7 +60,7 @@ func TestReportRecv(t *testing.T) {
 		for _, f := range rep.Flows {
 			row := domRow(t, dom, "tr", fmt.Sprintf(`data-flow="%s %s %s:%d %s"`, f.Iface, f.Group, f.Source, f.SourcePort, f.SenderID))
 			for key, want := range map[string]float64{"received": float64(f.Received), "lost": float64(f.Lost), "loss_pct": f.LossPct,
-				"duplicates": float64(f.Duplicates), "reordered": float64(f.Reordered), "rate_pps": f.PPS, "p50": f.LatencyMs.P50, "p99": f.LatencyMs.P99} {
+				"duplicates": float64(f.Duplicates), "reordered": float64(f.Reordered), "pps": f.PPS, "p50": f.LatencyMs.P50, "p99": f.LatencyMs.P99} {
 				sameNumber(t, "flow "+key, domK(t, row, key), want)
 			}
 		}

@@ -3,6 +3,7 @@ module github.com/mcasttools/mcast
 go 1.26.8
 
 require (
+	github.com/flynn/noise v1.1.0
 	github.com/google/go-cmp v0.7.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/spf13/pflag v1.0.10

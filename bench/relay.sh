@@ -64,10 +64,15 @@ done
 # Relays.
 head -c 32 /dev/urandom > "$tmp/key"
 for i in 1 2 3; do
+  (umask 077; "$bin" relay genkey > "$tmp/vm$i.priv")
+  "$bin" relay pubkey < "$tmp/vm$i.priv" > "$tmp/vm$i.pub"
+done
+for i in 1 2 3; do
   {
     echo "node vm$i"; echo "listen 10.0.$i.10:7474"; echo "interface eth0"; echo "key $tmp/key"
+    echo "private-key $tmp/vm$i.priv"
     echo "admin $tmp/vm$i.sock"; echo "group 239.1.1.1"; echo "source ${SOURCE:-original}"
-    for j in 1 2 3; do [ $i = $j ] || echo "peer vm$j 10.0.$j.10:7474"; done
+    for j in 1 2 3; do [ $i = $j ] || echo "peer vm$j 10.0.$j.10:7474 $(cat "$tmp/vm$j.pub")"; done
   } > "$tmp/vm$i.conf"
   ex vm$i -- "$bin" relay --config "$tmp/vm$i.conf" --log-level warn 2>"$tmp/vm$i.log" &
   pids+=($!)

@@ -50,6 +50,7 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 	proto := fs.String("proto", "omping", "omping (all-to-all, the default) or ssmping (ping one ssmpingd)")
 	serve := fs.Bool("serve", false, "only answer (omping peers in the list, ssmping/asmping clients), never ping")
 	reportPath := fs.String("report", "", "also write an HTML report to FILE.html: the matrix as a heat map, RTT over time (docs/reports.md)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://ADDR:PORT/metrics while running (docs/ping.md; default off)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -75,6 +76,13 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 		return usagef("--proto ssmping pings one ssmpingd: give exactly one HOST, not %d", len(hosts))
 	case *proto == "ssmping" && *serve:
 		return usagef("--proto ssmping and --serve exclude each other (--serve answers ssmping clients anyway)")
+	case *metricsAddr != "" && *proto == "ssmping":
+		return usagef("--metrics works with --proto omping only")
+	}
+	if *metricsAddr != "" {
+		if err := ping.CheckMetricsAddr(*metricsAddr); err != nil {
+			return usagef("%v", err)
+		}
 	}
 	port, err := endpoint.ParsePort(*portText)
 	if err != nil {
@@ -257,6 +265,14 @@ func runPing(ctx context.Context, env *Env, args []string) error {
 			answers.Add(1)
 		}
 		printEvent(out, ev, width, *quiet)
+	}
+	if *metricsAddr != "" {
+		o.Monitor = ping.NewMonitor()
+		stop, err := ping.ServeMetrics(ctx, *metricsAddr, o.Monitor)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	report, err := ping.Run(ctx, m, o, onEvent)
 	if status != nil {

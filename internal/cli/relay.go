@@ -24,10 +24,19 @@ import (
 )
 
 func runRelay(ctx context.Context, env *Env, args []string) error {
-	if len(args) > 0 && args[0] == "status" {
-		return runRelayStatus(ctx, env, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "status":
+			return runRelayStatus(ctx, env, args[1:])
+		case "genkey":
+			return runRelayGenkey(ctx, env, args[1:])
+		case "pubkey":
+			return runRelayPubkey(ctx, env, args[1:])
+		case "ca":
+			return runRelayCA(ctx, env, args[1:])
+		}
 	}
-	fs := newFlags("relay", "mcast relay --config FILE [--check]   |   mcast relay status [--config FILE | --admin PATH] [--json]")
+	fs := newFlags("relay", "mcast relay --config FILE [--check]   |   mcast relay status [--config FILE | --admin PATH] [--json]   |   mcast relay genkey   |   mcast relay pubkey   |   mcast relay ca genkey|pubkey|sign|fingerprint")
 	cfgPath := fs.String("config", "", "relay configuration file (see docs/relay.md)")
 	check := fs.Bool("check", false, "check the configuration, key file, capabilities, interface, addresses and ports as start does, then exit")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -91,6 +100,14 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.PrivateKey == "" {
+		return fmt.Errorf("%s: %w", *cfgPath, relay.ErrSharedKeyOnly)
+	}
+	priv, err := loadPrivateKey(cfg.PrivateKey)
+	if err != nil {
+		return err
+	}
+
 	// Under systemd (Type=notify): READY=1 once the sockets are open,
 	// RELOADING=1 and READY=1 around a SIGHUP, WATCHDOG=1 at half
 	// WatchdogSec. Outside systemd these do nothing.
@@ -100,7 +117,7 @@ func runRelay(ctx context.Context, env *Env, args []string) error {
 			log.Warn("telling systemd", "err", err)
 		}
 	}
-	r, err := relay.New(cfg, relay.Options{Logger: log, Key: key, Ready: func() { notifyLogged(notify.Ready()) }})
+	r, err := relay.New(cfg, relay.Options{Logger: log, Key: key, PrivateKey: priv, Ready: func() { notifyLogged(notify.Ready()) }})
 	if err != nil {
 		return err
 	}
@@ -170,6 +187,12 @@ func loadRelayConfig(path string, log *slog.Logger) (*config.Config, []byte, err
 	cfg, err := config.Parse(f, path)
 	if err != nil {
 		return nil, nil, err
+	}
+	if err := loadCerts(cfg); err != nil {
+		return nil, nil, err
+	}
+	if cfg.KeyFile == "" {
+		return cfg, nil, nil
 	}
 	key, err := os.ReadFile(cfg.KeyFile)
 	if err != nil {

@@ -26,7 +26,7 @@ func runWatch(ctx context.Context, env *Env, args []string) error {
 	ifName := fs.String("iface", "", "interface to capture on (default: all interfaces)")
 	groupText := fs.String("group", "", "show only events for this group (queries and warnings are always shown)")
 	writePath := fs.String("write", "", "also save the captured packets to this pcap file (tcpdump -r and Wireshark open it)")
-	readPath := fs.String("read", "", "decode a saved pcap file instead of capturing")
+	readPath := fs.String("read", "", "decode a saved pcap or pcapng file instead of capturing")
 	asJSON := fs.Bool("json", false, "print one JSON object per event (fields in docs/watch.md)")
 	qi := fs.Duration("query-interval", watch.DefaultQueryInterval, "warn when no query was seen for this long")
 	report := fs.Duration("report-interval", watch.DefaultReportInterval, "print each group's data rate and senders this often while datagrams flow (0: only the summary at the end)")
@@ -217,6 +217,9 @@ type watchSummary struct {
 	contract.Header                  // type "watch.summary"
 	Groups          []watchGroupStat `json:"groups"`
 	Dropped         map[string]int   `json:"dropped"`
+	// CaptureDropped is the live capture's own drop count (the kernel's
+	// PACKET_STATISTICS): packets watch never saw.
+	CaptureDropped uint64 `json:"capture_dropped,omitempty"`
 }
 
 type watchGroupStat struct {
@@ -238,7 +241,7 @@ type watchSender struct {
 
 func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *json.Encoder) watchSummary {
 	defer out.Flush()
-	sum := watchSummary{Header: contract.Stamp("watch.summary", time.Now()), Groups: []watchGroupStat{}, Dropped: st.Drops()}
+	sum := watchSummary{Header: contract.Stamp("watch.summary", time.Now()), Groups: []watchGroupStat{}, Dropped: st.Drops(), CaptureDropped: st.CaptureDropped()}
 	for _, g := range st.Groups() {
 		srcs := []string{}
 		senders := []watchSender{}
@@ -282,7 +285,10 @@ func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *jso
 			total += v
 		}
 		sort.Strings(parts)
-		fmt.Fprintf(out, "dropped %d undecodable packets: %s\n", total, strings.Join(parts, ", "))
+		fmt.Fprintf(out, "dropped %d invalid packets: %s\n", total, strings.Join(parts, ", "))
+	}
+	if sum.CaptureDropped > 0 {
+		fmt.Fprintf(out, "the capture dropped %d packets the kernel could not queue for watch: the totals above miss them\n", sum.CaptureDropped)
 	}
 	return sum
 }

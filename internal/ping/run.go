@@ -31,6 +31,16 @@ type RunOptions struct {
 	BcastAddr netip.Addr    // the broadcast address: datagrams to it count as group traffic
 	Wait      time.Duration // once done, keep answering until peers were quiet this long
 	Timeout   time.Duration // end the whole run after this long; 0: no limit
+	Monitor   *Monitor      // fed the answers and asked for the peers' counts; nil: none
+}
+
+// monitorRequests is where Run takes a scrape's requests from: never
+// ready without a monitor.
+func monitorRequests(m *Monitor) chan chan []PeerHealth {
+	if m == nil {
+		return nil
+	}
+	return m.requests
 }
 
 // Stop reasons for the end of a run.

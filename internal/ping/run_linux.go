@@ -78,6 +78,9 @@ func Run(ctx context.Context, m Machine, o RunOptions, onEvent func(Event)) (Rep
 	var lastSendErr error
 	emit := func(out []Packet, ev []Event) {
 		for _, e := range ev {
+			if o.Monitor != nil {
+				o.Monitor.event(e)
+			}
 			onEvent(e)
 		}
 		for _, p := range out {
@@ -99,6 +102,7 @@ func Run(ctx context.Context, m Machine, o RunOptions, onEvent func(Event)) (Rep
 	defer timer.Stop()
 	var doneAt time.Time
 	var runErr error
+	scrapes := monitorRequests(o.Monitor)
 loop:
 	for {
 		now := time.Now()
@@ -131,6 +135,8 @@ loop:
 				break loop
 			}
 			emit(m.Handle(pk))
+		case reply := <-scrapes:
+			o.Monitor.serve(reply, m, time.Now())
 		case <-timer.C:
 		}
 	}

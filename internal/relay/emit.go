@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 	"golang.org/x/net/ipv4"
@@ -65,45 +66,45 @@ func (r *Relay) onDatagram(w *recvWork, from netip.AddrPort, b []byte, seg int, 
 
 // onFrame handles one frame read from the underlay.
 func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Time) {
-	h, _, err := relayframe.ParseHeader(b)
+	h, body, err := relayframe.ParseHeader(b)
 	if err != nil {
 		r.dropLogged(DropMalformed, 0, now, "a malformed frame from the underlay", from, err)
 		return
 	}
-	r.mu.Lock()
-	p := r.peers[h.Sender]
-	r.mu.Unlock()
-	if p == nil {
-		r.dropLogged(DropUnknownPeer, 0, now, "a frame from a node that is no configured peer", from, nil)
+	if h.Type == relayframe.TypeInit || h.Type == relayframe.TypeResponse {
+		r.onHandshake(from, h, body, now)
+		return
+	}
+	s, p := r.session(h.Index)
+	if s == nil {
+		r.unknownSession(from, now)
 		return
 	}
 	if from.Addr().Unmap() != p.cfg.Addr.Addr() {
 		r.dropLogged(DropWrongSource, p.cfg.ID, now, "a frame naming a peer came from another address", from, nil)
 		return
 	}
-	if !p.replay.Check(h.Seq) {
-		r.dropLogged(DropReplay, p.cfg.ID, now, "a frame replayed, or too old for the replay window", from, nil)
+	if s.Expired(now) {
+		r.stats.drop(DropUnknownSession)
 		return
 	}
 	// Decrypted in place: the frame's buffer is this loop's until the
 	// next read, and everything taken from it is copied before then.
-	clear, err := r.keys.Open(b[relayframe.HeaderLen:relayframe.HeaderLen], h, b)
+	clear, err := s.Open(b[relayframe.HeaderLen:relayframe.HeaderLen], h, b)
 	if err != nil {
-		r.dropLogged(DropAuth, p.cfg.ID, now, "a frame from the peer's address failed authentication: forged, or the peer has another key file or cipher", from, nil)
+		if errors.Is(err, crypto.ErrReplay) {
+			r.dropLogged(DropReplay, p.cfg.ID, now, "a frame replayed, or too old for the replay window", from, nil)
+		} else {
+			r.authFailed(p, from)
+		}
 		return
 	}
-	p.replay.Accept(h.Seq)
+	if p.cur.Load() != s {
+		r.confirm(p, s)
+	}
 	p.recvFrames.Add(1)
 	p.recvBytes.Add(uint64(len(b)))
-	p.lastSeen.Store(now.UnixNano())
-	if !p.up.Load() {
-		p.up.Store(true)
-		r.log.Info("peer up", "peer", p.cfg.Name, "addr", p.cfg.Addr.String())
-		r.mu.Lock()
-		r.rebuild()
-		r.mu.Unlock()
-		r.kickTick() // so that it hears our interests at once
-	}
+	r.heard(p, now)
 	switch h.Type {
 	case relayframe.TypeHello:
 		hl, err := relayframe.ParseHello(clear, w.hello[:0])
@@ -145,6 +146,31 @@ func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Tim
 	}
 }
 
+// heard marks p heard at now, and up if it was not: it enters the route
+// table and hears this relay's interests at once.
+func (r *Relay) heard(p *peer, now time.Time) {
+	p.lastSeen.Store(now.UnixNano())
+	if !p.up.Load() {
+		p.up.Store(true)
+		r.log.Info("peer up", "peer", p.cfg.Name, "addr", p.cfg.Addr.String())
+		r.mu.Lock()
+		r.rebuild()
+		r.mu.Unlock()
+		r.kickTick()
+	}
+}
+
+// allowed reports whether a is in one of prefixes.
+func allowed(prefixes []netip.Prefix, a netip.Addr) bool {
+	a = a.Unmap()
+	for _, pr := range prefixes {
+		if pr.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 func sameWants(m map[relayframe.Interest]bool, list []relayframe.Interest) bool {
 	if len(m) != len(list) {
 		return false
@@ -180,6 +206,12 @@ func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Re
 		}
 		r.stats.reassembled.Add(1)
 		*rec = whole
+	}
+	if a := p.allow.Load(); a != nil && !allowed(*a, rec.Src.Addr()) {
+		// Another LAN's address, or one no host has: the peer may carry
+		// only its own LAN's datagrams.
+		r.stats.drop(DropSpoofedSource)
+		return
 	}
 	if !p.dedupe.Accept(rec.ID) {
 		r.stats.drop(DropDuplicate)

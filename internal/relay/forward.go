@@ -174,16 +174,25 @@ func (r *Relay) pack(w *sendWork, set *peerSet, recs []relayframe.Record, g neti
 	}
 }
 
-// sealTo seals body into one frame and queues it to each of peers.
+// sealTo seals body into a frame for each of peers, under the session
+// with that peer, and queues it. A peer without a session gets nothing.
 func (r *Relay) sealTo(w *sendWork, peers []*peer, typ uint8, body []byte) {
-	if w.nframe == len(w.frames) {
-		w.frames = append(w.frames, make([]byte, 0, 2048))
-	}
-	h := relayframe.Header{Type: typ, Sender: r.cfg.ID, Seq: r.frameSeq.Add(1)}
-	f := r.keys.Seal(w.frames[w.nframe][:0], h, body)
-	w.frames[w.nframe] = f
-	w.nframe++
 	for _, p := range peers {
+		s := p.cur.Load()
+		if s == nil {
+			r.stats.drop(DropNoSession)
+			continue
+		}
+		if w.nframe == len(w.frames) {
+			w.frames = append(w.frames, make([]byte, 0, 2048))
+		}
+		f, ok := s.Seal(w.frames[w.nframe][:0], typ, body)
+		if !ok {
+			r.stats.drop(DropNoSession) // counter exhausted: the next tick rekeys
+			continue
+		}
+		w.frames[w.nframe] = f
+		w.nframe++
 		if w.nmsg == len(w.msgs) {
 			w.msgs = append(w.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
 			w.to = append(w.to, nil)

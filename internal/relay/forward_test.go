@@ -20,7 +20,8 @@ import (
 func TestSegmentedFlush(t *testing.T) {
 	r := testRelay(t, "a", "10.0.1.10:7474", "b", "10.0.2.10:7474")
 	pb := r.peers[config.NodeID("b")]
-	pc := &peer{cfg: config.Peer{Name: "c"}, udp: &net.UDPAddr{IP: net.IPv4(10, 0, 3, 10), Port: 7474}}
+	pc := &peer{cfg: config.Peer{Name: "c", Key: testPriv("c").Public()}, udp: &net.UDPAddr{IP: net.IPv4(10, 0, 3, 10), Port: 7474}}
+	pairPeer(t, r, pc)
 	type q struct {
 		p    *peer
 		size int
@@ -57,7 +58,7 @@ func TestSegmentedFlush(t *testing.T) {
 					if i < len(m.Buffers)-1 && len(b) != seg || len(b) > seg {
 						t.Errorf("%s: message to %s with frames of %d bytes after %d", tt.name, addr, len(b), seg)
 					}
-					clear := openFrame(t, r.keys, b)
+					clear := openFrame(t, b)
 					got[addr] = append(got[addr], int(clear[0]))
 				}
 				if (len(m.OOB) > 0) != (len(m.Buffers) > 1) {
@@ -90,6 +91,8 @@ func meshRelay(t *testing.T, extra string) (*Relay, *fakeIO) {
 		}
 	}
 	r.rebuild()
+	pairWith(t, r, "b")
+	pairWith(t, r, "c")
 	f := newFakeIO(1500)
 	r.setIO(f)
 	return r, f
@@ -105,7 +108,7 @@ func sentTo(t *testing.T, r *Relay, f *fakeIO) (frames map[string][][]byte, grou
 			a := m.Addr.String()
 			for _, fr := range m.Buffers {
 				frames[a] = append(frames[a], bytes.Clone(fr))
-				body := openFrame(t, r.keys, fr)
+				body := openFrame(t, fr)
 				for len(body) > 0 {
 					rec, rest, err := relayframe.ParseRecord(body)
 					if err != nil {
@@ -121,8 +124,9 @@ func sentTo(t *testing.T, r *Relay, f *fakeIO) (frames map[string][][]byte, grou
 }
 
 // TestFramesPerPeerSet: datagrams of a group that two peers want travel in
-// one frame sealed once and sent to both; those of a group only one peer
-// wants, in frames to that peer alone.
+// one frame body, sealed for each under its session (docs/relay.md,
+// "Seal-once fan-out"); those of a group only one peer wants, in frames to
+// that peer alone.
 func TestFramesPerPeerSet(t *testing.T) {
 	r, f := meshRelay(t, "")
 	w := newSendWork()
@@ -141,8 +145,11 @@ func TestFramesPerPeerSet(t *testing.T) {
 	if got := strings.Join(groups[c], " "); got != "239.1.1.1 239.1.1.1 239.1.1.1" {
 		t.Errorf("to c: %s", got)
 	}
-	if len(frames[b]) != 2 || len(frames[c]) != 1 || !bytes.Equal(frames[b][0], frames[c][0]) {
-		t.Errorf("frames: %d to b, %d to c; want b's first one, the group both want, to be c's very frame", len(frames[b]), len(frames[c]))
+	if len(frames[b]) != 2 || len(frames[c]) != 1 || len(frames[b][0]) != len(frames[c][0]) {
+		t.Errorf("frames: %d to b, %d to c; want b's first one, the group both want, to carry c's frame's body", len(frames[b]), len(frames[c]))
+	}
+	if bytes.Equal(frames[b][0][relayframe.HeaderLen:], frames[c][0][relayframe.HeaderLen:]) {
+		t.Error("b and c got the same ciphertext: one key for two peers")
 	}
 }
 

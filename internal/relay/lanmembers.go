@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 
@@ -181,4 +182,24 @@ func MembershipFilter() []bpf.Instruction {
 		bpf.RetConstant{Val: 0},
 		bpf.RetConstant{Val: 0x10000},
 	}
+}
+
+// membershipDrop is the drop reason of an IGMP or MLD message that
+// igmp.Decode refused with err.
+func membershipDrop(err error) string {
+	switch {
+	case errors.Is(err, igmp.ErrHeaderChecksum), errors.Is(err, igmp.ErrChecksum):
+		return DropMembershipChecksum
+	case errors.Is(err, igmp.ErrFragment):
+		return DropMembershipFragment
+	case errors.Is(err, igmp.ErrGroup):
+		return DropMembershipGroup
+	case errors.Is(err, igmp.ErrNoRecords):
+		return DropMembershipNoRecords
+	case errors.Is(err, igmp.ErrTruncated):
+		return DropMembershipTruncated
+	case errors.Is(err, igmp.ErrType):
+		return DropMembershipType
+	}
+	return DropMalformed
 }

@@ -13,9 +13,8 @@ var (
 	descUnderlay     = prometheus.NewDesc("mcast_relay_underlay_reads_total", "Datagrams read by the underlay socket (a GRO-coalesced read counts once).", nil, nil)
 	descPeerLastSeen = prometheus.NewDesc("mcast_relay_peer_last_seen_seconds", "Seconds since the peer was last heard from (absent until it is heard).", []string{"peer"}, nil)
 	descReloadFailed = prometheus.NewDesc("mcast_relay_reload_failures_total", "Configuration reloads refused; the running configuration stayed.", nil, nil)
-	descBuildInfo    = prometheus.NewDesc("mcast_build_info", "Always 1; the labels say which mcast build runs.", []string{"version", "commit", "goversion"}, nil)
 
-	moreDescs = []*prometheus.Desc{descLANMembers, descUnderlay, descPeerLastSeen, descReloadFailed, descBuildInfo}
+	moreDescs = []*prometheus.Desc{descLANMembers, descUnderlay, descPeerLastSeen, descReloadFailed, buildinfo.Desc()}
 )
 
 // ReloadFailed counts a reload that was refused (a configuration that did
@@ -47,6 +46,5 @@ func collectMore(ch chan<- prometheus.Metric, st Status) {
 	}
 	ch <- prometheus.MustNewConstMetric(descUnderlay, prometheus.CounterValue, float64(st.UnderlayReads))
 	ch <- prometheus.MustNewConstMetric(descReloadFailed, prometheus.CounterValue, float64(st.ReloadFailures))
-	bi := buildinfo.Get()
-	ch <- prometheus.MustNewConstMetric(descBuildInfo, prometheus.GaugeValue, 1, bi.Version, bi.Commit, bi.GoVersion)
+	buildinfo.Collect(ch)
 }

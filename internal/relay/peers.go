@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/relay/crypto"
@@ -21,13 +22,25 @@ type peer struct {
 	udp      *net.UDPAddr
 	lastSeen atomic.Int64 // unix nanoseconds of the last authenticated frame
 	up       atomic.Bool
-	wants    map[relayframe.Interest]bool // from its hellos; guarded by Relay.mu
+	// allow is cfg.Allow, read by the emit path (nil: any source).
+	allow atomic.Pointer[[]netip.Prefix]
+
+	// Sessions: cur sends (and receives), prev still receives the frames
+	// in flight when cur replaced it, nexts are those this relay answered
+	// and their initiator has not used yet. cur is read by the forward
+	// path; the rest is guarded by Relay.smu.
+	cur    atomic.Pointer[crypto.Session]
+	prev   *crypto.Session
+	nexts  []*crypto.Session            // answered, not yet used by the initiator (at most maxUnconfirmed)
+	hsSent time.Time                    // when this relay last sent it an initiation
+	wants  map[relayframe.Interest]bool // from its hellos; guarded by Relay.mu
 	// sources are the addresses it re-emits from (`source relay`), from
 	// its hellos; guarded by Relay.mu.
 	sources []netip.AddrPort
 
-	replay crypto.ReplayWindow // frame sequences; underlay reader only
-	dedupe crypto.ReplayWindow // datagram IDs; underlay reader only
+	// dedupe remembers datagram IDs; underlay reader only. A new session
+	// with the peer resets it.
+	dedupe crypto.ReplayWindow
 
 	bmu  sync.Mutex
 	rate bucket
@@ -51,7 +64,8 @@ type routeTable struct {
 
 // peerSet is the peers that want a group. Groups wanted by the same peers
 // share one set, so that their datagrams pack into the same frames, each
-// sealed once and sent to every peer of the set (one key serves the mesh).
+// sealed for every peer of the set under its session, and sent in one
+// batch.
 // Each set also knows the singleton set of each of its peers, for
 // datagrams a peer's rate cap keeps from some of them.
 type peerSet struct {
@@ -105,14 +119,30 @@ func (t *routeTable) forwarder(g netip.Addr) bool {
 func (r *Relay) setPeers(cfg *config.Config) {
 	next := map[uint32]*peer{}
 	for _, pc := range cfg.Peers {
-		if old, ok := r.peers[pc.ID]; ok && old.cfg.Name == pc.Name && old.cfg.Addr == pc.Addr && old.cfg.LAN == pc.LAN {
+		if old, ok := r.peers[pc.ID]; ok && old.cfg.Name == pc.Name && old.cfg.Addr == pc.Addr && old.cfg.LAN == pc.LAN && old.cfg.Key == pc.Key {
 			old.cfg = pc
+			old.allow.Store(allowOf(pc))
 			next[pc.ID] = old
 			continue
 		}
-		next[pc.ID] = &peer{cfg: pc, udp: net.UDPAddrFromAddrPort(pc.Addr), wants: map[relayframe.Interest]bool{}}
+		p := &peer{cfg: pc, udp: net.UDPAddrFromAddrPort(pc.Addr), wants: map[relayframe.Interest]bool{}}
+		p.allow.Store(allowOf(pc))
+		next[pc.ID] = p
 	}
 	r.peers = next
+	r.byKey = make(map[crypto.PublicKey]*peer, len(next))
+	for _, p := range next {
+		r.byKey[crypto.PublicKey(p.cfg.Key)] = p
+	}
+	r.forgetSessions(next)
+}
+
+func allowOf(pc config.Peer) *[]netip.Prefix {
+	if pc.Allow == nil {
+		return nil
+	}
+	a := pc.Allow
+	return &a
 }
 
 // isUpLANPeer reports whether a is the address of a relay declared on

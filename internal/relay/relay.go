@@ -15,8 +15,11 @@
 package relay
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -30,25 +33,46 @@ import (
 
 // Drop reasons, the label values of mcast_relay_dropped_total.
 const (
-	DropMalformed    = "malformed"     // not a relay frame, or a bad record
-	DropUnknownPeer  = "unknown-peer"  // sender ID of no configured peer
-	DropWrongSource  = "wrong-source"  // a peer's ID from another address
-	DropReplay       = "replay"        // frame sequence seen before or too old
-	DropAuth         = "auth"          // failed AEAD authentication
-	DropDuplicate    = "duplicate"     // datagram ID seen before from that origin
-	DropLoop         = "loop"          // content this relay captured itself
-	DropNotCarried   = "not-carried"   // group or port not in this relay's config
-	DropNotForwarder = "not-forwarder" // another relay is this LAN's forwarder
-	DropRateGroup    = "rate-group"    // per-group cap hit
-	DropRatePeer     = "rate-peer"     // per-peer cap hit
-	DropTooBig       = "too-big"       // could not be framed or emitted
-	DropReassembly   = "reassembly"    // fragments that never completed, or too many in progress
-	DropEmitError    = "emit-error"    // the kernel refused a re-emission
-	DropSendError    = "send-error"    // the kernel refused a frame to a peer
+	DropMalformed   = "malformed"    // not a relay frame, or a bad record
+	DropUnknownPeer = "unknown-peer" // a handshake from a key of no configured peer
+	DropWrongSource = "wrong-source" // a peer's frame from another address
+	DropReplay      = "replay"       // frame counter seen before or too old
+	DropAuth        = "auth"         // failed AEAD or handshake authentication
+	// DropUnknownSession: a frame naming no current session of this relay
+	// (from before its restart, or made up).
+	DropUnknownSession = "unknown-session"
+	// DropNoSession: a frame not sent because the peer has no session yet.
+	DropNoSession = "no-session"
+	// DropSpoofedSource: a datagram whose source address is not in the
+	// prefixes its peer may carry (`allow`).
+	DropSpoofedSource = "spoofed-source"
+	DropDuplicate     = "duplicate"     // datagram ID seen before from that origin
+	DropLoop          = "loop"          // content this relay captured itself
+	DropNotCarried    = "not-carried"   // group or port not in this relay's config
+	DropNotForwarder  = "not-forwarder" // another relay is this LAN's forwarder
+	DropRateGroup     = "rate-group"    // per-group cap hit
+	DropRatePeer      = "rate-peer"     // per-peer cap hit
+	DropTooBig        = "too-big"       // could not be framed or emitted
+	DropReassembly    = "reassembly"    // fragments that never completed, or too many in progress
+	DropEmitError     = "emit-error"    // the kernel refused a re-emission
+	DropSendError     = "send-error"    // the kernel refused a frame to a peer
+
+	// IGMP and MLD messages heard on the LAN and refused, as the kernel
+	// refuses them: a bad IPv4 header or message checksum, a fragment, a
+	// group that is not multicast, a report without records, a message
+	// cut short or of an unknown type.
+	DropMembershipChecksum  = "membership-checksum"
+	DropMembershipFragment  = "membership-fragment"
+	DropMembershipGroup     = "membership-group"
+	DropMembershipNoRecords = "membership-no-records"
+	DropMembershipTruncated = "membership-truncated"
+	DropMembershipType      = "membership-type"
 )
 
 var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, DropReplay, DropAuth, DropDuplicate,
-	DropLoop, DropNotCarried, DropNotForwarder, DropRateGroup, DropRatePeer, DropTooBig, DropReassembly, DropEmitError, DropSendError}
+	DropLoop, DropNotCarried, DropNotForwarder, DropRateGroup, DropRatePeer, DropTooBig, DropReassembly, DropEmitError, DropSendError,
+	DropUnknownSession, DropNoSession, DropSpoofedSource,
+	DropMembershipChecksum, DropMembershipFragment, DropMembershipGroup, DropMembershipNoRecords, DropMembershipTruncated, DropMembershipType}
 
 // broadcastGroup stands for "broadcast" in interests and counters.
 var broadcastGroup = netip.AddrFrom4([4]byte{255, 255, 255, 255})
@@ -65,25 +89,28 @@ const seenBits = 17
 
 // Relay is one running relay.
 type Relay struct {
-	log  *slog.Logger
-	keys *crypto.Keys
-	seed maphash.Seed
-	io   linkIO     // the sockets (nil until Run opens them)
-	link *linkFacts // io.facts(), read by the hot paths
+	log    *slog.Logger
+	static *crypto.Static   // this relay's identity, pre-shared key and cipher
+	clock  func() time.Time // time.Now but in tests: session ages and handshake timers
+	seed   maphash.Seed
+	io     linkIO     // the sockets (nil until Run opens them)
+	link   *linkFacts // io.facts(), read by the hot paths
 
 	mu        sync.Mutex // guards cfg, peers, local, joined, members, lan, nextQuery
 	cfg       *config.Config
-	lan       *LANMembers // other hosts' memberships, from their reports
+	srcCfg    *config.Config    // cfg as given, before the certified peers were checked
+	refused   map[string]string // certified peers refused, and why
+	lan       *LANMembers       // other hosts' memberships, from their reports
 	lanCount  map[netip.Addr]int
 	nextQuery time.Time
 	peers     map[uint32]*peer
+	byKey     map[crypto.PublicKey]*peer
 	local     []relayframe.Interest // what this relay wants, sorted
 	joined    map[netip.Addr]bool
 	members   map[netip.Addr]int
 	reloads   atomic.Uint64
 	started   time.Time
 	table     atomic.Pointer[routeTable]
-	frameSeq  atomic.Uint64
 	dgramID   atomic.Uint64
 	kick      chan struct{} // run a tick now (interest changed, peer came up, reload)
 
@@ -98,6 +125,13 @@ type Relay struct {
 	amu   sync.Mutex // guards reasm
 	reasm *reassembler
 
+	smu      sync.Mutex             // guards sessions, pending and the peers' session state
+	sessions map[uint32]*sessionRef // by local index
+	pending  map[uint32]*pendingRef // handshakes this relay started, by local index
+	// initsSeen are the initiations answered (their SHA-256): a replayed
+	// one is refused.
+	initsSeen map[[32]byte]bool
+
 	stats stats
 
 	ready func() // Options.Ready
@@ -105,40 +139,89 @@ type Relay struct {
 
 // Options carry what New needs besides the config.
 type Options struct {
-	Logger *slog.Logger
-	Key    []byte // the key file's content
+	Logger     *slog.Logger
+	PrivateKey crypto.PrivateKey // the private-key file's key
+	Key        []byte            // the optional mesh key file's content (nil: none)
+	// Clock and Rand replace time.Now and crypto/rand in tests.
+	Clock func() time.Time
+	Rand  io.Reader
 	// Ready, when not nil, is called once Run has opened the relay's
 	// sockets and servers and is about to carry (systemd's READY=1).
 	Ready func()
 }
 
-// New checks cfg and key and prepares a relay; Run opens its sockets.
+// ErrSharedKeyOnly is New's error for a configuration with a mesh key and
+// no identity: the mode where one key file let any holder impersonate
+// every relay is gone.
+var ErrSharedKeyOnly = errors.New("no private-key directive: the mesh key alone no longer protects a relay (any host holding it could impersonate every relay); " +
+	"give each relay an identity: mcast relay genkey > FILE; chmod 600 FILE; private-key FILE; and add each peer's public key (mcast relay pubkey < FILE) to its peer line; the key file may stay as an extra pre-shared key")
+
+// New checks cfg and the keys and prepares a relay; Run opens its sockets.
 func New(cfg *config.Config, o Options) (*Relay, error) {
-	keys, err := crypto.NewKeys(o.Key, cfg.Cipher)
+	if cfg.PrivateKey == "" {
+		return nil, fmt.Errorf("%w", ErrSharedKeyOnly)
+	}
+	clock := o.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	src := cfg
+	cfg, refused, err := withCerts(cfg, clock())
 	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", cfg.KeyFile, err)
+		return nil, err
+	}
+	if o.PrivateKey == (crypto.PrivateKey{}) {
+		return nil, fmt.Errorf("private key file %s: no key given", cfg.PrivateKey)
+	}
+	st := &crypto.Static{Key: o.PrivateKey, Cipher: cfg.Cipher, Rand: o.Rand}
+	if o.Key != nil {
+		psk, err := crypto.DerivePSK(o.Key, cfg.Cipher)
+		if err != nil {
+			return nil, fmt.Errorf("key file %s: %w", cfg.KeyFile, err)
+		}
+		st.PSK = psk
 	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	now := time.Now()
+	now := clock()
 	r := &Relay{
-		log: log, keys: keys, seed: maphash.MakeSeed(), cfg: cfg,
+		log: log, static: st, clock: clock, seed: maphash.MakeSeed(), cfg: cfg, srcCfg: src, refused: refused,
+		sessions: map[uint32]*sessionRef{}, pending: map[uint32]*pendingRef{}, initsSeen: map[[32]byte]bool{},
 		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
 		kick: make(chan struct{}, 1), ifaceCheck: make(chan struct{}, 1), started: now, lan: NewLANMembers(), lanCount: map[netip.Addr]int{},
 		seen:    newSeenSet(seenSpan, seenBits, hugeSlots),
 		buckets: map[netip.Addr]*bucket{}, reasm: newReassembler(2*time.Second, 1024),
 	}
-	// Sequence numbers start at the clock so that a restarted relay never
-	// reuses a nonce under the same key, and its peers accept it at once.
-	r.frameSeq.Store(uint64(now.UnixNano()))
-	r.dgramID.Store(uint64(now.UnixNano()))
+	// Datagram IDs (the receivers' dedupe keys) start anywhere: a
+	// receiver forgets the IDs it saw when a new session with this relay
+	// begins, so nothing depends on the clock.
+	var id [8]byte
+	if _, err := io.ReadFull(randOr(o.Rand), id[:]); err != nil {
+		return nil, fmt.Errorf("reading randomness: %w", err)
+	}
+	r.dgramID.Store(binary.BigEndian.Uint64(id[:]) >> 1)
 	r.stats.init()
 	r.ready = o.Ready
+	r.logRefused(refused)
 	r.setPeers(cfg)
 	r.rebuild()
 	return r, nil
+}
+
+// warnOpen logs, once the relay runs, what its configuration leaves open:
+// peers that may carry any source address, no mesh key.
+func (r *Relay) warnOpen() {
+	cfg := r.config()
+	for _, p := range cfg.Peers {
+		if p.Allow == nil {
+			r.log.Warn("peer has no allow prefixes: the datagrams it carries may have any source address", "peer", p.Name)
+		}
+	}
+	if r.static.PSK == nil {
+		r.log.Info("no mesh key: sessions rest on the relays' identities alone")
+	}
 }
 
 func (r *Relay) kickTick() {

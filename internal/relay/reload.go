@@ -9,7 +9,11 @@ import (
 
 // Reload applies a new configuration. The settings restartOnly names
 // cannot change without a restart.
-func (r *Relay) Reload(cfg *config.Config) error {
+func (r *Relay) Reload(src *config.Config) error {
+	cfg, refused, err := withCerts(src, r.clock())
+	if err != nil {
+		return err
+	}
 	r.mu.Lock()
 	if err := restartOnly(r.cfg, cfg); err != nil {
 		r.mu.Unlock()
@@ -19,11 +23,12 @@ func (r *Relay) Reload(cfg *config.Config) error {
 		r.mu.Unlock()
 		return errors.New("IPv6 groups added: restart the relay to open its IPv6 sockets")
 	}
-	r.cfg = cfg
+	r.cfg, r.srcCfg, r.refused = cfg, src, refused
 	r.setPeers(cfg)
 	r.rebuild()
 	r.mu.Unlock()
 	r.reloads.Add(1)
+	r.logRefused(refused)
 	r.log.Info("reloaded", "peers", len(cfg.Peers), "groups", len(cfg.Groups), "broadcast_ports", len(cfg.BroadcastPorts))
 	r.kickTick()
 	return nil
@@ -40,6 +45,7 @@ func restartOnly(old, cfg *config.Config) error {
 		{"listen", old.Listen, cfg.Listen},
 		{"interface", old.Interface, cfg.Interface},
 		{"key", old.KeyFile, cfg.KeyFile},
+		{"private-key", old.PrivateKey, cfg.PrivateKey},
 		{"cipher", old.Cipher, cfg.Cipher},
 		{"source relay port", old.SourcePort, cfg.SourcePort},
 		{"metrics", old.Metrics, cfg.Metrics},

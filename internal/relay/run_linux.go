@@ -37,6 +37,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	if r.ready != nil {
 		r.ready()
 	}
+	r.warnOpen()
 	for o != nil {
 		r.setIO(o)
 		lost := r.carry(ctx, o)
@@ -195,7 +196,7 @@ func (r *Relay) membershipLoop(ctx context.Context, o *osIO) {
 		p, err := igmp.DecodeIP(buf[:n])
 		if err != nil || p.Msg == nil {
 			if err != nil && !errors.Is(err, packet.ErrNotIP) {
-				r.dropLogged(DropMalformed, 0, time.Now(), "a malformed IGMP or MLD message on the LAN", netip.AddrPort{}, err)
+				r.dropLogged(membershipDrop(err), 0, time.Now(), "an IGMP or MLD message on the LAN refused", netip.AddrPort{}, err)
 			}
 			continue
 		}

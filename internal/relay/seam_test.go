@@ -33,7 +33,7 @@ func TestForwardThroughSeam(t *testing.T) {
 			if len(m.Buffers) != 1 {
 				t.Fatalf("%d frames in one message, want 1", len(m.Buffers))
 			}
-			body := openFrame(t, r.keys, m.Buffers[0])
+			body := openFrame(t, m.Buffers[0])
 			rec, rest, err := relayframe.ParseRecord(body)
 			if err != nil || len(rest) != 0 {
 				t.Fatalf("frame body: %v, %d bytes more", err, len(rest))
@@ -54,15 +54,13 @@ func TestForwardThroughSeam(t *testing.T) {
 // same frame again as a replay.
 func TestEmitThroughSeam(t *testing.T) {
 	r := testRelay(t, "a", "10.0.1.10:7474", "b", "10.0.2.10:7474")
-	b := testRelay(t, "b", "10.0.2.10:7474", "a", "10.0.1.10:7474")
+	fb := farEnd(t, r, "b")
 	f := newFakeIO(1500)
 	r.setIO(f)
 	src, dst := netip.MustParseAddrPort("10.0.2.20:40000"), netip.MustParseAddrPort("239.1.1.1:5001")
 	rec := relayframe.Record{Kind: relayframe.KindDatagram, TTL: 3, IPID: 9, ID: 42, Src: src, Dst: dst, Payload: []byte("hello")}
 	body, _ := relayframe.AppendRecord(nil, &rec)
-	frame := func(seq uint64) []byte {
-		return b.keys.Seal(nil, relayframe.Header{Type: relayframe.TypeData, Sender: b.cfg.ID, Seq: seq}, body)
-	}
+	frame := func(uint64) []byte { return sealed(fb, relayframe.TypeData, body) }
 	from := netip.MustParseAddrPort("10.0.2.10:7474")
 	w := &recvWork{}
 	now := time.Now()
@@ -103,7 +101,6 @@ func TestEmitThroughSeam(t *testing.T) {
 // emitter) with its payload alone.
 func TestEmitSourceRelayThroughSeam(t *testing.T) {
 	r := testRelay(t, "a", "10.0.1.10:7474", "b", "10.0.2.10:7474")
-	b := testRelay(t, "b", "10.0.2.10:7474", "a", "10.0.1.10:7474")
 	r.cfg.Source = config.SourceRelay
 	r.table.Load().cfg.Source = config.SourceRelay
 	f := newFakeIO(1500)
@@ -111,7 +108,7 @@ func TestEmitSourceRelayThroughSeam(t *testing.T) {
 	r.setIO(f)
 	rec := relayframe.Record{Kind: relayframe.KindDatagram, TTL: 3, ID: 1, Src: netip.MustParseAddrPort("10.0.2.20:40000"), Dst: netip.MustParseAddrPort("239.1.1.1:5001"), Payload: []byte("hello")}
 	body, _ := relayframe.AppendRecord(nil, &rec)
-	fr := b.keys.Seal(nil, relayframe.Header{Type: relayframe.TypeData, Sender: b.cfg.ID, Seq: 1}, body)
+	fr := sealed(farEnd(t, r, "b"), relayframe.TypeData, body)
 	w := &recvWork{}
 	r.onDatagram(w, netip.MustParseAddrPort("10.0.2.10:7474"), fr, 0, time.Now())
 	r.flushEmit(w)
@@ -129,7 +126,6 @@ func TestEmitSourceRelayThroughSeam(t *testing.T) {
 // frame writer.
 func TestTickThroughSeam(t *testing.T) {
 	r := testRelay(t, "a", "10.0.1.10:7474", "b", "10.0.2.10:7474")
-	b := testRelay(t, "b", "10.0.2.10:7474", "a", "10.0.1.10:7474")
 	f := newFakeIO(1500)
 	g := netip.MustParseAddr("239.1.1.1")
 	f.members = map[netip.Addr]int{g: 2} // the relay's own join and a member
@@ -141,7 +137,7 @@ func TestTickThroughSeam(t *testing.T) {
 	if len(f.frames) != 1 || len(f.frames[0]) != 1 {
 		t.Fatalf("%d batches of frames, want one hello", len(f.frames))
 	}
-	hello, err := relayframe.ParseHello(openFrame(t, b.keys, f.frames[0][0].Buffers[0]), nil)
+	hello, err := relayframe.ParseHello(openFrame(t, f.frames[0][0].Buffers[0]), nil)
 	if err != nil || len(hello.Interests) != 1 || hello.Interests[0].Group != g {
 		t.Errorf("hello %+v (%v), want interest in 239.1.1.1", hello, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/contract"
+	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -73,7 +74,8 @@ type stats struct {
 	underlayReads                    atomic.Uint64
 	segmentedSends                   atomic.Uint64
 	interfaceLost                    atomic.Uint64
-	interfaceDown                    atomic.Bool // the LAN interface is gone, nothing is carried
+	refusedPeers                     atomic.Uint64 // certified peers refused, counted at each (re)load
+	interfaceDown                    atomic.Bool   // the LAN interface is gone, nothing is carried
 	adminRefused                     map[string]*atomic.Uint64
 	remoteLog                        logLimiter // the log lines others' packets trigger
 }
@@ -136,6 +138,10 @@ type Status struct {
 	// AdminRefused counts the admin socket's refused connections, by
 	// reason: too-long, credentials, busy.
 	AdminRefused map[string]uint64 `json:"admin_refused"`
+	// RefusedPeers are the certified peers refused (name: reason), and
+	// PeersRefused how many refusals the loads of the config counted.
+	RefusedPeers map[string]string `json:"refused_peers"`
+	PeersRefused uint64            `json:"peers_refused"`
 }
 
 // PeerStatus is one peer in Status.
@@ -153,6 +159,10 @@ type PeerStatus struct {
 	ReceivedBytes   uint64            `json:"received_bytes"`
 	SentDatagrams   map[string]uint64 `json:"sent_datagrams"`     // by group
 	RecvDatagrams   map[string]uint64 `json:"received_datagrams"` // by group
+	// PublicKey is the peer's public key (base64); SessionAgeSeconds the
+	// age of the session this relay sends it with (-1: none yet).
+	PublicKey         string  `json:"public_key"`
+	SessionAgeSeconds float64 `json:"session_age_seconds"`
 }
 
 // Status reports the relay's state and counters.
@@ -170,6 +180,7 @@ func (r *Relay) Status() Status {
 		UnderlayReads:  r.stats.underlayReads.Load(),
 		InterfaceUp:    !r.stats.interfaceDown.Load(), InterfaceLost: r.stats.interfaceLost.Load(),
 		ReloadFailures: r.stats.reloadFailures.Load(),
+		RefusedPeers:   map[string]string{}, PeersRefused: r.stats.refusedPeers.Load(),
 	}
 	r.cmu.Lock()
 	st.SeenEvicted = r.seen.evicted
@@ -195,6 +206,9 @@ func (r *Relay) Status() Status {
 			st.LANMembers[g.String()] = n
 		}
 	}
+	for name, why := range r.refused {
+		st.RefusedPeers[name] = why
+	}
 	for reason, v := range r.stats.drops {
 		st.Drops[reason] = v.Load()
 	}
@@ -214,6 +228,10 @@ func (r *Relay) Status() Status {
 		}
 		if ls := p.lastSeen.Load(); ls != 0 {
 			ps.LastSeenSeconds = now.Sub(time.Unix(0, ls)).Seconds()
+		}
+		ps.PublicKey, ps.SessionAgeSeconds = crypto.PublicKey(pc.Key).String(), -1
+		if s := p.cur.Load(); s != nil {
+			ps.SessionAgeSeconds = r.clock().Sub(s.Created).Seconds()
 		}
 		for in := range p.wants {
 			ps.Wants = append(ps.Wants, formatInterests([]relayframe.Interest{in})...)

@@ -74,6 +74,10 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 	}
 	var body []byte
 	var targets []*peer
+	all := make([]*peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		all = append(all, p)
+	}
 	if helloDue {
 		var sources []netip.AddrPort
 		if cfg.Source == config.SourceRelay {
@@ -81,17 +85,19 @@ func (r *Relay) tick(ctx context.Context, now time.Time, helloDue bool) {
 		}
 		body, _ = relayframe.AppendHello(nil, &relayframe.Hello{Interests: local, Sources: sources})
 		for _, p := range r.peers {
-			targets = append(targets, p)
+			if p.cur.Load() != nil {
+				targets = append(targets, p)
+			}
 		}
 	}
 	r.mu.Unlock()
-	if helloDue {
+	if helloDue && len(targets) > 0 {
 		w := newSendWork()
-		for _, p := range targets {
-			r.sealTo(w, []*peer{p}, relayframe.TypeHello, body)
-		}
+		r.sealTo(w, targets, relayframe.TypeHello, body)
 		r.flush(w)
 	}
+	r.renewSessions(all, r.clock())
+	r.expireCerts(r.clock())
 	if q4 || q6 {
 		r.io.query(q4, q6, r.log)
 	}

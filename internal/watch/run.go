@@ -78,17 +78,20 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 	refresh()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	frames := make(chan packet.Frame, 256)
+	// Frames cross from the reading goroutine in batches (what a live
+	// capture has ready at once), so that a fast stream costs one channel
+	// send per batch, not per datagram.
+	frames := make(chan []packet.Frame, 64)
 	errc := make(chan error, 1)
 	go func() {
 		for {
-			f, err := src.Next(ctx)
+			b, err := nextBatch(ctx, src)
 			if err != nil {
 				errc <- err
 				return
 			}
 			select {
-			case frames <- f:
+			case frames <- b:
 			case <-ctx.Done():
 				errc <- ctx.Err()
 				return
@@ -112,13 +115,16 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 	}
 	for {
 		select {
-		case f := <-frames:
-			if err := handle(f, st, o); err != nil {
-				return err
+		case b := <-frames:
+			for _, f := range b {
+				if err := handle(f, st, o); err != nil {
+					return err
+				}
 			}
 		case <-tick.C:
 			refresh()
 			emitAll(o.Emit, st.Tick(o.Now()))
+			emitAll(o.Emit, captureDrops(src, st, o.Now()))
 		case <-reportC:
 			emitAll(o.Emit, st.Report(o.Now()))
 		case <-statusC:
@@ -126,10 +132,13 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 		case err := <-errc:
 			// Drain what was captured before the end.
 			for len(frames) > 0 {
-				if herr := handle(<-frames, st, o); herr != nil {
-					return herr
+				for _, f := range <-frames {
+					if herr := handle(f, st, o); herr != nil {
+						return herr
+					}
 				}
 			}
+			emitAll(o.Emit, captureDrops(src, st, o.Now()))
 			emitAll(o.Emit, st.Report(o.Now()))
 			if ctx.Err() != nil || errors.Is(err, io.EOF) {
 				return nil
@@ -137,6 +146,35 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 			return err
 		}
 	}
+}
+
+// maxBatch bounds the frames handed over at once.
+const maxBatch = 1024
+
+// nextBatch reads the next frames of src: all a BatchSource has ready (at
+// least one), or one.
+func nextBatch(ctx context.Context, src Source) ([]packet.Frame, error) {
+	if bs, ok := src.(BatchSource); ok {
+		return bs.NextBatch(ctx, maxBatch)
+	}
+	f, err := src.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []packet.Frame{f}, nil
+}
+
+// captureDrops passes a live source's drop count to the state.
+func captureDrops(src Source, st *State, now time.Time) []Event {
+	dc, ok := src.(DropCounter)
+	if !ok {
+		return nil
+	}
+	n, err := dc.Drops()
+	if err != nil {
+		return nil
+	}
+	return st.CaptureDrops(n, now)
 }
 
 func handle(f packet.Frame, st *State, o Options) error {

@@ -38,6 +38,7 @@ const (
 	WarnTwoQueriers     = "two_queriers"
 	WarnVersionMismatch = "version_mismatch"
 	WarnUnjoinedData    = "unjoined_data"
+	WarnCaptureDrops    = "capture_drops"
 )
 
 // Event is one line of watch output. Field names are the stable JSON
@@ -153,6 +154,9 @@ type State struct {
 	joined   map[string]map[netip.Addr]bool
 	haveJoin bool
 	drops    map[string]int
+	// captureDrops is the capture's own drop count, and when it last grew.
+	captureDrops     uint64
+	captureDropsSeen time.Time
 	// reportStart is the start of the current rate report interval.
 	reportStart time.Time
 }
@@ -191,10 +195,19 @@ func (s *State) seg(iface string, t time.Time) *segment {
 	return g
 }
 
-// Drop counts a packet that could not be decoded, by cause.
+// Drop counts a packet that could not be decoded, or that no host sends
+// (igmp.Decode's rejections), by cause.
 func (s *State) Drop(err error) {
 	cause := "malformed"
 	switch {
+	case errors.Is(err, igmp.ErrHeaderChecksum):
+		cause = "bad IPv4 header checksum"
+	case errors.Is(err, igmp.ErrFragment):
+		cause = "fragmented IGMP/MLD"
+	case errors.Is(err, igmp.ErrGroup):
+		cause = "not a multicast group"
+	case errors.Is(err, igmp.ErrNoRecords):
+		cause = "report without records"
 	case errors.Is(err, igmp.ErrChecksum):
 		cause = "bad checksum"
 	case errors.Is(err, igmp.ErrTruncated):
@@ -207,6 +220,26 @@ func (s *State) Drop(err error) {
 
 // Drops returns the count of dropped packets by cause.
 func (s *State) Drops() map[string]int { return s.drops }
+
+// CaptureDrops takes the capture's own count of packets it could not
+// queue (a running total, as PACKET_STATISTICS gives it) at now, and warns
+// when it grew: every count and rate watch shows is short by that much.
+func (s *State) CaptureDrops(total uint64, now time.Time) []Event {
+	if total <= s.captureDrops {
+		return nil
+	}
+	n := total - s.captureDrops
+	since := ""
+	if !s.captureDropsSeen.IsZero() {
+		since = " since " + s.captureDropsSeen.Format("15:04:05")
+	}
+	s.captureDrops, s.captureDropsSeen = total, now
+	return []Event{{Time: now, Kind: KindWarning, Warning: WarnCaptureDrops, Packets: int(n),
+		Text: fmt.Sprintf("warning the capture dropped %d packets%s (%d in all): the kernel could not queue them for watch, so counts and rates are short by that much", n, since, total)}}
+}
+
+// CaptureDropped returns the capture's own drop count so far.
+func (s *State) CaptureDropped() uint64 { return s.captureDrops }
 
 // Packet feeds one decoded packet and returns the events it causes.
 func (s *State) Packet(p Packet) []Event {
@@ -303,6 +336,7 @@ func recordNote(r igmp.Record) string {
 func (seg *segment) apply(k memberKey, r igmp.Record) string {
 	cur := seg.members[k]
 	was := cur != nil
+	added := false // an ALLOW let through a source the filter did not
 	set := func(exclude bool, srcs []netip.Addr) {
 		m := &membership{exclude: exclude, sources: map[netip.Addr]bool{}}
 		for _, a := range srcs {
@@ -324,6 +358,11 @@ func (seg *segment) apply(k memberKey, r igmp.Record) string {
 			set(false, r.Sources)
 		} else {
 			for _, a := range r.Sources {
+				// A source is new when an include filter lacks it or an
+				// exclude filter held it out.
+				if cur.exclude == cur.sources[a] {
+					added = true
+				}
 				if cur.exclude {
 					delete(cur.sources, a)
 				} else {
@@ -359,7 +398,10 @@ func (seg *segment) apply(k memberKey, r igmp.Record) string {
 		// A leave for a membership that began before the capture.
 		seg.left[k] = true
 		return KindLeave
-	case (r.Type == igmp.AllowNewSources) && now:
+	case r.Type == igmp.AllowNewSources && added:
+		// New sources of a membership; a repeated ALLOW (hosts send each
+		// state change robustness-variable times) is a report, as a
+		// repeated TO_EX is.
 		return KindJoin
 	}
 	return KindReport

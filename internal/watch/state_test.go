@@ -3,6 +3,7 @@ package watch_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -101,6 +102,18 @@ func TestState(t *testing.T) {
 			p(report(0, "10.0.0.2", 3, igmp.Report, "", rec(igmp.AllowNewSources, "232.1.1.1", "10.0.0.1", "10.0.0.3")), "join 232.1.1.1 10.0.0.2"),
 			p(report(time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.BlockOldSources, "232.1.1.1", "10.0.0.1")), "report 232.1.1.1 10.0.0.2"),
 			p(report(2*time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.BlockOldSources, "232.1.1.1", "10.0.0.3")), "leave 232.1.1.1 10.0.0.2"),
+		}},
+		{name: "SSM allow and block retransmitted, as mcjoin and the kernel repeat state changes", steps: []step{
+			p(report(0, "10.0.0.2", 3, igmp.Report, "", rec(igmp.AllowNewSources, "232.1.1.1", "10.0.0.1")), "join 232.1.1.1 10.0.0.2"),
+			p(report(500*time.Millisecond, "10.0.0.2", 3, igmp.Report, "", rec(igmp.AllowNewSources, "232.1.1.1", "10.0.0.1")), "report 232.1.1.1 10.0.0.2"),
+			p(report(time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.AllowNewSources, "232.1.1.1", "10.0.0.1", "10.0.0.5")), "join 232.1.1.1 10.0.0.2"),
+			p(report(2*time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.BlockOldSources, "232.1.1.1", "10.0.0.5")), "report 232.1.1.1 10.0.0.2"),
+			p(report(3*time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.BlockOldSources, "232.1.1.1", "10.0.0.1")), "leave 232.1.1.1 10.0.0.2"),
+			p(report(3500*time.Millisecond, "10.0.0.2", 3, igmp.Report, "", rec(igmp.BlockOldSources, "232.1.1.1", "10.0.0.1")), "report 232.1.1.1 10.0.0.2"),
+		}},
+		{name: "allow of a source an exclude filter already lets through", steps: []step{
+			p(report(0, "10.0.0.2", 3, igmp.Report, "", rec(igmp.ChangeToExclude, "239.1.1.1")), "join 239.1.1.1 10.0.0.2"),
+			p(report(time.Second, "10.0.0.2", 3, igmp.Report, "", rec(igmp.AllowNewSources, "239.1.1.1", "10.0.0.1")), "report 239.1.1.1 10.0.0.2"),
 		}},
 		{name: "v2 join and leave, group filter", cfg: watch.Config{Group: a("239.2.2.2")}, steps: []step{
 			p(report(0, "10.0.0.3", 2, igmp.Report, "239.2.2.2"), "join 239.2.2.2 10.0.0.3"),
@@ -243,6 +256,7 @@ func ipv4IGMP(payload []byte) []byte {
 	binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
 	b[8], b[9] = 1, 2
 	copy(b[12:], []byte{10, 0, 0, 2, 224, 0, 0, 22})
+	binary.BigEndian.PutUint16(b[10:], packet.Checksum(b[:20], 0))
 	copy(b[20:], payload)
 	return b
 }
@@ -259,3 +273,30 @@ func (s *sliceSource) Next(context.Context) (packet.Frame, error) {
 }
 
 func (s *sliceSource) LinkType() uint32 { return 101 }
+
+// The scapy-crafted packets no host sends (testdata/hostile.pcap, see
+// test/integration/testdata/hostile_igmp.py) are no joins: each is counted
+// by why it was rejected, and only the good report at the end is shown.
+func TestRunRejectsHostile(t *testing.T) {
+	f, err := os.Open("testdata/hostile.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src, err := watch.NewFileSource(f, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := watch.NewState(watch.Config{})
+	var lines []string
+	if err := watch.Run(context.Background(), src, st, watch.Options{Emit: func(e watch.Event) { lines = append(lines, e.Text) }}); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 1 || lines[0] != "join   239.9.9.9 from 10.0.0.2 IGMPv2 report" {
+		t.Errorf("events %q, want only the good report", lines)
+	}
+	want := map[string]int{"not a multicast group": 4, "report without records": 1, "bad IPv4 header checksum": 1, "fragmented IGMP/MLD": 1, "truncated": 1}
+	if d := st.Drops(); fmt.Sprint(d) != fmt.Sprint(want) {
+		t.Errorf("drops %v, want %v", d, want)
+	}
+}

@@ -24,6 +24,8 @@ func TestAlertRulesPromtool(t *testing.T) {
 	for _, args := range [][]string{
 		{"check", "rules", "mcast-relay.rules.yml"},
 		{"test", "rules", "mcast-relay.rules.test.yml"},
+		{"check", "rules", "mcast-ping.rules.yml"},
+		{"test", "rules", "mcast-ping.rules.test.yml"},
 	} {
 		cmd := exec.Command(promtool, args...)
 		cmd.Dir = dir
@@ -33,11 +35,12 @@ func TestAlertRulesPromtool(t *testing.T) {
 	}
 }
 
-// dashboardQueries is every PromQL expression of the Grafana dashboard:
-// its panels' targets and its variables' queries.
-func dashboardQueries(t *testing.T) []string {
+// dashboardQueries is every PromQL expression of a Grafana dashboard in
+// dist/grafana (mcast-relay.json, mcast-ping.json): its panels' targets and
+// its variables' queries.
+func dashboardQueries(t *testing.T, name string) []string {
 	t.Helper()
-	b, err := os.ReadFile(repoFile("dist", "grafana", "mcast-relay.json"))
+	b, err := os.ReadFile(repoFile("dist", "grafana", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +57,7 @@ func dashboardQueries(t *testing.T) []string {
 		} `json:"templating"`
 	}
 	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatalf("dist/grafana/mcast-relay.json: %v", err)
+		t.Fatalf("dist/grafana/%s: %v", name, err)
 	}
 	var qs []string
 	for _, p := range d.Panels {
@@ -74,14 +77,20 @@ func dashboardQueries(t *testing.T) []string {
 // would put there, so that promtool can parse the expressions.
 var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$__range", "1h", "$instance", ".*", "$peer", ".*", "$group", ".*")
 
-// TestDashboardQueriesParse: every panel query of the dashboard is valid
+// TestDashboardQueriesParse: every panel query of the dashboards is valid
 // PromQL (promtool checks them as recording rules).
 func TestDashboardQueriesParse(t *testing.T) {
+	for _, name := range []string{"mcast-relay.json", "mcast-ping.json"} {
+		t.Run(name, func(t *testing.T) { checkDashboardQueries(t, name) })
+	}
+}
+
+func checkDashboardQueries(t *testing.T, name string) {
 	promtool := needTool(t, "promtool", "prometheus")
 	var b strings.Builder
 	b.WriteString("groups:\n  - name: dashboard\n    rules:\n")
 	n := 0
-	for _, q := range dashboardQueries(t) {
+	for _, q := range dashboardQueries(t, name) {
 		if strings.HasPrefix(q, "label_values(") {
 			continue // Grafana's own function, not PromQL
 		}
@@ -102,16 +111,16 @@ func TestDashboardQueriesParse(t *testing.T) {
 
 var metricName = regexp.MustCompile(`\bmcast_[a-z0-9_]+`)
 
-// queriedMetrics is every metric name the dashboard and the alert rules
-// query, sorted.
-func queriedMetrics(t *testing.T) []string {
+// queriedMetrics is every metric name a dashboard and an alert rules file
+// (mcast-relay or mcast-ping) query, sorted.
+func queriedMetrics(t *testing.T, name string) []string {
 	t.Helper()
-	rules, err := os.ReadFile(repoFile("dist", "prometheus", "mcast-relay.rules.yml"))
+	rules, err := os.ReadFile(repoFile("dist", "prometheus", name+".rules.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	set := map[string]bool{}
-	for _, m := range metricName.FindAllString(string(rules)+strings.Join(dashboardQueries(t), "\n"), -1) {
+	for _, m := range metricName.FindAllString(string(rules)+strings.Join(dashboardQueries(t, name+".json"), "\n"), -1) {
 		set[m] = true
 	}
 	var names []string
@@ -123,9 +132,9 @@ func queriedMetrics(t *testing.T) []string {
 }
 
 // scrapeMetrics fetches node's /metrics at addr from inside its namespace.
-func scrapeMetrics(t *testing.T, rl *relayLab, node, addr string) string {
+func scrapeMetrics(t *testing.T, l *labtest.Lab, node, addr string) string {
 	t.Helper()
-	r := rl.Run(node, "python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())",
+	r := l.Run(node, "python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())",
 		"http://"+addr+"/metrics")
 	if r.Code != 0 {
 		t.Fatalf("scraping %s on %s: %s", addr, node, r)
@@ -139,7 +148,7 @@ func scrapeMetrics(t *testing.T, rl *relayLab, node, addr string) string {
 // host of its LAN.
 func TestRelayExportsDashboardAndRuleMetrics(t *testing.T) {
 	needTool(t, "python3", "python3")
-	names := queriedMetrics(t)
+	names := queriedMetrics(t, "mcast-relay")
 	if len(names) < 10 {
 		t.Fatalf("only %d metric names found in the dashboard and rules: %v", len(names), names)
 	}
@@ -158,7 +167,7 @@ func TestRelayExportsDashboardAndRuleMetrics(t *testing.T) {
 	if r := rl.Mcast("vm1", "send", "--iface", "eth0", "--count", strconv.Itoa(n), "--interval", "5ms", "239.1.1.1"); r.Code != 0 {
 		t.Fatalf("sender: %s", r)
 	}
-	scraped := scrapeMetrics(t, rl, "vm1", "127.0.0.1:9474") + scrapeMetrics(t, rl, "vm2", "127.0.0.1:9474")
+	scraped := scrapeMetrics(t, rl.Lab, "vm1", "127.0.0.1:9474") + scrapeMetrics(t, rl.Lab, "vm2", "127.0.0.1:9474")
 	exactlyOnceJSON(t, "vm2 239.1.1.1", local.Wait(), n, "10.0.1.10")
 	exactlyOnceJSON(t, "vm2r 239.1.1.1", other.Wait(), n, "10.0.1.10")
 

@@ -128,7 +128,7 @@ func TestRelaySyscallsWithinUnitFilter(t *testing.T) {
 		t.Fatalf("sender: %s", r)
 	}
 	exactlyOnceJSON(t, "vm2 239.1.1.1", r2.Wait(), n, "10.0.1.10")
-	scrapeMetrics(t, rl, "vm2", "127.0.0.1:9474")
+	scrapeMetrics(t, rl.Lab, "vm2", "127.0.0.1:9474")
 	hup(t, rl.Name+"-vm2")
 	rl.waitStatus("vm2", "the reload", func(st relay.Status) bool { return st.Reloads == 1 })
 	// The relay itself ends (strace then ends with it): SIGTERM to the

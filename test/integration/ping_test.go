@@ -247,6 +247,7 @@ func TestPingBadInput(t *testing.T) {
 		{[]string{"--interval", "0s", "10.0.0.1"}, 2, []string{"--interval"}},
 		{[]string{"--mode", "bogus", "10.0.0.1", "10.0.0.2"}, 2, []string{`"bogus"`}},
 		{[]string{"--proto", "ssmping", "10.0.0.1", "10.0.0.2"}, 2, []string{"exactly one HOST"}},
+		{[]string{"--metrics", "nonsense", "10.0.0.1", "10.0.0.2"}, 2, []string{`invalid metrics address "nonsense"`}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

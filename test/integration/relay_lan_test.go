@@ -55,7 +55,7 @@ func TestRelayTwoOnOneLAN(t *testing.T) {
 			b.WriteString(l + "\n")
 		}
 		path := filepath.Join(rl.dir, node+".conf")
-		os.WriteFile(path, []byte(b.String()), 0o600)
+		os.WriteFile(path, []byte(withKeys(t, rl.dir, b.String())), 0o600)
 		return path
 	}
 	c1 := conf("vm1", "peer vm2 10.0.2.10:7474", "peer vm2b 10.0.2.11:7474")
@@ -149,7 +149,7 @@ func testRelayLoopIsBounded(t *testing.T, source string) {
 			}
 		}
 		f := filepath.Join(dir, n+".conf")
-		os.WriteFile(f, []byte(b.String()), 0o600)
+		os.WriteFile(f, []byte(withKeys(t, dir, b.String())), 0o600)
 		l.StartMcast(n, "relay", "--config", f)
 	}
 	status := func(n string) relay.Status {

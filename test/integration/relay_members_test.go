@@ -1,6 +1,8 @@
 package integration_test
 
 import (
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -60,4 +62,41 @@ func TestRelayLearnsIPv6LANMembers(t *testing.T) {
 		t.Errorf("vm2 counts %d members on its own host, want 0 (the receiver is on another host)", st2.Members["ff15::1"])
 	}
 	rl.waitStatus("vm1", "vm2 wanting ff15::1", func(st relay.Status) bool { return peerWants(st, "vm2", "ff15::1") })
+}
+
+// TestRelayRefusesHostileMembership: IGMP/MLD messages no host sends
+// (reports for unicast groups and 0.0.0.0, a v3 report without records, a
+// bad IPv4 header checksum, a fragment, a record count beyond the packet,
+// an MLD report for a unicast address), sent by another host of vm2's LAN,
+// add no LAN member and are counted by reason; the good report after them
+// is learnt. (The lab's snooping bridge itself drops two of them.)
+func TestRelayRefusesHostileMembership(t *testing.T) {
+	script, err := filepath.Abs("testdata/hostile_igmp.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := upRelayLab(t, 2)
+	ns := extraNode(t, rl.Lab, "vm2r", "net2", "10.0.2.20/24", "10.0.2.1")
+	for _, n := range rl.nodes {
+		rl.start(n, "group 239.9.9.9")
+	}
+	rl.waitStatus("vm1", "vm2 up", func(st relay.Status) bool { return peerWants(st, "vm2") })
+	if out, err := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", script, "send", "eth0").CombinedOutput(); err != nil {
+		t.Fatalf("sending the hostile packets: %v\n%s", err, out)
+	}
+	st := rl.waitStatus("vm2", "the good report", func(st relay.Status) bool { return st.LANMembers["239.9.9.9"] == 1 })
+	for g := range st.LANMembers {
+		if g != "239.9.9.9" {
+			t.Errorf("vm2 took %s as a LAN member from a hostile report: %v", g, st.LANMembers)
+		}
+	}
+	var refused uint64
+	for _, r := range []string{relay.DropMembershipChecksum, relay.DropMembershipFragment, relay.DropMembershipGroup,
+		relay.DropMembershipNoRecords, relay.DropMembershipTruncated, relay.DropMembershipType} {
+		refused += st.Drops[r]
+	}
+	if st.Drops[relay.DropMembershipGroup] < 3 || refused < 6 {
+		t.Errorf("vm2 counted %d refused membership messages (%d for their group), want at least 6 (3): %v", refused, st.Drops[relay.DropMembershipGroup], st.Drops)
+	}
+	t.Logf("vm2 drops %v", st.Drops)
 }

@@ -45,7 +45,7 @@ func (rl *relayLab) writeConf(node string, extra ...string) string {
 		b.WriteString(e + "\n")
 	}
 	path := filepath.Join(rl.dir, node+".conf")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(withKeys(rl.t, rl.dir, b.String())), 0o600); err != nil {
 		rl.t.Fatal(err)
 	}
 	return path
@@ -471,6 +471,7 @@ func TestRelayConfigErrors(t *testing.T) {
 	good := filepath.Join(dir, "good.key")
 	os.WriteFile(good, make([]byte, 32), 0o600)
 	base := "node a\nlisten 10.0.0.1:7474\ninterface eth0\n"
+	priv := "private-key " + writeNodeKey(t, dir, "a") + "\n" // last, so that line numbers stay
 	tests := []struct {
 		name, conf, want string
 		code             int
@@ -483,7 +484,7 @@ func TestRelayConfigErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := filepath.Join(dir, "relay.conf")
-			os.WriteFile(f, []byte(tt.conf), 0o600)
+			os.WriteFile(f, []byte(tt.conf+priv), 0o600)
 			out, err := exec.Command(bin, "relay", "--config", f, "--check").CombinedOutput()
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {

@@ -318,7 +318,7 @@ func TestWatchBadInput(t *testing.T) {
 	}
 }
 
-// rateEvent is a `"kind":"rate"` object of watch --json.
+// rateEvent is a `"type":"watch.rate"` object of watch --json.
 type rateEvent struct {
 	Kind     string  `json:"type"`
 	Iface    string  `json:"iface"`
@@ -404,4 +404,47 @@ func TestWatchDataRate(t *testing.T) {
 		t.Fatalf("watch --read: %s", again)
 	}
 	checkRates(t, "watch --read", rateEvents(t, again.Stdout), again.Stdout)
+}
+
+// Packets no host sends, crafted with scapy on n2 (reports for 10.0.0.77
+// and 0.0.0.0, a v3 report without records, a bad IPv4 header checksum, a
+// fragment, a record count beyond the packet, an MLD report for a unicast
+// address), are no joins: watch shows only the good report sent after them
+// and counts the others by reason. Watch runs on n2 itself, as the lab's
+// bridge (multicast snooping) drops two of them before they reach n1.
+func TestWatchRejectsHostileIGMP(t *testing.T) {
+	t.Parallel()
+	script, err := filepath.Abs("testdata/hostile_igmp.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	w := l.StartMcast("n2", "watch", "--iface", "eth0")
+	w.WaitFor("watching eth0", 20*time.Second)
+	l.MustRun("n2", "/usr/bin/python3", script, "send", "eth0")
+	w.WaitFor("239.9.9.9", 20*time.Second)
+	res := w.Stop()
+	mustMatch(t, res.Stdout, `eth0 join   239\.9\.9\.9 from 10\.0\.0\.2 IGMPv2 report$`)
+	for _, bad := range []string{"10.0.0.77", "0.0.0.0", "invalid IP", "239.1.1.1", "239.2.2.2", "10.0.0.78", "239.3.3.3", "fd00::77"} {
+		if countLines(res.Stdout, `eth0 (join|report|leave) +`+regexp.QuoteMeta(bad)+` `) != 0 {
+			t.Errorf("watch shows %s:\n%s", bad, res.Stdout)
+		}
+	}
+	mustMatch(t, res.Stdout, `^dropped 8 invalid packets: 1 bad IPv4 header checksum, 1 fragmented IGMP/MLD, 1 report without records, 1 truncated, 4 not a multicast group$`)
+}
+
+// The kernel sends an SSM join's ALLOW record again (robustness variable
+// 2), as mcjoin's host does: watch shows one join and then a report, as it
+// does for a repeated TO_EX.
+func TestWatchSSMAllowRetransmitIsReport(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, "lan", "--nodes", "2")
+	w := startWatch(t, l)
+	r := l.StartMcast("n2", "recv", "--iface", "eth0", "--source", "10.0.0.1", "--timeout", "5s", "232.1.1.1")
+	w.WaitFor("report 232.1.1.1 from 10.0.0.2 IGMPv3 ALLOW {10.0.0.1}", 20*time.Second)
+	r.Stop()
+	res := w.Stop()
+	if n := countLines(res.Stdout, `eth0 join   232\.1\.1\.1 from 10\.0\.0\.2 IGMPv3 ALLOW \{10\.0\.0\.1\} \(source-specific\)$`); n != 1 {
+		t.Errorf("%d joins of 232.1.1.1, want 1:\n%s", n, res.Stdout)
+	}
 }

@@ -5,10 +5,13 @@
 //	node vm1                          # this relay's name (unique in the mesh)
 //	listen 10.0.1.10:7474             # underlay address and UDP port
 //	interface eth0                    # the LAN whose groups are carried
-//	key /etc/mcast/relay.key          # pre-shared key file, at least 32 bytes
+//	private-key /etc/mcast/relay.priv # this relay's identity (mcast relay genkey), mode 0600
+//	key /etc/mcast/relay.key          # optional mesh pre-shared key, at least 32 bytes
 //	cipher aes-256-gcm                # or chacha20-poly1305 (every relay alike)
-//	peer vm2 10.0.2.10:7474           # another relay (repeat)
-//	peer vm1b 10.0.1.11:7474 lan      # a relay serving the same LAN
+//	peer vm2 10.0.2.10:7474 PUBKEY    # another relay and its public key (repeat)
+//	peer vm1b 10.0.1.11:7474 PUBKEY lan allow 10.0.1.0/24
+//	                                  # a relay serving the same LAN; the
+//	                                  # sources its datagrams may carry
 //	group 239.1.1.1                   # a group, joined at start
 //	group 239.2.0.0/16                # a range: carried when members appear
 //	group auto                        # every group local members join
@@ -66,22 +69,17 @@ const (
 	InterestAll     Interest = "all"     // every listed single group, members or not
 )
 
-// Peer is another relay.
-type Peer struct {
-	Name string
-	ID   uint32         // NodeID(Name)
-	Addr netip.AddrPort // its underlay address
-	LAN  bool           // it serves the same LAN as this relay (forwarder election)
-	Line int            // where it was declared
-}
-
 // Config is a parsed relay configuration.
 type Config struct {
 	Node           string
 	ID             uint32
 	Listen         netip.AddrPort
 	Interface      string
-	KeyFile        string
+	KeyFile        string // the mesh pre-shared key (optional once PrivateKey is set)
+	PrivateKey     string // this relay's private key file
+	CA             string // the mesh CA's public key (base64 Ed25519), for peers with a cert
+	RevokedFile    string // fingerprints of revoked certificates, one a line
+	Revoked        string // RevokedFile's content, read by the caller
 	Cipher         string // one of Ciphers
 	Peers          []Peer
 	Groups         []netip.Prefix // single groups are /32 or /128
@@ -176,7 +174,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			continue
 		}
 		key, args := f[0], f[1:]
-		once := map[string]bool{"node": true, "listen": true, "interface": true, "key": true, "cipher": true, "source": true, "interest": true, "querier": true,
+		once := map[string]bool{"node": true, "listen": true, "interface": true, "key": true, "private-key": true, "ca": true, "revoked": true, "cipher": true, "source": true, "interest": true, "querier": true,
 			"mtu": true, "keepalive": true, "peer-timeout": true, "rate-limit-group": true, "rate-limit-peer": true, "metrics": true, "admin": true}
 		if once[key] {
 			if prev, ok := seen[key]; ok {
@@ -221,6 +219,20 @@ func Parse(r io.Reader, name string) (*Config, error) {
 				return nil, err
 			}
 			c.KeyFile = args[0]
+		case "private-key":
+			if err := want(1, "a file path"); err != nil {
+				return nil, err
+			}
+			c.PrivateKey = args[0]
+		case "ca", "revoked":
+			if err := want(1, map[string]string{"ca": "the CA's public key", "revoked": "a file path"}[key]); err != nil {
+				return nil, err
+			}
+			if key == "ca" {
+				c.CA = args[0]
+			} else {
+				c.RevokedFile = args[0]
+			}
 		case "cipher":
 			if err := want(1, strings.Join(Ciphers, " or ")); err != nil {
 				return nil, err
@@ -230,24 +242,19 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			}
 			c.Cipher = args[0]
 		case "peer":
-			if len(args) < 2 || len(args) > 3 || (len(args) == 3 && args[2] != "lan") {
-				return nil, errf("peer takes NAME ADDR[:PORT] [lan], got %q", strings.Join(args, " "))
-			}
-			if !validName(args[0]) {
-				return nil, errf("invalid peer name %q: use letters, digits, '-', '_' and '.', at most 64", args[0])
-			}
-			ap, err := parseAddrPort(args[1])
+			p, err := parsePeer(args)
 			if err != nil {
-				return nil, errf("peer %s address %q: %v", args[0], args[1], err)
+				return nil, errf("%v", err)
 			}
-			if prev, ok := peerNames[args[0]]; ok {
-				return nil, errf("peer %s given twice (first on line %d)", args[0], prev)
+			if prev, ok := peerNames[p.Name]; ok {
+				return nil, errf("peer %s given twice (first on line %d)", p.Name, prev)
 			}
-			if prev, ok := peerAddrs[ap]; ok {
-				return nil, errf("peer %s: address %s given twice (first on line %d)", args[0], ap, prev)
+			if prev, ok := peerAddrs[p.Addr]; ok {
+				return nil, errf("peer %s: address %s given twice (first on line %d)", p.Name, p.Addr, prev)
 			}
-			peerNames[args[0]], peerAddrs[ap] = line, line
-			c.Peers = append(c.Peers, Peer{Name: args[0], ID: NodeID(args[0]), Addr: ap, LAN: len(args) == 3, Line: line})
+			peerNames[p.Name], peerAddrs[p.Addr] = line, line
+			p.Line = line
+			c.Peers = append(c.Peers, p)
 		case "group":
 			if len(args) == 0 {
 				return nil, errf("group takes one or more GROUP, GROUP/BITS or auto")
@@ -389,8 +396,8 @@ func (c *Config) validate(name string, seen map[string]int) error {
 		return missing("listen")
 	case c.Interface == "":
 		return missing("interface")
-	case c.KeyFile == "":
-		return missing("key")
+	case c.KeyFile == "" && c.PrivateKey == "":
+		return &Error{File: name, Msg: "no key directive: give this relay's private-key FILE (make one with mcast relay genkey)"}
 	case len(c.Groups) == 0 && len(c.BroadcastPorts) == 0 && !c.Auto:
 		return &Error{File: name, Msg: "nothing to carry: add a group or broadcast-port directive"}
 	}
@@ -410,46 +417,13 @@ func (c *Config) validate(name string, seen map[string]int) error {
 		}
 		ids[p.ID] = p.Name
 	}
+	if err := c.validateKeys(name); err != nil {
+		return err
+	}
 	if c.PeerTimeout <= c.Keepalive {
 		return &Error{File: name, Line: seen["peer-timeout"], Msg: fmt.Sprintf("peer-timeout %s must be longer than keepalive %s", c.PeerTimeout, c.Keepalive)}
 	}
 	return nil
-}
-
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func parseAddrPort(s string) (netip.AddrPort, error) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		if ap.Port() == 0 {
-			return netip.AddrPort{}, errors.New("port 0")
-		}
-		if !ap.Addr().Unmap().IsGlobalUnicast() && !ap.Addr().IsLoopback() && !ap.Addr().IsPrivate() {
-			return netip.AddrPort{}, errors.New("not a unicast address")
-		}
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
-	}
-	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
-	if err != nil {
-		return netip.AddrPort{}, errors.New("not ADDR[:PORT]")
-	}
-	a = a.Unmap()
-	if !a.IsGlobalUnicast() && !a.IsLoopback() {
-		return netip.AddrPort{}, errors.New("not a unicast address")
-	}
-	if a.Zone() != "" {
-		return netip.AddrPort{}, errors.New("zones are not supported")
-	}
-	return netip.AddrPortFrom(a, DefaultPort), nil
 }
 
 func parseGroup(s string) (netip.Prefix, error) {

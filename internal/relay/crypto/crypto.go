@@ -1,9 +1,14 @@
-// Package crypto seals and opens relay frames: keys derived with HKDF-SHA256
-// from a pre-shared key file, an AEAD (AES-256-GCM from the standard
-// library, or ChaCha20-Poly1305 from golang.org/x/crypto) over each frame's
-// body with its clear header as associated data, and a sliding replay
-// window per sender. It is pure: it takes the key file's bytes, not its
-// path.
+// Package crypto is the relay's security layer. Each relay has a static
+// X25519 identity (identity.go); two relays run a Noise_IK handshake
+// (github.com/flynn/noise, handshake.go), optionally with the mesh's
+// pre-shared key mixed in (psk2), which gives them a Session (session.go):
+// fresh keys for each direction, a counter per direction as the nonce, and
+// a replay window. Keys seals and opens one direction's frames: an AEAD
+// (AES-256-GCM from the standard library, or ChaCha20-Poly1305 from
+// golang.org/x/crypto) over each frame's body with its clear header
+// (which names the receiver's session) as associated data. The package is
+// pure: it takes keys' bytes, not files, and its clock and randomness are
+// the caller's.
 package crypto
 
 import (
@@ -42,33 +47,50 @@ type Keys struct {
 	aead cipher.AEAD
 }
 
-// hkdfInfo binds the derived key to this protocol and version; the
-// cipher's name follows, so that relays configured with different ciphers
-// reject each other's frames rather than misread them.
-const hkdfInfo = "mcast relay v1 frame key "
+// hkdfInfo binds the derived pre-shared key to this protocol and version;
+// the cipher's name follows, so that relays configured with different
+// ciphers fail each other's handshakes rather than misread them.
+const hkdfInfo = "mcast relay v2 psk "
 
-// NewKeys derives the frame key of cipher (one of Ciphers) from the
-// pre-shared key material psk (the key file's content). It fails when psk
-// is shorter than MinKeyLen.
-func NewKeys(psk []byte, cipherName string) (*Keys, error) {
-	if len(psk) < MinKeyLen {
-		return nil, fmt.Errorf("key of %d bytes is too short: need at least %d (make one with: head -c 32 /dev/urandom > FILE)", len(psk), MinKeyLen)
+// DerivePSK derives the 32-byte Noise pre-shared key of cipher (one of
+// Ciphers) from the mesh key file's content. It fails when the content is
+// shorter than MinKeyLen.
+func DerivePSK(keyFile []byte, cipherName string) ([]byte, error) {
+	if len(keyFile) < MinKeyLen {
+		return nil, fmt.Errorf("key of %d bytes is too short: need at least %d (make one with: head -c 32 /dev/urandom > FILE)", len(keyFile), MinKeyLen)
 	}
-	if cipherName != AES256GCM && cipherName != ChaCha20Poly1305 {
-		return nil, fmt.Errorf("unknown cipher %q: want %s or %s", cipherName, AES256GCM, ChaCha20Poly1305)
+	if err := checkCipher(cipherName); err != nil {
+		return nil, err
 	}
-	k, err := hkdf.Key(sha256.New, psk, []byte("mcast-relay"), hkdfInfo+cipherName, 32)
+	k, err := hkdf.Key(sha256.New, keyFile, []byte("mcast-relay"), hkdfInfo+cipherName, 32)
 	if err != nil {
-		return nil, fmt.Errorf("deriving the frame key: %w", err)
+		return nil, fmt.Errorf("deriving the pre-shared key: %w", err)
+	}
+	return k, nil
+}
+
+func checkCipher(name string) error {
+	if name != AES256GCM && name != ChaCha20Poly1305 {
+		return fmt.Errorf("unknown cipher %q: want %s or %s", name, AES256GCM, ChaCha20Poly1305)
+	}
+	return nil
+}
+
+// NewKeys makes the frame sealer of cipher (one of Ciphers) under the
+// 32-byte key k: one direction of a Session.
+func NewKeys(k [32]byte, cipherName string) (*Keys, error) {
+	if err := checkCipher(cipherName); err != nil {
+		return nil, err
 	}
 	var aead cipher.AEAD
+	var err error
 	if cipherName == AES256GCM {
 		var b cipher.Block
-		if b, err = aes.NewCipher(k); err == nil {
+		if b, err = aes.NewCipher(k[:]); err == nil {
 			aead, err = cipher.NewGCM(b)
 		}
 	} else {
-		aead, err = chacha20poly1305.New(k)
+		aead, err = chacha20poly1305.New(k[:])
 	}
 	if err != nil {
 		return nil, fmt.Errorf("making the cipher: %w", err)
@@ -81,7 +103,7 @@ func NewKeys(psk []byte, cipherName string) (*Keys, error) {
 func (k *Keys) Seal(dst []byte, h relayframe.Header, body []byte) []byte {
 	start := len(dst)
 	dst = relayframe.AppendHeader(dst, h)
-	// The header's last 12 bytes (sender ID, sequence) are the nonce
+	// The header's last 12 bytes (session index, counter) are the nonce
 	// (relayframe.Nonce); slicing them, rather than a local array, keeps
 	// the nonce from escaping to the heap on every frame.
 	hdr := dst[start:]

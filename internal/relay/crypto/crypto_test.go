@@ -12,7 +12,7 @@ import (
 
 func keysOf(t *testing.T, b byte, cipher string) *crypto.Keys {
 	t.Helper()
-	k, err := crypto.NewKeys(bytes.Repeat([]byte{b}, 32), cipher)
+	k, err := crypto.NewKeys([32]byte(bytes.Repeat([]byte{b}, 32)), cipher)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestSealOpen(t *testing.T) {
 }
 
 func testSealOpen(t *testing.T, k *crypto.Keys) {
-	h := relayframe.Header{Type: relayframe.TypeData, Sender: 7, Seq: 99}
+	h := relayframe.Header{Type: relayframe.TypeData, Index: 7, Seq: 99}
 	frame := k.Seal(nil, h, []byte("secret body"))
 	if bytes.Contains(frame, []byte("secret")) {
 		t.Fatal("body is in clear")
@@ -46,7 +46,7 @@ func testSealOpen(t *testing.T, k *crypto.Keys) {
 
 func TestOpenRejects(t *testing.T) {
 	k := keys(t, 1)
-	h := relayframe.Header{Type: relayframe.TypeData, Sender: 7, Seq: 99}
+	h := relayframe.Header{Type: relayframe.TypeData, Index: 7, Seq: 99}
 	frame := k.Seal(nil, h, []byte("secret body"))
 	flip := func(i int) []byte { b := bytes.Clone(frame); b[i] ^= 1; return b }
 	tests := []struct {
@@ -56,11 +56,11 @@ func TestOpenRejects(t *testing.T) {
 		frame []byte
 	}{
 		{"other key", keys(t, 2), h, frame},
-		{"other cipher, same key file", keysOf(t, 1, crypto.ChaCha20Poly1305), h, frame},
+		{"other cipher, same key", keysOf(t, 1, crypto.ChaCha20Poly1305), h, frame},
 		{"body bit flipped", k, h, flip(len(frame) - 20)},
 		{"tag bit flipped", k, h, flip(len(frame) - 1)},
-		{"header sender changed", k, relayframe.Header{Type: 1, Sender: 8, Seq: 99}, flip(7)},
-		{"header seq changed", k, relayframe.Header{Type: 1, Sender: 7, Seq: 98}, flip(15)},
+		{"header index changed", k, relayframe.Header{Type: 1, Index: 8, Seq: 99}, flip(7)},
+		{"header seq changed", k, relayframe.Header{Type: 1, Index: 7, Seq: 98}, flip(15)},
 		{"truncated", k, h, frame[:20]},
 	}
 	for _, tt := range tests {
@@ -73,10 +73,10 @@ func TestOpenRejects(t *testing.T) {
 }
 
 func TestBadKeyOrCipher(t *testing.T) {
-	if _, err := crypto.NewKeys(make([]byte, 31), crypto.AES256GCM); err == nil {
+	if _, err := crypto.DerivePSK(make([]byte, 31), crypto.AES256GCM); err == nil {
 		t.Fatal("accepted a 31-byte key")
 	}
-	if _, err := crypto.NewKeys(make([]byte, 32), "rot13"); err == nil || !strings.Contains(err.Error(), `"rot13"`) {
+	if _, err := crypto.NewKeys([32]byte{}, "rot13"); err == nil || !strings.Contains(err.Error(), `"rot13"`) {
 		t.Fatalf("unknown cipher: err = %v, want one that names it", err)
 	}
 }

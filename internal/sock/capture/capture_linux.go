@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"time"
 
 	"golang.org/x/net/bpf"
 
@@ -18,14 +17,14 @@ import (
 // Socket is a live capture: an AF_PACKET socket that yields Linux cooked
 // (SLL) frames, which keep the direction and the sender's link address.
 //
-// The socket is sock.OpenPacketOffload's, so it knows when a packet is a
-// UDP segmentation-offload aggregate (a sender's UDP_SEGMENT, as seen on
-// the sending host or across a veth): Next cuts it into the datagrams the
-// wire carries.
+// The socket is sock.OpenPacketRing's: read through a memory-mapped ring,
+// so it keeps up with fast streams and counts what it could not (Drops),
+// and it knows when a packet is a UDP segmentation-offload aggregate (a
+// sender's UDP_SEGMENT, as seen on the sending host or across a veth):
+// Next cuts it into the datagrams the wire carries.
 type Socket struct {
-	pc    *sock.PacketConn
+	ring  *sock.PacketRing
 	names map[int]string
-	buf   []byte
 	queue []packet.Frame // the rest of a split aggregate
 }
 
@@ -40,15 +39,13 @@ func Open(name string, filter []bpf.Instruction) (*Socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capturing on %s: assembling the filter: %w", name, err)
 	}
-	pc, err := sock.OpenPacketOffload(name, prog, true)
+	ring, err := sock.OpenPacketRing(name, prog, true)
 	if err != nil {
 		return nil, err
 	}
-	// An aggregate is at most 64 KiB of IP; the link and virtio headers
-	// come before it.
-	c := &Socket{pc: pc, names: map[int]string{}, buf: make([]byte, 1<<17)}
+	c := &Socket{ring: ring, names: map[int]string{}}
 	if name != "" {
-		c.names[pc.Ifindex()] = name
+		c.names[ring.Ifindex()] = name
 	}
 	return c, nil
 }
@@ -63,14 +60,39 @@ func (c *Socket) Next(ctx context.Context) (packet.Frame, error) {
 		c.queue = c.queue[1:]
 		return f, nil
 	}
-	n, info, err := c.pc.Read(ctx, c.buf)
-	now := time.Now()
+	ip, info, at, err := c.ring.Next(ctx)
 	if err != nil {
 		return packet.Frame{}, err
 	}
-	fs := frames(now, c.nameOf(info.Ifindex), info, c.buf[:n])
+	fs := frames(at, c.nameOf(info.Ifindex), info, ip)
 	c.queue = fs[1:]
 	return fs[0], nil
+}
+
+// NextBatch blocks for the next frame and returns it with those that
+// follow it without waiting (the rest of the ring's block), up to max.
+func (c *Socket) NextBatch(ctx context.Context, max int) ([]packet.Frame, error) {
+	f, err := c.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []packet.Frame{f}
+	for len(out) < max && (len(c.queue) > 0 || c.ring.Pending() > 0) {
+		f, err := c.Next(ctx)
+		if err != nil {
+			return out, nil // the next call reports it
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// Drops returns how many packets the kernel could not queue for the
+// capture since it opened (its PACKET_STATISTICS): packets no frame was
+// made of.
+func (c *Socket) Drops() (uint64, error) {
+	st, err := c.ring.Stats()
+	return st.Drops, err
 }
 
 // nameOf names the interface of index idx, asking the system once per
@@ -88,4 +110,4 @@ func (c *Socket) nameOf(idx int) string {
 }
 
 // Close closes the socket.
-func (c *Socket) Close() error { return c.pc.Close() }
+func (c *Socket) Close() error { return c.ring.Close() }

@@ -29,5 +29,14 @@ func (*Socket) Next(context.Context) (packet.Frame, error) {
 	return packet.Frame{}, fmt.Errorf("live capture is not supported on %s", runtime.GOOS)
 }
 
+// NextBatch reports that live capture is not supported.
+func (c *Socket) NextBatch(ctx context.Context, _ int) ([]packet.Frame, error) {
+	f, err := c.Next(ctx)
+	return []packet.Frame{f}, err
+}
+
+// Drops returns 0.
+func (*Socket) Drops() (uint64, error) { return 0, nil }
+
 // Close does nothing.
 func (*Socket) Close() error { return nil }

@@ -12,7 +12,7 @@ import (
 // reads and as a bare IGMP or MLD message, decode to a message of the right
 // family or to an error, never a panic.
 func FuzzDecodeFrame(f *testing.F) {
-	for _, name := range []string{"testdata/lab-v3.pcap", "testdata/lab-v2-fallback-querier.pcap"} {
+	for _, name := range []string{"testdata/lab-v3.pcap", "testdata/lab-v2-fallback-querier.pcap", "testdata/hostile.pcap"} {
 		_, recs, err := pcap.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)

@@ -107,7 +107,30 @@ var (
 	ErrTruncated = packet.ErrTruncated
 	ErrChecksum  = errors.New("bad checksum")
 	ErrType      = errors.New("unknown message type")
+	// ErrHeaderChecksum is wrapped for an IGMP packet whose IPv4 header
+	// checksum does not verify.
+	ErrHeaderChecksum = errors.New("bad IPv4 header checksum")
+	// ErrFragment is wrapped for an IGMP or MLD message in an IP fragment:
+	// hosts send them whole, and the kernel reads none it did not
+	// reassemble.
+	ErrFragment = errors.New("fragmented")
+	// ErrGroup is wrapped for a report, leave, record or group-specific
+	// query whose group is not a multicast address (224.0.0.0/4, ff00::/8).
+	ErrGroup = errors.New("not a multicast group")
+	// ErrNoRecords is wrapped for an IGMPv3 or MLDv2 report without a
+	// group record: it reports nothing.
+	ErrNoRecords = errors.New("report without group records")
 )
+
+// checkGroup returns an error wrapping ErrGroup, naming what carried it,
+// unless g is a multicast address, or unspecified where that is allowed (a
+// general query).
+func checkGroup(what string, g netip.Addr, unspecifiedOK bool) error {
+	if g.IsMulticast() || (unspecifiedOK && g.IsUnspecified()) {
+		return nil
+	}
+	return fmt.Errorf("%s for %s: %w", what, g, ErrGroup)
+}
 
 // IGMP message types.
 const (
@@ -171,7 +194,36 @@ func ParseIGMP(b []byte) (Message, error) {
 	default:
 		return Message{}, fmt.Errorf("IGMP type 0x%02x: %w", b[0], ErrType)
 	}
+	if err := m.checkGroups(); err != nil {
+		return Message{}, err
+	}
 	return m, nil
+}
+
+// checkGroups verifies that every group a message names is a multicast
+// group (a general query names none), and that a v3 report has records.
+func (m *Message) checkGroups() error {
+	name := protoVersion(m.Proto, m.Version)
+	if m.Kind == Report && len(m.Records) == 0 && ((m.Proto == IGMP && m.Version == 3) || (m.Proto == MLD && m.Version == 2)) {
+		return fmt.Errorf("%s report: %w", name, ErrNoRecords)
+	}
+	if len(m.Records) == 0 {
+		return checkGroup(fmt.Sprintf("%s %s", name, m.Kind), m.Group, m.Kind == Query)
+	}
+	for i, r := range m.Records {
+		if err := checkGroup(fmt.Sprintf("%s report record %d (%s)", name, i+1, r.Type), r.Group, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// protoVersion names a protocol and version as "IGMPv3" or "MLDv2".
+func protoVersion(p Proto, v int) string {
+	if p == MLD {
+		return fmt.Sprintf("MLDv%d", v)
+	}
+	return fmt.Sprintf("IGMPv%d", v)
 }
 
 // MLD (ICMPv6) message types.
@@ -237,6 +289,9 @@ func ParseMLD(b []byte) (Message, error) {
 		m.Records = recs
 	default:
 		return Message{}, fmt.Errorf("ICMPv6 type %d: %w", b[0], ErrType)
+	}
+	if err := m.checkGroups(); err != nil {
+		return Message{}, err
 	}
 	return m, nil
 }

@@ -120,6 +120,14 @@ func mustHex(s string) []byte {
 }
 
 // fix sets a correct IGMP checksum in b.
+// ipHeaderChecksum sets the checksum of the IPv4 header h.
+func ipHeaderChecksum(h []byte) []byte {
+	h[10], h[11] = 0, 0
+	c := packet.Checksum(h, 0)
+	h[10], h[11] = byte(c>>8), byte(c)
+	return h
+}
+
 func fix(b []byte) []byte {
 	b[2], b[3] = 0, 0
 	var sum uint32
@@ -222,6 +230,7 @@ func TestDecodeBad(t *testing.T) {
 	good := mustHex("01005e000016 aabbccddeeff 0800 46c00028000040000102 0000 0a000002 e0000016 94040000" +
 		"2200 0000 0000 0001 04000000 ef010101")
 	fix(good[38:])
+	ipHeaderChecksum(good[14:38])
 	if _, err := decodeEthernet(good); err != nil {
 		t.Fatalf("good frame: %v", err)
 	}

@@ -21,6 +21,18 @@ type Packet struct {
 	// Fragment is set for a fragment after the first: it carries no
 	// upper-layer header, and Payload is nil.
 	Fragment bool
+	// MoreFragments is set for the first fragment of a fragmented packet
+	// (IPv4 MF flag, or an IPv6 fragment header with the M flag at offset
+	// 0): Payload is only the start of the upper-layer message.
+	MoreFragments bool
+	// Truncated is set when the capture cut the packet short (its snap
+	// length): the headers are whole but Payload holds only the captured
+	// part of the upper-layer message; lengths (UDP.Len) are the wire's.
+	Truncated bool
+	// BadHeaderChecksum is set for an IPv4 packet whose header checksum
+	// does not verify: the kernel drops such a packet before any socket
+	// sees it.
+	BadHeaderChecksum bool
 	// Payload is the upper-layer message (IPv4 payload, or what follows the
 	// IPv6 extension headers), cut to the IP length. It aliases the decoded
 	// bytes.
@@ -32,7 +44,7 @@ type Packet struct {
 // UDP is the header of a UDP datagram.
 type UDP struct {
 	SrcPort, DstPort uint16
-	Len              int // payload bytes
+	Len              int // payload bytes on the wire
 }
 
 // Errors wrapped by the decoders.
@@ -70,10 +82,15 @@ const (
 	etherQinQ   = 0x88a8
 	etherHdrLen = 14
 	sllHdrLen   = 16
+	sll2HdrLen  = 20
 )
 
 // DecodeEthernet decodes an Ethernet II frame, skipping up to two VLAN tags.
-func DecodeEthernet(b []byte) (Packet, error) {
+func DecodeEthernet(b []byte) (Packet, error) { return decodeEthernet(b, 0) }
+
+// decodeEthernet is DecodeEthernet for a frame whose capture left out its
+// last missing bytes.
+func decodeEthernet(b []byte, missing int) (Packet, error) {
 	if len(b) < etherHdrLen {
 		return Packet{}, fmt.Errorf("ethernet frame of %d bytes: %w", len(b), ErrTruncated)
 	}
@@ -87,37 +104,49 @@ func DecodeEthernet(b []byte) (Packet, error) {
 		et = binary.BigEndian.Uint16(b[2:4])
 		b = b[4:]
 	}
-	var p Packet
-	var err error
-	switch et {
-	case etherIPv4:
-		p, err = DecodeIPv4(b)
-	case etherIPv6:
-		p, err = DecodeIPv6(b)
-	default:
+	if et != etherIPv4 && et != etherIPv6 {
 		return Packet{}, fmt.Errorf("ethertype 0x%04x: %w", et, ErrNotIP)
 	}
+	p, err := decodeEther(et, b, missing)
 	p.SrcMAC, p.DstMAC = src, dst
 	return p, err
 }
 
+// decodeEther decodes the IP packet of an ethertype.
+func decodeEther(et uint16, b []byte, missing int) (Packet, error) {
+	switch et {
+	case etherIPv4:
+		return decodeIPv4(b, missing)
+	case etherIPv6:
+		return decodeIPv6(b, missing)
+	}
+	return Packet{}, fmt.Errorf("ethertype 0x%04x: %w", et, ErrNotIP)
+}
+
 // DecodeIP decodes a raw IPv4 or IPv6 packet by its version nibble.
-func DecodeIP(b []byte) (Packet, error) {
+func DecodeIP(b []byte) (Packet, error) { return decodeIP(b, 0) }
+
+func decodeIP(b []byte, missing int) (Packet, error) {
 	if len(b) == 0 {
 		return Packet{}, fmt.Errorf("empty IP packet: %w", ErrTruncated)
 	}
 	switch b[0] >> 4 {
 	case 4:
-		return DecodeIPv4(b)
+		return decodeIPv4(b, missing)
 	case 6:
-		return DecodeIPv6(b)
+		return decodeIPv6(b, missing)
 	}
 	return Packet{}, fmt.Errorf("IP version %d: %w", b[0]>>4, ErrNotIP)
 }
 
 // DecodeIPv4 decodes an IPv4 packet and, when it carries UDP, the UDP
 // header. Fragments after the first are returned without payload.
-func DecodeIPv4(b []byte) (Packet, error) {
+func DecodeIPv4(b []byte) (Packet, error) { return decodeIPv4(b, 0) }
+
+// decodeIPv4 is DecodeIPv4 for a packet whose capture left out its last
+// missing bytes: the IP total length may exceed b by that much, and the
+// packet is then Truncated.
+func decodeIPv4(b []byte, missing int) (Packet, error) {
 	if len(b) < 20 {
 		return Packet{}, fmt.Errorf("IPv4 header of %d bytes: %w", len(b), ErrTruncated)
 	}
@@ -126,7 +155,7 @@ func DecodeIPv4(b []byte) (Packet, error) {
 	}
 	ihl := int(b[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(b[2:4]))
-	if ihl < 20 || total < ihl || len(b) < total {
+	if ihl < 20 || total < ihl || len(b) < ihl || len(b)+missing < total {
 		return Packet{}, fmt.Errorf("IPv4 header length %d, total length %d in %d bytes: %w", ihl, total, len(b), ErrTruncated)
 	}
 	p := Packet{
@@ -152,17 +181,29 @@ func DecodeIPv4(b []byte) (Packet, error) {
 		}
 		opts = opts[opts[1]:]
 	}
-	if binary.BigEndian.Uint16(b[6:8])&0x1fff != 0 {
+	p.BadHeaderChecksum = Checksum(b[:ihl], 0) != 0
+	p.Truncated = len(b) < total
+	frag := binary.BigEndian.Uint16(b[6:8])
+	if frag&0x1fff != 0 {
 		p.Fragment = true
 		return p, nil // a later fragment: no transport header
 	}
-	p.Payload = b[ihl:total]
-	return p, p.decodeUDP()
+	p.MoreFragments = frag&0x2000 != 0
+	if p.Truncated {
+		p.Payload = b[ihl:]
+	} else {
+		p.Payload = b[ihl:total]
+	}
+	return p, p.decodeUDP(total - ihl)
 }
 
 // DecodeIPv6 decodes an IPv6 packet, walking its extension headers, and,
 // when it carries UDP, the UDP header.
-func DecodeIPv6(b []byte) (Packet, error) {
+func DecodeIPv6(b []byte) (Packet, error) { return decodeIPv6(b, 0) }
+
+// decodeIPv6 is DecodeIPv6 for a packet whose capture left out its last
+// missing bytes (see decodeIPv4).
+func decodeIPv6(b []byte, missing int) (Packet, error) {
 	if len(b) < 40 {
 		return Packet{}, fmt.Errorf("IPv6 header of %d bytes: %w", len(b), ErrTruncated)
 	}
@@ -170,7 +211,7 @@ func DecodeIPv6(b []byte) (Packet, error) {
 		return Packet{}, fmt.Errorf("IPv6 header with version %d: %w", b[0]>>4, ErrNotIP)
 	}
 	plen := int(binary.BigEndian.Uint16(b[4:6]))
-	if len(b) < 40+plen {
+	if len(b)+missing < 40+plen {
 		return Packet{}, fmt.Errorf("IPv6 payload length %d in %d bytes: %w", plen, len(b)-40, ErrTruncated)
 	}
 	p := Packet{
@@ -179,7 +220,14 @@ func DecodeIPv6(b []byte) (Packet, error) {
 		TTL: int(b[7]),
 	}
 	next := b[6]
-	payload := b[40 : 40+plen]
+	var payload []byte
+	if len(b) < 40+plen {
+		p.Truncated = true
+		payload = b[40:]
+	} else {
+		payload = b[40 : 40+plen]
+	}
+	wire := plen // the bytes of payload on the wire
 	for {
 		switch next {
 		case protoHopByHop, protoRouting, protoDestOpts:
@@ -193,30 +241,33 @@ func DecodeIPv6(b []byte) (Packet, error) {
 			if next == protoHopByHop && hasRouterAlert6(payload[2:n]) {
 				p.RouterAlert = true
 			}
-			next, payload = payload[0], payload[n:]
+			next, payload, wire = payload[0], payload[n:], wire-n
 			continue
 		case protoFragment:
 			if len(payload) < 8 {
 				return p, fmt.Errorf("IPv6 fragment header: %w", ErrTruncated)
 			}
-			if binary.BigEndian.Uint16(payload[2:4])&0xfff8 != 0 {
+			off := binary.BigEndian.Uint16(payload[2:4])
+			if off&0xfff8 != 0 {
 				p.Proto = payload[0]
 				p.Fragment = true
 				return p, nil // a later fragment
 			}
-			next, payload = payload[0], payload[8:]
+			p.MoreFragments = off&1 != 0
+			next, payload, wire = payload[0], payload[8:], wire-8
 			continue
 		}
 		break
 	}
 	p.Proto = next
 	p.Payload = payload
-	return p, p.decodeUDP()
+	return p, p.decodeUDP(wire)
 }
 
 // decodeUDP decodes the UDP header of a UDP payload into p, or returns the
-// error naming the sender; other protocols are left alone.
-func (p *Packet) decodeUDP() error {
+// error naming the sender; other protocols are left alone. wire is the
+// payload's length on the wire, which a truncated capture holds less of.
+func (p *Packet) decodeUDP(wire int) error {
 	if p.Proto != ProtoUDP {
 		return nil
 	}
@@ -224,6 +275,7 @@ func (p *Packet) decodeUDP() error {
 	if err != nil {
 		return fmt.Errorf("from %s: %w", p.Src, err)
 	}
+	u.Len = wire - 8
 	p.UDP = &u
 	return nil
 }
@@ -260,16 +312,23 @@ func parseUDP(b []byte) (UDP, error) {
 
 // DecodeLinuxSLL decodes a Linux "cooked" (SLL v1) capture record: a 16-byte
 // header whose last two bytes are the ethertype.
-func DecodeLinuxSLL(b []byte) (Packet, error) {
+func DecodeLinuxSLL(b []byte) (Packet, error) { return decodeLinuxSLL(b, 0) }
+
+func decodeLinuxSLL(b []byte, missing int) (Packet, error) {
 	if len(b) < sllHdrLen {
 		return Packet{}, fmt.Errorf("linux SLL header of %d bytes: %w", len(b), ErrTruncated)
 	}
-	switch et := binary.BigEndian.Uint16(b[14:16]); et {
-	case etherIPv4:
-		return DecodeIPv4(b[sllHdrLen:])
-	case etherIPv6:
-		return DecodeIPv6(b[sllHdrLen:])
-	default:
-		return Packet{}, fmt.Errorf("ethertype 0x%04x: %w", et, ErrNotIP)
+	return decodeEther(binary.BigEndian.Uint16(b[14:16]), b[sllHdrLen:], missing)
+}
+
+// DecodeLinuxSLL2 decodes a Linux "cooked" v2 (SLL2) capture record, as
+// tcpdump and tshark write for "-i any": a 20-byte header that starts with
+// the ethertype.
+func DecodeLinuxSLL2(b []byte) (Packet, error) { return decodeLinuxSLL2(b, 0) }
+
+func decodeLinuxSLL2(b []byte, missing int) (Packet, error) {
+	if len(b) < sll2HdrLen {
+		return Packet{}, fmt.Errorf("linux SLL2 header of %d bytes: %w", len(b), ErrTruncated)
 	}
+	return decodeEther(binary.BigEndian.Uint16(b[0:2]), b[sll2HdrLen:], missing)
 }

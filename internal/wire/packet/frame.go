@@ -25,18 +25,32 @@ var ErrLinkType = errors.New("unsupported link type (want Ethernet, raw IP or Li
 
 // KnownLink reports whether DecodeFrame reads frames of link type lt.
 func KnownLink(lt uint32) bool {
-	return lt == pcap.LinkEthernet || lt == pcap.LinkRaw || lt == pcap.LinkLinuxSLL
+	switch lt {
+	case pcap.LinkEthernet, pcap.LinkRaw, pcap.LinkIPv4, pcap.LinkIPv6, pcap.LinkLinuxSLL, pcap.LinkLinuxSLL2:
+		return true
+	}
+	return false
 }
 
-// DecodeFrame decodes a frame by its link type.
+// DecodeFrame decodes a frame by its link type. When the capture cut the
+// frame short (OrigLen beyond Data, as with tcpdump -s 60) but kept the
+// headers, the packet is decoded with the wire's lengths and marked
+// Truncated.
 func DecodeFrame(f Frame) (Packet, error) {
+	missing := max(f.OrigLen-len(f.Data), 0)
 	switch f.LinkType {
 	case pcap.LinkEthernet:
-		return DecodeEthernet(f.Data)
+		return decodeEthernet(f.Data, missing)
 	case pcap.LinkRaw:
-		return DecodeIP(f.Data)
+		return decodeIP(f.Data, missing)
+	case pcap.LinkIPv4:
+		return decodeIPv4(f.Data, missing)
+	case pcap.LinkIPv6:
+		return decodeIPv6(f.Data, missing)
 	case pcap.LinkLinuxSLL:
-		return DecodeLinuxSLL(f.Data)
+		return decodeLinuxSLL(f.Data, missing)
+	case pcap.LinkLinuxSLL2:
+		return decodeLinuxSLL2(f.Data, missing)
 	}
 	return Packet{}, fmt.Errorf("link type %d: %w", f.LinkType, ErrLinkType)
 }
@@ -46,9 +60,15 @@ func DecodeFrame(f Frame) (Packet, error) {
 const sllOutgoing = 4
 
 // Outgoing reports whether the frame is one this host sent: only a Linux
-// cooked (SLL) frame says.
+// cooked (SLL or SLL2) frame says.
 func (f Frame) Outgoing() bool {
-	return f.LinkType == pcap.LinkLinuxSLL && len(f.Data) >= 2 && binary.BigEndian.Uint16(f.Data) == sllOutgoing
+	switch f.LinkType {
+	case pcap.LinkLinuxSLL:
+		return len(f.Data) >= 2 && binary.BigEndian.Uint16(f.Data) == sllOutgoing
+	case pcap.LinkLinuxSLL2:
+		return len(f.Data) >= 11 && f.Data[10] == sllOutgoing
+	}
+	return false
 }
 
 // SLLHeader is the part of a Linux cooked (SLL v1) header a packet socket

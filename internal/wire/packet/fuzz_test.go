@@ -70,6 +70,34 @@ func FuzzDecodeEthernet(f *testing.F) {
 		checkDecoded(t, b, p, err)
 		p, err = packet.DecodeLinuxSLL(b)
 		checkDecoded(t, b, p, err)
+		p, err = packet.DecodeLinuxSLL2(b)
+		checkDecoded(t, b, p, err)
+	})
+}
+
+// FuzzDecodeSnapped: a raw IP packet whose capture left out missing bytes
+// (OrigLen beyond Data) decodes as it would whole when its lengths fit the
+// bytes, and otherwise as Truncated with its payload within the input, a
+// wire length at least what was captured, or to an error of a known cause.
+func FuzzDecodeSnapped(f *testing.F) {
+	for _, b := range labFrames(f) {
+		f.Add(b[14:], uint16(0))
+		f.Add(b[14:min(len(b), 60)], uint16(len(b)-60))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, missing uint16) {
+		p, err := packet.DecodeFrame(packet.Frame{LinkType: pcap.LinkRaw, Data: b, OrigLen: len(b) + int(missing)})
+		if err != nil || !p.Truncated {
+			if !p.Truncated {
+				same(t, "whole", p, err, packet.DecodeIP)(b)
+			}
+			return
+		}
+		if missing == 0 || len(p.Payload) > len(b) {
+			t.Fatalf("truncated with %d bytes missing: payload %d of %d bytes", missing, len(p.Payload), len(b))
+		}
+		if p.UDP != nil && p.UDP.Len < len(p.Payload)-8 {
+			t.Fatalf("UDP length %d below the %d bytes captured", p.UDP.Len, len(p.Payload)-8)
+		}
 	})
 }
 

@@ -14,9 +14,12 @@ import (
 
 // Link types this package knows (LINKTYPE_* in the libpcap list).
 const (
-	LinkEthernet = 1   // Ethernet II frames
-	LinkRaw      = 101 // raw IPv4 or IPv6
-	LinkLinuxSLL = 113 // Linux "cooked" capture v1
+	LinkEthernet  = 1   // Ethernet II frames
+	LinkRaw       = 101 // raw IPv4 or IPv6
+	LinkLinuxSLL  = 113 // Linux "cooked" capture v1
+	LinkIPv4      = 228 // raw IPv4
+	LinkIPv6      = 229 // raw IPv6
+	LinkLinuxSLL2 = 276 // Linux "cooked" capture v2 (tcpdump and tshark -i any)
 )
 
 const (
@@ -112,7 +115,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 	case binary.BigEndian.Uint32(h[0:]) == magicNano:
 		rd.order, rd.nano = binary.BigEndian, true
 	default:
-		return nil, fmt.Errorf("reading pcap header: magic number %#08x (pcapng is not supported): %w", binary.BigEndian.Uint32(h[0:]), ErrFormat)
+		return nil, fmt.Errorf("reading pcap header: magic number %#08x (neither pcap nor pcapng): %w", binary.BigEndian.Uint32(h[0:]), ErrFormat)
 	}
 	if major := rd.order.Uint16(h[4:]); major != 2 {
 		return nil, fmt.Errorf("reading pcap header: version %d: %w", major, ErrFormat)

@@ -8,8 +8,14 @@
 //
 //	0      2    3    4        8                16
 //	+------+----+----+--------+----------------+------------------------+
-//	| "MR" | v1 |type| sender |   sequence     | body (AEAD ciphertext) |
+//	| "MR" | v2 |type| index  |    counter     | body (AEAD ciphertext) |
 //	+------+----+----+--------+----------------+------------------------+
+//
+// The index names the receiver's session (it chose the number in the
+// handshake), the counter is the sender's frame number in that session.
+// Handshake frames (TypeInit, TypeResponse) carry a Noise message as body
+// instead: an initiation has index and counter 0, a response names the
+// initiator's session in its index (handshake.go).
 //
 // The decoders never panic and never allocate on the data path: records
 // returned by ParseRecord point into the buffer they were read from.
@@ -25,13 +31,16 @@ import (
 // HeaderLen is the length of the clear frame header.
 const HeaderLen = 16
 
-// Version is the frame format version this package speaks.
-const Version = 1
+// Version is the frame format version this package speaks. Version 1 (a
+// mesh-wide key, the sender's node ID in the header) is refused.
+const Version = 2
 
 // Frame types.
 const (
-	TypeData  = 1 // body: one or more records
-	TypeHello = 2 // body: a Hello (keepalive and interest)
+	TypeData     = 1 // body: one or more records
+	TypeHello    = 2 // body: a Hello (keepalive and interest)
+	TypeInit     = 3 // body: a handshake initiation (Noise_IK message 1)
+	TypeResponse = 4 // body: a handshake response (Noise_IK message 2)
 )
 
 // Record kinds.
@@ -59,15 +68,15 @@ var (
 
 // Header is the clear part of a frame.
 type Header struct {
-	Type   uint8
-	Sender uint32 // node ID of the relay that sent the frame
-	Seq    uint64 // per-sender frame sequence; also the AEAD nonce
+	Type  uint8
+	Index uint32 // the receiver's session index (0 in an initiation)
+	Seq   uint64 // the frame counter in that session; also the AEAD nonce
 }
 
 // AppendHeader appends h's 16 bytes to dst.
 func AppendHeader(dst []byte, h Header) []byte {
 	dst = append(dst, magic[0], magic[1], Version, h.Type)
-	dst = binary.BigEndian.AppendUint32(dst, h.Sender)
+	dst = binary.BigEndian.AppendUint32(dst, h.Index)
 	return binary.BigEndian.AppendUint64(dst, h.Seq)
 }
 
@@ -83,16 +92,16 @@ func ParseHeader(b []byte) (Header, []byte, error) {
 	if b[2] != Version {
 		return Header{}, nil, fmt.Errorf("version %d: %w", b[2], ErrVersion)
 	}
-	h := Header{Type: b[3], Sender: binary.BigEndian.Uint32(b[4:8]), Seq: binary.BigEndian.Uint64(b[8:16])}
-	if h.Type != TypeData && h.Type != TypeHello {
+	h := Header{Type: b[3], Index: binary.BigEndian.Uint32(b[4:8]), Seq: binary.BigEndian.Uint64(b[8:16])}
+	if h.Type < TypeData || h.Type > TypeResponse {
 		return Header{}, nil, fmt.Errorf("type %d: %w", h.Type, ErrType)
 	}
 	return h, b[HeaderLen:], nil
 }
 
-// Nonce writes the 12-byte AEAD nonce of h (sender, then sequence) to n.
+// Nonce writes the 12-byte AEAD nonce of h (index, then counter) to n.
 func Nonce(n *[12]byte, h Header) {
-	binary.BigEndian.PutUint32(n[0:4], h.Sender)
+	binary.BigEndian.PutUint32(n[0:4], h.Index)
 	binary.BigEndian.PutUint64(n[4:12], h.Seq)
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 func TestHeaderRoundTrip(t *testing.T) {
-	h := relayframe.Header{Type: relayframe.TypeData, Sender: 0xdeadbeef, Seq: 1<<63 + 5}
+	h := relayframe.Header{Type: relayframe.TypeData, Index: 0xdeadbeef, Seq: 1<<63 + 5}
 	b := relayframe.AppendHeader(nil, h)
 	b = append(b, "body"...)
 	got, body, err := relayframe.ParseHeader(b)
@@ -24,7 +24,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 }
 
 func TestParseHeaderErrors(t *testing.T) {
-	good := relayframe.AppendHeader(nil, relayframe.Header{Type: relayframe.TypeHello, Sender: 1, Seq: 2})
+	good := relayframe.AppendHeader(nil, relayframe.Header{Type: relayframe.TypeHello, Index: 1, Seq: 2})
 	tests := []struct {
 		name string
 		b    []byte
@@ -34,7 +34,8 @@ func TestParseHeaderErrors(t *testing.T) {
 		{"short", good[:15], relayframe.ErrShort},
 		{"magic", append([]byte("XR"), good[2:]...), relayframe.ErrMagic},
 		{"version", append([]byte{'M', 'R', 9}, good[3:]...), relayframe.ErrVersion},
-		{"type", append([]byte{'M', 'R', 1, 7}, good[4:]...), relayframe.ErrType},
+		{"type", append([]byte{'M', 'R', relayframe.Version, 7}, good[4:]...), relayframe.ErrType},
+		{"version 1 (the mesh-wide key's frames)", append([]byte{'M', 'R', 1}, good[3:]...), relayframe.ErrVersion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,5 +159,37 @@ func TestHelloRoundTrip(t *testing.T) {
 		if _, err := relayframe.ParseHello(bad, nil); err == nil {
 			t.Fatalf("accepted %x", bad)
 		}
+	}
+}
+
+func TestHandshakeFrames(t *testing.T) {
+	msg := bytes.Repeat([]byte{5}, relayframe.InitLen)
+	f := relayframe.AppendInit(nil, msg)
+	h, body, err := relayframe.ParseHeader(f)
+	if err != nil || h.Type != relayframe.TypeInit {
+		t.Fatalf("init header %+v %v", h, err)
+	}
+	if got, err := relayframe.ParseHandshake(h, body); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("init: %v", err)
+	}
+	if _, err := relayframe.ParseHandshake(h, body[1:]); err == nil {
+		t.Fatal("accepted a short initiation")
+	}
+	r := relayframe.AppendResponse(nil, 77, msg[:relayframe.ResponseLen])
+	h, body, _ = relayframe.ParseHeader(r)
+	if got, err := relayframe.ParseHandshake(h, body); err != nil || h.Index != 77 || len(got) != relayframe.ResponseLen {
+		t.Fatalf("response %+v: %v", h, err)
+	}
+	if _, err := relayframe.ParseHandshake(relayframe.Header{Type: relayframe.TypeResponse}, body); err == nil {
+		t.Fatal("accepted a response to session 0")
+	}
+	if _, err := relayframe.ParseHandshake(relayframe.Header{Type: relayframe.TypeData, Index: 1}, body); err == nil {
+		t.Fatal("accepted a data frame as a handshake")
+	}
+	if i, err := relayframe.ParsePayload(relayframe.AppendPayload(nil, 9)); err != nil || i != 9 {
+		t.Fatalf("payload %d %v", i, err)
+	}
+	if _, err := relayframe.ParsePayload([]byte{0, 0, 0, 0}); err == nil {
+		t.Fatal("accepted index 0")
 	}
 }

@@ -11,7 +11,7 @@ import (
 // FuzzParse feeds arbitrary bytes to every decoder: none may panic, and
 // whatever decodes must encode back to the same bytes.
 func FuzzParse(f *testing.F) {
-	h := relayframe.AppendHeader(nil, relayframe.Header{Type: relayframe.TypeData, Sender: 1, Seq: 2})
+	h := relayframe.AppendHeader(nil, relayframe.Header{Type: relayframe.TypeData, Index: 1, Seq: 2})
 	r := relayframe.Record{Kind: relayframe.KindDatagram, TTL: 1, ID: 3, Src: netip.MustParseAddrPort("10.0.1.10:1000"), Dst: netip.MustParseAddrPort("239.1.1.1:28000"), Payload: []byte("message 0")}
 	rec, _ := relayframe.AppendRecord(nil, &r)
 	f.Add(append(h, rec...))
@@ -21,10 +21,28 @@ func FuzzParse(f *testing.F) {
 	hello2, _ := relayframe.AppendHello(nil, &relayframe.Hello{Sources: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.10:40000")}})
 	f.Add(hello2)
 	f.Add([]byte{})
+	f.Add(relayframe.AppendInit(nil, bytes.Repeat([]byte{7}, relayframe.InitLen)))
+	f.Add(relayframe.AppendResponse(nil, 9, bytes.Repeat([]byte{7}, relayframe.ResponseLen)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if hd, body, err := relayframe.ParseHeader(b); err == nil {
 			if out := append(relayframe.AppendHeader(nil, hd), body...); !bytes.Equal(out, b) {
 				t.Fatalf("header round trip: %x != %x", out, b)
+			}
+			if msg, err := relayframe.ParseHandshake(hd, body); err == nil {
+				var out []byte
+				if hd.Type == relayframe.TypeInit {
+					out = relayframe.AppendInit(nil, msg)
+				} else {
+					out = relayframe.AppendResponse(nil, hd.Index, msg)
+				}
+				if !bytes.Equal(out, b) {
+					t.Fatalf("handshake round trip: %x != %x", out, b)
+				}
+			}
+		}
+		if i, err := relayframe.ParsePayload(b); err == nil {
+			if out := relayframe.AppendPayload(nil, i); !bytes.Equal(out, b) {
+				t.Fatalf("payload round trip: %x != %x", out, b)
 			}
 		}
 		rest := b

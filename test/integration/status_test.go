@@ -31,13 +31,15 @@ func statusRates(out string) []int {
 	return rates
 }
 
-// TestLiveStatusOnTerminal: on a terminal, recv redraws a status line whose
-// rate shows the stream and falls to 0 within a second of the sender
+// TestLiveStatusOnTerminal: on a terminal, recv and watch redraw a status
+// line whose rate shows the stream and falls to 0 within a second of the sender
 // stopping; send --rate --count 0 draws one too; with --json neither does.
 func TestLiveStatusOnTerminal(t *testing.T) {
 	l := labtest.Up(t, "lan", "--nodes", "2")
 	rcv := onTerminal(l, "n2", "recv", "--timeout", "5s", "239.7.7.7:5000")
 	rcv.WaitFor("use interface", 30*time.Second)
+	w := onTerminal(l, "n2", "watch", "--iface", "eth0", "--timeout", "5s")
+	w.WaitFor("watching", 30*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	snd := onTerminal(l, "n1", "send", "--rate", "500", "--count", "0", "--duration", "2s", "239.7.7.7:5000")
 	res := snd.Wait()
@@ -50,7 +52,7 @@ func TestLiveStatusOnTerminal(t *testing.T) {
 		t.Errorf("send --rate on a terminal: status rates %v, want a line showing about 500/s:\n%q", sendRates, res.Stdout)
 	}
 	time.Sleep(time.Second + 300*time.Millisecond - time.Since(stopped))
-	out := rcv.Stdout()
+	out, wout := rcv.Stdout(), w.Stdout()
 	rates := statusRates(out)
 	if len(rates) < 4 || slicesMax(rates) < 250 {
 		t.Fatalf("recv on a terminal: status rates %v, want some about 500/s:\n%q", rates, out)
@@ -58,7 +60,11 @@ func TestLiveStatusOnTerminal(t *testing.T) {
 	if last := rates[len(rates)-1]; last != 0 {
 		t.Errorf("recv's rate %d/s over a second after the sender stopped, want 0 (rates %v)", last, rates)
 	}
-	t.Logf("send status rates %v; recv status rates %v", sendRates, rates)
+	wrates := statusRates(wout)
+	if len(wrates) < 4 || slicesMax(wrates) < 250 || wrates[len(wrates)-1] != 0 || !strings.Contains(wout, " datagrams ") {
+		t.Errorf("watch on a terminal: status rates %v, want some about 500/s and 0 a second after the sender stopped:\n%q", wrates, wout)
+	}
+	t.Logf("send status rates %v; recv status rates %v; watch status rates %v", sendRates, rates, wrates)
 	rcv.Wait()
 
 	js := onTerminal(l, "n1", "send", "--json", "--rate", "500", "--count", "100", "239.7.7.7:5000").Wait()

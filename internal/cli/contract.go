@@ -18,7 +18,7 @@ type recordType struct {
 	Types []string
 }
 
-// RecordTypes lists every record the subcommands print with --json. The
+// recordTypes lists every record the subcommands print with --json. The
 // schemas under docs/schema are generated from it (see contract_test.go).
 func recordTypes() []recordType {
 	return []recordType{

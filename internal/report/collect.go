@@ -14,6 +14,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/mcasttools/mcast/internal/contract"
 )
 
 // Limits that keep a page small for any run: charts are drawn for the
@@ -105,7 +107,7 @@ func (c *Collector) Add(rec []byte) error {
 		}
 		return c.watch.add(rec, record)
 	default:
-		return fmt.Errorf("record %.60q is not from recv, ping, watch or relay status", rec)
+		return fmt.Errorf("record %.60q is not from recv, ping, watch or relay status (a record has a type such as recv.summary since schema %s)", rec, contract.Version)
 	}
 	return nil
 }

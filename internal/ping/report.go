@@ -21,11 +21,17 @@ type CastReport struct {
 	LossPct          float64 `json:"loss_pct"`
 	FirstSeq         uint32  `json:"first_seq"`
 	LossFromFirstPct float64 `json:"loss_from_first_pct"`
-	RTTMinMS         float64 `json:"rtt_min_ms"`
-	RTTAvgMS         float64 `json:"rtt_avg_ms"`
-	RTTMaxMS         float64 `json:"rtt_max_ms"`
-	RTTStdDevMS      float64 `json:"rtt_stddev_ms"`
+	RTTMs            RTTMs   `json:"rtt_ms"`
 	Hops             int     `json:"hops"` // -1 when unknown
+}
+
+// RTTMs summarises round-trip times in milliseconds (as recv's latency_ms
+// does one-way latency).
+type RTTMs struct {
+	Min    float64 `json:"min"`
+	Avg    float64 `json:"avg"`
+	Max    float64 `json:"max"`
+	StdDev float64 `json:"stddev"`
 }
 
 // PeerReport is this host's result toward one peer.
@@ -102,7 +108,7 @@ func Sample(ev Event, elapsed time.Duration) (s RTTSample, ok bool) {
 func castReport(c *Counter, sent uint64) CastReport {
 	mn, avg, mx, sd := c.RTT()
 	r := CastReport{Sent: sent, Received: c.Received, Duplicates: c.Duplicates, FirstSeq: c.FirstSeq,
-		Hops: c.Dist, RTTMinMS: round3(mn), RTTAvgMS: round3(avg), RTTMaxMS: round3(mx), RTTStdDevMS: round3(sd)}
+		Hops: c.Dist, RTTMs: RTTMs{Min: round3(mn), Avg: round3(avg), Max: round3(mx), StdDev: round3(sd)}}
 	r.LossPct = round3(LossPct(sent, c.Received))
 	r.LossFromFirstPct = round3(LossFromFirstPct(sent, c.Received, c.FirstSeq))
 	return r
@@ -236,7 +242,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 			if i == 1 && c.FirstSeq > 1 {
 				fmt.Fprintf(w, " (seq>=%d %.0f%%)", c.FirstSeq, math.Floor(c.LossFromFirstPct))
 			}
-			fmt.Fprintf(w, ", min/avg/max/std-dev = %.3f/%.3f/%.3f/%.3f", c.RTTMinMS, c.RTTAvgMS, c.RTTMaxMS, c.RTTStdDevMS)
+			fmt.Fprintf(w, ", min/avg/max/std-dev = %.3f/%.3f/%.3f/%.3f", c.RTTMs.Min, c.RTTMs.Avg, c.RTTMs.Max, c.RTTMs.StdDev)
 			if c.Hops >= 0 {
 				fmt.Fprintf(w, ", hops=%d", c.Hops)
 			}

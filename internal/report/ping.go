@@ -12,9 +12,11 @@ type pingCast struct {
 	Sent     uint64  `json:"sent"`
 	Received uint64  `json:"received"`
 	LossPct  float64 `json:"loss_pct"`
-	RTTMinMS float64 `json:"rtt_min_ms"`
-	RTTAvgMS float64 `json:"rtt_avg_ms"`
-	RTTMaxMS float64 `json:"rtt_max_ms"`
+	RTTMs    struct {
+		Min float64 `json:"min"`
+		Avg float64 `json:"avg"`
+		Max float64 `json:"max"`
+	} `json:"rtt_ms"`
 }
 
 // pingPeer is one peer in a ping report.
@@ -90,7 +92,7 @@ func mergePing(docs []pingDoc) *pingMatrix {
 		}
 		self := d.self()
 		for _, p := range d.Peers {
-			m.rtt[[2]string{self, p.Name}] = [2]float64{p.Unicast.RTTAvgMS, p.Multicast.RTTAvgMS}
+			m.rtt[[2]string{self, p.Name}] = [2]float64{p.Unicast.RTTMs.Avg, p.Multicast.RTTMs.Avg}
 		}
 	}
 	return m
@@ -153,7 +155,7 @@ func renderPing(p *page, docs []pingDoc) {
 		for _, pr := range d.Peers {
 			p.f("<tr data-from=\"%s\" data-to=\"%s\"><td>%s</td><td>%s (%s)</td><td>%s</td><td>%d/%d</td><td data-k=\"unicast_loss_pct\">%s</td><td data-k=\"unicast_rtt_avg_ms\">%s</td><td>%d</td><td data-k=\"multicast_loss_pct\">%s</td><td data-k=\"multicast_rtt_avg_ms\">%s</td></tr>",
 				esc(d.self()), esc(pr.Name), esc(d.self()), esc(pr.Name), esc(pr.Addr), esc(pr.State), pr.Unicast.Sent, pr.Unicast.Received,
-				num(pr.Unicast.LossPct), num(pr.Unicast.RTTAvgMS), pr.Multicast.Received, num(pr.Multicast.LossPct), num(pr.Multicast.RTTAvgMS))
+				num(pr.Unicast.LossPct), num(pr.Unicast.RTTMs.Avg), pr.Multicast.Received, num(pr.Multicast.LossPct), num(pr.Multicast.RTTMs.Avg))
 		}
 	}
 	p.s("</table>")

@@ -149,8 +149,8 @@ func pingDoc(self int, hosts []string, loss func(from, to int) float64) map[stri
 			continue
 		}
 		peers = append(peers, map[string]any{"name": h, "address": h, "state": "done",
-			"unicast":   map[string]any{"sent": 10, "received": 10, "loss_pct": loss(self, j), "rtt_avg_ms": 0.2 + float64(j)/10},
-			"multicast": map[string]any{"sent": 10, "received": 10, "loss_pct": loss(self, j), "rtt_avg_ms": 0.3}})
+			"unicast":   map[string]any{"sent": 10, "received": 10, "loss_pct": loss(self, j), "rtt_ms": map[string]any{"avg": 0.2 + float64(j)/10}},
+			"multicast": map[string]any{"sent": 10, "received": 10, "loss_pct": loss(self, j), "rtt_ms": map[string]any{"avg": 0.3}}})
 		for k := range 10 {
 			rtts = append(rtts, map[string]any{"peer": h, "cast": "unicast", "seq": k, "at_seconds": float64(k) / 5, "rtt_ms": 0.2 + float64(k%3)/10})
 			rtts = append(rtts, map[string]any{"peer": h, "cast": "multicast", "seq": k, "at_seconds": float64(k) / 5, "rtt_ms": 0.3})

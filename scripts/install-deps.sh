@@ -10,6 +10,15 @@ missing=()
 # filter), util-linux (setpriv: the relay as an unprivileged uid), lintian
 # (the .deb's check), prometheus (promtool: the alert rules' checks and tests).
 pkgs+=(systemd util-linux lintian prometheus)
+# python3-zeroconf: a real mDNS client (registers and browses services) for the
+# relay's reflector tests, run with Debian's /usr/bin/python3.
+pkgs+=(python3-zeroconf)
+# wireguard-go (userspace WireGuard on TUN) and wireguard-tools (wg): the
+# relay on an interface without an Ethernet header.
+pkgs+=(wireguard-go wireguard-tools)
+# minidlna (a real SSDP responder) and gupnp-tools (gssdp-discover): SSDP
+# searches and their unicast answers through the reflector.
+pkgs+=(minidlna gupnp-tools)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

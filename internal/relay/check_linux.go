@@ -24,8 +24,8 @@ func CheckCapabilities() error {
 }
 
 // Check runs what starting the relay with cfg checks, short of opening its
-// sockets for good: the capabilities, the interface (it exists, is up and
-// has an IPv4 address where one is needed), the listen address (one of
+// sockets for good: the capabilities, each interface (it exists, is up
+// and has an IPv4 address where one is needed), the listen address (one of
 // this host's), the key file (private), and the underlay port, metrics
 // port and admin socket (free). The ports are bound for a moment and
 // released.
@@ -33,23 +33,10 @@ func Check(cfg *config.Config) error {
 	if err := CheckCapabilities(); err != nil {
 		return err
 	}
-	ifi, err := net.InterfaceByName(cfg.Interface)
-	if err != nil {
-		return fmt.Errorf("interface %q: %w", cfg.Interface, err)
-	}
-	if ifi.Flags&net.FlagUp == 0 {
-		return fmt.Errorf("interface %q is down", cfg.Interface)
-	}
-	var facts linkFacts
-	if addrs, err := ifi.Addrs(); err == nil {
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok {
-				facts.addAddr(ipn)
-			}
+	for _, name := range ifaceNames(cfg) {
+		if err := checkInterface(cfg, name); err != nil {
+			return err
 		}
-	}
-	if !facts.addr4.IsValid() && (len(cfg.BroadcastPorts) > 0 || cfg.Source == config.SourceRelay) {
-		return fmt.Errorf("interface %s has no IPv4 address (needed for broadcasts and source relay)", cfg.Interface)
 	}
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
@@ -88,6 +75,30 @@ func Check(cfg *config.Config) error {
 	if c, err := net.Dial("unix", cfg.Admin); err == nil {
 		c.Close()
 		return fmt.Errorf("admin socket %s: another relay is running there", cfg.Admin)
+	}
+	return nil
+}
+
+// checkInterface checks that interface name exists, is up and has an IPv4
+// address where cfg needs one.
+func checkInterface(cfg *config.Config, name string) error {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return fmt.Errorf("interface %q: %w", name, err)
+	}
+	if ifi.Flags&net.FlagUp == 0 {
+		return fmt.Errorf("interface %q is down", name)
+	}
+	var facts linkFacts
+	if addrs, err := ifi.Addrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				facts.addAddr(ipn)
+			}
+		}
+	}
+	if !facts.addr4.IsValid() && (len(cfg.BroadcastPorts) > 0 || cfg.Source == config.SourceRelay) {
+		return fmt.Errorf("interface %s has no IPv4 address (needed for broadcasts and source relay)", name)
 	}
 	return nil
 }

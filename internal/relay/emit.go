@@ -24,6 +24,7 @@ type recvWork struct {
 	seg4, seg6 segBatch // `source relay` re-emissions, through UDP sockets
 	segs       segSender
 	hello      []relayframe.Interest
+	more       []*recvWork // the re-emissions on the further interfaces (on)
 }
 
 type emitBatch struct {
@@ -38,7 +39,9 @@ func (b *emitBatch) add(dst netip.Addr) *[]byte {
 		b.bufs = append(b.bufs, make([]byte, 0, 2048))
 		b.msgs = append(b.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
 	}
-	if b.addrs == nil {
+	if b.addrs == nil || len(b.addrs) > 4096 {
+		// Unicast answers name one address per searcher: start over
+		// now and then (the messages queued keep theirs).
 		b.addrs = map[netip.Addr]*net.IPAddr{}
 	}
 	a := b.addrs[dst]
@@ -190,7 +193,7 @@ func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Re
 			r.stats.drop(DropNotCarried)
 			return
 		}
-	} else if !g.IsMulticast() || !t.cfg.Carries(g) {
+	} else if !g.IsMulticast() || !t.cfg.Carries(g) || !t.cfg.PortCarried(rec.Dst) {
 		r.stats.drop(DropNotCarried)
 		return
 	}
@@ -225,7 +228,7 @@ func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Re
 		r.stats.drop(DropLoop)
 		return
 	}
-	if r.link.ownSource(rec.Src) {
+	if r.ownSource(rec.Src) {
 		// This relay's own `source relay` re-emission, captured by another
 		// relay and sent back: its key differs (the kernel chose the IPv4
 		// identification), its source does not.
@@ -237,42 +240,47 @@ func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Re
 		return
 	}
 	p.recvByGroup.inc(g)
-	if err := r.emit(w, t, rec, ck, now); err != nil {
-		r.stats.drop(DropTooBig)
+	for i, l := range r.ifs {
+		if i > 0 && !l.wants(t.cfg, rec.Dst, rec.Broadcast) {
+			continue
+		}
+		if err := r.emit(w.on(i), l.link, t, rec, ck, now); err != nil {
+			r.stats.drop(DropTooBig)
+		}
 	}
 }
 
-// emit builds the datagram's packet for the LAN and queues it.
-func (r *Relay) emit(w *recvWork, t *routeTable, rec *relayframe.Record, ck uint64, now time.Time) error {
+// emit builds the datagram's packet for the LAN of link and queues it.
+func (r *Relay) emit(w *recvWork, link *linkFacts, t *routeTable, rec *relayframe.Record, ck uint64, now time.Time) error {
 	src, dst := rec.Src, rec.Dst
 	v6 := dst.Addr().Is6()
-	if t.cfg.Source == config.SourceRelay && r.link.udpEmit(v6) {
+	if t.cfg.Source == config.SourceRelay && link.udpEmit(v6) {
 		// From the relay's own UDP socket: the kernel builds the headers,
 		// and same-sized datagrams to one group go out as one segmented
 		// send.
 		if rec.Broadcast {
-			dst = netip.AddrPortFrom(r.link.bcast4, dst.Port())
+			dst = netip.AddrPortFrom(link.bcast4, dst.Port())
 		}
 		hdr, b := 28, &w.seg4
 		if v6 {
 			hdr, b = 48, &w.seg6
 		}
-		if hdr+len(rec.Payload) > r.link.mtu {
+		if hdr+len(rec.Payload) > link.mtu {
 			return errors.New("too big")
 		}
-		b.add(dst, rec.TTL, rec.Payload, r.link.emitGSO.Load())
+		b.add(dst, rec.TTL, rec.Payload, link.emitGSO.Load())
 		// Own re-emissions carry the relay's mark and never reach the
 		// capture filter; the content key still guards against copies.
 		r.cmu.Lock()
 		r.seen.Add(ck, now)
 		r.cmu.Unlock()
-		r.stats.emitted.inc(rec.Dst.Addr())
+		r.countEmitted(rec)
 		return nil
 	}
 	if t.cfg.Source == config.SourceRelay {
-		a := r.link.addr4
+		a := link.addr4
 		if v6 {
-			a = r.link.addr6
+			a = link.addr6
 		}
 		if !a.IsValid() {
 			return errors.New("no source address of that family")
@@ -280,12 +288,12 @@ func (r *Relay) emit(w *recvWork, t *routeTable, rec *relayframe.Record, ck uint
 		src = netip.AddrPortFrom(a, src.Port())
 	}
 	if rec.Broadcast {
-		dst = netip.AddrPortFrom(r.link.bcast4, dst.Port())
+		dst = netip.AddrPortFrom(link.bcast4, dst.Port())
 	}
-	limit := r.link.mtu
+	limit := link.mtu
 	var bp *[]byte
 	if v6 {
-		if 48+len(rec.Payload) > limit || !r.link.has6() {
+		if 48+len(rec.Payload) > limit || !link.has6() {
 			return errors.New("too big")
 		}
 		bp = w.out6.add(dst.Addr())
@@ -306,15 +314,31 @@ func (r *Relay) emit(w *recvWork, t *routeTable, rec *relayframe.Record, ck uint
 		r.seen.Add(contentKey(r.seed, src, rec.Dst, rec.IPID, rec.Broadcast, rec.Payload), now)
 	}
 	r.cmu.Unlock()
-	r.stats.emitted.inc(rec.Dst.Addr())
+	r.countEmitted(rec)
 	return nil
 }
 
+// countEmitted counts a re-emission by group; the unicast answers carried
+// back to a searcher are counted apart (replies.go).
+func (r *Relay) countEmitted(rec *relayframe.Record) {
+	if rec.Broadcast || rec.Dst.Addr().IsMulticast() {
+		r.stats.emitted.inc(rec.Dst.Addr())
+	}
+}
+
+// flushEmit sends the queued re-emissions, on every interface.
 func (r *Relay) flushEmit(w *recvWork) {
+	r.flushEmitOn(w, r.ifs[0])
+	for i, m := range w.more {
+		r.flushEmitOn(m, r.ifs[i+1])
+	}
+}
+
+func (r *Relay) flushEmitOn(w *recvWork, l *lanIf) {
 	for _, b := range []*emitBatch{&w.out4, &w.out6} {
 		msgs := b.msgs[:b.n]
 		for len(msgs) > 0 {
-			n, err := r.io.emitPackets(b == &w.out6, msgs)
+			n, err := l.io.emitPackets(b == &w.out6, msgs)
 			if err != nil {
 				r.stats.drop(DropEmitError)
 				r.log.Debug("re-emitting", "err", err)
@@ -324,19 +348,19 @@ func (r *Relay) flushEmit(w *recvWork) {
 		}
 		b.n = 0
 	}
-	r.flushSeg(w, false, &w.seg4)
-	r.flushSeg(w, true, &w.seg6)
+	r.flushSeg(w, l, false, &w.seg4)
+	r.flushSeg(w, l, true, &w.seg6)
 }
 
 // flushSeg sends the `source relay` runs: one message per run, all in one
 // sendmmsg. When the kernel refuses a segmented send, the relay logs it
 // once, sends that run datagram by datagram, and stops merging.
-func (r *Relay) flushSeg(w *recvWork, v6 bool, b *segBatch) {
+func (r *Relay) flushSeg(w *recvWork, l *lanIf, v6 bool, b *segBatch) {
 	runs := b.runs[:b.n]
 	b.n = 0
 	for len(runs) > 0 {
 		msgs := w.segs.build(runs, v6)
-		n, err := r.io.emitDatagrams(v6, msgs)
+		n, err := l.io.emitDatagrams(v6, msgs)
 		for _, run := range runs[:n] {
 			if run.count > 1 {
 				r.stats.segmentedSends.Add(1)
@@ -350,12 +374,12 @@ func (r *Relay) flushSeg(w *recvWork, v6 bool, b *segBatch) {
 			break
 		}
 		if runs[0].count > 1 && sock.SegmentUnsupported(err) {
-			if r.link.emitGSO.Swap(false) {
+			if l.link.emitGSO.Swap(false) {
 				r.log.Warn("the kernel refused a segmented (UDP_SEGMENT) re-emission: sending datagram by datagram", "err", err)
 			}
 			one := w.segs.split(&runs[0], v6)
 			for len(one) > 0 {
-				k, err := r.io.emitDatagrams(v6, one)
+				k, err := l.io.emitDatagrams(v6, one)
 				if err != nil {
 					r.stats.drop(DropEmitError)
 					r.log.Debug("re-emitting", "err", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/sock"
+	"github.com/mcasttools/mcast/internal/wire/mdns"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 	"golang.org/x/net/ipv4"
 )
@@ -34,6 +35,13 @@ type sendWork struct {
 	gmsgs []ipv4.Message
 	iov   [][]byte
 	done  []bool
+
+	// With several interfaces: the one this loop captures on (its index
+	// in Relay.ifs) and the re-emissions on the others.
+	from int
+	refl *recvWork
+
+	mdns mdns.Checker // `mdns-type`: the service types of an mDNS message
 }
 
 type pending struct {
@@ -64,8 +72,14 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 		}
 		g = broadcastGroup
 		key = relayframe.Interest{Group: broadcastGroup, Port: dst.Port()}
-	} else if !t.cfg.Carries(g) {
+	} else if !t.cfg.Carries(g) || !t.cfg.PortCarried(dst) {
 		return
+	}
+	if len(t.cfg.MDNSTypes) > 0 && !bcast && dst.Port() == mdns.Port && (g == mdns4 || g == mdns6) {
+		if ok, _ := w.mdns.Allowed(payload, t.cfg.MDNSTypes); !ok {
+			r.stats.drop(DropServiceType)
+			return
+		}
 	}
 	if t.copies != nil && t.copies[src] {
 		// Another relay's `source relay` re-emission: the relay it came
@@ -102,14 +116,18 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 			return
 		}
 	}
+	rec := relayframe.Record{Kind: relayframe.KindDatagram, Broadcast: bcast, TTL: ttl, IPID: ipid, Src: src, Dst: dst, Payload: payload}
+	if bcast {
+		rec.Dst = netip.AddrPortFrom(broadcastGroup, dst.Port())
+	}
+	if len(r.ifs) > 1 {
+		r.reflect(w, t, &rec, ck, now)
+	}
 	set := t.want[key]
 	if set == nil {
 		return
 	}
-	rec := relayframe.Record{Kind: relayframe.KindDatagram, Broadcast: bcast, TTL: ttl, IPID: ipid, ID: r.dgramID.Add(1), Src: src, Dst: dst, Payload: payload}
-	if bcast {
-		rec.Dst = netip.AddrPortFrom(broadcastGroup, dst.Port())
-	}
+	rec.ID = r.dgramID.Add(1)
 	mb := maxBody(t.cfg)
 	recs := append(w.frags[:0], rec)
 	if rec.Len() > mb {
@@ -223,6 +241,9 @@ func (r *Relay) sealPending(w *sendWork) {
 // flush seals what is pending and sends every queued frame.
 func (r *Relay) flush(w *sendWork) {
 	r.sealPending(w)
+	if w.refl != nil {
+		r.flushEmit(w.refl)
+	}
 	defer func() { w.nframe, w.nmsg = 0, 0 }()
 	if w.nmsg == 0 {
 		return
@@ -345,8 +366,12 @@ func (r *Relay) captured4(w *sendWork, seg int, pkt []byte, now time.Time) {
 		return
 	}
 	d := dst.Addr()
-	bcast := d == broadcastGroup || (d == r.link.bcast4 && r.link.bcast4.IsValid())
+	b4 := r.ifs[w.from].link.bcast4
+	bcast := d == broadcastGroup || (d == b4 && b4.IsValid())
 	if !bcast && !d.IsMulticast() {
+		if len(r.ifs) > 1 && seg <= 0 {
+			r.onReply(w, src, dst, ipid, ttl, payload, now)
+		}
 		return
 	}
 	if seg <= 0 || seg >= len(payload) {

@@ -15,15 +15,16 @@ import (
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 )
 
-// onMembership applies an IGMP or MLD message heard on the LAN from another
-// host.
-func (r *Relay) onMembership(now time.Time, src netip.Addr, m *igmp.Message) {
-	self := r.link.addr4
+// onMembership applies an IGMP or MLD message heard from another host on
+// the relay's interface i.
+func (r *Relay) onMembership(i int, now time.Time, src netip.Addr, m *igmp.Message) {
+	l := r.ifs[i]
+	self := l.link.addr4
 	if src.Is6() {
-		self = r.link.ll6
+		self = l.link.ll6
 	}
 	r.mu.Lock()
-	changed := r.lan.Observe(now, src, self, m)
+	changed := l.lan.Observe(now, src, self, m)
 	r.mu.Unlock()
 	if changed {
 		r.kickTick()
@@ -57,6 +58,14 @@ func localInterests(cfg *config.Config, users map[netip.Addr]int, joined map[net
 			if config.Single(p) && !seen[p.Addr()] {
 				seen[p.Addr()] = true
 				out = append(out, relayframe.Interest{Group: p.Addr()})
+			}
+		}
+		for _, s := range cfg.Services {
+			for _, g := range s.Groups {
+				if !seen[g] {
+					seen[g] = true
+					out = append(out, relayframe.Interest{Group: g})
+				}
 			}
 		}
 	}
@@ -102,13 +111,19 @@ func sortInterests(list []relayframe.Interest) {
 }
 
 // wantedJoins is the set of groups the capture sockets should be joined
-// to: every single configured group, and every carried group a peer wants
-// (so that local senders' datagrams reach the capture socket).
+// to: every single configured group (the services' too), and every carried
+// group a peer wants (so that local senders' datagrams reach the capture
+// socket).
 func wantedJoins(cfg *config.Config, peers map[uint32]*peer) map[netip.Addr]bool {
 	out := map[netip.Addr]bool{}
 	for _, p := range cfg.Groups {
 		if config.Single(p) {
 			out[p.Addr()] = true
+		}
+	}
+	for _, s := range cfg.Services {
+		for _, g := range s.Groups {
+			out[g] = true
 		}
 	}
 	for _, p := range peers {

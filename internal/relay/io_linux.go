@@ -23,8 +23,12 @@ import (
 type osIO struct {
 	ifi  *net.Interface
 	link linkFacts
+	idx  int // the interface's place in the config (0: the first)
 
-	under *sock.UDPConn // the underlay: frames to and from peers
+	// The underlay: frames to and from peers. The first interface's osIO
+	// owns it; the others share it.
+	under     *sock.UDPConn
+	ownsUnder bool
 
 	// IPv4 capture: on an Ethernet interface (or one without a link
 	// header) capPkt reads IPv4 and cap4 only holds the joins; elsewhere
@@ -40,22 +44,58 @@ type osIO struct {
 	members *sock.PacketConn // IGMP and MLD of the LAN
 }
 
-// openIO opens every socket of the relay on cfg's interface, one opener per
-// kind of socket.
-func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
-	o := &osIO{}
+// openAll opens the relay's sockets on each of cfg's interfaces, the
+// underlay with the first's.
+func openAll(ctx context.Context, cfg *config.Config) ([]*osIO, error) {
+	var all []*osIO
+	for i, name := range ifaceNames(cfg) {
+		var under *sock.UDPConn
+		if i > 0 {
+			under = all[0].under
+		}
+		o, err := openIO(ctx, cfg, name, i, under)
+		if err != nil {
+			closeAll(all)
+			return nil, err
+		}
+		all = append(all, o)
+	}
+	return all, nil
+}
+
+func closeAll(all []*osIO) {
+	for _, o := range all {
+		o.close()
+	}
+}
+
+// openIO opens every socket of the relay on interface name (the idx-th of
+// cfg), one opener per kind of socket; the underlay socket too when under
+// is nil.
+func openIO(ctx context.Context, cfg *config.Config, name string, idx int, under *sock.UDPConn) (_ *osIO, err error) {
+	o := &osIO{idx: idx, under: under}
 	defer func() {
 		if err != nil {
 			o.close()
 		}
 	}()
-	if err := o.openInterface(cfg); err != nil {
+	if err := o.openInterface(cfg, name); err != nil {
 		return nil, err
 	}
-	if err := o.openUnderlay(cfg); err != nil {
-		return nil, err
+	if under == nil {
+		if err := o.openUnderlay(cfg); err != nil {
+			return nil, err
+		}
+	} else {
+		o.link.gso.Store(under.Segmentation())
 	}
-	if err := o.openCapture4(); err != nil {
+	var replies []uint16
+	if len(ifaceNames(cfg)) > 1 && !forwarding(name) {
+		// Answers to the searches carried from another interface arrive
+		// here addressed to a host this interface cannot route to.
+		replies = replyPorts(cfg)
+	}
+	if err := o.openCapture4(replies); err != nil {
 		return nil, err
 	}
 	if err := o.openEmit(false); err != nil {
@@ -90,17 +130,17 @@ func openIO(ctx context.Context, cfg *config.Config) (_ *osIO, err error) {
 	return o, nil
 }
 
-// openInterface finds cfg's interface, its MTU and its addresses.
-func (o *osIO) openInterface(cfg *config.Config) error {
+// openInterface finds interface name, its MTU and its addresses.
+func (o *osIO) openInterface(cfg *config.Config, name string) error {
 	var err error
-	o.ifi, err = net.InterfaceByName(cfg.Interface)
+	o.ifi, err = net.InterfaceByName(name)
 	if err != nil {
-		return fmt.Errorf("interface %q: %w", cfg.Interface, err)
+		return fmt.Errorf("interface %q: %w", name, err)
 	}
 	o.link.mtu = o.ifi.MTU
 	addrs, err := o.ifi.Addrs()
 	if err != nil {
-		return fmt.Errorf("interface %s addresses: %w", cfg.Interface, err)
+		return fmt.Errorf("interface %s addresses: %w", name, err)
 	}
 	for _, a := range addrs {
 		if ipn, ok := a.(*net.IPNet); ok {
@@ -108,7 +148,7 @@ func (o *osIO) openInterface(cfg *config.Config) error {
 		}
 	}
 	if !o.link.addr4.IsValid() && (len(cfg.BroadcastPorts) > 0 || cfg.Source == config.SourceRelay) {
-		return fmt.Errorf("interface %s has no IPv4 address (needed for broadcasts and source relay)", cfg.Interface)
+		return fmt.Errorf("interface %s has no IPv4 address (needed for broadcasts and source relay)", name)
 	}
 	return nil
 }
@@ -120,19 +160,25 @@ func (o *osIO) openUnderlay(cfg *config.Config) error {
 	if o.under, err = sock.OpenUDP(cfg.Listen, sock.UDPOptions{GRO: true}); err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
+	o.ownsUnder = true
 	o.link.gso.Store(o.under.Segmentation())
 	return nil
 }
 
 // openCapture4 opens the IPv4 capture: a packet socket where the link
-// header is known (it sees segmented sends before the kernel cuts them)
-// and a raw socket that holds the joins (and reads, elsewhere).
-func (o *osIO) openCapture4() error {
+// header is known (it sees segmented sends before the kernel cuts them;
+// and unicast from the replies ports) and a raw socket that holds the
+// joins (and reads, elsewhere).
+func (o *osIO) openCapture4(replies []uint16) error {
 	capFilter := CaptureFilter4(o.link.bcast4)
 	if hl, ok := linkHeaderLen(o.ifi.Name); ok {
 		// Loads relative to the network header, whatever link header
 		// (VLAN tags too) comes first.
-		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(CaptureFilter4At(o.link.bcast4, sock.NetOff))))
+		filter := CaptureFilter4At(o.link.bcast4, sock.NetOff)
+		if len(replies) > 0 {
+			filter = CaptureFilter4Replies(o.link.bcast4, sock.NetOff, replies)
+		}
+		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(filter)))
 		if err != nil {
 			return fmt.Errorf("assembling the capture filter: %w", err)
 		}
@@ -214,7 +260,7 @@ func (o *osIO) close() {
 	if o.capPkt != nil {
 		o.capPkt.Close()
 	}
-	if o.under != nil {
+	if o.under != nil && o.ownsUnder {
 		o.under.Close()
 	}
 	for _, c := range []*sock.IPConn{o.cap4, o.cap6, o.em4, o.em6, o.ue4, o.ue6} {
@@ -331,4 +377,11 @@ func (o *osIO) query(v4, v6 bool, log *slog.Logger) {
 			log.Warn("sending an MLD query", "err", err)
 		}
 	}
+}
+
+// forwarding reports whether the kernel routes IPv4 from interface name:
+// then it carries unicast answers between interfaces itself.
+func forwarding(name string) bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/conf/" + name + "/forwarding")
+	return err == nil && string(bytes.TrimSpace(b)) == "1"
 }

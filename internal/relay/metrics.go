@@ -14,7 +14,9 @@ var (
 	descPeerLastSeen = prometheus.NewDesc("mcast_relay_peer_last_seen_seconds", "Seconds since the peer was last heard from (absent until it is heard).", []string{"peer"}, nil)
 	descReloadFailed = prometheus.NewDesc("mcast_relay_reload_failures_total", "Configuration reloads refused; the running configuration stayed.", nil, nil)
 
-	moreDescs = []*prometheus.Desc{descLANMembers, descUnderlay, descPeerLastSeen, descReloadFailed, buildinfo.Desc()}
+	descReflected = prometheus.NewDesc("mcast_relay_reflected_datagrams_total", "Datagrams captured on one of the relay's interfaces and re-emitted on another.", nil, nil)
+
+	moreDescs = []*prometheus.Desc{descLANMembers, descUnderlay, descPeerLastSeen, descReloadFailed, descReflected, buildinfo.Desc()}
 )
 
 // ReloadFailed counts a reload that was refused (a configuration that did
@@ -46,5 +48,6 @@ func collectMore(ch chan<- prometheus.Metric, st Status) {
 	}
 	ch <- prometheus.MustNewConstMetric(descUnderlay, prometheus.CounterValue, float64(st.UnderlayReads))
 	ch <- prometheus.MustNewConstMetric(descReloadFailed, prometheus.CounterValue, float64(st.ReloadFailures))
+	ch <- prometheus.MustNewConstMetric(descReflected, prometheus.CounterValue, float64(st.Reflected))
 	buildinfo.Collect(ch)
 }

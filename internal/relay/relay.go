@@ -56,6 +56,13 @@ const (
 	DropReassembly    = "reassembly"    // fragments that never completed, or too many in progress
 	DropEmitError     = "emit-error"    // the kernel refused a re-emission
 	DropSendError     = "send-error"    // the kernel refused a frame to a peer
+	// DropServiceType: an mDNS message about a service type no
+	// `mdns-type` line names (or not a DNS message).
+	DropServiceType = "service-type"
+	// DropReplyTableFull: a search carried to another interface whose
+	// searcher could not be remembered (every slot taken): its unicast
+	// answers will not be carried back.
+	DropReplyTableFull = "reply-table-full"
 
 	// IGMP and MLD messages heard on the LAN and refused, as the kernel
 	// refuses them: a bad IPv4 header or message checksum, a fragment, a
@@ -71,7 +78,7 @@ const (
 
 var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, DropReplay, DropAuth, DropDuplicate,
 	DropLoop, DropNotCarried, DropNotForwarder, DropRateGroup, DropRatePeer, DropTooBig, DropReassembly, DropEmitError, DropSendError,
-	DropUnknownSession, DropNoSession, DropSpoofedSource,
+	DropUnknownSession, DropNoSession, DropSpoofedSource, DropServiceType, DropReplyTableFull,
 	DropMembershipChecksum, DropMembershipFragment, DropMembershipGroup, DropMembershipNoRecords, DropMembershipTruncated, DropMembershipType}
 
 // broadcastGroup stands for "broadcast" in interests and counters.
@@ -95,6 +102,7 @@ type Relay struct {
 	seed   maphash.Seed
 	io     linkIO     // the sockets (nil until Run opens them)
 	link   *linkFacts // io.facts(), read by the hot paths
+	ifs    []*lanIf   // every interface served, the first with io (reach.go)
 
 	mu        sync.Mutex // guards cfg, peers, local, joined, members, lan, nextQuery
 	cfg       *config.Config
@@ -121,6 +129,9 @@ type Relay struct {
 
 	rmu     sync.Mutex // guards the per-group capture buckets
 	buckets map[netip.Addr]*bucket
+
+	pmu     sync.Mutex  // guards replies
+	replies *replyTable // searchers whose unicast answers are carried back (replies.go)
 
 	amu   sync.Mutex // guards reasm
 	reasm *reassembler
@@ -192,7 +203,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
 		kick: make(chan struct{}, 1), ifaceCheck: make(chan struct{}, 1), started: now, lan: NewLANMembers(), lanCount: map[netip.Addr]int{},
 		seen:    newSeenSet(seenSpan, seenBits, hugeSlots),
-		buckets: map[netip.Addr]*bucket{}, reasm: newReassembler(2*time.Second, 1024),
+		buckets: map[netip.Addr]*bucket{}, replies: newReplyTable(), reasm: newReassembler(2*time.Second, 1024),
 	}
 	// Datagram IDs (the receivers' dedupe keys) start anywhere: a
 	// receiver forgets the IDs it saw when a new session with this relay
@@ -238,11 +249,28 @@ func (r *Relay) config() *config.Config {
 	return r.cfg
 }
 
-// setIO makes l the sockets the relay uses; no loop may be running.
-func (r *Relay) setIO(l linkIO) {
+// setIO makes l the sockets the relay uses, on its first interface and,
+// with several, more on the others (in the config's order); no loop may be
+// running.
+func (r *Relay) setIO(l linkIO, more ...linkIO) {
 	r.mu.Lock()
 	r.io = l
 	r.link = l.facts()
+	names := ifaceNames(r.cfg)
+	old := r.ifs
+	r.ifs = []*lanIf{newLANIf(r.cfg.Interface, l, r.lan)}
+	r.ifs[0].joined = r.joined
+	for i, m := range more {
+		name := ""
+		if i+1 < len(names) {
+			name = names[i+1]
+		}
+		lan := NewLANMembers()
+		if i+1 < len(old) {
+			lan = old[i+1].lan
+		}
+		r.ifs = append(r.ifs, newLANIf(name, m, lan))
+	}
 	r.mu.Unlock()
 }
 
@@ -252,6 +280,9 @@ func (r *Relay) setIO(l linkIO) {
 func (r *Relay) offline() {
 	r.mu.Lock()
 	clear(r.joined)
+	for _, l := range r.ifs {
+		clear(l.joined)
+	}
 	r.members = map[netip.Addr]int{}
 	for _, p := range r.peers {
 		p.up.Store(false)

@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 )
@@ -44,6 +45,7 @@ func restartOnly(old, cfg *config.Config) error {
 		{"node", old.Node, cfg.Node},
 		{"listen", old.Listen, cfg.Listen},
 		{"interface", old.Interface, cfg.Interface},
+		{"interface", strings.Join(old.Interfaces, " "), strings.Join(cfg.Interfaces, " ")},
 		{"key", old.KeyFile, cfg.KeyFile},
 		{"private-key", old.PrivateKey, cfg.PrivateKey},
 		{"cipher", old.Cipher, cfg.Cipher},
@@ -58,6 +60,8 @@ func restartOnly(old, cfg *config.Config) error {
 	return nil
 }
 
+// needs6 reports whether cfg carries IPv6 groups, so that the relay opens
+// its IPv6 sockets.
 func needs6(cfg *config.Config) bool {
 	if cfg.Auto {
 		return true
@@ -67,5 +71,6 @@ func needs6(cfg *config.Config) bool {
 			return true
 		}
 	}
-	return false
+	// Every service has an IPv6 group.
+	return len(cfg.Services) > 0
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/mcasttools/mcast/internal/wire/packet"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,36 +23,36 @@ import (
 // down.
 func (r *Relay) Run(ctx context.Context) error {
 	cfg := r.config()
-	o, err := openIO(ctx, cfg)
+	links, err := openAll(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	srv, err := startServers(ctx, r, cfg)
 	if err != nil {
-		o.close()
+		closeAll(links)
 		return err
 	}
 	defer srv.close()
-	r.log.Info("relay started", "node", cfg.Node, "listen", cfg.Listen.String(), "interface", cfg.Interface,
+	r.log.Info("relay started", "node", cfg.Node, "listen", cfg.Listen.String(), "interface", strings.Join(ifaceNames(cfg), ","),
 		"peers", len(cfg.Peers), "source", string(cfg.Source), "admin", cfg.Admin, "metrics", cfg.Metrics)
 	if r.ready != nil {
 		r.ready()
 	}
 	r.warnOpen()
-	for o != nil {
-		r.setIO(o)
-		lost := r.carry(ctx, o)
-		o.close()
+	for links != nil {
+		r.setIO(links[0], linkIOs(links[1:])...)
+		lost := r.carry(ctx, links)
+		closeAll(links)
 		if !lost {
 			break
 		}
 		r.stats.interfaceLost.Add(1)
 		r.stats.interfaceDown.Store(true)
 		r.offline()
-		r.log.Warn("interface gone: carrying nothing until it is back", "interface", cfg.Interface)
-		if o = r.reopen(ctx); o != nil {
+		r.log.Warn("interface gone: carrying nothing until it is back", "interface", strings.Join(ifaceNames(cfg), ","))
+		if links = r.reopen(ctx); links != nil {
 			r.stats.interfaceDown.Store(false)
-			r.log.Info("interface back: carrying again", "interface", cfg.Interface, "index", o.ifi.Index)
+			r.log.Info("interface back: carrying again", "interface", cfg.Interface, "index", links[0].ifi.Index)
 		}
 	}
 	r.log.Info("relay stopped")
@@ -62,28 +63,32 @@ func (r *Relay) Run(ctx context.Context) error {
 // interface is still the one its sockets are bound to.
 const ifaceCheckEvery = time.Second
 
-// carry runs the relay's loops on o until ctx ends (false) or the LAN
-// interface vanishes (true).
-func (r *Relay) carry(ctx context.Context, o *osIO) (lost bool) {
+// carry runs the relay's loops on the sockets of its interfaces until ctx
+// ends (false) or one of the interfaces vanishes (true).
+func (r *Relay) carry(ctx context.Context, links []*osIO) (lost bool) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if o.ue4 != nil && r.config().Source == config.SourceRelay {
-		r.log.Info("re-emitting from the relay's own address", "from", o.link.src4.String(), "udp_segment", o.link.emitGSO.Load())
-	}
 	var wg sync.WaitGroup
-	loop := func(f func(context.Context, *osIO)) {
-		wg.Add(1)
-		go func() { defer wg.Done(); f(sctx, o) }()
-	}
-	loop(r.underlayLoop)
-	loop(r.membershipLoop)
-	if o.capPkt != nil {
-		loop(r.capture4Loop)
-	} else {
-		loop(r.capture4RawLoop)
-	}
-	if o.cap6 != nil {
-		loop(r.capture6Loop)
+	for _, o := range links {
+		if o.ue4 != nil && r.config().Source == config.SourceRelay {
+			r.log.Info("re-emitting from the relay's own address", "from", o.link.src4.String(), "udp_segment", o.link.emitGSO.Load())
+		}
+		loop := func(f func(context.Context, *osIO)) {
+			wg.Add(1)
+			go func() { defer wg.Done(); f(sctx, o) }()
+		}
+		if o.idx == 0 {
+			loop(r.underlayLoop)
+		}
+		loop(r.membershipLoop)
+		if o.capPkt != nil {
+			loop(r.capture4Loop)
+		} else {
+			loop(r.capture4RawLoop)
+		}
+		if o.cap6 != nil {
+			loop(r.capture6Loop)
+		}
 	}
 	r.tick(sctx, time.Now(), true)
 	wg.Add(1)
@@ -94,18 +99,20 @@ func (r *Relay) carry(ctx context.Context, o *osIO) (lost bool) {
 		select {
 		case <-sctx.Done():
 		case <-t.C:
-			lost = o.ifaceGone()
+			lost = anyGone(links)
 		case <-r.ifaceCheck:
-			lost = o.ifaceGone()
+			lost = anyGone(links)
 		}
 	}
 	t.Stop()
 	cancel()
 	// The blocking reads (underlay, packet capture) see the end within
 	// sock.ReadTimeout.
-	o.cap4.Unblock()
-	if o.cap6 != nil {
-		o.cap6.Unblock()
+	for _, o := range links {
+		o.cap4.Unblock()
+		if o.cap6 != nil {
+			o.cap6.Unblock()
+		}
 	}
 	wg.Wait()
 	return lost
@@ -113,7 +120,7 @@ func (r *Relay) carry(ctx context.Context, o *osIO) (lost bool) {
 
 // reopen opens the relay's sockets again once the LAN interface is back,
 // trying every reopenEvery; nil when ctx ends first.
-func (r *Relay) reopen(ctx context.Context) *osIO {
+func (r *Relay) reopen(ctx context.Context) []*osIO {
 	t := time.NewTicker(reopenEvery)
 	defer t.Stop()
 	last := ""
@@ -123,9 +130,9 @@ func (r *Relay) reopen(ctx context.Context) *osIO {
 			return nil
 		case <-t.C:
 		}
-		o, err := openIO(ctx, r.config())
+		links, err := openAll(ctx, r.config())
 		if err == nil {
-			return o
+			return links
 		}
 		if msg := err.Error(); msg != last {
 			last = msg
@@ -200,7 +207,7 @@ func (r *Relay) membershipLoop(ctx context.Context, o *osIO) {
 			}
 			continue
 		}
-		r.onMembership(time.Now(), p.Src, p.Msg)
+		r.onMembership(o.idx, time.Now(), p.Src, p.Msg)
 	}
 }
 
@@ -235,6 +242,7 @@ func (r *Relay) underlayLoop(ctx context.Context, o *osIO) {
 func (r *Relay) capture4Loop(ctx context.Context, o *osIO) {
 	c := o.capPkt
 	w := newSendWork()
+	w.from = o.idx
 	for ctx.Err() == nil {
 		n, err := c.ReadBatch()
 		if err != nil {
@@ -272,6 +280,7 @@ func (r *Relay) capture4RawLoop(ctx context.Context, o *osIO) {
 	defer o.cap4.UnblockOnDone(ctx)()
 	ms := newMsgs(batchSize, 65536, 0)
 	w := newSendWork()
+	w.from = o.idx
 	for ctx.Err() == nil {
 		n, err := o.cap4.ReadBatch(ms)
 		if err != nil {
@@ -292,6 +301,7 @@ func (r *Relay) capture6Loop(ctx context.Context, o *osIO) {
 	defer o.cap6.UnblockOnDone(ctx)()
 	ms := newMsgs(batchSize, 65536, 128)
 	w := newSendWork()
+	w.from = o.idx
 	var cm ipv6.ControlMessage
 	for ctx.Err() == nil {
 		n, err := o.cap6.ReadBatch(ms)
@@ -329,4 +339,22 @@ func (r *Relay) capture6Loop(ctx context.Context, o *osIO) {
 		}
 		r.flush(w)
 	}
+}
+
+// anyGone reports whether one of the interfaces of links is gone.
+func anyGone(links []*osIO) bool {
+	for _, o := range links {
+		if o.ifaceGone() {
+			return true
+		}
+	}
+	return false
+}
+
+func linkIOs(links []*osIO) []linkIO {
+	out := make([]linkIO, len(links))
+	for i, o := range links {
+		out[i] = o
+	}
+	return out
 }

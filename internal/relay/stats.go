@@ -73,6 +73,8 @@ type stats struct {
 	ownSeen, fragmented, reassembled atomic.Uint64
 	underlayReads                    atomic.Uint64
 	segmentedSends                   atomic.Uint64
+	reflected                        atomic.Uint64 // re-emitted on another interface of this relay
+	replies                          atomic.Uint64 // unicast answers carried back to a searcher
 	interfaceLost                    atomic.Uint64
 	refusedPeers                     atomic.Uint64 // certified peers refused, counted at each (re)load
 	interfaceDown                    atomic.Bool   // the LAN interface is gone, nothing is carried
@@ -122,6 +124,14 @@ type Status struct {
 	// SegmentedSends counts the `source relay` sends that carried several
 	// re-emitted datagrams at once (UDP_SEGMENT).
 	SegmentedSends uint64 `json:"segmented_sends"`
+	// Interfaces are every interface the relay serves (Interface is the
+	// first), and Reflected counts the datagrams captured on one of them
+	// and re-emitted on another.
+	Interfaces []string `json:"interfaces"`
+	Reflected  uint64   `json:"reflected"`
+	// RepliesCarried counts the unicast answers to searches (SSDP,
+	// WS-Discovery, LLMNR) carried back to the searcher's interface.
+	RepliesCarried uint64 `json:"replies_carried"`
 	// SeenEvicted counts transmissions forgotten before their time because
 	// the table of those seen was full where they fell: a copy of one of
 	// them could pass the loop check once.
@@ -177,6 +187,8 @@ func (r *Relay) Status() Status {
 		Captured: r.stats.captured.snapshot(), Emitted: r.stats.emitted.snapshot(), Drops: map[string]uint64{},
 		OwnSeen: r.stats.ownSeen.Load(), Fragmented: r.stats.fragmented.Load(), Reassembled: r.stats.reassembled.Load(),
 		SegmentedSends: r.stats.segmentedSends.Load(),
+		Interfaces:     append([]string{}, r.cfg.Interfaces...), Reflected: r.stats.reflected.Load(),
+		RepliesCarried: r.stats.replies.Load(),
 		UnderlayReads:  r.stats.underlayReads.Load(),
 		InterfaceUp:    !r.stats.interfaceDown.Load(), InterfaceLost: r.stats.interfaceLost.Load(),
 		ReloadFailures: r.stats.reloadFailures.Load(),

@@ -4,7 +4,7 @@
 //
 //	node vm1                          # this relay's name (unique in the mesh)
 //	listen 10.0.1.10:7474             # underlay address and UDP port
-//	interface eth0                    # the LAN whose groups are carried
+//	interface eth0                    # the LAN whose groups are carried (repeat: reach.go)
 //	private-key /etc/mcast/relay.priv # this relay's identity (mcast relay genkey), mode 0600
 //	key /etc/mcast/relay.key          # optional mesh pre-shared key, at least 32 bytes
 //	cipher aes-256-gcm                # or chacha20-poly1305 (every relay alike)
@@ -74,15 +74,22 @@ type Config struct {
 	Node           string
 	ID             uint32
 	Listen         netip.AddrPort
-	Interface      string
-	KeyFile        string // the mesh pre-shared key (optional once PrivateKey is set)
-	PrivateKey     string // this relay's private key file
-	CA             string // the mesh CA's public key (base64 Ed25519), for peers with a cert
-	RevokedFile    string // fingerprints of revoked certificates, one a line
-	Revoked        string // RevokedFile's content, read by the caller
-	Cipher         string // one of Ciphers
+	Interface      string   // the first interface (the one of a relay serving one LAN)
+	Interfaces     []string // every interface, in order (reach.go)
+	InterfaceLines []int    // the line of each interface
+	KeyFile        string   // the mesh pre-shared key (optional once PrivateKey is set)
+	PrivateKey     string   // this relay's private key file
+	CA             string   // the mesh CA's public key (base64 Ed25519), for peers with a cert
+	RevokedFile    string   // fingerprints of revoked certificates, one a line
+	Revoked        string   // RevokedFile's content, read by the caller
+	Cipher         string   // one of Ciphers
 	Peers          []Peer
 	Groups         []netip.Prefix // single groups are /32 or /128
+	GroupLines     []int          // the line of each group
+	Services       []Service      // `service` presets
+	Allows         []Allow        // `allow` lines: what crosses between interfaces
+	MDNSTypes      []string       // `mdns-type`: the DNS-SD types whose mDNS is carried (none: all)
+	MDNSTypeLine   int            // the first mdns-type line
 	Auto           bool           // carry any group local members join
 	BroadcastPorts []uint16
 	Source         Source
@@ -134,6 +141,11 @@ func (c *Config) Carries(g netip.Addr) bool {
 			return true
 		}
 	}
+	for _, s := range c.Services {
+		if slices.Contains(s.Groups, g) {
+			return true
+		}
+	}
 	return false
 }
 
@@ -174,7 +186,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			continue
 		}
 		key, args := f[0], f[1:]
-		once := map[string]bool{"node": true, "listen": true, "interface": true, "key": true, "private-key": true, "ca": true, "revoked": true, "cipher": true, "source": true, "interest": true, "querier": true,
+		once := map[string]bool{"node": true, "listen": true, "key": true, "private-key": true, "ca": true, "revoked": true, "cipher": true, "source": true, "interest": true, "querier": true,
 			"mtu": true, "keepalive": true, "peer-timeout": true, "rate-limit-group": true, "rate-limit-peer": true, "metrics": true, "admin": true}
 		if once[key] {
 			if prev, ok := seen[key]; ok {
@@ -207,13 +219,21 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			}
 			c.Listen = ap
 		case "interface":
-			if err := want(1, "an interface name"); err != nil {
+			if err := c.parseInterface(args, line, errf); err != nil {
 				return nil, err
 			}
-			if len(args[0]) > 15 || strings.ContainsAny(args[0], "/ ") {
-				return nil, errf("invalid interface name %q", args[0])
+		case "service":
+			if err := c.parseService(args, line, errf); err != nil {
+				return nil, err
 			}
-			c.Interface = args[0]
+		case "allow":
+			if err := c.parseAllow(args, line, errf); err != nil {
+				return nil, err
+			}
+		case "mdns-type":
+			if err := c.parseMDNSType(args, line, errf); err != nil {
+				return nil, err
+			}
 		case "key":
 			if err := want(1, "a file path"); err != nil {
 				return nil, err
@@ -273,6 +293,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 				}
 				groups[p] = line
 				c.Groups = append(c.Groups, p)
+				c.GroupLines = append(c.GroupLines, line)
 			}
 		case "broadcast-port":
 			if len(args) == 0 {
@@ -398,8 +419,8 @@ func (c *Config) validate(name string, seen map[string]int) error {
 		return missing("interface")
 	case c.KeyFile == "" && c.PrivateKey == "":
 		return &Error{File: name, Msg: "no key directive: give this relay's private-key FILE (make one with mcast relay genkey)"}
-	case len(c.Groups) == 0 && len(c.BroadcastPorts) == 0 && !c.Auto:
-		return &Error{File: name, Msg: "nothing to carry: add a group or broadcast-port directive"}
+	case len(c.Groups) == 0 && len(c.BroadcastPorts) == 0 && !c.Auto && len(c.Services) == 0:
+		return &Error{File: name, Msg: "nothing to carry: add a group, service or broadcast-port directive"}
 	}
 	ids := map[uint32]string{c.ID: c.Node}
 	for _, p := range c.Peers {
@@ -416,6 +437,9 @@ func (c *Config) validate(name string, seen map[string]int) error {
 			return &Error{File: name, Line: p.Line, Msg: fmt.Sprintf("peer %s has the same node ID as %s: rename one", p.Name, other)}
 		}
 		ids[p.ID] = p.Name
+	}
+	if err := c.validateReach(name); err != nil {
+		return err
 	}
 	if err := c.validateKeys(name); err != nil {
 		return err

@@ -1,0 +1,52 @@
+"""A real mDNS client for the relay's reflector tests (python3-zeroconf).
+
+register TYPE NAME PORT SECONDS  announce NAME.TYPE (e.g. _mcasttest._tcp) and answer for it
+browse TYPE SECONDS              print "found NAME" for each instance of TYPE heard
+"""
+import socket
+import sys
+import time
+
+from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
+
+
+def addr():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect(("10.255.255.255", 9))  # no packet: picks the route's source
+    a = s.getsockname()[0]
+    s.close()
+    return a
+
+
+def main():
+    mode, typ = sys.argv[1], sys.argv[2] + ".local."
+    zc = Zeroconf(ip_version=IPVersion.V4Only)
+    try:
+        if mode == "register":
+            name, port, secs = sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+            info = ServiceInfo(typ, name + "." + typ, addresses=[socket.inet_aton(addr())], port=port,
+                               properties={"by": "mcast-test"}, server=name + ".local.")
+            zc.register_service(info)
+            print("registered", name, flush=True)
+            time.sleep(secs)
+            zc.unregister_service(info)
+        else:
+            secs = float(sys.argv[3])
+
+            class Listener:
+                def add_service(self, zc, t, name):
+                    print("found", name.split(".")[0], flush=True)
+
+                def update_service(self, zc, t, name):
+                    pass
+
+                def remove_service(self, zc, t, name):
+                    pass
+
+            ServiceBrowser(zc, typ, Listener())
+            time.sleep(secs)
+    finally:
+        zc.close()
+
+
+main()

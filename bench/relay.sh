@@ -185,7 +185,7 @@ latency() {
   sleep 1.5
   ex vm1 -- "$bin" send $grp:$sport --iface $ifc --rate $lat_rate --size $size --duration 1s $gso >/dev/null 2>&1
   wait $rp || true
-  grep '"type":"summary"' "$tmp/lat.json" | tail -1 |
+  grep '"type":"recv.summary"' "$tmp/lat.json" | tail -1 |
     sed -n 's/.*"latency_ms":{"min":[^,]*,"avg":[^,]*,"p50":\([^,]*\),"p99":\([^,]*\),.*/\1 \2/p' |
     awk '{ printf "%.0f %.0f\n", $1 * 1000, $2 * 1000 }'
 }

@@ -70,7 +70,7 @@ for rate in 200000 500000 1000000; do
   ip netns exec "$lab-n1" tcpdump -i eth0 -n -q -w /dev/null 'udp port 5001' >"$tmp/tcpdump" 2>&1 &
   tpid=$!
   pids="$wpid $tpid"
-  waitfor "$tmp/watch" '"kind":"start"'
+  waitfor "$tmp/watch" '"type":"watch.start"'
   waitfor "$tmp/tcpdump" 'listening on'
   sent=$(n2 "$bin" send 239.1.1.1:5001 --iface eth0 --rate "$rate" $gso --size 64 --duration "${secs}s" --no-loop |
     awk '/^sent / { print $2 }')

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -268,7 +267,7 @@ func newVersionCmd(env *Env) *cobra.Command {
 func printVersion(w io.Writer, asJSON bool) error {
 	bi := buildinfo.Get()
 	if asJSON {
-		return json.NewEncoder(w).Encode(bi)
+		return writeRecord(w, versionRecord{Header: stamp("version"), Info: bi})
 	}
 	fmt.Fprintf(w, "mcast %s (commit %s, %s)\n", bi.Version, bi.Commit, bi.GoVersion)
 	return nil

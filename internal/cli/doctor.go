@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/doctor"
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/spf13/cobra"
@@ -90,13 +91,14 @@ the fix. With root and --group, also probe the group.`,
 
 // doctorJSON is the stable JSON shape of `mcast doctor --json`.
 type doctorJSON struct {
+	contract.Header
 	Target struct {
 		Iface  string  `json:"iface,omitempty"`
 		Group  string  `json:"group,omitempty"`
 		Port   uint16  `json:"port,omitempty"`
 		Source string  `json:"source,omitempty"`
 		TTL    int     `json:"ttl"`
-		Listen float64 `json:"listen_s,omitempty"`
+		Listen float64 `json:"listen_seconds,omitempty"`
 	} `json:"target"`
 	Checks []doctor.Report `json:"checks"`
 	Counts map[string]int  `json:"counts"`
@@ -104,7 +106,7 @@ type doctorJSON struct {
 }
 
 func writeDoctorJSON(w io.Writer, t doctor.Target, rs []doctor.Report) error {
-	var out doctorJSON
+	out := doctorJSON{Header: stamp("doctor")}
 	out.Target.Iface = t.Iface
 	if t.HasGroup() {
 		out.Target.Group = t.Group.String()

@@ -64,7 +64,7 @@ func newGroupsCmd(env *Env) *cobra.Command {
 			if all == nil {
 				all = []sys.IfaceGroups{}
 			}
-			return jsonOut(env, all)
+			return jsonOut(env, groupsRecord{Header: stamp("groups"), Interfaces: all})
 		}
 		for _, g := range all {
 			writeIfaceGroups(env.Stdout, g)

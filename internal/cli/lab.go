@@ -58,6 +58,10 @@ func labRun(env *Env, c *cobra.Command) func(*cobra.Command, []string) error {
 	fs := c.Flags()
 	name := fs.String("name", "mcast", "lab name: the prefix of its namespaces, so that labs don't collide")
 	sub := c.Name()
+	var asJSON *bool
+	if sub != "exec" {
+		asJSON = fs.BoolP("json", "j", false, "print the outcome as one JSON object (docs/json.md)")
+	}
 	switch sub {
 	case "up", "plan":
 		nodes := fs.Int("nodes", 0, "number of nodes, for topologies that take one")
@@ -80,6 +84,13 @@ func labRun(env *Env, c *cobra.Command) func(*cobra.Command, []string) error {
 			if err != nil {
 				return UsageError{err}
 			}
+			if sub == "plan" && *asJSON {
+				rec := labRecord{Header: stamp("lab.plan"), Name: *name, Topology: t.Name, Nodes: t.NodeNames(), Commands: []string{}}
+				for _, s := range t.Plan(*name) {
+					rec.Commands = append(rec.Commands, s.String())
+				}
+				return writeRecord(env.Stdout, rec)
+			}
 			if sub == "plan" {
 				for _, s := range t.Plan(*name) {
 					fmt.Fprintln(env.Stdout, s)
@@ -89,9 +100,14 @@ func labRun(env *Env, c *cobra.Command) func(*cobra.Command, []string) error {
 			var log = env.Stdout
 			if !*verbose {
 				log = nil
+			} else if *asJSON {
+				log = env.Stderr
 			}
 			if err := lab.Up(ctx, *name, t, log); err != nil {
 				return err
+			}
+			if *asJSON {
+				return writeRecord(env.Stdout, labRecord{Header: stamp("lab.up"), Name: *name, Topology: t.Name, Nodes: t.NodeNames()})
 			}
 			fmt.Fprintf(env.Stdout, "lab %s is up: topology %s, nodes %s\n", *name, t.Name, strings.Join(t.NodeNames(), ", "))
 			fmt.Fprintf(env.Stdout, "run a command on a node: mcast lab exec --name %s NODE -- COMMAND; remove it: mcast lab down --name %s\n", *name, *name)
@@ -106,6 +122,9 @@ func labRun(env *Env, c *cobra.Command) func(*cobra.Command, []string) error {
 			if err := lab.Down(ctx, *name); err != nil {
 				return err
 			}
+			if *asJSON {
+				return writeRecord(env.Stdout, labRecord{Header: stamp("lab.down"), Name: *name})
+			}
 			fmt.Fprintf(env.Stdout, "lab %s is down\n", *name)
 			return nil
 		}
@@ -115,6 +134,13 @@ func labRun(env *Env, c *cobra.Command) func(*cobra.Command, []string) error {
 			labs, err := lab.List()
 			if err != nil {
 				return err
+			}
+			if *asJSON {
+				rec := labListRecord{Header: stamp("lab.ls"), Labs: []labEntry{}}
+				for _, s := range labs {
+					rec.Labs = append(rec.Labs, labEntry{Name: s.Name, Topology: s.Topology.Name, Nodes: s.Topology.NodeNames()})
+				}
+				return writeRecord(env.Stdout, rec)
 			}
 			if len(labs) == 0 {
 				fmt.Fprintln(env.Stdout, "no labs are up")
@@ -132,6 +158,13 @@ func labRun(env *Env, c *cobra.Command) func(*cobra.Command, []string) error {
 				names = append(names, n)
 			}
 			sort.Strings(names)
+			if *asJSON {
+				rec := labTopologiesRecord{Header: stamp("lab.topologies"), Topologies: []labTopology{}}
+				for _, n := range names {
+					rec.Topologies = append(rec.Topologies, labTopology{Name: n, Description: b[n]})
+				}
+				return writeRecord(env.Stdout, rec)
+			}
 			for _, n := range names {
 				fmt.Fprintf(env.Stdout, "%-8s %s\n", n, b[n])
 			}

@@ -49,7 +49,7 @@ groups it stands for. --check says which groups share a MAC (the given ones, els
 			results = append(results, r)
 		}
 		if *asJSON {
-			return jsonOut(env, results)
+			return jsonOut(env, macRecord{Header: stamp("mac"), Results: results})
 		}
 		for _, r := range results {
 			switch {
@@ -152,7 +152,7 @@ func macCheck(env *Env, texts []string, asJSON bool) error {
 		if out == nil {
 			out = []macShared{}
 		}
-		return jsonOut(env, out)
+		return jsonOut(env, macCheckRecord{Header: stamp("mac.check"), Shared: out})
 	}
 	if len(out) == 0 {
 		fmt.Fprintln(env.Stdout, "no two groups share a MAC")

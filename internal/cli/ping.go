@@ -8,9 +8,11 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcasttools/mcast/internal/buildinfo"
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/ping"
@@ -254,9 +256,18 @@ usage: mcast ping [flags] HOST...              (run on every host with the same 
 		}
 		var rtts []ping.RTTSample
 		began := time.Now()
+		var answers atomic.Uint64
+		var status *liveStatus
+		if !*jsonOut && isTerminal(env.Stdout) {
+			status = startStatus(env.Stdout, func() (uint64, uint64) { return answers.Load(), 0 }, pingStatusText)
+			out = status.Above()
+		}
 		onEvent := func(ev ping.Event) {
 			if s, ok := ping.Sample(ev, time.Since(began)); ok {
 				rtts = append(rtts, s)
+			}
+			if ev.Kind == ping.EvAnswer {
+				answers.Add(1)
 			}
 			printEvent(out, ev, width, *quiet)
 		}
@@ -269,10 +280,14 @@ usage: mcast ping [flags] HOST...              (run on every host with the same 
 			defer stop()
 		}
 		report, err := ping.Run(ctx, m, o, onEvent)
+		if status != nil {
+			status.Stop()
+		}
 		if err != nil {
 			return err
 		}
 		report.RTTs = rtts
+		report.Header = contract.Stamp("ping.report", time.Now())
 		if err := writeReport(*reportPath, "mcast ping "+strings.Join(hosts, " "), report); err != nil {
 			return err
 		}

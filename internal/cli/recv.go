@@ -14,10 +14,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/firewall"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
+	"github.com/mcasttools/mcast/internal/progress"
 	htmlreport "github.com/mcasttools/mcast/internal/report"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/stream"
@@ -151,8 +153,8 @@ else 28000; GROUP may be a list a,b or a range 239.1.1.1+99. Exit status 1 when 
 			for _, g := range groups {
 				gs = append(gs, g.String())
 			}
-			rec := map[string]any{"type": "start", "time": start, "interfaces": names, "groups": gs, "port": targets[0].Port,
-				"sources": addrStrings(incl), "exclude_sources": addrStrings(excl), "broadcast": *broadcast}
+			rec := recvStart{Header: contract.Stamp("recv.start", start), Interfaces: names, Groups: gs, Port: targets[0].Port,
+				Sources: addrStrings(incl), ExcludeSources: addrStrings(excl), Broadcast: *broadcast}
 			if *jsonOut {
 				enc.Encode(rec)
 			}
@@ -226,10 +228,11 @@ else 28000; GROUP may be a list a,b or a range 239.1.1.1+99. Exit status 1 when 
 		}
 		var status <-chan time.Time
 		if tty {
-			t := time.NewTicker(250 * time.Millisecond)
+			t := time.NewTicker(progress.Tick)
 			defer t.Stop()
 			status = t.C
 		}
+		var meter progress.Meter
 		for {
 			select {
 			case err = <-done:
@@ -262,7 +265,10 @@ else 28000; GROUP may be a list a,b or a range 239.1.1.1+99. Exit status 1 when 
 				continue
 			case <-status:
 				sess.Lock()
-				fmt.Fprint(out, "\r\x1b[K"+rcv.StatusLine(time.Now()))
+				now := time.Now()
+				meter.Observe(now, rcv.Totals().Received, 0)
+				pps, _ := meter.Rate(now)
+				fmt.Fprint(out, "\r\x1b[K"+rcv.StatusLine(now, pps))
 				view.statusShown = true
 				out.Flush()
 				sess.Unlock()
@@ -412,23 +418,4 @@ func kindNote(ev stream.Event) string {
 		return " (too late to classify)"
 	}
 	return ""
-}
-
-// datagramEvent is the --json-events object for one datagram.
-func datagramEvent(ev stream.Event, path string) map[string]any {
-	m := map[string]any{"type": "datagram", "time": ev.At, "iface": "", "group": ev.Dst.String(), "source": ev.Src.Addr().String(),
-		"source_port": ev.Src.Port(), "bytes": len(ev.Payload), "ttl": ev.TTL, "kind": string(ev.Kind)}
-	if path != "" {
-		m["path"] = path
-	}
-	if ev.Flow != nil {
-		m["iface"] = ev.Flow.Iface
-		m["seq"] = ev.Header.Seq
-		m["sender_id"] = fmt.Sprintf("%08x", ev.Header.SenderID)
-		m["latency_ms"] = float64(ev.At.UnixNano()-ev.Header.SentNs) / 1e6
-	}
-	if ev.Kind != stream.KindEnd {
-		m["text"] = showText(ev)
-	}
-	return m
 }

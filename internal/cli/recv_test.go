@@ -67,7 +67,7 @@ func TestRecvViewJSONEvents(t *testing.T) {
 	if first["path"] != "loopback copy" || first["text"] != "message 3" || first["seq"] != 3.0 || first["iface"] != "eth0" {
 		t.Errorf("datagram event %v", first)
 	}
-	if _, ok := end["path"]; ok || end["kind"] != "end" {
+	if _, ok := end["path"]; ok || end["class"] != "end" {
 		t.Errorf("end marker event %v", end)
 	}
 }

@@ -5,13 +5,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/relay"
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/relay/crypto"
@@ -45,12 +50,39 @@ everything start would and exits. A missing or bad config file is a usage error 
 		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 			return usagef("invalid --log-level %q: want debug, info, warn or error", *logLevel)
 		}
+		// In the foreground on a terminal, a status line on standard output;
+		// log lines go above it.
+		var status *liveStatus
+		var running atomic.Pointer[relay.Relay] // set once the relay exists
+		logw := env.Stderr
+		if !*check && isTerminal(env.Stdout) {
+			var st relay.Status
+			status = startStatus(env.Stdout, func() (uint64, uint64) {
+				r := running.Load()
+				if r == nil {
+					return 0, 0
+				}
+				st = r.Status()
+				return sumCounts(st.Captured) + sumCounts(st.Emitted), 0
+			}, func(elapsed time.Duration, pps, _ float64, total uint64) string {
+				up := 0
+				for _, p := range st.Peers {
+					if p.Up {
+						up++
+					}
+				}
+				return fmt.Sprintf("%.0fs  %.0f dgram/s  captured %d  emitted %d  peers up %d/%d",
+					elapsed.Seconds(), pps, sumCounts(st.Captured), sumCounts(st.Emitted), up, len(st.Peers))
+			})
+			defer status.Stop()
+			logw = status.AboveTo(env.Stderr)
+		}
 		var h slog.Handler
 		switch *logFormat {
 		case "text":
-			h = slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+			h = slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})
 		case "json":
-			h = slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+			h = slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level})
 		default:
 			return usagef("invalid --log-format %q: want text or json", *logFormat)
 		}
@@ -84,6 +116,7 @@ everything start would and exits. A missing or bad config file is a usage error 
 		if err != nil {
 			return err
 		}
+		running.Store(r)
 		if *check {
 			// What start checks, short of opening the sockets for good: a
 			// configuration that passes starts.
@@ -251,6 +284,7 @@ func adminFromConfig(file string) (path string, cfgErr, err error) {
 }
 
 func printRelayStatus(env *Env, st relay.Status, asJSON bool, reportPath string) error {
+	st.Header = contract.Stamp("relay.status", time.Now())
 	if err := writeReport(reportPath, "mcast relay status of "+st.Node, st); err != nil {
 		return err
 	}
@@ -264,7 +298,7 @@ func printRelayStatus(env *Env, st relay.Status, asJSON bool, reportPath string)
 }
 
 func writeRelayStatus(w io.Writer, st relay.Status) {
-	fmt.Fprintf(w, "relay %s on %s, underlay %s, source %s, up %.0fs, reloads %d\n", st.Node, st.Interface, st.Listen, st.Source, st.UptimeSeconds, st.Reloads)
+	fmt.Fprintf(w, "relay %s on %s, underlay %s, source %s, up %.0fs, reloads %d\n", st.Node, st.Interface, hostPort(st.ListenAddress, st.ListenPort), st.Source, st.UptimeSeconds, st.Reloads)
 	if !st.InterfaceUp {
 		fmt.Fprintf(w, "interface %s is gone: carrying nothing until it is back (lost %d times)\n", st.Interface, st.InterfaceLost)
 	} else if st.InterfaceLost > 0 {
@@ -296,7 +330,7 @@ func writeRelayStatus(w io.Writer, st relay.Status) {
 		if p.LAN {
 			lan = " (same LAN)"
 		}
-		fmt.Fprintf(w, "  %s %s%s: %s, %s, wants %s\n", p.Name, p.Address, lan, state, seen, orNone(p.Wants))
+		fmt.Fprintf(w, "  %s %s%s: %s, %s, wants %s\n", p.Name, hostPort(p.Address, p.Port), lan, state, seen, orNone(p.Wants))
 		fmt.Fprintf(w, "    sent %d frames %d bytes, datagrams %s\n", p.SentFrames, p.SentBytes, formatCounts(p.SentDatagrams))
 		fmt.Fprintf(w, "    received %d frames %d bytes, datagrams %s\n", p.ReceivedFrames, p.ReceivedBytes, formatCounts(p.RecvDatagrams))
 	}
@@ -335,4 +369,18 @@ func formatCounts(m map[string]uint64) string {
 	}
 	sort.Strings(out)
 	return orNone(out)
+}
+
+// hostPort joins an address and a port as text lines show them.
+func hostPort(addr string, port uint16) string {
+	return net.JoinHostPort(addr, strconv.Itoa(int(port)))
+}
+
+// sumCounts adds up counts by group.
+func sumCounts(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

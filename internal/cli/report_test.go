@@ -11,8 +11,8 @@ import (
 func TestReportCommand(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "run.json")
-	recs := `{"type":"start","time":"2026-12-06T12:00:00Z","interfaces":["eth0"]}
-{"type":"summary","time":"2026-12-06T12:00:03Z","elapsed_s":3,"flows":[{"iface":"eth0","group":"239.1.1.1","source":"10.0.0.1","source_port":4000,"sender_id":"0000abcd","received":42,"expected":42,"latency_ms":{"p50":0.1,"p99":0.2},"latency_histogram":[{"lo_ms":0.1,"hi_ms":0.11,"count":42}]}],"foreign":[],"totals":{"received":42,"expected":42}}
+	recs := `{"type":"recv.start","time":"2026-12-06T12:00:00Z","interfaces":["eth0"]}
+{"type":"recv.summary","time":"2026-12-06T12:00:03Z","elapsed_seconds":3,"flows":[{"iface":"eth0","group":"239.1.1.1","source":"10.0.0.1","source_port":4000,"sender_id":"0000abcd","received":42,"expected":42,"latency_ms":{"p50":0.1,"p99":0.2},"latency_histogram":[{"lo_ms":0.1,"hi_ms":0.11,"count":42}]}],"foreign":[],"totals":{"received":42,"expected":42}}
 `
 	if err := os.WriteFile(in, []byte(recs), 0o644); err != nil {
 		t.Fatal(err)

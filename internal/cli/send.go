@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
+	"github.com/mcasttools/mcast/internal/progress"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/stats"
 	"github.com/mcasttools/mcast/internal/stream"
@@ -42,6 +44,7 @@ Each datagram carries the mcast header (sequence number, send time) that recv me
 	duration := fs.Duration("duration", 0, "stop after this long (0: when --count is reached or interrupted)")
 	broadcast := fs.Bool("broadcast", false, "send to an IPv4 broadcast address (subnet broadcast or 255.255.255.255) with SO_BROADCAST")
 	raw := fs.Bool("raw", false, "send the text alone, without the mcast header (as plain multicast programs do)")
+	asJSON := fs.BoolP("json", "j", false, "print NDJSON: a start record, one record per datagram (without --rate) and a summary (docs/json.md)")
 	noGSO := fs.Bool("no-gso", false, "rate mode: batch with sendmmsg, never UDP_SEGMENT (raw-socket captures, such as mcast relay's, see a UDP_SEGMENT send as one datagram)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		ctx := c.Context()
@@ -148,15 +151,69 @@ Each datagram carries the mcast header (sequence number, send time) that recv me
 				from = netip.AddrPortFrom(src, from.Port())
 			}
 		}
-		fmt.Fprintf(env.Stdout, "use interface: %s\n", ifname)
-		fmt.Fprintf(env.Stdout, "sending to %s from %s (ttl %d, loopback %s)\n", targetList(targets), from, *ttl, loop)
+		if *asJSON {
+			rec := sendStart{Header: stamp("send.start"), Port: targets[0].Port, TTL: *ttl, Loop: !*noLoop, RatePPS: rate, Groups: []string{}}
+			if opts.IfIndex != 0 || ifname != "chosen by the routing table" {
+				rec.Iface = strings.TrimSuffix(ifname, " (chosen by the routing table)")
+			}
+			if math.IsInf(rate, 1) {
+				rec.RatePPS = -1
+			}
+			rec.Source, rec.SourcePort = addrPortParts(from)
+			for _, t := range targets {
+				rec.Groups = append(rec.Groups, t.Group.String())
+			}
+			if err := writeRecord(env.Stdout, rec); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(env.Stdout, "use interface: %s\n", ifname)
+			fmt.Fprintf(env.Stdout, "sending to %s from %s (ttl %d, loopback %s)\n", targetList(targets), from, *ttl, loop)
+		}
 		cfg := stream.SendConfig{Count: *count, Interval: *interval, Duration: *duration, Message: *message, Rate: rate,
 			Size: *size, Raw: *raw, SenderID: rand.Uint32(), TTL: *ttl}
 		if rate > 0 && !fs.Changed("message") {
 			cfg.Message = ""
 		}
-		noteFragments(env, targets[0].Group.WithZone(""), opts.IfIndex, datagramLen(cfg), rate > 0 && !*noGSO)
-		res, err := stream.Send(ctx, sinks, cfg, func(_ int, text string) { fmt.Fprintf(env.Stdout, "send successful: %s\n", text) })
+		notes := env.Stdout
+		if *asJSON {
+			notes = env.Stderr
+		}
+		noteFragments(notes, targets[0].Group.WithZone(""), opts.IfIndex, datagramLen(cfg), rate > 0 && !*noGSO)
+		sent := func(seq int, text string) { fmt.Fprintf(env.Stdout, "send successful: %s\n", text) }
+		if *asJSON {
+			sent = func(seq int, text string) {
+				writeRecord(env.Stdout, sendDatagram{Header: stamp("send.datagram"), Seq: seq, Text: text})
+			}
+		}
+		var status *liveStatus
+		if rate > 0 && !*asJSON && isTerminal(env.Stdout) {
+			p := &stream.SendProgress{}
+			cfg.Progress = p
+			status = startStatus(env.Stdout, func() (uint64, uint64) { return p.Sent.Load(), p.Bytes.Load() },
+				func(elapsed time.Duration, pps, bps float64, sent uint64) string {
+					return progress.Format(elapsed, pps, bps, "sent", sent)
+				})
+		}
+		res, err := stream.Send(ctx, sinks, cfg, sent)
+		if status != nil {
+			status.Stop()
+		}
+		if *asJSON {
+			size := float64(0)
+			if res.Sent > 0 {
+				size = float64(res.Bytes) / float64(res.Sent)
+			}
+			sum := sendSummary{Header: stamp("send.summary"), Sent: res.Sent, Bytes: res.Bytes, Groups: len(targets),
+				ElapsedSeconds: res.Elapsed.Seconds(), RatePPS: res.Rate(), RateBPS: res.Rate() * size * 8, Segmented: res.Segments}
+			if err != nil {
+				sum.Error = err.Error()
+			}
+			if werr := writeRecord(env.Stdout, sum); werr != nil && err == nil {
+				err = werr
+			}
+			return err
+		}
 		if rate > 0 {
 			mode := "sendmmsg"
 			if res.Segments {
@@ -197,7 +254,7 @@ func datagramLen(cfg stream.SendConfig) int {
 // noteFragments says once, before sending, when datagrams of size bytes are
 // larger than the MTU of the route to group: the kernel fragments each, and
 // in rate mode UDP_SEGMENT refuses them, so batches go out with sendmmsg.
-func noteFragments(env *Env, group netip.Addr, ifindex, size int, segments bool) {
+func noteFragments(w io.Writer, group netip.Addr, ifindex, size int, segments bool) {
 	mtu, err := sock.PathMTU(group, ifindex)
 	if err != nil || mtu <= 0 {
 		return
@@ -213,7 +270,7 @@ func noteFragments(env *Env, group netip.Addr, ifindex, size int, segments bool)
 	if segments {
 		how = "; UDP_SEGMENT does not take datagrams above the MTU, so batches go out with sendmmsg"
 	}
-	fmt.Fprintf(env.Stdout, "note: datagrams of %d bytes do not fit the MTU %d of the route to %s (at most %d bytes of UDP payload): the kernel fragments each one%s; a receiver loses a whole datagram when one fragment is lost\n",
+	fmt.Fprintf(w, "note: datagrams of %d bytes do not fit the MTU %d of the route to %s (at most %d bytes of UDP payload): the kernel fragments each one%s; a receiver loses a whole datagram when one fragment is lost\n",
 		size, mtu, group, mtu-hdr, how)
 }
 

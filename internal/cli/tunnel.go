@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/mcasttools/mcast/internal/tunnel"
@@ -52,8 +54,10 @@ config file that is the same on every node (see docs/tunnel.md). A missing or ba
 		var asJSON *bool
 		var timeout *time.Duration
 		if sub == "status" {
-			asJSON = fs.BoolP("json", "j", false, "print the report as JSON")
+			asJSON = fs.BoolP("json", "j", false, "print the report as JSON (docs/json.md)")
 			timeout = fs.DurationP("timeout", "T", 2*time.Second, "how long to wait for peers to answer")
+		} else {
+			asJSON = fs.BoolP("json", "j", false, "print what was done (plan: what up would do) as one JSON object (docs/json.md)")
 		}
 		sc.RunE = func(c *cobra.Command, args []string) error {
 			if len(args) != 0 {
@@ -84,6 +88,9 @@ func tunnelRun(ctx context.Context, env *Env, sub string, config, node *string, 
 	state, err := tunnelState(*config, *node, sub != "plan")
 	if err != nil {
 		return err
+	}
+	if *asJSON && sub != "status" {
+		return tunnelJSON(ctx, env, sub, state)
 	}
 	switch sub {
 	case "plan":
@@ -120,6 +127,7 @@ func tunnelRun(ctx context.Context, env *Env, sub string, config, node *string, 
 		return err
 	}
 	if *asJSON {
+		r.Header = stamp("tunnel.status")
 		b, _ := json.MarshalIndent(r, "", "  ")
 		fmt.Fprintln(env.Stdout, string(b))
 	} else {
@@ -163,4 +171,31 @@ func tunnelState(file, node string, local bool) (tunnel.State, error) {
 			file, s.Node.Lines["underlay"], s.Node.Name, s.Node.Underlay, s.Node.Name)}
 	}
 	return s, nil
+}
+
+// tunnelJSON runs up, down or plan and prints what was done as one record.
+func tunnelJSON(ctx context.Context, env *Env, sub string, state tunnel.State) error {
+	rec := tunnelRecord{Node: state.Node.Name, Steps: []string{}}
+	var log bytes.Buffer
+	var err error
+	switch sub {
+	case "plan":
+		rec.Steps = append(rec.Steps, state.Plan()...)
+	case "up":
+		if rec.Changes, err = tunnel.Up(ctx, state, &log); err != nil {
+			err = fmt.Errorf("tunnel up on node %s: %w (nothing was left half-built)", state.Node.Name, err)
+		}
+	case "down":
+		if rec.Changes, err = tunnel.Down(ctx, state, &log); err != nil {
+			err = fmt.Errorf("tunnel down on node %s: %w", state.Node.Name, err)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for l := range strings.Lines(log.String()) {
+		rec.Steps = append(rec.Steps, strings.TrimSuffix(l, "\n"))
+	}
+	rec.Header = stamp("tunnel." + sub)
+	return writeRecord(env.Stdout, rec)
 }

@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
+	"github.com/mcasttools/mcast/internal/progress"
 	htmlreport "github.com/mcasttools/mcast/internal/report"
 	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/mcasttools/mcast/internal/watch"
@@ -133,13 +135,31 @@ saved capture instead.`,
 			coll = htmlreport.New()
 			collEnc = json.NewEncoder(coll)
 		}
+		// On a terminal, a status line under the events: the data rate now and
+		// what was seen so far.
+		status := progress.NewLine(out)
+		if live && !*asJSON && isTerminal(events) {
+			var meter progress.Meter
+			start := time.Now()
+			opts.StatusEvery = progress.Tick
+			opts.Status = func(now time.Time, st *watch.State) {
+				groups, packets, nbytes := st.DataTotals()
+				meter.Observe(now, packets, nbytes)
+				pps, bps := meter.Rate(now)
+				status.Draw(fmt.Sprintf("%s  groups %d", progress.Format(now.Sub(start), pps, bps, "datagrams", packets), groups))
+				out.Flush()
+			}
+		}
 		opts.Emit = func(e watch.Event) {
+			rec := e
+			rec.Schema, rec.Kind, rec.Time = contract.Version, "watch."+e.Kind, e.Time.UTC()
 			if coll != nil {
-				collEnc.Encode(e)
+				collEnc.Encode(rec)
 			}
 			if *asJSON {
-				enc.Encode(e)
+				enc.Encode(rec)
 			} else {
+				status.Clear()
 				iface := ""
 				if e.Iface != "" {
 					iface = e.Iface + " "
@@ -158,7 +178,7 @@ saved capture instead.`,
 				rates = "data rates every " + report.String()
 			}
 			msg := fmt.Sprintf("watching %s: IGMP, MLD and multicast UDP (query interval %s, %s); interrupt to stop", what, *qi, rates)
-			start := watch.Event{Time: time.Now(), Iface: name, Kind: watch.KindStart, Text: msg}
+			start := watch.Event{Time: time.Now().UTC(), Schema: contract.Version, Iface: name, Kind: "watch." + watch.KindStart, Text: msg}
 			if coll != nil {
 				collEnc.Encode(start)
 			}
@@ -175,6 +195,7 @@ saved capture instead.`,
 			defer cancel()
 		}
 		err := watch.Run(ctx, src, st, opts)
+		status.Clear()
 		sum := writeWatchSummary(out, st, *asJSON, enc)
 		if coll != nil {
 			collEnc.Encode(sum)
@@ -213,9 +234,9 @@ func hostJoined() (map[string]map[netip.Addr]bool, error) {
 
 // watchSummary is the last JSON object of `mcast watch --json`.
 type watchSummary struct {
-	Kind    string           `json:"kind"` // "summary"
-	Groups  []watchGroupStat `json:"groups"`
-	Dropped map[string]int   `json:"dropped"`
+	contract.Header                  // type "watch.summary"
+	Groups          []watchGroupStat `json:"groups"`
+	Dropped         map[string]int   `json:"dropped"`
 	// CaptureDropped is the live capture's own drop count (the kernel's
 	// PACKET_STATISTICS): packets watch never saw.
 	CaptureDropped uint64 `json:"capture_dropped,omitempty"`
@@ -227,31 +248,37 @@ type watchGroupStat struct {
 	Packets int           `json:"packets"`
 	Bytes   int           `json:"bytes"`
 	Rate    float64       `json:"rate_pps"`
-	Sources []string      `json:"sources"`
+	Sources []string      `json:"sources"` // the senders' addresses
 	Senders []watchSender `json:"senders"`
 }
 
 type watchSender struct {
-	Addr    string `json:"addr"`
-	Packets int    `json:"packets"`
+	Source     string `json:"source"`
+	SourcePort uint16 `json:"source_port"`
+	Packets    int    `json:"packets"`
+	addr       string // ip:port, as text lines show it
 }
 
 func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *json.Encoder) watchSummary {
 	defer out.Flush()
-	sum := watchSummary{Kind: "summary", Groups: []watchGroupStat{}, Dropped: st.Drops(), CaptureDropped: st.CaptureDropped()}
+	sum := watchSummary{Header: contract.Stamp("watch.summary", time.Now()), Groups: []watchGroupStat{}, Dropped: st.Drops(), CaptureDropped: st.CaptureDropped()}
 	for _, g := range st.Groups() {
-		var srcs []string
-		var senders []watchSender
+		srcs := []string{}
+		senders := []watchSender{}
+		seen := map[netip.Addr]bool{}
 		for s, n := range g.Sources {
-			srcs = append(srcs, s.String())
-			senders = append(senders, watchSender{Addr: s.String(), Packets: n})
+			if !seen[s.Addr()] {
+				seen[s.Addr()] = true
+				srcs = append(srcs, s.Addr().String())
+			}
+			senders = append(senders, watchSender{Source: s.Addr().String(), SourcePort: s.Port(), Packets: n, addr: s.String()})
 		}
 		sort.Strings(srcs)
 		sort.Slice(senders, func(i, j int) bool {
 			if senders[i].Packets != senders[j].Packets {
 				return senders[i].Packets > senders[j].Packets
 			}
-			return senders[i].Addr < senders[j].Addr
+			return senders[i].addr < senders[j].addr
 		})
 		sum.Groups = append(sum.Groups, watchGroupStat{Iface: g.Iface, Group: g.Group.String(), Packets: g.Packets, Bytes: g.Bytes, Rate: g.Rate(), Sources: srcs, Senders: senders})
 	}
@@ -266,7 +293,7 @@ func writeWatchSummary(out *bufio.Writer, st *watch.State, asJSON bool, enc *jso
 		}
 		var from []string
 		for _, s := range g.Senders {
-			from = append(from, fmt.Sprintf("%s (%d)", s.Addr, s.Packets))
+			from = append(from, fmt.Sprintf("%s (%d)", s.addr, s.Packets))
 		}
 		fmt.Fprintf(out, "total %s%s: %d datagrams, %d payload bytes, %.1f datagrams/s from %s\n", g.Group, where, g.Packets, g.Bytes, g.Rate, strings.Join(from, ", "))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/wire/pingmsg"
 )
 
@@ -20,17 +21,23 @@ type CastReport struct {
 	LossPct          float64 `json:"loss_pct"`
 	FirstSeq         uint32  `json:"first_seq"`
 	LossFromFirstPct float64 `json:"loss_from_first_pct"`
-	RTTMinMS         float64 `json:"rtt_min_ms"`
-	RTTAvgMS         float64 `json:"rtt_avg_ms"`
-	RTTMaxMS         float64 `json:"rtt_max_ms"`
-	RTTStdDevMS      float64 `json:"rtt_stddev_ms"`
+	RTTMs            RTTMs   `json:"rtt_ms"`
 	Hops             int     `json:"hops"` // -1 when unknown
+}
+
+// RTTMs summarises round-trip times in milliseconds (as recv's latency_ms
+// does one-way latency).
+type RTTMs struct {
+	Min    float64 `json:"min"`
+	Avg    float64 `json:"avg"`
+	Max    float64 `json:"max"`
+	StdDev float64 `json:"stddev"`
 }
 
 // PeerReport is this host's result toward one peer.
 type PeerReport struct {
 	Name       string     `json:"name"`
-	Addr       string     `json:"addr"`
+	Addr       string     `json:"address"`
 	State      string     `json:"state"` // "pinging", "done", "no response", "stopped: ..."
 	Responded  bool       `json:"responded"`
 	ServerInfo string     `json:"server_info,omitempty"`
@@ -43,7 +50,7 @@ type Cell struct {
 	From             string  `json:"from"`
 	To               string  `json:"to"`
 	Known            bool    `json:"known"`  // false: From never reported
-	Source           string  `json:"source"` // "measured" (this host) or "reported" (by From)
+	Source           string  `json:"origin"` // "measured" (this host) or "reported" (by From)
 	Sent             uint32  `json:"sent"`
 	UnicastLossPct   float64 `json:"unicast_loss_pct"`
 	MulticastLossPct float64 `json:"multicast_loss_pct"` // counted from the first multicast answer
@@ -51,16 +58,17 @@ type Cell struct {
 
 // Report is the outcome of a run. Its field names are the --json output.
 type Report struct {
-	Local     string       `json:"local"`
-	Group     string       `json:"group"`
-	Port      uint16       `json:"port"`
-	Mode      string       `json:"mode"`
-	Protocol  string       `json:"protocol"` // omping or ssmping
-	Peers     []PeerReport `json:"peers"`
-	Hosts     []string     `json:"hosts"` // the matrix's rows and columns
-	Matrix    []Cell       `json:"matrix"`
-	Drops     Drops        `json:"drops"`
-	SSMServed uint64       `json:"ssmping_served"`
+	contract.Header              // type "ping"; the caller stamps it
+	Local           string       `json:"local"`
+	Group           string       `json:"group"`
+	Port            uint16       `json:"port"`
+	Mode            string       `json:"mode"`
+	Protocol        string       `json:"protocol"` // omping or ssmping
+	Peers           []PeerReport `json:"peers"`
+	Hosts           []string     `json:"hosts"` // the matrix's rows and columns
+	Matrix          []Cell       `json:"matrix"`
+	Drops           Drops        `json:"drops"`
+	SSMServed       uint64       `json:"ssmping_served"`
 	// SendErrors counts datagrams the kernel refused to send (a firewall, no route).
 	SendErrors    uint64   `json:"send_errors"`
 	LastSendError string   `json:"last_send_error,omitempty"`
@@ -76,7 +84,7 @@ type RTTSample struct {
 	Peer  string  `json:"peer"`
 	Cast  string  `json:"cast"` // unicast or multicast (broadcast answers count as multicast)
 	Seq   uint32  `json:"seq"`
-	AtS   float64 `json:"t_s"` // seconds since the run began
+	AtS   float64 `json:"at_seconds"` // seconds since the run began
 	RTTMs float64 `json:"rtt_ms"`
 }
 
@@ -100,7 +108,7 @@ func Sample(ev Event, elapsed time.Duration) (s RTTSample, ok bool) {
 func castReport(c *Counter, sent uint64) CastReport {
 	mn, avg, mx, sd := c.RTT()
 	r := CastReport{Sent: sent, Received: c.Received, Duplicates: c.Duplicates, FirstSeq: c.FirstSeq,
-		Hops: c.Dist, RTTMinMS: round3(mn), RTTAvgMS: round3(avg), RTTMaxMS: round3(mx), RTTStdDevMS: round3(sd)}
+		Hops: c.Dist, RTTMs: RTTMs{Min: round3(mn), Avg: round3(avg), Max: round3(mx), StdDev: round3(sd)}}
 	r.LossPct = round3(LossPct(sent, c.Received))
 	r.LossFromFirstPct = round3(LossFromFirstPct(sent, c.Received, c.FirstSeq))
 	return r
@@ -234,7 +242,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 			if i == 1 && c.FirstSeq > 1 {
 				fmt.Fprintf(w, " (seq>=%d %.0f%%)", c.FirstSeq, math.Floor(c.LossFromFirstPct))
 			}
-			fmt.Fprintf(w, ", min/avg/max/std-dev = %.3f/%.3f/%.3f/%.3f", c.RTTMinMS, c.RTTAvgMS, c.RTTMaxMS, c.RTTStdDevMS)
+			fmt.Fprintf(w, ", min/avg/max/std-dev = %.3f/%.3f/%.3f/%.3f", c.RTTMs.Min, c.RTTMs.Avg, c.RTTMs.Max, c.RTTMs.StdDev)
 			if c.Hops >= 0 {
 				fmt.Fprintf(w, ", hops=%d", c.Hops)
 			}

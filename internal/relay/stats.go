@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,23 +98,25 @@ func (s *stats) dropN(reason string, n uint64) { s.drops[reason].Add(n) }
 
 // Status is what `mcast relay status` shows. Its JSON field names are stable.
 type Status struct {
-	Node          string            `json:"node"`
-	Interface     string            `json:"interface"`
-	Listen        string            `json:"listen"`
-	Source        string            `json:"source"`
-	UptimeSeconds float64           `json:"uptime_seconds"`
-	Reloads       uint64            `json:"reloads"`
-	Wants         []string          `json:"wants"`  // what this relay asks its peers for
-	Joined        []string          `json:"joined"` // groups the capture sockets joined
-	Members       map[string]int    `json:"local_members"`
-	LANMembers    map[string]int    `json:"lan_members"` // other hosts on the LAN that reported the group
-	Peers         []PeerStatus      `json:"peers"`
-	Captured      map[string]uint64 `json:"captured"` // datagrams taken from the LAN, by group
-	Emitted       map[string]uint64 `json:"emitted"`  // datagrams re-emitted on the LAN, by group
-	Drops         map[string]uint64 `json:"drops"`
-	OwnSeen       uint64            `json:"own_emissions_seen"`
-	Fragmented    uint64            `json:"fragmented"`
-	Reassembled   uint64            `json:"reassembled"`
+	contract.Header                   // type "relay.status"; the printer stamps it
+	Node            string            `json:"node"`
+	Interface       string            `json:"interface"`
+	ListenAddress   string            `json:"listen_address"` // the underlay socket's address
+	ListenPort      uint16            `json:"listen_port"`
+	Source          string            `json:"source_mode"` // which source address re-emitted datagrams carry
+	UptimeSeconds   float64           `json:"uptime_seconds"`
+	Reloads         uint64            `json:"reloads"`
+	Wants           []string          `json:"wants"`  // what this relay asks its peers for
+	Joined          []string          `json:"joined"` // groups the capture sockets joined
+	Members         map[string]int    `json:"local_members"`
+	LANMembers      map[string]int    `json:"lan_members"` // other hosts on the LAN that reported the group
+	Peers           []PeerStatus      `json:"peers"`
+	Captured        map[string]uint64 `json:"captured"` // datagrams taken from the LAN, by group
+	Emitted         map[string]uint64 `json:"emitted"`  // datagrams re-emitted on the LAN, by group
+	Drops           map[string]uint64 `json:"drops"`
+	OwnSeen         uint64            `json:"own_emissions_seen"`
+	Fragmented      uint64            `json:"fragmented"`
+	Reassembled     uint64            `json:"reassembled"`
 	// UnderlayReads counts the datagrams the underlay socket read, as the
 	// kernel's Udp InDatagrams does: frames a peer sent segmented and the
 	// kernel coalesced (UDP_GRO) count once.
@@ -155,6 +158,7 @@ type Status struct {
 type PeerStatus struct {
 	Name            string            `json:"name"`
 	Address         string            `json:"address"`
+	Port            uint16            `json:"port"`
 	LAN             bool              `json:"lan"`
 	Up              bool              `json:"up"`
 	LastSeenSeconds float64           `json:"last_seen_seconds"` // -1: never
@@ -177,7 +181,7 @@ func (r *Relay) Status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := Status{
-		Node: r.cfg.Node, Interface: r.cfg.Interface, Listen: r.cfg.Listen.String(), Source: string(r.cfg.Source),
+		Node: r.cfg.Node, Interface: r.cfg.Interface, ListenAddress: r.cfg.Listen.Addr().String(), ListenPort: r.cfg.Listen.Port(), Source: string(r.cfg.Source),
 		UptimeSeconds: now.Sub(r.started).Seconds(), Reloads: r.reloads.Load(),
 		Wants: formatInterests(r.local), Members: map[string]int{}, LANMembers: map[string]int{},
 		Captured: r.stats.captured.snapshot(), Emitted: r.stats.emitted.snapshot(), Drops: map[string]uint64{},
@@ -230,7 +234,7 @@ func (r *Relay) Status() Status {
 			continue
 		}
 		ps := PeerStatus{
-			Name: pc.Name, Address: pc.Addr.String(), LAN: pc.LAN, Up: p.up.Load(), LastSeenSeconds: -1,
+			Name: pc.Name, Address: pc.Addr.Addr().String(), Port: pc.Addr.Port(), LAN: pc.LAN, Up: p.up.Load(), LastSeenSeconds: -1,
 			SentFrames: p.sentFrames.Load(), SentBytes: p.sentBytes.Load(), ReceivedFrames: p.recvFrames.Load(), ReceivedBytes: p.recvBytes.Load(),
 			SentDatagrams: p.sentByGroup.snapshot(), RecvDatagrams: p.recvByGroup.snapshot(), Wants: []string{},
 		}

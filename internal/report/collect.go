@@ -12,7 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
+
+	"github.com/mcasttools/mcast/internal/contract"
 )
 
 // Limits that keep a page small for any run: charts are drawn for the
@@ -66,14 +69,10 @@ func (c *Collector) AddFrom(r io.Reader) error {
 	}
 }
 
-// probe has the fields that tell the commands' records apart.
+// probe has the field that tells the commands' records apart: type is
+// "command.record" (recv.summary, watch.join, ping.report, relay.status).
 type probe struct {
-	Type   string          `json:"type"`   // recv
-	Kind   string          `json:"kind"`   // watch
-	Flows  json.RawMessage `json:"flows"`  // recv report, summary
-	Matrix json.RawMessage `json:"matrix"` // ping
-	Uptime *float64        `json:"uptime_seconds"`
-	Groups json.RawMessage `json:"groups"`
+	Type string `json:"type"`
 }
 
 // Add takes one JSON record of recv, ping, watch or relay status. A record
@@ -83,31 +82,32 @@ func (c *Collector) Add(rec []byte) error {
 	if err := json.Unmarshal(rec, &p); err != nil {
 		return fmt.Errorf("decoding a record: %w", err)
 	}
+	command, record, _ := strings.Cut(p.Type, ".")
 	switch {
-	case p.Matrix != nil:
+	case command == "ping":
 		var d pingDoc
 		if err := json.Unmarshal(rec, &d); err != nil {
 			return fmt.Errorf("decoding a ping report: %w", err)
 		}
 		c.ping = append(c.ping, d)
-	case p.Uptime != nil:
+	case command == "relay":
 		var d relayDoc
 		if err := json.Unmarshal(rec, &d); err != nil {
 			return fmt.Errorf("decoding a relay status: %w", err)
 		}
 		c.relay = append(c.relay, d)
-	case p.Type == "start" || p.Type == "datagram" || p.Flows != nil:
+	case command == "recv" && record != "":
 		if c.recv == nil {
 			c.recv = newRecvData()
 		}
-		return c.recv.add(rec, p.Type)
-	case p.Kind != "":
+		return c.recv.add(rec, record)
+	case command == "watch" && record != "":
 		if c.watch == nil {
 			c.watch = &watchData{}
 		}
-		return c.watch.add(rec, p.Kind)
+		return c.watch.add(rec, record)
 	default:
-		return fmt.Errorf("record %.60q is not from recv, ping, watch or relay status", rec)
+		return fmt.Errorf("record %.60q is not from recv, ping, watch or relay status (a record has a type such as recv.summary since schema %s)", rec, contract.Version)
 	}
 	return nil
 }

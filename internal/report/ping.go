@@ -12,15 +12,17 @@ type pingCast struct {
 	Sent     uint64  `json:"sent"`
 	Received uint64  `json:"received"`
 	LossPct  float64 `json:"loss_pct"`
-	RTTMinMS float64 `json:"rtt_min_ms"`
-	RTTAvgMS float64 `json:"rtt_avg_ms"`
-	RTTMaxMS float64 `json:"rtt_max_ms"`
+	RTTMs    struct {
+		Min float64 `json:"min"`
+		Avg float64 `json:"avg"`
+		Max float64 `json:"max"`
+	} `json:"rtt_ms"`
 }
 
 // pingPeer is one peer in a ping report.
 type pingPeer struct {
 	Name      string   `json:"name"`
-	Addr      string   `json:"addr"`
+	Addr      string   `json:"address"`
 	State     string   `json:"state"`
 	Unicast   pingCast `json:"unicast"`
 	Multicast pingCast `json:"multicast"`
@@ -31,7 +33,7 @@ type pingCell struct {
 	From             string  `json:"from"`
 	To               string  `json:"to"`
 	Known            bool    `json:"known"`
-	Source           string  `json:"source"`
+	Source           string  `json:"origin"`
 	UnicastLossPct   float64 `json:"unicast_loss_pct"`
 	MulticastLossPct float64 `json:"multicast_loss_pct"`
 }
@@ -40,7 +42,7 @@ type pingCell struct {
 type rttSample struct {
 	Peer  string  `json:"peer"`
 	Cast  string  `json:"cast"`
-	AtS   float64 `json:"t_s"`
+	AtS   float64 `json:"at_seconds"`
 	RTTMs float64 `json:"rtt_ms"`
 }
 
@@ -90,7 +92,7 @@ func mergePing(docs []pingDoc) *pingMatrix {
 		}
 		self := d.self()
 		for _, p := range d.Peers {
-			m.rtt[[2]string{self, p.Name}] = [2]float64{p.Unicast.RTTAvgMS, p.Multicast.RTTAvgMS}
+			m.rtt[[2]string{self, p.Name}] = [2]float64{p.Unicast.RTTMs.Avg, p.Multicast.RTTMs.Avg}
 		}
 	}
 	return m
@@ -153,7 +155,7 @@ func renderPing(p *page, docs []pingDoc) {
 		for _, pr := range d.Peers {
 			p.f("<tr data-from=\"%s\" data-to=\"%s\"><td>%s</td><td>%s (%s)</td><td>%s</td><td>%d/%d</td><td data-k=\"unicast_loss_pct\">%s</td><td data-k=\"unicast_rtt_avg_ms\">%s</td><td>%d</td><td data-k=\"multicast_loss_pct\">%s</td><td data-k=\"multicast_rtt_avg_ms\">%s</td></tr>",
 				esc(d.self()), esc(pr.Name), esc(d.self()), esc(pr.Name), esc(pr.Addr), esc(pr.State), pr.Unicast.Sent, pr.Unicast.Received,
-				num(pr.Unicast.LossPct), num(pr.Unicast.RTTAvgMS), pr.Multicast.Received, num(pr.Multicast.LossPct), num(pr.Multicast.RTTAvgMS))
+				num(pr.Unicast.LossPct), num(pr.Unicast.RTTMs.Avg), pr.Multicast.Received, num(pr.Multicast.LossPct), num(pr.Multicast.RTTMs.Avg))
 		}
 	}
 	p.s("</table>")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,7 +23,7 @@ type recvFlow struct {
 	Duplicates uint64  `json:"duplicates"`
 	Reordered  uint64  `json:"reordered"`
 	Bytes      uint64  `json:"bytes"`
-	PPS        float64 `json:"pps"`
+	PPS        float64 `json:"rate_pps"`
 	LatencyMs  struct {
 		Min, Avg, P50, P99, Max float64
 	} `json:"latency_ms"`
@@ -65,7 +66,7 @@ type recvPath struct {
 type recvRecord struct {
 	Type       string     `json:"type"`
 	Time       time.Time  `json:"time"`
-	Elapsed    float64    `json:"elapsed_s"`
+	Elapsed    float64    `json:"elapsed_seconds"`
 	Interfaces []string   `json:"interfaces"`
 	Groups     []string   `json:"groups"`
 	Port       int        `json:"port"`
@@ -79,7 +80,7 @@ type recvRecord struct {
 	Totals recvTotals `json:"totals"`
 	Paths  []recvPath `json:"paths"`
 	// datagram events
-	Kind       string  `json:"kind"`
+	Class      string  `json:"class"`
 	Iface      string  `json:"iface"`
 	Group      string  `json:"group"`
 	Source     string  `json:"source"`
@@ -143,7 +144,7 @@ func (d *recvData) add(raw []byte, typ string) error {
 			}
 		}
 		d.prevT = r.Elapsed
-		if d.last == nil || d.last.Type != "summary" || typ == "summary" {
+		if d.last == nil || d.last.Type != "recv.summary" || typ == "summary" {
 			d.last = &r
 		}
 	}
@@ -177,7 +178,7 @@ func (d *recvData) datagram(r *recvRecord) {
 		s.perSec = append(s.perSec, point{t: float64(len(s.perSec) + 1)})
 	}
 	b := &s.perSec[sec]
-	switch r.Kind {
+	switch r.Class {
 	case "duplicate", "end":
 		return
 	case "reordered":
@@ -244,7 +245,7 @@ func (d *recvData) render(p *page) {
 	if t.Foreign > 0 {
 		p.kpi("totals.foreign", "without mcast header", num(float64(t.Foreign)), false)
 	}
-	p.f("<div class=\"kpi\"><b>%s s</b><span>%s</span></div></div>", num(r.Elapsed), esc(r.Type))
+	p.f("<div class=\"kpi\"><b>%s s</b><span>%s</span></div></div>", num(r.Elapsed), esc(strings.TrimPrefix(r.Type, "recv.")))
 	d.paths(p, r.Paths)
 	flows := append([]recvFlow(nil), r.Flows...)
 	sort.SliceStable(flows, func(i, j int) bool { return flows[i].Received > flows[j].Received })

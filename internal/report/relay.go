@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 type relayPeer struct {
 	Name           string            `json:"name"`
 	Address        string            `json:"address"`
+	Port           uint16            `json:"port"`
 	LAN            bool              `json:"lan"`
 	Up             bool              `json:"up"`
 	Wants          []string          `json:"wants"`
@@ -143,7 +145,7 @@ func renderRelay(p *page, docs []relayDoc) {
 				state = "up"
 			}
 			p.f("<tr data-from=\"%s\" data-to=\"%s\"><td>%s</td><td>%s %s</td><td data-k=\"state\">%s</td><td>%s</td><td data-k=\"sent_bytes\">%d</td><td data-k=\"received_bytes\">%d</td><td>%s</td><td>%s</td></tr>",
-				esc(n), esc(pr.Name), esc(n), esc(pr.Name), esc(pr.Address), state, esc(strings.Join(pr.Wants, " ")), pr.SentBytes, pr.ReceivedBytes,
+				esc(n), esc(pr.Name), esc(n), esc(pr.Name), esc(net.JoinHostPort(pr.Address, strconv.Itoa(int(pr.Port)))), state, esc(strings.Join(pr.Wants, " ")), pr.SentBytes, pr.ReceivedBytes,
 				esc(counts(pr.SentDatagrams)), esc(counts(pr.RecvDatagrams)))
 		}
 	}

@@ -48,7 +48,7 @@ func dataK(t *testing.T, page, key string) string {
 func flow(recv, lost, reord uint64, hist bool) map[string]any {
 	f := map[string]any{"iface": "eth0", "group": "239.1.1.1", "source": "10.0.0.1", "source_port": 4000, "sender_id": "0000abcd",
 		"received": recv, "expected": recv + lost, "lost": lost, "loss_pct": 100 * float64(lost) / float64(recv+lost), "duplicates": 0, "reordered": reord,
-		"pps": 99.5, "latency_ms": map[string]float64{"min": 0.05, "avg": 0.08, "p50": 0.07, "p99": 0.2, "max": 0.31}, "jitter_ms": 0.01}
+		"rate_pps": 99.5, "latency_ms": map[string]float64{"min": 0.05, "avg": 0.08, "p50": 0.07, "p99": 0.2, "max": 0.31}, "jitter_ms": 0.01}
 	if hist {
 		f["latency_histogram"] = []map[string]any{{"lo_ms": 0.05, "hi_ms": 0.06, "count": 40}, {"lo_ms": 0.07, "hi_ms": 0.072, "count": 50}, {"lo_ms": 0.3, "hi_ms": 0.31, "count": 10}}
 	}
@@ -65,7 +65,7 @@ func recvRecord(typ string, el float64, flows ...map[string]any) map[string]any 
 	if flows == nil {
 		flows = []map[string]any{}
 	}
-	r := map[string]any{"type": typ, "time": t0.Add(time.Duration(el * 1e9)), "elapsed_s": el, "flows": flows, "foreign": []any{},
+	r := map[string]any{"type": "recv." + typ, "time": t0.Add(time.Duration(el * 1e9)), "elapsed_seconds": el, "flows": flows, "foreign": []any{},
 		"totals": map[string]any{"received": tot[0], "lost": tot[1], "expected": tot[0] + tot[1], "loss_pct": 1.5, "duplicates": 0, "reordered": tot[2]}}
 	if typ == "summary" {
 		r["paths"] = []map[string]any{{"iface": "eth0", "wire": tot[0], "wire_self": 0, "loopback": 0, "explain": "eth0: received"}}
@@ -75,7 +75,7 @@ func recvRecord(typ string, el float64, flows ...map[string]any) map[string]any 
 
 func TestRecv(t *testing.T) {
 	c := report.New()
-	add(t, c, map[string]any{"type": "start", "time": t0, "interfaces": []string{"eth0"}},
+	add(t, c, map[string]any{"type": "recv.start", "time": t0, "interfaces": []string{"eth0"}},
 		recvRecord("report", 1, flow(100, 0, 0, false)),
 		recvRecord("report", 2, flow(190, 10, 0, false)),
 		recvRecord("report", 3, flow(290, 10, 2, false)),
@@ -99,14 +99,14 @@ func TestRecv(t *testing.T) {
 
 func TestRecvEvents(t *testing.T) {
 	c := report.New()
-	add(t, c, map[string]any{"type": "start", "time": t0})
+	add(t, c, map[string]any{"type": "recv.start", "time": t0})
 	for i, seq := range []uint64{0, 1, 2, 5, 4, 6} {
 		kind := "ok"
 		if seq == 4 {
 			kind = "reordered"
 		}
-		add(t, c, map[string]any{"type": "datagram", "time": t0.Add(time.Duration(i) * 400 * time.Millisecond), "iface": "eth0", "group": "239.1.1.1",
-			"source": "10.0.0.1", "source_port": 4000, "sender_id": "0000abcd", "seq": seq, "kind": kind})
+		add(t, c, map[string]any{"type": "recv.datagram", "time": t0.Add(time.Duration(i) * 400 * time.Millisecond), "iface": "eth0", "group": "239.1.1.1",
+			"source": "10.0.0.1", "source_port": 4000, "sender_id": "0000abcd", "seq": seq, "class": kind})
 	}
 	add(t, c, recvRecord("summary", 3, flow(6, 1, 1, true)))
 	page := render(t, c)
@@ -118,10 +118,10 @@ func TestRecvEvents(t *testing.T) {
 func TestEmpty(t *testing.T) {
 	for name, recs := range map[string][]any{
 		"no records": nil,
-		"recv":       {map[string]any{"type": "start", "time": t0}, recvRecord("summary", 2)},
-		"ping":       {map[string]any{"local": "10.0.0.1", "hosts": []string{"a"}, "peers": []any{}, "matrix": []any{}}},
-		"watch":      {map[string]any{"kind": "start", "time": t0}, map[string]any{"kind": "summary", "groups": []any{}}},
-		"relay":      {map[string]any{"node": "a", "uptime_seconds": 3, "peers": []any{}}},
+		"recv":       {map[string]any{"type": "recv.start", "time": t0}, recvRecord("summary", 2)},
+		"ping":       {map[string]any{"type": "ping.report", "local": "10.0.0.1", "hosts": []string{"a"}, "peers": []any{}, "matrix": []any{}}},
+		"watch":      {map[string]any{"type": "watch.start", "time": t0}, map[string]any{"type": "watch.summary", "groups": []any{}}},
+		"relay":      {map[string]any{"type": "relay.status", "node": "a", "uptime_seconds": 3, "peers": []any{}}},
 	} {
 		c := report.New()
 		add(t, c, recs...)
@@ -136,7 +136,7 @@ func TestUnknownRecord(t *testing.T) {
 	if _, err := c.Write([]byte(`{"hello": 1}`)); err == nil || !strings.Contains(err.Error(), "hello") {
 		t.Fatalf("want an error naming the record, got %v", err)
 	}
-	if err := c.AddFrom(strings.NewReader(`{"type":"start"} {"type":`)); err == nil || !strings.Contains(err.Error(), "JSON value 2") {
+	if err := c.AddFrom(strings.NewReader(`{"type":"recv.start"} {"type":`)); err == nil || !strings.Contains(err.Error(), "JSON value 2") {
 		t.Fatalf("want an error naming value 2, got %v", err)
 	}
 }
@@ -148,12 +148,12 @@ func pingDoc(self int, hosts []string, loss func(from, to int) float64) map[stri
 		if j == self {
 			continue
 		}
-		peers = append(peers, map[string]any{"name": h, "addr": h, "state": "done",
-			"unicast":   map[string]any{"sent": 10, "received": 10, "loss_pct": loss(self, j), "rtt_avg_ms": 0.2 + float64(j)/10},
-			"multicast": map[string]any{"sent": 10, "received": 10, "loss_pct": loss(self, j), "rtt_avg_ms": 0.3}})
+		peers = append(peers, map[string]any{"name": h, "address": h, "state": "done",
+			"unicast":   map[string]any{"sent": 10, "received": 10, "loss_pct": loss(self, j), "rtt_ms": map[string]any{"avg": 0.2 + float64(j)/10}},
+			"multicast": map[string]any{"sent": 10, "received": 10, "loss_pct": loss(self, j), "rtt_ms": map[string]any{"avg": 0.3}}})
 		for k := range 10 {
-			rtts = append(rtts, map[string]any{"peer": h, "cast": "unicast", "seq": k, "t_s": float64(k) / 5, "rtt_ms": 0.2 + float64(k%3)/10})
-			rtts = append(rtts, map[string]any{"peer": h, "cast": "multicast", "seq": k, "t_s": float64(k) / 5, "rtt_ms": 0.3})
+			rtts = append(rtts, map[string]any{"peer": h, "cast": "unicast", "seq": k, "at_seconds": float64(k) / 5, "rtt_ms": 0.2 + float64(k%3)/10})
+			rtts = append(rtts, map[string]any{"peer": h, "cast": "multicast", "seq": k, "at_seconds": float64(k) / 5, "rtt_ms": 0.3})
 		}
 	}
 	for i := range hosts {
@@ -163,12 +163,12 @@ func pingDoc(self int, hosts []string, loss func(from, to int) float64) map[stri
 				if i == self {
 					src = "measured"
 				}
-				cells = append(cells, map[string]any{"from": hosts[i], "to": hosts[j], "known": true, "source": src,
+				cells = append(cells, map[string]any{"from": hosts[i], "to": hosts[j], "known": true, "origin": src,
 					"unicast_loss_pct": loss(i, j), "multicast_loss_pct": loss(i, j) * 2})
 			}
 		}
 	}
-	return map[string]any{"local": hosts[self], "group": "232.43.211.234", "mode": "ssm", "protocol": "omping", "hosts": hosts, "peers": peers, "matrix": cells, "rtt_samples": rtts}
+	return map[string]any{"type": "ping.report", "local": hosts[self], "group": "232.43.211.234", "mode": "ssm", "protocol": "omping", "hosts": hosts, "peers": peers, "matrix": cells, "rtt_samples": rtts}
 }
 
 func TestPing(t *testing.T) {
@@ -188,11 +188,11 @@ func TestPing(t *testing.T) {
 func TestWatch(t *testing.T) {
 	c := report.New()
 	ev := func(s float64, kind, host, group string) map[string]any {
-		return map[string]any{"time": t0.Add(time.Duration(s * 1e9)), "kind": kind, "host": host, "group": group, "text": kind + " " + group, "rate_pps": 50.0}
+		return map[string]any{"time": t0.Add(time.Duration(s * 1e9)), "type": "watch." + kind, "source": host, "group": group, "text": kind + " " + group, "rate_pps": 50.0}
 	}
 	add(t, c, ev(0, "start", "", ""), ev(0.5, "query", "10.0.0.1", ""), ev(1, "join", "10.0.0.2", "239.1.1.1"), ev(2, "data", "10.0.0.3", "239.1.1.1"),
 		ev(3, "rate", "", "239.1.1.1"), ev(4, "rate", "", "239.1.1.1"), ev(5, "query", "10.0.0.0", ""), ev(6, "leave", "10.0.0.2", "239.1.1.1"),
-		map[string]any{"kind": "summary", "groups": []map[string]any{{"group": "239.1.1.1", "packets": 250, "bytes": 2500, "rate_pps": 50.5}}})
+		map[string]any{"type": "watch.summary", "groups": []map[string]any{{"group": "239.1.1.1", "packets": 250, "bytes": 2500, "rate_pps": 50.5}}})
 	page := render(t, c)
 	for key, want := range map[string]string{"events.join": "1", "events.leave": "1", "events.query": "2", "packets": "250", "rate_pps": "50.5"} {
 		if got := dataK(t, page, key); got != want {
@@ -207,10 +207,10 @@ func TestWatch(t *testing.T) {
 func relayStatus(node string, up float64, peers map[string]bool, sent uint64) map[string]any {
 	var ps []map[string]any
 	for p, isUp := range peers {
-		ps = append(ps, map[string]any{"name": p, "address": p + ":7474", "up": isUp, "wants": []string{"239.1.1.1"}, "sent_bytes": sent,
+		ps = append(ps, map[string]any{"name": p, "address": p, "port": 7474, "up": isUp, "wants": []string{"239.1.1.1"}, "sent_bytes": sent,
 			"sent_datagrams": map[string]uint64{"239.1.1.1": sent / 100}})
 	}
-	return map[string]any{"node": node, "uptime_seconds": up, "peers": ps, "captured": map[string]uint64{"239.1.1.1": 7},
+	return map[string]any{"type": "relay.status", "node": node, "uptime_seconds": up, "peers": ps, "captured": map[string]uint64{"239.1.1.1": 7},
 		"emitted": map[string]uint64{"239.1.1.1": 5}, "drops": map[string]uint64{"replay": 3, "no_peer": 0}}
 }
 
@@ -253,7 +253,7 @@ func bigRecv(n int) []any {
 		f["group"] = fmt.Sprintf("239.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 		flows = append(flows, f)
 	}
-	return []any{map[string]any{"type": "start", "time": t0}, recvRecord("report", 1, flows...), recvRecord("summary", 2, flows...)}
+	return []any{map[string]any{"type": "recv.start", "time": t0}, recvRecord("report", 1, flows...), recvRecord("summary", 2, flows...)}
 }
 
 func bigPing(n int) []any {

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,8 +14,8 @@ import (
 type watchEvent struct {
 	Time    time.Time `json:"time"`
 	Iface   string    `json:"iface"`
-	Kind    string    `json:"kind"`
-	Host    string    `json:"host"`
+	Kind    string    `json:"type"`
+	Host    string    `json:"source"`
 	Group   string    `json:"group"`
 	Record  string    `json:"record"`
 	PPS     float64   `json:"rate_pps"`
@@ -30,8 +31,9 @@ type watchGroup struct {
 	Bytes   int     `json:"bytes"`
 	Rate    float64 `json:"rate_pps"`
 	Senders []struct {
-		Addr    string `json:"addr"`
-		Packets int    `json:"packets"`
+		Source     string `json:"source"`
+		SourcePort uint16 `json:"source_port"`
+		Packets    int    `json:"packets"`
 	} `json:"senders"`
 }
 
@@ -169,7 +171,7 @@ func (w *watchData) render(p *page) {
 				if i > 0 {
 					snd += ", "
 				}
-				snd += fmt.Sprintf("%s (%d)", s.Addr, s.Packets)
+				snd += fmt.Sprintf("%s (%d)", net.JoinHostPort(s.Source, strconv.Itoa(int(s.SourcePort))), s.Packets)
 			}
 			p.f("<tr data-group=\"%s\"><td>%s</td><td>%s</td><td data-k=\"packets\">%d</td><td data-k=\"bytes\">%d</td><td data-k=\"rate_pps\">%s</td><td>%s</td></tr>",
 				esc(g.Group), esc(g.Group), esc(g.Iface), g.Packets, g.Bytes, num(g.Rate), esc(snd))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/stats"
 )
 
@@ -43,9 +44,9 @@ type FlowReport struct {
 	LossKnown  bool      `json:"loss_known"`
 	HighestSeq uint64    `json:"highest_seq"`
 	Bytes      uint64    `json:"bytes"`
-	Seconds    float64   `json:"seconds"`
-	PPS        float64   `json:"pps"`
-	BPS        float64   `json:"bps"`
+	Seconds    float64   `json:"duration_seconds"`
+	PPS        float64   `json:"rate_pps"`
+	BPS        float64   `json:"rate_bps"`
 	LatencyMs  LatencyMs `json:"latency_ms"`
 	JitterMs   float64   `json:"jitter_ms"`
 	ClockSkew  uint64    `json:"negative_latency"`
@@ -135,13 +136,12 @@ func foreignReport(f *Foreign) ForeignReport {
 
 // Report is a periodic report or the final summary.
 type Report struct {
-	Type      string          `json:"type"` // "report" or "summary"
-	Time      time.Time       `json:"time"`
-	Elapsed   float64         `json:"elapsed_s"`
-	Flows     []FlowReport    `json:"flows"`
-	Foreign   []ForeignReport `json:"foreign"`
-	Totals    Totals          `json:"totals"`
-	ClockNote string          `json:"clock_note"`
+	contract.Header                 // type "report", "sample" or "summary"
+	Elapsed         float64         `json:"elapsed_seconds"`
+	Flows           []FlowReport    `json:"flows"`
+	Foreign         []ForeignReport `json:"foreign"`
+	Totals          Totals          `json:"totals"`
+	ClockNote       string          `json:"clock_note"`
 	// KernelDrops is how many datagrams the kernel dropped before they
 	// were read (receive buffer full), and Notes what was lost that the
 	// counts do not show and why (Session.Notes); the caller fills both.
@@ -160,7 +160,7 @@ func round(v float64, digits int) float64 {
 
 // Snapshot turns the receiver's state into a report of the given type.
 func (r *Receiver) Snapshot(typ string, now time.Time) Report {
-	rep := Report{Type: typ, Time: now, Elapsed: round(now.Sub(r.start).Seconds(), 3), Totals: r.Totals(), ClockNote: ClockNote,
+	rep := Report{Header: contract.Stamp("recv."+typ, now), Elapsed: round(now.Sub(r.start).Seconds(), 3), Totals: r.Totals(), ClockNote: ClockNote,
 		Flows: []FlowReport{}, Foreign: []ForeignReport{}, Notes: []string{}}
 	rep.Totals.LossPct = round(rep.Totals.LossPct, 3)
 	for _, f := range r.order {
@@ -197,7 +197,7 @@ func (r *Receiver) Snapshot(typ string, now time.Time) Report {
 // WriteText prints a report for people: one block per flow.
 func (rep Report) WriteText(w io.Writer) {
 	title := "flows"
-	if rep.Type == "report" {
+	if rep.Type == "recv.report" {
 		title = fmt.Sprintf("report at %.1fs", rep.Elapsed)
 	}
 	fmt.Fprintf(w, "%s:\n", title)
@@ -251,14 +251,10 @@ func (rep Report) WriteText(w io.Writer) {
 	}
 }
 
-// StatusLine is the one-line live view for a terminal.
-func (r *Receiver) StatusLine(now time.Time) string {
+// StatusLine is the one-line live view for a terminal; pps is the current
+// rate (a progress.Meter of the received total).
+func (r *Receiver) StatusLine(now time.Time, pps float64) string {
 	t := r.Totals()
-	var pps float64
-	for _, f := range r.order {
-		p, _ := f.Rate()
-		pps += p
-	}
 	return fmt.Sprintf("%.0fs  flows %d  received %d  lost %d (%.2f%%)  dup %d  reord %d  foreign %d  %.0f dgram/s",
 		now.Sub(r.start).Seconds(), len(r.order), t.Received, t.Lost, t.LossPct, t.Duplicates, t.Reordered, t.Foreign, pps)
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcasttools/mcast/internal/wire/streamhdr"
@@ -26,6 +27,15 @@ type SendConfig struct {
 	// SenderID goes into every header; TTL is the TTL the sender set.
 	SenderID uint32
 	TTL      int
+	// Progress, when set, is kept at the datagrams and payload bytes sent
+	// to each group so far, for a live view (updated once per batch).
+	Progress *SendProgress
+}
+
+// SendProgress is what a send has done so far; another goroutine may read it.
+type SendProgress struct {
+	Sent  atomic.Uint64
+	Bytes atomic.Uint64
 }
 
 // Sink is where datagrams go (a *sock.Sender).
@@ -205,6 +215,10 @@ func sendRate(ctx context.Context, sinks []Sink, cfg SendConfig) (SendResult, er
 		seq += uint64(n)
 		res.Sent = seq
 		res.Bytes += bytes
+		if cfg.Progress != nil {
+			cfg.Progress.Sent.Store(res.Sent)
+			cfg.Progress.Bytes.Store(res.Bytes)
+		}
 	}
 	return finish(res, start, sinks), nil
 }

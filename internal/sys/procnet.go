@@ -67,15 +67,22 @@ type SourceFilter struct {
 	Exclude int        // sockets excluding this source (EXC)
 }
 
+// linkAddrJSON is the JSON of a LinkAddr.
+type linkAddrJSON struct {
+	MAC    string `json:"mac"`
+	Users  int    `json:"users"`
+	Global bool   `json:"global"`
+}
+
 // MarshalJSON writes the link address as its colon-separated address, users
 // and global flag (interface index and name are those of the enclosing entry).
 func (l LinkAddr) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Addr   string `json:"addr"`
-		Users  int    `json:"users"`
-		Global bool   `json:"global"`
-	}{l.Addr.String(), l.Users, l.Global})
+	return json.Marshal(linkAddrJSON{l.Addr.String(), l.Users, l.Global})
 }
+
+// JSONShape returns a value of the type LinkAddr's JSON has, for schema
+// generation (internal/contract).
+func (LinkAddr) JSONShape() any { return linkAddrJSON{} }
 
 // ParseIGMP parses /proc/net/igmp. Group addresses in that file are the
 // network-order address printed as a host-order number; ParseIGMP undoes that
@@ -328,7 +335,7 @@ type Membership struct {
 // Source is one source address in a membership's filter, with how many
 // sockets include and exclude it.
 type Source struct {
-	Addr    netip.Addr `json:"addr"`
+	Addr    netip.Addr `json:"source"`
 	Include int        `json:"include"`
 	Exclude int        `json:"exclude"`
 }

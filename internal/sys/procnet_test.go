@@ -183,7 +183,7 @@ func TestGroups(t *testing.T) {
 		t.Errorf("%d link addresses, want 9", len(eth.Link))
 	}
 	b, err := json.Marshal(eth.Link[0])
-	if err != nil || string(b) != `{"addr":"33:33:00:00:00:01","users":1,"global":false}` {
+	if err != nil || string(b) != `{"mac":"33:33:00:00:00:01","users":1,"global":false}` {
 		t.Errorf("link JSON %s %v", b, err)
 	}
 

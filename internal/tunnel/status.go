@@ -5,27 +5,30 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+
+	"github.com/mcasttools/mcast/internal/contract"
 )
 
 // Report is what `mcast tunnel status` finds on a node. Its JSON field
-// names are stable (docs/tunnel.md).
+// names are stable (docs/json.md); every list is [] when empty, never null.
 type Report struct {
-	Node        string         `json:"node"`
-	Mode        Mode           `json:"mode"`
-	Role        string         `json:"role"`
-	Underlay    netip.Addr     `json:"underlay"`
-	UnderlayDev string         `json:"underlay_dev"`
-	Overlay     netip.Prefix   `json:"overlay"`
-	MTU         int            `json:"mtu"`
-	Devices     []DeviceStatus `json:"devices"`
-	Addrs       []AddrStatus   `json:"addrs"`
-	Routes      []RouteStatus  `json:"routes"`
-	Sysctls     []SysctlStatus `json:"sysctls"`
-	Feature     *FeatureStatus `json:"feature,omitempty"`
-	Peers       []PeerStatus   `json:"peers"`
-	Problems    []string       `json:"problems"`
-	OK          bool           `json:"ok"`
-	state       State          // what the report was made against
+	contract.Header                // type "tunnel.status"; the printer stamps it
+	Node            string         `json:"node"`
+	Mode            Mode           `json:"mode"`
+	Role            string         `json:"role"`
+	Underlay        netip.Addr     `json:"underlay"`
+	UnderlayDev     string         `json:"underlay_dev"`
+	Overlay         netip.Prefix   `json:"overlay"`
+	MTU             int            `json:"mtu"`
+	Devices         []DeviceStatus `json:"devices"`
+	Addrs           []AddrStatus   `json:"addrs"`
+	Routes          []RouteStatus  `json:"routes"`
+	Sysctls         []SysctlStatus `json:"sysctls"`
+	Feature         *FeatureStatus `json:"feature,omitempty"`
+	Peers           []PeerStatus   `json:"peers"`
+	Problems        []string       `json:"problems"`
+	OK              bool           `json:"ok"`
+	state           State          // what the report was made against
 }
 
 // DeviceStatus is one device of the overlay.
@@ -84,7 +87,8 @@ type PeerStatus struct {
 // NewReport starts the report of s, with nothing observed yet.
 func NewReport(s State) *Report {
 	r := &Report{Node: s.Node.Name, Mode: s.Config.Mode, Role: s.Role, Underlay: s.Node.Underlay,
-		UnderlayDev: s.UnderlayDev, Overlay: s.Addrs[0].Prefix, MTU: s.MTU, state: s}
+		UnderlayDev: s.UnderlayDev, Overlay: s.Addrs[0].Prefix, MTU: s.MTU, state: s,
+		Devices: []DeviceStatus{}, Addrs: []AddrStatus{}, Routes: []RouteStatus{}, Sysctls: []SysctlStatus{}, Peers: []PeerStatus{}, Problems: []string{}}
 	for _, l := range s.Links {
 		r.Devices = append(r.Devices, DeviceStatus{Name: l.Name, Kind: l.Kind, WantKind: l.Kind, Peer: l.Peer, WantMTU: l.MTU})
 	}
@@ -105,7 +109,7 @@ func NewReport(s State) *Report {
 
 // Assess fills Problems and OK from what was observed.
 func (r *Report) Assess() {
-	r.Problems = nil
+	r.Problems = []string{}
 	add := func(f string, a ...any) { r.Problems = append(r.Problems, fmt.Sprintf(f, a...)) }
 	encap, blocked := "VXLAN", fmt.Sprintf("UDP port %d", r.state.Config.Port)
 	if r.Mode == GretapHub {

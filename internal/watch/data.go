@@ -99,3 +99,16 @@ func (s *State) Groups() []GroupStats {
 	})
 	return out
 }
+
+// DataTotals sums the multicast UDP seen so far: the (interface, group)
+// pairs, datagrams and payload bytes, without copying the groups.
+func (s *State) DataTotals() (groups int, packets, nbytes uint64) {
+	for _, seg := range s.segs {
+		for _, st := range seg.data {
+			groups++
+			packets += uint64(st.Packets)
+			nbytes += uint64(st.Bytes)
+		}
+	}
+	return groups, packets, nbytes
+}

@@ -20,9 +20,11 @@ const DefaultReportInterval = 5 * time.Second
 
 // Sender is one source of a group's datagrams in a rate report.
 type Sender struct {
-	Addr    netip.AddrPort `json:"addr"`
-	Packets int            `json:"packets"`
-	Bytes   int            `json:"bytes"` // UDP payload bytes
+	Addr       netip.AddrPort `json:"-"`
+	Source     netip.Addr     `json:"source"`      // Addr's address, filled in a rate event
+	SourcePort uint16         `json:"source_port"` // Addr's port, filled in a rate event
+	Packets    int            `json:"packets"`
+	Bytes      int            `json:"bytes"` // UDP payload bytes
 }
 
 // window counts one group's datagrams since its last rate report.
@@ -167,7 +169,9 @@ func rateEvent(now time.Time, iface string, g netip.Addr, d time.Duration, w *wi
 		PPS: float64(w.packets) / sec, BPS: float64(w.bytes) * 8 / sec,
 	}
 	for _, snd := range w.senders {
-		e.Senders = append(e.Senders, *snd)
+		s := *snd
+		s.Source, s.SourcePort = s.Addr.Addr(), s.Addr.Port()
+		e.Senders = append(e.Senders, s)
 	}
 	sort.Slice(e.Senders, func(i, j int) bool {
 		a, b := e.Senders[i], e.Senders[j]

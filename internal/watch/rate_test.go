@@ -185,7 +185,7 @@ func TestRateReportsLive(t *testing.T) {
 	}
 	e := evs[0]
 	if e.Kind != watch.KindRate || e.Iface != "eth0" || e.Packets != 401 || e.IntervalSec != 4.02 ||
-		len(e.Senders) != 1 || e.Senders[0] != (watch.Sender{Addr: netip.MustParseAddrPort("10.0.0.3:4000"), Packets: 401, Bytes: 401000}) {
+		len(e.Senders) != 1 || e.Senders[0] != (watch.Sender{Addr: netip.MustParseAddrPort("10.0.0.3:4000"), Source: netip.MustParseAddr("10.0.0.3"), SourcePort: 4000, Packets: 401, Bytes: 401000}) {
 		t.Errorf("event %+v", e)
 	}
 	wantText := "rate   239.1.1.1 99.8 datagrams/s, 798.0 kbit/s payload over 4.0s from 10.0.0.3:4000 (401)"

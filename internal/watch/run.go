@@ -24,6 +24,10 @@ type Options struct {
 	Live      bool
 	TickEvery time.Duration
 	Joined    func() (map[string]map[netip.Addr]bool, error)
+	// Status, when set, is called live every StatusEvery from Run's
+	// goroutine (so it may read st), for a terminal's status line.
+	Status      func(now time.Time, st *State)
+	StatusEvery time.Duration
 	// Now is the live clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -96,6 +100,12 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 	}()
 	tick := time.NewTicker(o.TickEvery)
 	defer tick.Stop()
+	var statusC <-chan time.Time
+	if o.Status != nil && o.StatusEvery > 0 {
+		t := time.NewTicker(o.StatusEvery)
+		defer t.Stop()
+		statusC = t.C
+	}
 	var reportC <-chan time.Time
 	if iv := st.cfg.ReportInterval; iv > 0 {
 		st.BeginReports(o.Now())
@@ -117,6 +127,8 @@ func Run(ctx context.Context, src Source, st *State, o Options) error {
 			emitAll(o.Emit, captureDrops(src, st, o.Now()))
 		case <-reportC:
 			emitAll(o.Emit, st.Report(o.Now()))
+		case <-statusC:
+			o.Status(o.Now(), st)
 		case err := <-errc:
 			// Drain what was captured before the end.
 			for len(frames) > 0 {

@@ -42,29 +42,30 @@ const (
 )
 
 // Event is one line of watch output. Field names are the stable JSON
-// schema documented in docs/watch.md.
+// schema documented in docs/json.md and docs/schema/watch-event.json.
 type Event struct {
 	Time    time.Time    `json:"time"`
+	Schema  string       `json:"schema"` // the contract version; the encoder fills it
 	Iface   string       `json:"iface,omitempty"`
-	Kind    string       `json:"kind"`
+	Kind    string       `json:"type"`
 	Proto   string       `json:"proto,omitempty"`   // igmp, mld or udp
 	Version int          `json:"version,omitempty"` // IGMP 1-3, MLD 1-2
-	Host    netip.Addr   `json:"host,omitzero"`     // sender: reporter, querier or data source
+	Host    netip.Addr   `json:"source,omitzero"`   // sender: reporter, querier or data source
 	Group   netip.Addr   `json:"group,omitzero"`    // group (unset for a general query)
 	Record  string       `json:"record,omitempty"`  // IGMPv3/MLDv2 record type: IS_IN, IS_EX, TO_IN, TO_EX, ALLOW, BLOCK
 	Sources []netip.Addr `json:"sources,omitempty"` // record or query sources
 	// Query fields.
-	MaxRespSec float64 `json:"max_resp_s,omitempty"`
-	QQISec     float64 `json:"qqi_s,omitempty"`
+	MaxRespSec float64 `json:"max_resp_seconds,omitempty"`
+	QQISec     float64 `json:"qqi_seconds,omitempty"`
 	QRV        int     `json:"qrv,omitempty"`
 	// Data fields (bytes: the datagram's UDP payload; in a rate event, the
 	// payload bytes of the interval).
-	SrcPort uint16 `json:"src_port,omitempty"`
-	DstPort uint16 `json:"dst_port,omitempty"`
+	SrcPort uint16 `json:"source_port,omitempty"`
+	DstPort uint16 `json:"port,omitempty"`
 	Bytes   int    `json:"bytes,omitempty"`
 	// Rate fields: the interval the rate is taken over, the datagrams in
 	// it, datagrams/s, payload bit/s and each sender's share.
-	IntervalSec float64  `json:"interval_s,omitempty"`
+	IntervalSec float64  `json:"interval_seconds,omitempty"`
 	Packets     int      `json:"packets,omitempty"`
 	PPS         float64  `json:"rate_pps,omitempty"`
 	BPS         float64  `json:"rate_bps,omitempty"`

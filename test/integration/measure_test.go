@@ -18,7 +18,7 @@ func summaryOf(t *testing.T, r labtest.Result) stream.Report {
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		var rep stream.Report
-		if json.Unmarshal(sc.Bytes(), &rep) == nil && rep.Type == "summary" {
+		if json.Unmarshal(sc.Bytes(), &rep) == nil && rep.Type == "recv.summary" {
 			return rep
 		}
 	}
@@ -30,7 +30,7 @@ func summaryOf(t *testing.T, r labtest.Result) stream.Report {
 func startRecv(t *testing.T, l *labtest.Lab, node string, args ...string) *labtest.Proc {
 	t.Helper()
 	p := l.StartMcast(node, append([]string{"recv", "--json", "--timeout", "3s"}, args...)...)
-	p.WaitFor(`"type":"start"`, 30*time.Second)
+	p.WaitFor(`"type":"recv.start"`, 30*time.Second)
 	time.Sleep(200 * time.Millisecond) // let the IGMP join reach the bridge
 	return p
 }
@@ -201,17 +201,17 @@ func TestMeasureJSONFields(t *testing.T) {
 			t.Fatalf("not JSON: %q", line)
 		}
 		switch m["type"] {
-		case "datagram":
+		case "recv.datagram":
 			sawDatagram = true
-			for _, k := range []string{"time", "iface", "group", "source", "source_port", "seq", "sender_id", "bytes", "ttl", "latency_ms", "kind"} {
+			for _, k := range []string{"time", "iface", "group", "source", "source_port", "seq", "sender_id", "bytes", "ttl", "latency_ms", "class"} {
 				if _, ok := m[k]; !ok {
 					t.Errorf("datagram event lacks %q: %s", k, line)
 				}
 			}
-		case "summary":
+		case "recv.summary":
 			sawSummary = true
 			fl := m["flows"].([]any)[0].(map[string]any)
-			for _, k := range []string{"iface", "group", "source", "received", "lost", "loss_pct", "duplicates", "reordered", "pps", "bps", "latency_ms", "jitter_ms", "ttl", "hops", "sent"} {
+			for _, k := range []string{"iface", "group", "source", "received", "lost", "loss_pct", "duplicates", "reordered", "rate_pps", "rate_bps", "latency_ms", "jitter_ms", "ttl", "hops", "sent"} {
 				if _, ok := fl[k]; !ok {
 					t.Errorf("flow lacks %q: %s", k, line)
 				}

@@ -60,7 +60,7 @@ func TestRelayRestartGap(t *testing.T) {
 	var sum *stream.Report
 	for _, line := range strings.Split(res.Stdout, "\n") {
 		var r stream.Report
-		if json.Unmarshal([]byte(line), &r) == nil && r.Type == "summary" {
+		if json.Unmarshal([]byte(line), &r) == nil && r.Type == "recv.summary" {
 			sum = &r
 		}
 	}

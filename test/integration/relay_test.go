@@ -165,7 +165,7 @@ func exactlyOnceJSON(t *testing.T, who string, res labtest.Result, n int, from s
 	var sum *stream.Report
 	for _, line := range strings.Split(res.Stdout, "\n") {
 		var r stream.Report
-		if json.Unmarshal([]byte(line), &r) == nil && r.Type == "summary" {
+		if json.Unmarshal([]byte(line), &r) == nil && r.Type == "recv.summary" {
 			sum = &r
 		}
 	}

@@ -173,7 +173,7 @@ func TestReportWatch(t *testing.T) {
 	r2.Wait()
 	bridge(t, l, "addr", "add", "10.0.0.254/24", "dev", "br0")
 	bridge(t, l, "link", "set", "br0", "type", "bridge", "mcast_query_use_ifaddr", "1")
-	w.WaitFor(`"host":"10.0.0.254"`, 30*time.Second)
+	w.WaitFor(`"source":"10.0.0.254"`, 30*time.Second)
 	res := w.Stop()
 	counts := map[string]int{}
 	var sum struct {
@@ -187,11 +187,11 @@ func TestReportWatch(t *testing.T) {
 	sc := bufio.NewScanner(strings.NewReader(res.Stdout))
 	for sc.Scan() {
 		var ev struct {
-			Kind string `json:"kind"`
+			Kind string `json:"type"`
 		}
 		if json.Unmarshal(sc.Bytes(), &ev) == nil {
-			counts[ev.Kind]++
-			if ev.Kind == "summary" {
+			counts[strings.TrimPrefix(ev.Kind, "watch.")]++
+			if ev.Kind == "watch.summary" {
 				json.Unmarshal(sc.Bytes(), &sum)
 			}
 		}

@@ -89,7 +89,7 @@ func startRecvPID(t *testing.T, l *labtest.Lab, node string, args ...string) (*l
 	t.Helper()
 	cmd := "echo pid $$; exec " + l.Bin + " recv --json " + strings.Join(args, " ")
 	p := l.Start(node, "sh", "-c", cmd)
-	p.WaitFor(`"type":"start"`, 30*time.Second)
+	p.WaitFor(`"type":"recv.start"`, 30*time.Second)
 	var pid int
 	if _, err := fmt.Sscanf(p.Stdout(), "pid %d", &pid); err != nil || pid <= 1 {
 		t.Fatalf("no pid from the shell: %q", p.Stdout())

@@ -136,26 +136,28 @@ func TestWatchMLDv2(t *testing.T) {
 	t.Parallel()
 	l := labtest.Up(t, "lan", "--nodes", "3")
 	w := l.StartMcast("n1", "watch", "--iface", "eth0", "--json", "--group", "ff0e::1:2")
-	w.WaitFor(`"kind":"start"`, 20*time.Second)
+	w.WaitFor(`"type":"watch.start"`, 20*time.Second)
 	l.MustRun("n2", "python3", "-c", joinV6Script)
 	w.WaitFor(`"record":"TO_IN"`, 20*time.Second)
 	res := w.Stop()
 	var kinds []string
 	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
 		var e struct {
-			Kind, Proto, Record, Group, Host string
-			Version                          int
+			Kind                 string `json:"type"`
+			Host                 string `json:"source"`
+			Proto, Record, Group string
+			Version              int
 		}
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}
-		if e.Kind == "summary" || e.Kind == "start" {
+		if e.Kind == "watch.summary" || e.Kind == "watch.start" {
 			continue
 		}
 		if e.Proto != "mld" || e.Version != 2 || e.Group != "ff0e::1:2" || !strings.HasPrefix(e.Host, "fe80:") && e.Host != "::" {
 			t.Errorf("event %+v", e)
 		}
-		kinds = append(kinds, e.Kind+" "+e.Record)
+		kinds = append(kinds, strings.TrimPrefix(e.Kind, "watch.")+" "+e.Record)
 	}
 	got := strings.Join(kinds, ", ")
 	if !strings.HasPrefix(got, "join TO_EX") || !strings.Contains(got, "leave TO_IN") {
@@ -193,23 +195,25 @@ func TestGroups(t *testing.T) {
 	mustMatch(t, res.Stdout, `^    link  01:00:5e:00:00:64 +users 1$`)
 
 	js := l.Mcast("n2", "groups", "--json")
-	var ifs []struct {
-		Name        string `json:"name"`
-		IGMPVersion int    `json:"igmp_version"`
-		IPv4        []struct {
-			Group   string `json:"group"`
-			Mode    string `json:"mode"`
-			Sources []struct {
-				Addr    string `json:"addr"`
-				Include int    `json:"include"`
-			} `json:"sources"`
-		} `json:"ipv4"`
+	var groups struct {
+		Interfaces []struct {
+			Name        string `json:"name"`
+			IGMPVersion int    `json:"igmp_version"`
+			IPv4        []struct {
+				Group   string `json:"group"`
+				Mode    string `json:"mode"`
+				Sources []struct {
+					Addr    string `json:"source"`
+					Include int    `json:"include"`
+				} `json:"sources"`
+			} `json:"ipv4"`
+		} `json:"interfaces"`
 	}
-	if err := json.Unmarshal([]byte(js.Stdout), &ifs); err != nil {
+	if err := json.Unmarshal([]byte(js.Stdout), &groups); err != nil {
 		t.Fatalf("groups --json: %v\n%s", err, js)
 	}
 	found := map[string]string{}
-	for _, i := range ifs {
+	for _, i := range groups.Interfaces {
 		for _, g := range i.IPv4 {
 			desc := i.Name + " " + g.Mode
 			for _, s := range g.Sources {
@@ -314,20 +318,21 @@ func TestWatchBadInput(t *testing.T) {
 	}
 }
 
-// rateEvent is a `"kind":"rate"` object of watch --json.
+// rateEvent is a `"type":"watch.rate"` object of watch --json.
 type rateEvent struct {
-	Kind     string  `json:"kind"`
+	Kind     string  `json:"type"`
 	Iface    string  `json:"iface"`
 	Group    string  `json:"group"`
-	Interval float64 `json:"interval_s"`
+	Interval float64 `json:"interval_seconds"`
 	Packets  int     `json:"packets"`
 	Bytes    int     `json:"bytes"`
 	PPS      float64 `json:"rate_pps"`
 	BPS      float64 `json:"rate_bps"`
 	Senders  []struct {
-		Addr    string `json:"addr"`
-		Packets int    `json:"packets"`
-		Bytes   int    `json:"bytes"`
+		Source     string `json:"source"`
+		SourcePort int    `json:"source_port"`
+		Packets    int    `json:"packets"`
+		Bytes      int    `json:"bytes"`
 	} `json:"senders"`
 }
 
@@ -340,7 +345,7 @@ func rateEvents(t *testing.T, out string) []rateEvent {
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}
-		if e.Kind == "rate" {
+		if e.Kind == "watch.rate" {
 			evs = append(evs, e)
 		}
 	}
@@ -358,7 +363,7 @@ func checkRates(t *testing.T, what string, evs []rateEvent, out string) {
 	}
 	steady := false
 	for _, e := range evs {
-		if e.Group != "239.6.6.6" || e.Iface != "eth0" || len(e.Senders) != 1 || !strings.HasPrefix(e.Senders[0].Addr, "10.0.0.3:") ||
+		if e.Group != "239.6.6.6" || e.Iface != "eth0" || len(e.Senders) != 1 || e.Senders[0].Source != "10.0.0.3" || e.Senders[0].SourcePort == 0 ||
 			e.Senders[0].Packets != e.Packets || e.Senders[0].Bytes != e.Bytes || e.Interval < 1 || e.PPS <= 0 ||
 			(100*e.Packets-e.Bytes)%68 != 0 || (100*e.Packets-e.Bytes)/68 > 3 || (100*e.Packets-e.Bytes) < 0 ||
 			math.Abs(e.BPS*e.Interval-8*float64(e.Bytes)) > 0.01 || math.Abs(e.PPS*e.Interval-float64(e.Packets)) > 0.01 {
@@ -383,7 +388,7 @@ func TestWatchDataRate(t *testing.T) {
 	l := labtest.Up(t, "lan", "--nodes", "3")
 	pcapPath := filepath.Join(t.TempDir(), "rate.pcap")
 	w := l.StartMcast("n1", "watch", "--iface", "eth0", "--json", "--group", "239.6.6.6", "--report-interval", "2s", "--write", pcapPath)
-	w.WaitFor(`"kind":"start"`, 20*time.Second)
+	w.WaitFor(`"type":"watch.start"`, 20*time.Second)
 	txt := startWatch(t, l, "--group", "239.6.6.6", "--report-interval", "2s")
 	l.MustRun("n3", l.Bin, "send", "--iface", "eth0", "--rate", "200", "--size", "100", "--duration", "7s", "239.6.6.6:5000")
 	time.Sleep(2500 * time.Millisecond) // one more report interval, silent

@@ -26,7 +26,7 @@ func CheckCapabilities() error {
 // Check runs what starting the relay with cfg checks, short of opening its
 // sockets for good: the capabilities, each interface (it exists, is up
 // and has an IPv4 address where one is needed), the listen address (one of
-// this host's), the key file (private), and the underlay port, metrics
+// this host's), the mesh key file when the config names one (private), and the underlay port, metrics
 // port and admin socket (free). The ports are bound for a moment and
 // released.
 func Check(cfg *config.Config) error {
@@ -53,12 +53,15 @@ func Check(cfg *config.Config) error {
 	if err := checkListen(cfg.Listen, local); err != nil {
 		return err
 	}
-	st, err := os.Stat(cfg.KeyFile)
-	if err != nil {
-		return fmt.Errorf("key file: %w", err)
-	}
-	if err := checkKeyMode(cfg.KeyFile, st.Mode()); err != nil {
-		return err
+	if cfg.KeyFile != "" {
+		// The mesh key file is optional: checked only when the config names one.
+		st, err := os.Stat(cfg.KeyFile)
+		if err != nil {
+			return fmt.Errorf("key file: %w", err)
+		}
+		if err := checkKeyMode(cfg.KeyFile, st.Mode()); err != nil {
+			return err
+		}
 	}
 	u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.Listen))
 	if err != nil {

@@ -19,16 +19,20 @@ func TestRelayCheckRunsStartChecks(t *testing.T) {
 	rl := upRelayLab(t, 2)
 	rl.MustRun("vm1", "ip", "link", "add", "down0", "type", "veth", "peer", "name", "down1") // exist, down
 	// check writes vm1's configuration with the line of its setting
-	// replaced by set, if any, and runs --check on it.
+	// replaced by set, if any (removed when set is the bare directive), and
+	// runs --check on it.
 	check := func(name, want string, set ...string) {
 		t.Helper()
 		conf := rl.writeConf("vm1", "group 239.1.1.1")
 		if len(set) > 0 {
 			b, _ := os.ReadFile(conf)
-			key, _, _ := strings.Cut(set[0], " ")
+			key, _, hasValue := strings.Cut(set[0], " ")
 			var lines []string
 			for _, l := range strings.Split(string(b), "\n") {
 				if strings.HasPrefix(l, key+" ") {
+					if !hasValue {
+						continue
+					}
 					l = set[0]
 				}
 				lines = append(lines, l)
@@ -59,6 +63,7 @@ func TestRelayCheckRunsStartChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("good", "")
+	check("no mesh key file", "", "key")
 
 	rl.start("vm1", "group 239.1.1.1")
 	rl.waitStatus("vm1", "the relay up", func(relay.Status) bool { return true })

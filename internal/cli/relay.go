@@ -98,6 +98,11 @@ everything start would and exits. A missing or bad config file is a usage error 
 		if cfg.PrivateKey == "" {
 			return UsageError{fmt.Errorf("%s: %w", *cfgPath, relay.ErrSharedKeyOnly)}
 		}
+		// The capabilities first: a relay started without them says so,
+		// not that a key file it could not read is wrong.
+		if err := relay.CheckCapabilities(); err != nil {
+			return err
+		}
 		priv, err := loadPrivateKey(cfg.PrivateKey)
 		if err != nil {
 			return UsageError{err}
@@ -126,9 +131,6 @@ everything start would and exits. A missing or bad config file is a usage error 
 			fmt.Fprintf(env.Stdout, "%s: configuration of node %s is valid (%d peers, %d groups, %d broadcast ports)\n",
 				*cfgPath, cfg.Node, len(cfg.Peers), len(cfg.Groups), len(cfg.BroadcastPorts))
 			return nil
-		}
-		if err := relay.CheckCapabilities(); err != nil {
-			return err
 		}
 		if *cpuProfile != "" {
 			f, err := os.Create(*cpuProfile)

@@ -135,7 +135,7 @@ func TestRelayUnprivilegedNotifiesReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := rl.writeConf("vm2", "group 239.1.1.1")
-	for _, f := range []string{"key", "vm2.conf"} {
+	for _, f := range []string{"key", "vm2.conf", "vm2.priv"} {
 		if err := os.Chown(filepath.Join(dir, f), 65534, 65534); err != nil {
 			t.Fatal(err)
 		}

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/addrarg"
 	"github.com/mcasttools/mcast/internal/contract"
 	"github.com/mcasttools/mcast/internal/doctor"
-	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/spf13/cobra"
 )
 
@@ -50,9 +50,9 @@ the fix. With root and --group, also probe the group.`,
 			*groupText, from = env.Getenv("MULTICAST_ADDR"), "MULTICAST_ADDR"
 		}
 		if *groupText != "" {
-			host, port := endpoint.SplitHostPort(*groupText)
+			host, port := addrarg.SplitHostPort(*groupText)
 			if port != "" {
-				p, err := endpoint.ParsePort(port)
+				p, err := addrarg.ParsePort(port)
 				if err != nil {
 					return UsageError{fmt.Errorf("%s %q: %w", from, *groupText, err)}
 				}
@@ -60,7 +60,7 @@ the fix. With root and --group, also probe the group.`,
 			}
 			// A group that is not multicast is a usage error, as in send and
 			// recv: checking something else than what was asked helps nobody.
-			g, err := endpoint.ParseGroup(host)
+			g, err := addrarg.ParseGroup(host)
 			if err != nil {
 				return UsageError{fmt.Errorf("%s: %w", from, err)}
 			}

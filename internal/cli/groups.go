@@ -6,9 +6,9 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/mac"
-	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +24,7 @@ func newGroupsCmd(env *Env) *cobra.Command {
 		if fs.NArg() > 0 {
 			return usagef("unexpected argument %q", fs.Arg(0))
 		}
-		all, err := sys.Host.Groups()
+		all, err := hostfs.Host().Groups()
 		if err != nil {
 			return err
 		}
@@ -37,14 +37,14 @@ func newGroupsCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return classifyIfaceErr(err)
 			}
-			var keep []sys.IfaceGroups
+			var keep []hostfs.IfaceGroups
 			for _, g := range all {
 				if g.Index == ifc.Index {
 					keep = append(keep, g)
 				}
 			}
 			if len(keep) == 0 {
-				keep = []sys.IfaceGroups{{Index: ifc.Index, Name: ifc.Name}}
+				keep = []hostfs.IfaceGroups{{Index: ifc.Index, Name: ifc.Name}}
 			}
 			all = keep
 		}
@@ -52,17 +52,17 @@ func newGroupsCmd(env *Env) *cobra.Command {
 			for i := range all {
 				// Stable JSON: empty lists, not null.
 				if all[i].IPv4 == nil {
-					all[i].IPv4 = []sys.Membership{}
+					all[i].IPv4 = []hostfs.Membership{}
 				}
 				if all[i].IPv6 == nil {
-					all[i].IPv6 = []sys.Membership{}
+					all[i].IPv6 = []hostfs.Membership{}
 				}
 				if all[i].Link == nil {
-					all[i].Link = []sys.LinkAddr{}
+					all[i].Link = []hostfs.LinkAddr{}
 				}
 			}
 			if all == nil {
-				all = []sys.IfaceGroups{}
+				all = []hostfs.IfaceGroups{}
 			}
 			return jsonOut(env, groupsRecord{Header: stamp("groups"), Interfaces: all})
 		}
@@ -74,7 +74,7 @@ func newGroupsCmd(env *Env) *cobra.Command {
 	return c
 }
 
-func writeIfaceGroups(w io.Writer, g sys.IfaceGroups) {
+func writeIfaceGroups(w io.Writer, g hostfs.IfaceGroups) {
 	var vers []string
 	if g.IGMPVersion > 0 {
 		vers = append(vers, fmt.Sprintf("IGMPv%d", g.IGMPVersion))
@@ -92,7 +92,7 @@ func writeIfaceGroups(w io.Writer, g sys.IfaceGroups) {
 	}
 	for _, fam := range []struct {
 		name string
-		ms   []sys.Membership
+		ms   []hostfs.Membership
 	}{{"inet ", g.IPv4}, {"inet6", g.IPv6}} {
 		for _, m := range fam.ms {
 			fmt.Fprintf(w, "    %s %-30s users %d  %s%s  mac %s\n", fam.name, m.Group, m.Users, m.Mode, fmtFilter(m.Sources), macOf(m.Group))
@@ -100,7 +100,7 @@ func writeIfaceGroups(w io.Writer, g sys.IfaceGroups) {
 	}
 }
 
-func fmtFilter(srcs []sys.Source) string {
+func fmtFilter(srcs []hostfs.Source) string {
 	s := make([]string, len(srcs))
 	for i, x := range srcs {
 		s[i] = x.Addr.String()

@@ -7,8 +7,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/mac"
-	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/spf13/cobra"
 )
 
@@ -130,7 +130,7 @@ func macCheck(env *Env, texts []string, asJSON bool) error {
 		}
 		sets = append(sets, set{groups: gs})
 	} else {
-		ifs, err := sys.Host.Groups()
+		ifs, err := hostfs.Host().Groups()
 		if err != nil {
 			return err
 		}

@@ -11,9 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/addrarg"
 	"github.com/mcasttools/mcast/internal/buildinfo"
 	"github.com/mcasttools/mcast/internal/contract"
-	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/ping"
 	"github.com/mcasttools/mcast/internal/wire/pingmsg"
@@ -89,7 +89,7 @@ usage: mcast ping [flags] HOST...              (run on every host with the same 
 				return usagef("%v", err)
 			}
 		}
-		port, err := endpoint.ParsePort(*portText)
+		port, err := addrarg.ParsePort(*portText)
 		if err != nil {
 			return usagef("%v", err)
 		}

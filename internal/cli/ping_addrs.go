@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/addrarg"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/ping"
 )
@@ -120,7 +120,7 @@ func pickGroupMode(groupText, modeText string, v6 bool, local netip.Addr, all []
 			text = pingGroup6
 		}
 	}
-	g, err := endpoint.ParseGroup(text)
+	g, err := addrarg.ParseGroup(text)
 	if err != nil {
 		return g, 0, usagef("%v", err)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/mcasttools/mcast/internal/buildinfo"
 	"github.com/mcasttools/mcast/internal/contract"
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/stream"
-	"github.com/mcasttools/mcast/internal/sys"
 )
 
 // The --json records the CLI makes itself (the capabilities' records are
@@ -26,7 +26,7 @@ type versionRecord struct {
 // groupsRecord is `mcast groups --json`: the memberships by interface.
 type groupsRecord struct {
 	contract.Header
-	Interfaces []sys.IfaceGroups `json:"interfaces"`
+	Interfaces []hostfs.IfaceGroups `json:"interfaces"`
 }
 
 // macRecord is `mcast mac --json`: what each address given maps to.

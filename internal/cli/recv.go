@@ -14,16 +14,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/addrarg"
 	"github.com/mcasttools/mcast/internal/contract"
-	"github.com/mcasttools/mcast/internal/endpoint"
 	"github.com/mcasttools/mcast/internal/firewall"
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
 	"github.com/mcasttools/mcast/internal/progress"
 	htmlreport "github.com/mcasttools/mcast/internal/report"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/stream"
-	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/spf13/cobra"
 )
 
@@ -59,11 +59,11 @@ else 28000; GROUP may be a list a,b or a range 239.1.1.1+99. Exit status 1 when 
 		if err != nil {
 			return err
 		}
-		incl, err := endpoint.ParseAddrList(*sources)
+		incl, err := addrarg.ParseAddrList(*sources)
 		if err != nil {
 			return UsageError{err}
 		}
-		excl, err := endpoint.ParseAddrList(*excludes)
+		excl, err := addrarg.ParseAddrList(*excludes)
 		if err != nil {
 			return UsageError{err}
 		}
@@ -133,7 +133,7 @@ else 28000; GROUP may be a list a,b or a range 239.1.1.1+99. Exit status 1 when 
 		}
 		sess := stream.NewSession(stream.SessionConfig{
 			Listen: sock.ListenConfig{Port: targets[0].Port, Include: incl, Exclude: excl, Broadcast: *broadcast, RcvBuf: *rcvbuf, GRO: *gro},
-			Groups: groups, All: all, FS: sys.Host, Count: *count, Show: show, Display: view})
+			Groups: groups, All: all, FS: hostfs.Host(), Count: *count, Show: show, Display: view})
 		defer sess.Close()
 
 		var names []string

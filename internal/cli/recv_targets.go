@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/addrarg"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/spf13/pflag"
 )
 
 // recvTargets reads the groups (or, with --broadcast, an optional
 // [ADDRESS][:PORT] whose port is used).
-func recvTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) ([]endpoint.Target, error) {
+func recvTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) ([]addrarg.Target, error) {
 	port, err := portFrom(env, portFlag)
 	if err != nil {
 		return nil, err
@@ -21,19 +21,19 @@ func recvTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) (
 			return nil, usagef("--broadcast takes at most one [ADDRESS][:PORT]")
 		}
 		if fs.NArg() == 1 {
-			host, p := endpoint.SplitHostPort(fs.Arg(0))
+			host, p := addrarg.SplitHostPort(fs.Arg(0))
 			if a, err := netip.ParseAddr(host); host != "" && (err != nil || !a.Is4() || a.IsMulticast()) {
 				return nil, usagef("invalid broadcast address %q: want an IPv4 address that is not multicast (receive a group without --broadcast)", fs.Arg(0))
 			}
 			if p != "" {
-				if port, err = endpoint.ParsePort(p); err != nil {
+				if port, err = addrarg.ParsePort(p); err != nil {
 					return nil, UsageError{err}
 				}
 			}
 		}
-		return []endpoint.Target{{Group: netip.IPv4Unspecified(), Port: port}}, nil
+		return []addrarg.Target{{Group: netip.IPv4Unspecified(), Port: port}}, nil
 	}
-	ts, err := endpoint.ParseTargets(fs.Args(), env.Getenv("MULTICAST_ADDR"), port)
+	ts, err := addrarg.ParseTargets(fs.Args(), env.Getenv("MULTICAST_ADDR"), port)
 	if err != nil {
 		return nil, UsageError{err}
 	}

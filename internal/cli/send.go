@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/addrarg"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/progress"
 	"github.com/mcasttools/mcast/internal/sock"
@@ -274,7 +274,7 @@ func noteFragments(w io.Writer, group netip.Addr, ifindex, size int, segments bo
 		size, mtu, group, mtu-hdr, how)
 }
 
-func targetList(ts []endpoint.Target) string {
+func targetList(ts []addrarg.Target) string {
 	if len(ts) == 1 {
 		return ts[0].String()
 	}
@@ -321,7 +321,7 @@ func parseRate(rate, bitrate string, size int) (float64, error) {
 
 // sendTargets reads the destinations: groups (lists, ranges), or with
 // broadcast one IPv4 broadcast address.
-func sendTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) ([]endpoint.Target, error) {
+func sendTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) ([]addrarg.Target, error) {
 	port, err := portFrom(env, portFlag)
 	if err != nil {
 		return nil, err
@@ -330,19 +330,19 @@ func sendTargets(env *Env, fs *pflag.FlagSet, portFlag string, broadcast bool) (
 		if fs.NArg() != 1 {
 			return nil, usagef("--broadcast needs one ADDRESS[:PORT], e.g. 10.0.0.255 or 255.255.255.255")
 		}
-		host, p := endpoint.SplitHostPort(fs.Arg(0))
+		host, p := addrarg.SplitHostPort(fs.Arg(0))
 		a, err := netip.ParseAddr(host)
 		if err != nil || !a.Is4() || a.IsMulticast() {
 			return nil, usagef("invalid broadcast address %q: want an IPv4 broadcast address such as 10.0.0.255 or 255.255.255.255", fs.Arg(0))
 		}
 		if p != "" {
-			if port, err = endpoint.ParsePort(p); err != nil {
+			if port, err = addrarg.ParsePort(p); err != nil {
 				return nil, UsageError{err}
 			}
 		}
-		return []endpoint.Target{{Group: a, Port: port}}, nil
+		return []addrarg.Target{{Group: a, Port: port}}, nil
 	}
-	ts, err := endpoint.ParseTargets(fs.Args(), env.Getenv("MULTICAST_ADDR"), port)
+	ts, err := addrarg.ParseTargets(fs.Args(), env.Getenv("MULTICAST_ADDR"), port)
 	if err != nil {
 		return nil, UsageError{err}
 	}
@@ -353,9 +353,9 @@ func portFrom(env *Env, portFlag string) (uint16, error) {
 	var port uint16
 	var err error
 	if portFlag != "" {
-		port, err = endpoint.ParsePort(portFlag)
+		port, err = addrarg.ParsePort(portFlag)
 	} else {
-		port, err = endpoint.DefaultPortFrom(env.Getenv("MULTICAST_PORT"))
+		port, err = addrarg.DefaultPortFrom(env.Getenv("MULTICAST_PORT"))
 	}
 	if err != nil {
 		return 0, UsageError{err}

@@ -12,12 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/addrarg"
 	"github.com/mcasttools/mcast/internal/contract"
-	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/progress"
 	htmlreport "github.com/mcasttools/mcast/internal/report"
-	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/mcasttools/mcast/internal/watch"
 	"github.com/mcasttools/mcast/internal/wire/pcap"
 	"github.com/spf13/cobra"
@@ -59,7 +59,7 @@ saved capture instead.`,
 			return usagef("--read and --write do not go together")
 		}
 		if *groupText != "" {
-			g, err := endpoint.ParseGroup(*groupText)
+			g, err := addrarg.ParseGroup(*groupText)
 			if err != nil {
 				return UsageError{err}
 			}
@@ -217,7 +217,7 @@ saved capture instead.`,
 
 // hostJoined reads the groups sockets on this host joined, per interface.
 func hostJoined() (map[string]map[netip.Addr]bool, error) {
-	ifs, err := sys.Host.Groups()
+	ifs, err := hostfs.Host().Groups()
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/hostfs"
 )
 
 // environmentCheck (10) says where this runs: a container (and how its
@@ -196,7 +196,7 @@ func (c environmentCheck) netMode(ctx context.Context) (string, string) {
 // ownNetns finds the name this process's network namespace is bound under
 // in /run/netns (by ip netns add, as mcast lab does): a namespace made on
 // the machine, not the one a container runtime gave it.
-func ownNetns(fs sys.FS) (string, bool) {
+func ownNetns(fs hostfs.FS) (string, bool) {
 	self, err := os.Stat(filepath.Join(fs.Root, "proc/self/ns/net"))
 	if err != nil {
 		return "", false

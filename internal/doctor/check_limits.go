@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/hostfs"
 )
 
 // limitsCheck (7) compares the per-socket IGMP limits with the memberships
@@ -57,7 +57,7 @@ func (c limitsCheck) Run(ctx context.Context) Result {
 		}
 	}
 	if f, err := os.Open(filepath.Join(fs.Root, "proc/net/mcfilter")); err == nil {
-		filt, perr := sys.ParseMcfilter(f)
+		filt, perr := hostfs.ParseMcfilter(f)
 		f.Close()
 		if perr == nil {
 			per := map[string]int{}
@@ -191,11 +191,11 @@ func masterOf(links []Link, l Link) Link {
 	return m
 }
 
-func readIGMP(fs sys.FS) ([]sys.IGMPIface, error) {
+func readIGMP(fs hostfs.FS) ([]hostfs.IGMPIface, error) {
 	f, err := os.Open(filepath.Join(fs.Root, "proc/net/igmp"))
 	if err != nil {
 		return nil, fmt.Errorf("reading IGMP memberships: %w", err)
 	}
 	defer f.Close()
-	return sys.ParseIGMP(f)
+	return hostfs.ParseIGMP(f)
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/addrarg"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
 )
@@ -95,7 +95,7 @@ func (c probeCheck) Run(ctx context.Context) Result {
 	}
 	port := c.t.Port
 	if port == 0 {
-		port = endpoint.DefaultPort
+		port = addrarg.DefaultPort
 	}
 	spec := ProbeSpec{Group: c.t.Group, Port: port, SendIf: send.Index, Source: source,
 		ListenIfs: []int{listen.Index}, Count: 3, Wait: time.Second,

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/hostfs"
 )
 
 // rpFilterCheck (4) looks at the receive path of a multi-homed host: strict
@@ -73,7 +73,7 @@ func (c rpFilterCheck) Run(ctx context.Context) Result {
 				if pf.RPFilter == 1 {
 					res.Status = worst(res.Status, Fail)
 					res.Summary = fmt.Sprintf("strict rp_filter on %s drops datagrams from %s: there is no route back to it", r.Name, src)
-					res.Fix = append(res.Fix, sys.LooseRPFilterFix(r.Name))
+					res.Fix = append(res.Fix, hostfs.LooseRPFilterFix(r.Name))
 				}
 				continue
 			}
@@ -82,14 +82,14 @@ func (c rpFilterCheck) Run(ctx context.Context) Result {
 				res.Status = worst(res.Status, Fail)
 				res.Summary = fmt.Sprintf("strict rp_filter on %s drops datagrams from %s: the route back to %s leaves by %s", r.Name, src, src, back.Dev)
 				res.Fix = append(res.Fix,
-					sys.LooseRPFilterFix(r.Name),
+					hostfs.LooseRPFilterFix(r.Name),
 					fmt.Sprintf("or route %s by %s: ip route add %s dev %s", src, r.Name, src, r.Name))
 			}
 		case len(v4) > 1:
 			if pf.RPFilter == 1 {
 				res.Status = worst(res.Status, Warn)
 				res.Summary = fmt.Sprintf("strict rp_filter on multi-homed %s: datagrams arriving there from a source routed by another interface are dropped", r.Name)
-				res.Fix = append(res.Fix, sys.LooseRPFilterFix(r.Name))
+				res.Fix = append(res.Fix, hostfs.LooseRPFilterFix(r.Name))
 			}
 			if o, ok := sharesSubnet(v4, r); ok && !pf.AcceptLocal {
 				res.Status = worst(res.Status, Warn)

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/hostfs"
 )
 
 // snoopingCheck (8) finds local Linux bridges that snoop IGMP/MLD with no
@@ -30,7 +30,7 @@ type bridgeState struct {
 	err         error
 }
 
-func readBridge(fs sys.FS, name string) bridgeState {
+func readBridge(fs hostfs.FS, name string) bridgeState {
 	var bs bridgeState
 	get := func(f string) int {
 		s, err := readFile(fs, "sys/class/net/"+name+"/bridge/"+f)

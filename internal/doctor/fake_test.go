@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/mcasttools/mcast/internal/doctor"
-	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/hostfs"
 )
 
 // fakeNet answers from recorded links and routes. get maps a destination
@@ -108,7 +108,7 @@ func twonicHost() *fakeNet {
 
 // root copies the recorded root testdata/root/<base> (none when base is
 // "") into a temporary directory and writes files over it.
-func root(t *testing.T, base string, files map[string]string) sys.FS {
+func root(t *testing.T, base string, files map[string]string) hostfs.FS {
 	t.Helper()
 	dir := t.TempDir()
 	if base != "" {
@@ -141,7 +141,7 @@ func root(t *testing.T, base string, files map[string]string) sys.FS {
 			t.Fatal(err)
 		}
 	}
-	return sys.FS{Root: dir}
+	return hostfs.FS{Root: dir}
 }
 
 // sysctls maps dotted sysctl names to files below proc/sys.

@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/firewall"
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/iface"
-	"github.com/mcasttools/mcast/internal/sys"
 )
 
 // Host is everything the checks read of a machine. LiveHost returns the
 // running system's; tests fill it with recorded data.
 type Host struct {
-	FS    sys.FS                                      // /proc, /sys and / files (/.dockerenv) below a root
+	FS    hostfs.FS                                   // /proc, /sys and / files (/.dockerenv) below a root
 	Net   Net                                         // links, addresses and routes
 	Rules func(ctx context.Context) (Rulesets, error) // firewall rulesets as text
 	Root  bool                                        // running with euid 0

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/firewall"
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/sock/capture"
-	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/mcasttools/mcast/internal/wire/igmp"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -22,7 +22,7 @@ import (
 // LiveHost is the running system: netlink, files below /, the firewall tools.
 func LiveHost() *Host {
 	return &Host{
-		FS:     sys.Host,
+		FS:     hostfs.Host(),
 		Net:    liveNet{},
 		Rules:  firewall.Live,
 		Root:   os.Geteuid() == 0,

@@ -9,7 +9,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/hostfs"
 )
 
 var errUnsupported = fmt.Errorf("doctor is not supported on %s", runtime.GOOS)
@@ -18,7 +18,7 @@ var errUnsupported = fmt.Errorf("doctor is not supported on %s", runtime.GOOS)
 // supported.
 func LiveHost() *Host {
 	return &Host{
-		FS:    sys.Host,
+		FS:    hostfs.Host(),
 		Net:   noNet{},
 		Rules: func(context.Context) (Rulesets, error) { return Rulesets{}, errUnsupported },
 		Probe: func(context.Context, ProbeSpec) (ProbeOutcome, error) { return ProbeOutcome{}, errUnsupported },

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/hostfs"
 )
 
 var netipZero netip.Addr
@@ -23,13 +23,13 @@ func joinAnd(s []string) string {
 }
 
 // readFile reads a file below the FS root, trimmed of blanks.
-func readFile(fs sys.FS, rel string) (string, error) {
+func readFile(fs hostfs.FS, rel string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(fs.Root, rel))
 	return strings.TrimSpace(string(b)), err
 }
 
 // exists reports whether a file exists below the FS root.
-func exists(fs sys.FS, rel string) bool {
+func exists(fs hostfs.FS, rel string) bool {
 	_, err := os.Stat(filepath.Join(fs.Root, rel))
 	return err == nil
 }

@@ -9,8 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/relay/config"
-	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/mcasttools/mcast/internal/wire/igmp"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 )
@@ -154,7 +154,7 @@ func formatInterests(list []relayframe.Interest) []string {
 // groupUsers is, for the interface named ifname, how many times each group
 // is joined (the kernel's user count), from /proc/net/igmp (v4) and
 // /proc/net/igmp6 (v6) as internal/sys parses them.
-func groupUsers(v4 []sys.IGMPIface, v6 []sys.IGMP6Group, ifname string) map[netip.Addr]int {
+func groupUsers(v4 []hostfs.IGMPIface, v6 []hostfs.IGMP6Group, ifname string) map[netip.Addr]int {
 	out := map[netip.Addr]int{}
 	for _, ifc := range v4 {
 		if ifc.Name != ifname {

@@ -11,9 +11,9 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/sock"
-	"github.com/mcasttools/mcast/internal/sys"
 	"golang.org/x/net/bpf"
 	"golang.org/x/net/ipv4"
 )
@@ -348,14 +348,14 @@ func (o *osIO) leave(g netip.Addr) error {
 }
 
 func (o *osIO) memberships() map[netip.Addr]int {
-	var v4 []sys.IGMPIface
-	var v6 []sys.IGMP6Group
+	var v4 []hostfs.IGMPIface
+	var v6 []hostfs.IGMP6Group
 	if b, err := os.ReadFile("/proc/net/igmp"); err == nil {
-		v4, _ = sys.ParseIGMP(bytes.NewReader(b))
+		v4, _ = hostfs.ParseIGMP(bytes.NewReader(b))
 	}
 	if o.cap6 != nil {
 		if b, err := os.ReadFile("/proc/net/igmp6"); err == nil {
-			v6, _ = sys.ParseIGMP6(bytes.NewReader(b))
+			v6, _ = hostfs.ParseIGMP6(bytes.NewReader(b))
 		}
 	}
 	return groupUsers(v4, v6, o.ifi.Name)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/sock"
-	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/mcasttools/mcast/internal/wire/packet"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
@@ -51,7 +51,7 @@ func TestPacketRoundTrip(t *testing.T) {
 
 func TestParseMembership(t *testing.T) {
 	b, _ := os.ReadFile("testdata/igmp")
-	v4, err := sys.ParseIGMP(bytes.NewReader(b))
+	v4, err := hostfs.ParseIGMP(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestParseMembership(t *testing.T) {
 		t.Fatalf("igmp: %v", got)
 	}
 	b6, _ := os.ReadFile("testdata/igmp6")
-	v6, err := sys.ParseIGMP6(bytes.NewReader(b6))
+	v6, err := hostfs.ParseIGMP6(bytes.NewReader(b6))
 	if err != nil {
 		t.Fatal(err)
 	}

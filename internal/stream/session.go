@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
 	"github.com/mcasttools/mcast/internal/sock"
-	"github.com/mcasttools/mcast/internal/sys"
 )
 
 // LineBurst and LineRate bound how many datagrams a Session shows with
@@ -51,7 +51,7 @@ type SessionConfig struct {
 	Listen  sock.ListenConfig
 	Groups  []netip.Addr      // joined on every interface, spread over sockets (none with Broadcast)
 	All     []iface.Interface // every interface of the host
-	FS      sys.FS            // where sysctls are read: sys.Host on a live system
+	FS      hostfs.FS         // where sysctls are read: hostfs.Host() on a live system
 	Count   int               // stop after this many datagrams (0: no limit)
 	Show    Show              // which datagrams go to Display
 	Display Display           // needed unless Show is ShowNone
@@ -99,7 +99,7 @@ func NewSession(cfg SessionConfig) *Session {
 // one socket joins (net.ipv4.igmp_max_memberships, read from fs, 20 by
 // default): up to 20 always share one socket, more are split by the cap.
 // IPv6 has no such cap.
-func SplitGroups(fs sys.FS, groups []netip.Addr) [][]netip.Addr {
+func SplitGroups(fs hostfs.FS, groups []netip.Addr) [][]netip.Addr {
 	chunk := len(groups)
 	if chunk > 20 && !groups[0].Is6() {
 		chunk = 20

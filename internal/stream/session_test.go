@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
 	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/stream"
-	"github.com/mcasttools/mcast/internal/sys"
 	"github.com/mcasttools/mcast/internal/wire/streamhdr"
 )
 
@@ -26,7 +26,7 @@ var (
 
 // sysctls makes a /proc/sys below a temporary root holding the given
 // dotted names and values.
-func sysctls(t testing.TB, kv map[string]string) sys.FS {
+func sysctls(t testing.TB, kv map[string]string) hostfs.FS {
 	root := t.TempDir()
 	for k, v := range kv {
 		p := filepath.Join(root, "proc", "sys", strings.ReplaceAll(k, ".", "/"))
@@ -37,7 +37,7 @@ func sysctls(t testing.TB, kv map[string]string) sys.FS {
 			t.Fatal(err)
 		}
 	}
-	return sys.FS{Root: root}
+	return hostfs.FS{Root: root}
 }
 
 // shownDatagram is what a Display was handed.
@@ -242,7 +242,7 @@ func TestSplitGroups(t *testing.T) {
 	unreadable := sysctls(t, nil)
 	for _, tt := range []struct {
 		name string
-		fs   sys.FS
+		fs   hostfs.FS
 		gs   []netip.Addr
 		want []int
 	}{

@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/mcasttools/mcast/internal/firewall"
+	"github.com/mcasttools/mcast/internal/hostfs"
 	"github.com/mcasttools/mcast/internal/iface"
 	"github.com/mcasttools/mcast/internal/origin"
-	"github.com/mcasttools/mcast/internal/sys"
 )
 
 // NIC counts what one interface received, by path.
@@ -44,7 +44,7 @@ type NIC struct {
 // whether it accepts wire copies from this host's own addresses (its
 // accept_local and rp_filter, read from fs), and which other interfaces of
 // this host (all) share its subnet.
-func DescribeNIC(fs sys.FS, ifc iface.Interface, all []iface.Interface) *NIC {
+func DescribeNIC(fs hostfs.FS, ifc iface.Interface, all []iface.Interface) *NIC {
 	n := &NIC{Name: ifc.Name, Index: ifc.Index, AcceptsOwn: true}
 	for _, p := range ifc.Addrs {
 		n.Addrs = append(n.Addrs, p.Addr())
@@ -137,7 +137,7 @@ func (n *NIC) Explain(localSenderSeen bool) string {
 		// another host, and strict rp_filter drops its datagrams whenever
 		// the route back to it leaves by another interface, as the route
 		// to a subnet two NICs share does by one of them.
-		fix := sys.LooseRPFilterFix(n.Name)
+		fix := hostfs.LooseRPFilterFix(n.Name)
 		fmt.Fprintf(&b, "; nothing crossed the wire to %s: strict rp_filter on %s (it shares its subnet with %s) drops datagrams whose source is routed by another interface, from other hosts too. Fix: %s",
 			n.Name, n.Name, strings.Join(n.LocalPeers, ", "), fix)
 		if !n.AcceptsOwn && n.RejectFix != fix {

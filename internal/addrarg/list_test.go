@@ -1,10 +1,10 @@
-package endpoint_test
+package addrarg_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/addrarg"
 )
 
 func TestParseTargets(t *testing.T) {
@@ -29,7 +29,7 @@ func TestParseTargets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.in, " "), func(t *testing.T) {
-			got, err := endpoint.ParseTargets(tt.in, "", 28000)
+			got, err := addrarg.ParseTargets(tt.in, "", 28000)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err %v, want %q", err, tt.wantErr)
@@ -47,11 +47,11 @@ func TestParseTargets(t *testing.T) {
 }
 
 func TestParseAddrList(t *testing.T) {
-	if a, err := endpoint.ParseAddrList([]string{"10.0.0.1,10.0.0.2", "fd00::1"}); err != nil || len(a) != 3 {
+	if a, err := addrarg.ParseAddrList([]string{"10.0.0.1,10.0.0.2", "fd00::1"}); err != nil || len(a) != 3 {
 		t.Fatalf("%v %v", a, err)
 	}
 	for _, bad := range []string{"239.1.1.1", "0.0.0.0", "x", "255.255.255.255"} {
-		if _, err := endpoint.ParseAddrList([]string{bad}); err == nil {
+		if _, err := addrarg.ParseAddrList([]string{bad}); err == nil {
 			t.Fatalf("%s: no error", bad)
 		}
 	}

@@ -1,4 +1,4 @@
-package sys_test
+package hostfs_test
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/hostfs"
 )
 
 func open(t *testing.T, parts ...string) *os.File {
@@ -31,20 +31,20 @@ var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 func TestParseIGMP(t *testing.T) {
 	tests := []struct {
 		dir  string
-		want []sys.IGMPIface
+		want []hostfs.IGMPIface
 	}{
-		{"lab-n2", []sys.IGMPIface{
-			{Index: 1, Name: "lo", Count: 1, Version: 3, Groups: []sys.IGMPGroup{{Group: netip.MustParseAddr("224.0.0.1"), Users: 1}}},
-			{Index: 2, Name: "eth0", Count: 4, Version: 3, Groups: []sys.IGMPGroup{
+		{"lab-n2", []hostfs.IGMPIface{
+			{Index: 1, Name: "lo", Count: 1, Version: 3, Groups: []hostfs.IGMPGroup{{Group: netip.MustParseAddr("224.0.0.1"), Users: 1}}},
+			{Index: 2, Name: "eth0", Count: 4, Version: 3, Groups: []hostfs.IGMPGroup{
 				{Group: netip.MustParseAddr("239.5.5.5"), Users: 1},
 				{Group: netip.MustParseAddr("239.0.0.100"), Users: 2},
 				{Group: netip.MustParseAddr("232.1.1.1"), Users: 1},
 				{Group: netip.MustParseAddr("224.0.0.1"), Users: 1},
 			}},
 		}},
-		{"lab-n3-v2", []sys.IGMPIface{
-			{Index: 1, Name: "lo", Count: 1, Version: 3, Groups: []sys.IGMPGroup{{Group: netip.MustParseAddr("224.0.0.1"), Users: 1}}},
-			{Index: 2, Name: "eth0", Count: 2, Version: 2, Groups: []sys.IGMPGroup{
+		{"lab-n3-v2", []hostfs.IGMPIface{
+			{Index: 1, Name: "lo", Count: 1, Version: 3, Groups: []hostfs.IGMPGroup{{Group: netip.MustParseAddr("224.0.0.1"), Users: 1}}},
+			{Index: 2, Name: "eth0", Count: 2, Version: 2, Groups: []hostfs.IGMPGroup{
 				{Group: netip.MustParseAddr("239.1.2.3"), Users: 1, TimerRunning: true, TimerJiffies: 0xa0, Reporter: true},
 				{Group: netip.MustParseAddr("224.0.0.1"), Users: 1},
 			}},
@@ -53,7 +53,7 @@ func TestParseIGMP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
-			got, err := sys.ParseIGMP(open(t, tt.dir, "proc/net/igmp"))
+			got, err := hostfs.ParseIGMP(open(t, tt.dir, "proc/net/igmp"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,21 +65,21 @@ func TestParseIGMP(t *testing.T) {
 }
 
 func TestParseIGMP6(t *testing.T) {
-	got, err := sys.ParseIGMP6(open(t, "lab-n2", "proc/net/igmp6"))
+	got, err := hostfs.ParseIGMP6(open(t, "lab-n2", "proc/net/igmp6"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 8 {
 		t.Fatalf("got %d lines, want 8", len(got))
 	}
-	want := sys.IGMP6Group{Index: 2, Iface: "eth0", Group: netip.MustParseAddr("ff3e::8000:1"), Users: 1, Flags: 4}
+	want := hostfs.IGMP6Group{Index: 2, Iface: "eth0", Group: netip.MustParseAddr("ff3e::8000:1"), Users: 1, Flags: 4}
 	if d := cmp.Diff(want, got[2], addrCmp); d != "" {
 		t.Errorf("line 3 (-want +got):\n%s", d)
 	}
 }
 
 func TestParseDevMcast(t *testing.T) {
-	got, err := sys.ParseDevMcast(open(t, "lab-n2", "proc/net/dev_mcast"))
+	got, err := hostfs.ParseDevMcast(open(t, "lab-n2", "proc/net/dev_mcast"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +100,11 @@ func TestParseDevMcast(t *testing.T) {
 
 func TestParseMcfilter(t *testing.T) {
 	a := netip.MustParseAddr
-	got, err := sys.ParseMcfilter(open(t, "lab-n2", "proc/net/mcfilter"))
+	got, err := hostfs.ParseMcfilter(open(t, "lab-n2", "proc/net/mcfilter"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []sys.SourceFilter{
+	want := []hostfs.SourceFilter{
 		{Index: 2, Iface: "eth0", Group: a("239.5.5.5"), Source: a("10.0.0.9"), Exclude: 1},
 		{Index: 2, Iface: "eth0", Group: a("232.1.1.1"), Source: a("10.0.0.1"), Include: 1},
 		{Index: 2, Iface: "eth0", Group: a("232.1.1.1"), Source: a("10.0.0.3"), Include: 1},
@@ -112,11 +112,11 @@ func TestParseMcfilter(t *testing.T) {
 	if d := cmp.Diff(want, got, addrCmp); d != "" {
 		t.Errorf("ParseMcfilter (-want +got):\n%s", d)
 	}
-	got6, err := sys.ParseMcfilter6(open(t, "lab-n2", "proc/net/mcfilter6"))
+	got6, err := hostfs.ParseMcfilter6(open(t, "lab-n2", "proc/net/mcfilter6"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want6 := []sys.SourceFilter{{Index: 2, Iface: "eth0", Group: a("ff3e::8000:1"), Source: a("fd00::1"), Include: 1}}
+	want6 := []hostfs.SourceFilter{{Index: 2, Iface: "eth0", Group: a("ff3e::8000:1"), Source: a("fd00::1"), Include: 1}}
 	if d := cmp.Diff(want6, got6, addrCmp); d != "" {
 		t.Errorf("ParseMcfilter6 (-want +got):\n%s", d)
 	}
@@ -129,14 +129,14 @@ func TestParseBad(t *testing.T) {
 		in    string
 		want  string // substring of the error
 	}{
-		{"igmp group first", func(s string) error { _, err := sys.ParseIGMP(strings.NewReader(s)); return err }, "\t\t010000E0 1 0:0 0\n", "before any interface"},
-		{"igmp bad version", func(s string) error { _, err := sys.ParseIGMP(strings.NewReader(s)); return err }, "2\teth0 : 1 V9\n", `"V9"`},
-		{"igmp bad group", func(s string) error { _, err := sys.ParseIGMP(strings.NewReader(s)); return err }, "2\teth0 : 1 V3\n\t\tZZ 1 0:0 0\n", `"ZZ"`},
-		{"igmp6 short", func(s string) error { _, err := sys.ParseIGMP6(strings.NewReader(s)); return err }, "1 lo ff02\n", "3 fields"},
-		{"igmp6 bad addr", func(s string) error { _, err := sys.ParseIGMP6(strings.NewReader(s)); return err }, "1 lo ff02 1 0 0\n", `"ff02"`},
-		{"dev_mcast bad mac", func(s string) error { _, err := sys.ParseDevMcast(strings.NewReader(s)); return err }, "2 eth0 1 0 xyz\n", `"xyz"`},
-		{"mcfilter bad", func(s string) error { _, err := sys.ParseMcfilter(strings.NewReader(s)); return err }, "Idx\n2 eth0 0xef 0x0a000001 1 0\n", `"0xef"`},
-		{"mcfilter6 bad count", func(s string) error { _, err := sys.ParseMcfilter6(strings.NewReader(s)); return err }, "2 eth0 ff3e0000000000000000000080000001 fd000000000000000000000000000001 x 0\n", `"x"`},
+		{"igmp group first", func(s string) error { _, err := hostfs.ParseIGMP(strings.NewReader(s)); return err }, "\t\t010000E0 1 0:0 0\n", "before any interface"},
+		{"igmp bad version", func(s string) error { _, err := hostfs.ParseIGMP(strings.NewReader(s)); return err }, "2\teth0 : 1 V9\n", `"V9"`},
+		{"igmp bad group", func(s string) error { _, err := hostfs.ParseIGMP(strings.NewReader(s)); return err }, "2\teth0 : 1 V3\n\t\tZZ 1 0:0 0\n", `"ZZ"`},
+		{"igmp6 short", func(s string) error { _, err := hostfs.ParseIGMP6(strings.NewReader(s)); return err }, "1 lo ff02\n", "3 fields"},
+		{"igmp6 bad addr", func(s string) error { _, err := hostfs.ParseIGMP6(strings.NewReader(s)); return err }, "1 lo ff02 1 0 0\n", `"ff02"`},
+		{"dev_mcast bad mac", func(s string) error { _, err := hostfs.ParseDevMcast(strings.NewReader(s)); return err }, "2 eth0 1 0 xyz\n", `"xyz"`},
+		{"mcfilter bad", func(s string) error { _, err := hostfs.ParseMcfilter(strings.NewReader(s)); return err }, "Idx\n2 eth0 0xef 0x0a000001 1 0\n", `"0xef"`},
+		{"mcfilter6 bad count", func(s string) error { _, err := hostfs.ParseMcfilter6(strings.NewReader(s)); return err }, "2 eth0 ff3e0000000000000000000080000001 fd000000000000000000000000000001 x 0\n", `"x"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,7 +150,7 @@ func TestParseBad(t *testing.T) {
 
 func TestGroups(t *testing.T) {
 	a := netip.MustParseAddr
-	got, err := sys.FS{Root: "testdata/lab-n2"}.Groups()
+	got, err := hostfs.FS{Root: "testdata/lab-n2"}.Groups()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,22 +161,22 @@ func TestGroups(t *testing.T) {
 	if eth.IGMPVersion != 3 || eth.MLDVersion != 2 {
 		t.Errorf("versions IGMPv%d MLDv%d, want 3 and 2", eth.IGMPVersion, eth.MLDVersion)
 	}
-	wantV4 := []sys.Membership{
-		{Group: a("224.0.0.1"), Users: 1, Mode: sys.ModeExclude},
-		{Group: a("232.1.1.1"), Users: 1, Mode: sys.ModeInclude, Sources: []sys.Source{{Addr: a("10.0.0.1"), Include: 1}, {Addr: a("10.0.0.3"), Include: 1}}},
-		{Group: a("239.0.0.100"), Users: 2, Mode: sys.ModeExclude},
-		{Group: a("239.5.5.5"), Users: 1, Mode: sys.ModeExclude, Sources: []sys.Source{{Addr: a("10.0.0.9"), Exclude: 1}}},
+	wantV4 := []hostfs.Membership{
+		{Group: a("224.0.0.1"), Users: 1, Mode: hostfs.ModeExclude},
+		{Group: a("232.1.1.1"), Users: 1, Mode: hostfs.ModeInclude, Sources: []hostfs.Source{{Addr: a("10.0.0.1"), Include: 1}, {Addr: a("10.0.0.3"), Include: 1}}},
+		{Group: a("239.0.0.100"), Users: 2, Mode: hostfs.ModeExclude},
+		{Group: a("239.5.5.5"), Users: 1, Mode: hostfs.ModeExclude, Sources: []hostfs.Source{{Addr: a("10.0.0.9"), Exclude: 1}}},
 	}
 	if d := cmp.Diff(wantV4, eth.IPv4, addrCmp); d != "" {
 		t.Errorf("eth0 IPv4 (-want +got):\n%s", d)
 	}
-	var ssm6 *sys.Membership
+	var ssm6 *hostfs.Membership
 	for i := range eth.IPv6 {
 		if eth.IPv6[i].Group == a("ff3e::8000:1") {
 			ssm6 = &eth.IPv6[i]
 		}
 	}
-	if ssm6 == nil || ssm6.Mode != sys.ModeInclude || len(ssm6.Sources) != 1 || ssm6.Sources[0].Addr != a("fd00::1") {
+	if ssm6 == nil || ssm6.Mode != hostfs.ModeInclude || len(ssm6.Sources) != 1 || ssm6.Sources[0].Addr != a("fd00::1") {
 		t.Errorf("ff3e::8000:1 = %+v, want include fd00::1", ssm6)
 	}
 	if len(eth.Link) != 9 {
@@ -187,7 +187,7 @@ func TestGroups(t *testing.T) {
 		t.Errorf("link JSON %s %v", b, err)
 	}
 
-	v2, err := sys.FS{Root: "testdata/lab-n3-v2"}.Groups()
+	v2, err := hostfs.FS{Root: "testdata/lab-n3-v2"}.Groups()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +195,10 @@ func TestGroups(t *testing.T) {
 		t.Errorf("lab-n3-v2 versions IGMPv%d MLDv%d, want 2 and 1", v2[1].IGMPVersion, v2[1].MLDVersion)
 	}
 
-	if _, err := (sys.FS{Root: "testdata/nonexistent"}).Groups(); err == nil {
+	if _, err := (hostfs.FS{Root: "testdata/nonexistent"}).Groups(); err == nil {
 		t.Error("Groups on a missing root: no error")
 	}
-	empty, err := sys.FS{Root: "testdata/empty"}.Groups()
+	empty, err := hostfs.FS{Root: "testdata/empty"}.Groups()
 	if err != nil || len(empty) != 0 {
 		t.Errorf("empty root: %v %v", empty, err)
 	}
@@ -216,11 +216,11 @@ func FuzzParseProcNet(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, p := range []func(string) error{
-			func(s string) error { _, err := sys.ParseIGMP(strings.NewReader(s)); return err },
-			func(s string) error { _, err := sys.ParseIGMP6(strings.NewReader(s)); return err },
-			func(s string) error { _, err := sys.ParseDevMcast(strings.NewReader(s)); return err },
-			func(s string) error { _, err := sys.ParseMcfilter(strings.NewReader(s)); return err },
-			func(s string) error { _, err := sys.ParseMcfilter6(strings.NewReader(s)); return err },
+			func(s string) error { _, err := hostfs.ParseIGMP(strings.NewReader(s)); return err },
+			func(s string) error { _, err := hostfs.ParseIGMP6(strings.NewReader(s)); return err },
+			func(s string) error { _, err := hostfs.ParseDevMcast(strings.NewReader(s)); return err },
+			func(s string) error { _, err := hostfs.ParseMcfilter(strings.NewReader(s)); return err },
+			func(s string) error { _, err := hostfs.ParseMcfilter6(strings.NewReader(s)); return err },
 		} {
 			_ = p(string(b))
 		}

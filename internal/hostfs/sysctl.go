@@ -1,6 +1,6 @@
-// Package sys reads kernel state from /proc and /sys. Every reader takes a
+// Package hostfs reads kernel state from /proc and /sys. Every reader takes a
 // root directory, so tests point it at recorded files under testdata/.
-package sys
+package hostfs
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ import (
 // FS reads kernel files below Root ("/" on a live system).
 type FS struct{ Root string }
 
-// Host is the live system.
-var Host = FS{Root: "/"}
+// Host is the live system: its files below "/".
+func Host() FS { return FS{Root: "/"} }
 
 // Sysctl reads a sysctl by its dotted name, such as
 // "net.ipv4.conf.enX1.accept_local".

@@ -1,14 +1,14 @@
-package sys_test
+package hostfs_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/mcasttools/mcast/internal/sys"
+	"github.com/mcasttools/mcast/internal/hostfs"
 )
 
 func TestReadPathFilter(t *testing.T) {
-	fs := sys.FS{Root: "testdata/multihomed"}
+	fs := hostfs.FS{Root: "testdata/multihomed"}
 	tests := []struct {
 		nic     string
 		ok      bool
@@ -31,7 +31,7 @@ func TestReadPathFilter(t *testing.T) {
 	if _, err := fs.ReadPathFilter("nosuch"); err == nil || !strings.Contains(err.Error(), "net.ipv4.conf.nosuch.accept_local") {
 		t.Errorf("missing sysctl: %v", err)
 	}
-	if ok, _, _ := (sys.PathFilter{AcceptLocal: true, RPFilter: 2}).AcceptsOwnSource("x"); !ok {
+	if ok, _, _ := (hostfs.PathFilter{AcceptLocal: true, RPFilter: 2}).AcceptsOwnSource("x"); !ok {
 		t.Error("accept_local=1 with loose rp_filter should accept")
 	}
 }

@@ -1,10 +1,10 @@
-package endpoint_test
+package addrarg_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/mcasttools/mcast/internal/endpoint"
+	"github.com/mcasttools/mcast/internal/addrarg"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -27,7 +27,7 @@ func TestParseTarget(t *testing.T) {
 		{text: "239.1.1.1:http", def: 1, err: `invalid port "http": not a number`},
 	}
 	for _, tt := range tests {
-		got, err := endpoint.ParseTarget(tt.text, tt.env, tt.def)
+		got, err := addrarg.ParseTarget(tt.text, tt.env, tt.def)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("ParseTarget(%q): error %v, want %q", tt.text, err, tt.err)
@@ -41,13 +41,13 @@ func TestParseTarget(t *testing.T) {
 }
 
 func TestDefaultPortFrom(t *testing.T) {
-	if p, err := endpoint.DefaultPortFrom(""); err != nil || p != endpoint.DefaultPort {
+	if p, err := addrarg.DefaultPortFrom(""); err != nil || p != addrarg.DefaultPort {
 		t.Errorf("empty: %d, %v", p, err)
 	}
-	if p, err := endpoint.DefaultPortFrom("28001"); err != nil || p != 28001 {
+	if p, err := addrarg.DefaultPortFrom("28001"); err != nil || p != 28001 {
 		t.Errorf("28001: %d, %v", p, err)
 	}
-	if _, err := endpoint.DefaultPortFrom("x"); err == nil || !strings.Contains(err.Error(), `MULTICAST_PORT: invalid port "x"`) {
+	if _, err := addrarg.DefaultPortFrom("x"); err == nil || !strings.Contains(err.Error(), `MULTICAST_PORT: invalid port "x"`) {
 		t.Errorf("x: %v", err)
 	}
 }

@@ -1,6 +1,6 @@
-// Package endpoint parses the addresses a user types: groups, ports and
+// Package addrarg parses the addresses a user types: groups, ports and
 // GROUP[:PORT] pairs. It is pure: nothing here touches the network.
-package endpoint
+package addrarg
 
 import (
 	"fmt"

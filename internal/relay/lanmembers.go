@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"errors"
 	"net/netip"
 	"time"
 
@@ -187,19 +186,19 @@ func MembershipFilter() []bpf.Instruction {
 // membershipDrop is the drop reason of an IGMP or MLD message that
 // igmp.Decode refused with err.
 func membershipDrop(err error) string {
-	switch {
-	case errors.Is(err, igmp.ErrHeaderChecksum), errors.Is(err, igmp.ErrChecksum):
-		return DropMembershipChecksum
-	case errors.Is(err, igmp.ErrFragment):
-		return DropMembershipFragment
-	case errors.Is(err, igmp.ErrGroup):
-		return DropMembershipGroup
-	case errors.Is(err, igmp.ErrNoRecords):
-		return DropMembershipNoRecords
-	case errors.Is(err, igmp.ErrTruncated):
-		return DropMembershipTruncated
-	case errors.Is(err, igmp.ErrType):
-		return DropMembershipType
+	if r, ok := membershipDrops[igmp.Cause(err)]; ok {
+		return r
 	}
 	return DropMalformed
+}
+
+// membershipDrops name igmp.Cause's errors as drop reasons.
+var membershipDrops = map[error]string{
+	igmp.ErrHeaderChecksum: DropMembershipChecksum,
+	igmp.ErrChecksum:       DropMembershipChecksum,
+	igmp.ErrFragment:       DropMembershipFragment,
+	igmp.ErrGroup:          DropMembershipGroup,
+	igmp.ErrNoRecords:      DropMembershipNoRecords,
+	igmp.ErrTruncated:      DropMembershipTruncated,
+	igmp.ErrType:           DropMembershipType,
 }

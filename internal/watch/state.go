@@ -11,7 +11,6 @@
 package watch
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -198,24 +197,22 @@ func (s *State) seg(iface string, t time.Time) *segment {
 // Drop counts a packet that could not be decoded, or that no host sends
 // (igmp.Decode's rejections), by cause.
 func (s *State) Drop(err error) {
-	cause := "malformed"
-	switch {
-	case errors.Is(err, igmp.ErrHeaderChecksum):
-		cause = "bad IPv4 header checksum"
-	case errors.Is(err, igmp.ErrFragment):
-		cause = "fragmented IGMP/MLD"
-	case errors.Is(err, igmp.ErrGroup):
-		cause = "not a multicast group"
-	case errors.Is(err, igmp.ErrNoRecords):
-		cause = "report without records"
-	case errors.Is(err, igmp.ErrChecksum):
-		cause = "bad checksum"
-	case errors.Is(err, igmp.ErrTruncated):
-		cause = "truncated"
-	case errors.Is(err, igmp.ErrType):
-		cause = "unknown type"
+	cause, ok := dropCauses[igmp.Cause(err)]
+	if !ok {
+		cause = "malformed"
 	}
 	s.drops[cause]++
+}
+
+// dropCauses name igmp.Cause's errors in watch's counts.
+var dropCauses = map[error]string{
+	igmp.ErrHeaderChecksum: "bad IPv4 header checksum",
+	igmp.ErrFragment:       "fragmented IGMP/MLD",
+	igmp.ErrGroup:          "not a multicast group",
+	igmp.ErrNoRecords:      "report without records",
+	igmp.ErrChecksum:       "bad checksum",
+	igmp.ErrTruncated:      "truncated",
+	igmp.ErrType:           "unknown type",
 }
 
 // Drops returns the count of dropped packets by cause.

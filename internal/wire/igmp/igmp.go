@@ -122,6 +122,21 @@ var (
 	ErrNoRecords = errors.New("report without group records")
 )
 
+// causes are the errors Cause tells apart, most specific first.
+var causes = []error{ErrHeaderChecksum, ErrFragment, ErrGroup, ErrNoRecords, ErrChecksum, ErrTruncated, ErrType}
+
+// Cause returns which of the errors above err wraps (the cause a decoder
+// refused a packet for), or nil for another error: one place that sorts
+// refusals, for watch's counts and the relay's drop reasons alike.
+func Cause(err error) error {
+	for _, c := range causes {
+		if errors.Is(err, c) {
+			return c
+		}
+	}
+	return nil
+}
+
 // checkGroup returns an error wrapping ErrGroup, naming what carried it,
 // unless g is a multicast address, or unspecified where that is allowed (a
 // general query).

@@ -171,9 +171,11 @@ func TestReportWatch(t *testing.T) {
 	l.MustRun("n3", l.Bin, "send", "--iface", "eth0", "--rate", "20", "--count", "40", "239.1.2.4")
 	r1.Wait()
 	r2.Wait()
+	// The bridge's queries without an address first, then with one.
+	w.WaitFor(`"type":"watch.query","proto":"igmp","version":3,"source":"0.0.0.0"`, 30*time.Second)
 	bridge(t, l, "addr", "add", "10.0.0.254/24", "dev", "br0")
 	bridge(t, l, "link", "set", "br0", "type", "bridge", "mcast_query_use_ifaddr", "1")
-	w.WaitFor(`"source":"10.0.0.254"`, 30*time.Second)
+	w.WaitFor(`"type":"watch.query","proto":"igmp","version":3,"source":"10.0.0.254"`, 30*time.Second)
 	res := w.Stop()
 	counts := map[string]int{}
 	var sum struct {
@@ -210,7 +212,7 @@ func TestReportWatch(t *testing.T) {
 		sameNumber(t, g.Group+" rate", domK(t, row, "rate_pps"), g.Rate)
 	}
 	if !strings.Contains(dom, "querier now 10.0.0.254") {
-		t.Errorf("the querier change is not on the timeline")
+		t.Errorf("the querier change is not on the timeline; watch printed:\n%s", res)
 	}
 	screenshot(t, page, "report-watch")
 }

@@ -141,9 +141,8 @@ func (v *vlanLab) mdns(host string, args ...string) *labtest.Proc {
 }
 
 func requireZeroconf(t *testing.T) {
-	if err := exec.Command("/usr/bin/python3", "-c", "import zeroconf").Run(); err != nil {
-		t.Skip("python3-zeroconf is not installed (scripts/install-deps.sh)")
-	}
+	t.Helper()
+	requireRun(t, "python3-zeroconf", "/usr/bin/python3", "-c", "import zeroconf")
 }
 
 // tcpdumpTTL matches tcpdump -v's header line and the UDP line after it.

@@ -6,7 +6,7 @@
 # B, as two bridges; a router namespace on both (ethA 10.0.10.1, ethB
 # 10.0.20.1) that does not route between them; on A a static responder
 # (10.0.10.100) and a host for the direct baseline (10.0.10.101); on B the
-# load generator (10.0.20.100). bench/mdnsload.py is both: the responder
+# load generator (10.0.20.100). bench/mdnsload is both: the responder
 # answers every A question under bench.local. by multicast at once, the
 # generator sends RATE queries a second from port 5353, each for a new name
 # carrying its send time, and counts the distinct answers it hears on B and
@@ -32,9 +32,11 @@ py=/usr/bin/python3
 for t in avahi-daemon "$py" ip unshare; do
   command -v "$t" >/dev/null || { echo "reflector.sh: $t is missing (scripts/install-deps.sh)" >&2; exit 2; }
 done
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 tmp=$(mktemp -d)
 bin=$tmp/mcast
 CGO_ENABLED=0 go build -o "$bin" ./cmd/mcast
+CGO_ENABLED=0 go build -o "$tmp/mdnsload" ./bench/mdnsload
 pre=mdnsb$$
 pids=()
 nss=()
@@ -75,14 +77,16 @@ plug ra brA r ethA 10.0.10.1/24
 plug rb brB r ethB 10.0.20.1/24
 in_ns r sysctl -qw net.ipv4.ip_forward=0
 
-in_ns a "$py" -u bench/mdnsload.py respond 10.0.10.100 > "$tmp/responder.log" 2>&1 &
+in_ns a "$tmp/mdnsload" respond eth0 10.0.10.100 > "$tmp/responder.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q responding "$tmp/responder.log" && break; sleep 0.1; done
 
-# trials NAME HOST: the load at every rate from HOST, one JSON line each.
+# trials NAME HOST: the load at every rate from HOST, one JSON line each,
+# after a second at 100/s not counted (the reflector's first packets).
 trials() {
+  in_ns "$2" "$tmp/mdnsload" load eth0 100 1 >/dev/null
   for rate in $rates; do
-    line=$(in_ns "$2" "$py" bench/mdnsload.py load "$rate" "$secs")
+    line=$(in_ns "$2" "$tmp/mdnsload" load eth0 "$rate" "$secs")
     echo "{\"via\": \"$1\", ${line#\{}" | tee -a "$tmp/results"
   done
 }
@@ -132,7 +136,7 @@ grep -q "Server startup complete" "$tmp/avahi.log" || { echo "avahi-daemon did n
 trials avahi b
 
 echo
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load before the run: see uptime"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average at the start: $load0, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$py" - "$tmp/results" "$lat_rate" "$secs" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -146,7 +150,8 @@ for i, r in enumerate(by["direct"]):
     cells = []
     for v in ("direct", "mcast", "avahi"):
         x = by[v][i]
-        cells.append(f"{x['answers_per_s']:.0f} ({x['answered']}/{x['sent']}), {x['p50_ms']}/{x['p99_ms']}, {x['duplicates']} dup")
+        lat = "-/-" if x["p50_ms"] is None else f"{x['p50_ms']:.3f}/{x['p99_ms']:.3f}"
+        cells.append(f"{x['answers_per_s']:.0f} ({x['answered']}/{x['sent']}), {lat}, {x['duplicates']} dup")
     print(f"| {r['offered']:.0f} | " + " | ".join(cells) + " |")
 best = {v: max(x["answers_per_s"] for x in by[v]) for v in by}
 at = {v: next(x for x in by[v] if x["offered"] == lat_rate) for v in by}

@@ -52,6 +52,9 @@ addns() {
   nss+=("$pre-$1")
   ip -n "$pre-$1" link set lo up
 }
+# in_ns NS CMD...: CMD in namespace NS. A process started in the background
+# is started with `ip netns exec` itself, so that $! is its PID (ip execs
+# it), never a subshell's.
 in_ns() { local n=$1; shift; ip netns exec "$pre-$n" "$@"; }
 addns sw
 in_ns sw sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-arptables=0 2>/dev/null || true
@@ -77,7 +80,7 @@ plug ra brA r ethA 10.0.10.1/24
 plug rb brB r ethB 10.0.20.1/24
 in_ns r sysctl -qw net.ipv4.ip_forward=0
 
-in_ns a "$tmp/mdnsload" respond eth0 10.0.10.100 > "$tmp/responder.log" 2>&1 &
+ip netns exec "$pre-a" "$tmp/mdnsload" respond eth0 10.0.10.100 > "$tmp/responder.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q responding "$tmp/responder.log" && break; sleep 0.1; done
 
@@ -104,7 +107,7 @@ interface ethA
 interface ethB
 service mdns
 EOF
-in_ns r "$bin" relay --config "$tmp/relay.conf" > "$tmp/relay.log" 2>&1 &
+ip netns exec "$pre-r" "$bin" relay --config "$tmp/relay.conf" > "$tmp/relay.log" 2>&1 &
 relay=$!
 pids+=($relay)
 for _ in $(seq 100); do "$bin" relay status --admin "$tmp/relay.sock" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -127,7 +130,7 @@ disable-publishing=yes
 enable-reflector=yes
 reflect-ipv=no
 EOF
-in_ns r unshare -m --propagation private sh -c \
+ip netns exec "$pre-r" unshare -m --propagation private sh -c \
   'mount -t tmpfs none /run && exec avahi-daemon -f "$1" --no-chroot --no-drop-root --no-rlimits --no-proc-title' \
   sh "$tmp/avahi.conf" > "$tmp/avahi.log" 2>&1 &
 pids+=($!)

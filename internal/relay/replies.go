@@ -135,10 +135,18 @@ func asksUnicast(rec *relayframe.Record) bool {
 }
 
 // noteSearch remembers that rec, re-emitted on the interfaces of asked,
-// came from interface from, when its answers come by unicast.
+// came from interface from, when its answers come by unicast. An mDNS
+// querier must be on the subnet of the interface it asked from (mDNS is
+// link-local, RFC 6762 section 11): a query forged from an address
+// elsewhere is carried, its querier not remembered.
 func (r *Relay) noteSearch(t *routeTable, rec *relayframe.Record, from int, asked uint64, now time.Time) {
 	if rec.Broadcast || !replyPort(t.cfg, rec.Dst.Port()) || !asksUnicast(rec) {
 		return
+	}
+	if rec.Dst.Port() == mdns.Port {
+		if n := r.ifs[from].link.net4; n.IsValid() && !n.Contains(rec.Src.Addr()) {
+			return
+		}
 	}
 	r.pmu.Lock()
 	ok := r.replies.add(rec.Src, from, asked, now)

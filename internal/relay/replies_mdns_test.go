@@ -142,3 +142,24 @@ func TestReflectMDNSQueryFlood(t *testing.T) {
 		t.Errorf("lan got %v, want the answer to the querier from before the flood", got)
 	}
 }
+
+// TestReflectMDNSOffLinkQuerier: a QU query whose source is not on the
+// subnet of the interface it came from (forged, or routed there) is
+// carried, but its querier is not remembered, so no answer goes back to
+// that address; an on-link querier's does.
+func TestReflectMDNSOffLinkQuerier(t *testing.T) {
+	r, iot, lan := reflector(t, "service mdns\n")
+	lan.link.net4 = netip.MustParsePrefix("10.0.2.0/24")
+	qu := dnsMsg(t, 0, "printer.local.", true, false)
+	capture(r, 1, "192.0.2.7:5353", "224.0.0.251:5353", 1, qu)
+	capture(r, 1, "10.0.2.20:5353", "224.0.0.251:5353", 2, qu)
+	if got := emittedTo(iot); len(got) != 2 {
+		t.Fatalf("iot got %v, want both queries", got)
+	}
+	resp := dnsMsg(t, 0, "printer.local.", false, true)
+	answer(r, 0, "10.0.1.30:5353", "192.0.2.7:5353", resp)
+	answer(r, 0, "10.0.1.30:5353", "10.0.2.20:5353", resp)
+	if got := emittedTo(lan); len(got) != 1 || got[0] != "10.0.2.20" {
+		t.Errorf("lan got %v, want the answer to the on-link querier alone", got)
+	}
+}

@@ -163,3 +163,20 @@ func TestReflectMDNSOffLinkQuerier(t *testing.T) {
 		t.Errorf("lan got %v, want the answer to the on-link querier alone", got)
 	}
 }
+
+// TestReflectMDNSUnicastAnswerType: with `mdns-type`, a unicast answer to
+// a QU querier is carried only when it names the listed types; another is
+// counted as a service-type drop.
+func TestReflectMDNSUnicastAnswerType(t *testing.T) {
+	r, _, lan := reflector(t, "service mdns\nmdns-type _ipp._tcp\n")
+	capture(r, 1, "10.0.2.20:5353", "224.0.0.251:5353", 1, dnsMsg(t, 0, "office._ipp._tcp.local.", true, false))
+	before := r.Status().Drops[DropServiceType]
+	answer(r, 0, "10.0.1.30:5353", "10.0.2.20:5353", dnsMsg(t, 0, "tv._airplay._tcp.local.", false, true))
+	answer(r, 0, "10.0.1.30:5353", "10.0.2.20:5353", dnsMsg(t, 0, "office._ipp._tcp.local.", false, true))
+	if got := emittedTo(lan); len(got) != 1 {
+		t.Errorf("lan got %v, want the _ipp._tcp answer alone", got)
+	}
+	if n := r.Status().Drops[DropServiceType] - before; n != 1 {
+		t.Errorf("%d service-type drops for the answers, want 1", n)
+	}
+}

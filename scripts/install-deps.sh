@@ -19,6 +19,10 @@ pkgs+=(wireguard-go wireguard-tools)
 # minidlna (a real SSDP responder) and gupnp-tools (gssdp-discover): SSDP
 # searches and their unicast answers through the reflector.
 pkgs+=(minidlna gupnp-tools)
+# avahi-daemon: the reflector bench (bench/reflector.sh) measures the relay
+# against avahi's reflector, run in a namespace of its own (installed, not
+# started: policy-rc.d below).
+pkgs+=(avahi-daemon)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -49,6 +49,8 @@ type linkFacts struct {
 	bcast4       netip.Addr // the interface's IPv4 subnet broadcast address
 	ipv6         bool       // the IPv6 capture and emission sockets are open
 
+	net4 netip.Prefix // the interface's IPv4 subnet (on-link mDNS queriers)
+
 	// The `source relay` UDP sockets: open or not, and where they send
 	// from.
 	udp4, udp6 bool
@@ -106,6 +108,7 @@ func (f *linkFacts) addAddr(ipn *net.IPNet) {
 		m := ^uint32(0) >> ones
 		v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | m
 		f.bcast4 = netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+		f.net4 = netip.PrefixFrom(pa, ones).Masked()
 	case pa.Is6() && (!f.addr6.IsValid() || f.addr6.IsLinkLocalUnicast() && !pa.IsLinkLocalUnicast()):
 		f.addr6 = pa
 	}

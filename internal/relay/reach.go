@@ -87,7 +87,7 @@ func (w *recvWork) on(i int) *recvWork {
 func (r *Relay) reflect(w *sendWork, t *routeTable, rec *relayframe.Record, ck uint64, now time.Time) {
 	ifs := r.ifs
 	from := ifs[w.from].name
-	reflected := false
+	var asked uint64
 	for j, l := range ifs {
 		if j == w.from || !t.cfg.Crosses(rec.Dst, rec.Broadcast, from, l.name) || !l.wants(t.cfg, rec.Dst, rec.Broadcast) {
 			continue
@@ -100,10 +100,10 @@ func (r *Relay) reflect(w *sendWork, t *routeTable, rec *relayframe.Record, ck u
 			continue
 		}
 		r.stats.reflected.Add(1)
-		reflected = true
+		asked |= ifaceBit(j)
 	}
-	if reflected {
-		r.noteSearch(t, rec, w.from, now)
+	if asked != 0 {
+		r.noteSearch(t, rec, w.from, asked, now)
 	}
 }
 

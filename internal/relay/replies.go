@@ -1,11 +1,13 @@
 package relay
 
 // Unicast answers to a search carried between interfaces: an SSDP
-// M-SEARCH (or a WS-Discovery probe, an LLMNR query) that the relay
+// M-SEARCH (or a WS-Discovery probe, an LLMNR query, an mDNS query with
+// the unicast-response bit or from a port other than 5353) that the relay
 // re-emitted on another interface is answered by unicast to the searcher's
 // address and port, which the responder's interface cannot reach when the
 // interfaces are not routed. The relay remembers, for a short while, on
-// which interface each searcher is, and carries the answers there.
+// which interface each searcher is and on which interfaces its search was
+// re-emitted, and carries the answers from there back to it.
 
 import (
 	"encoding/binary"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/wire/mdns"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
 	"golang.org/x/net/bpf"
 )
@@ -27,8 +30,9 @@ const replySpan = 10 * time.Second
 const replySlots = 1024
 
 // replyTable maps a searcher's address and port to the interface it
-// searched from, in a fixed array: no allocation per search. A search when
-// every slot is taken by a live searcher is counted and not remembered.
+// searched from and the interfaces its search was re-emitted on, in a fixed
+// array: no allocation per search. A search when every slot is taken by a
+// live searcher is counted and not remembered.
 type replyTable struct {
 	seed  maphash.Seed
 	slots [replySlots]replySlot
@@ -37,8 +41,13 @@ type replyTable struct {
 type replySlot struct {
 	who   netip.AddrPort
 	iface int
-	until int64 // UnixNano; 0: free
+	asked uint64 // ifaceBit of each interface the search was re-emitted on
+	until int64  // UnixNano; 0: free
 }
+
+// ifaceBit is interface i's bit in a set of interfaces; those past the
+// 63rd share the last bit.
+func ifaceBit(i int) uint64 { return 1 << min(i, 63) }
 
 func newReplyTable() *replyTable { return &replyTable{seed: maphash.MakeSeed()} }
 
@@ -55,16 +64,21 @@ func (t *replyTable) home(who netip.AddrPort) int {
 	return int(h.Sum64() % replySlots)
 }
 
-// add remembers that who searched from interface iface at now; false when
-// no slot was free.
-func (t *replyTable) add(who netip.AddrPort, iface int, now time.Time) bool {
+// add remembers that who searched from interface iface at now, its search
+// re-emitted on the interfaces of asked; false when no slot was free. A
+// searcher searching again while remembered keeps the interfaces its
+// earlier searches were re-emitted on.
+func (t *replyTable) add(who netip.AddrPort, iface int, asked uint64, now time.Time) bool {
 	i := t.home(who)
 	n := now.UnixNano()
 	free := -1
 	for k := range replyProbe {
 		s := &t.slots[(i+k)%replySlots]
 		if s.who == who {
-			s.iface, s.until = iface, now.Add(replySpan).UnixNano()
+			if s.until <= n || s.iface != iface {
+				s.asked = 0
+			}
+			s.iface, s.asked, s.until = iface, s.asked|asked, now.Add(replySpan).UnixNano()
 			return true
 		}
 		if free < 0 && s.until <= n {
@@ -74,42 +88,68 @@ func (t *replyTable) add(who netip.AddrPort, iface int, now time.Time) bool {
 	if free < 0 {
 		return false
 	}
-	t.slots[free] = replySlot{who: who, iface: iface, until: now.Add(replySpan).UnixNano()}
+	t.slots[free] = replySlot{who: who, iface: iface, asked: asked, until: now.Add(replySpan).UnixNano()}
 	return true
 }
 
-// lookup is the interface who searched from, if it did within replySpan.
-func (t *replyTable) lookup(who netip.AddrPort, now time.Time) (int, bool) {
+// lookup is the interface who searched from, if it did within replySpan,
+// and the interfaces its searches were re-emitted on.
+func (t *replyTable) lookup(who netip.AddrPort, now time.Time) (iface int, asked uint64, ok bool) {
 	i := t.home(who)
 	n := now.UnixNano()
 	for k := range replyProbe {
 		s := &t.slots[(i+k)%replySlots]
 		if s.who == who && s.until > n {
-			return s.iface, true
+			return s.iface, s.asked, true
 		}
 	}
-	return 0, false
+	return 0, 0, false
 }
 
-// replyPort reports whether port is one whose searches are answered by
-// unicast in cfg (its services' ports: ssdp, wsd, llmnr).
+// replyPort reports whether port is one whose searches may be answered by
+// unicast in cfg: its services' ports (ssdp, wsd, llmnr; mdns, whose
+// queries say whether they are: asksUnicast).
 func replyPort(cfg *config.Config, port uint16) bool {
 	for _, s := range cfg.Services {
-		if s.Port == port && s.Name != "mdns" {
+		if s.Port == port {
 			return true
 		}
 	}
 	return false
 }
 
-// noteSearch remembers that rec, re-emitted on another interface, came
-// from interface from, when its answers come by unicast.
-func (r *Relay) noteSearch(t *routeTable, rec *relayframe.Record, from int, now time.Time) {
-	if rec.Broadcast || !replyPort(t.cfg, rec.Dst.Port()) {
+// asksUnicast reports whether rec, a datagram to a service's port, is a
+// search answered by unicast: any search but mDNS's; an mDNS query from a
+// port other than 5353 (a one-shot query, RFC 6762 section 6.7, answered to
+// its port) or with the unicast-response bit in a question (section 5.4,
+// answered to port 5353).
+func asksUnicast(rec *relayframe.Record) bool {
+	if rec.Dst.Port() != mdns.Port || (rec.Dst.Addr() != mdns4 && rec.Dst.Addr() != mdns6) {
+		return true
+	}
+	if rec.Src.Port() != mdns.Port {
+		return mdns.IsQuery(rec.Payload)
+	}
+	qu, err := mdns.AsksUnicast(rec.Payload)
+	return err == nil && qu
+}
+
+// noteSearch remembers that rec, re-emitted on the interfaces of asked,
+// came from interface from, when its answers come by unicast. An mDNS
+// querier must be on the subnet of the interface it asked from (mDNS is
+// link-local, RFC 6762 section 11): a query forged from an address
+// elsewhere is carried, its querier not remembered.
+func (r *Relay) noteSearch(t *routeTable, rec *relayframe.Record, from int, asked uint64, now time.Time) {
+	if rec.Broadcast || !replyPort(t.cfg, rec.Dst.Port()) || !asksUnicast(rec) {
 		return
 	}
+	if rec.Dst.Port() == mdns.Port {
+		if n := r.ifs[from].link.net4; n.IsValid() && !n.Contains(rec.Src.Addr()) {
+			return
+		}
+	}
 	r.pmu.Lock()
-	ok := r.replies.add(rec.Src, from, now)
+	ok := r.replies.add(rec.Src, from, asked, now)
 	r.pmu.Unlock()
 	if !ok {
 		r.stats.drop(DropReplyTableFull)
@@ -118,16 +158,21 @@ func (r *Relay) noteSearch(t *routeTable, rec *relayframe.Record, from int, now 
 
 // onReply handles a unicast datagram captured on interface w.from: an
 // answer from a service's port to a searcher the relay carried a search
-// from, on another interface, is re-emitted there, from the answerer.
+// from, captured on an interface the search was re-emitted on, is
+// re-emitted on the searcher's, from the answerer. An mDNS answer must be
+// a DNS response, of the service types `mdns-type` names.
 func (r *Relay) onReply(w *sendWork, src, dst netip.AddrPort, ipid uint16, ttl uint8, payload []byte, now time.Time) {
 	t := r.table.Load()
 	if !replyPort(t.cfg, src.Port()) {
 		return
 	}
 	r.pmu.Lock()
-	j, ok := r.replies.lookup(dst, now)
+	j, asked, ok := r.replies.lookup(dst, now)
 	r.pmu.Unlock()
-	if !ok || j == w.from || j >= len(r.ifs) {
+	if !ok || j == w.from || j >= len(r.ifs) || asked&ifaceBit(w.from) == 0 {
+		return
+	}
+	if src.Port() == mdns.Port && !r.mdnsAnswer(w, t, payload) {
 		return
 	}
 	rec := relayframe.Record{Kind: relayframe.KindDatagram, TTL: ttl, IPID: ipid, Src: src, Dst: dst, Payload: payload}
@@ -140,6 +185,23 @@ func (r *Relay) onReply(w *sendWork, src, dst netip.AddrPort, ipid uint16, ttl u
 		return
 	}
 	r.stats.replies.Add(1)
+}
+
+// mdnsAnswer reports whether payload, a unicast datagram from port 5353 to
+// a querier, is an mDNS answer the relay may carry back: a DNS response,
+// naming only the service types `mdns-type` lists (others are counted as
+// `service-type` drops).
+func (r *Relay) mdnsAnswer(w *sendWork, t *routeTable, payload []byte) bool {
+	if !mdns.IsResponse(payload) {
+		return false
+	}
+	if len(t.cfg.MDNSTypes) > 0 {
+		if ok, _ := w.mdns.Allowed(payload, t.cfg.MDNSTypes); !ok {
+			r.stats.drop(DropServiceType)
+			return false
+		}
+	}
+	return true
 }
 
 // CaptureFilter4Replies is CaptureFilter4At that also takes unicast UDP

@@ -12,35 +12,35 @@ func TestReplyTable(t *testing.T) {
 	tb := newReplyTable()
 	now := time.Now()
 	a := netip.MustParseAddrPort("10.0.2.20:40000")
-	if !tb.add(a, 1, now) {
+	if !tb.add(a, 1, 1, now) {
 		t.Fatal("add refused in an empty table")
 	}
-	if i, ok := tb.lookup(a, now.Add(replySpan/2)); !ok || i != 1 {
+	if i, _, ok := tb.lookup(a, now.Add(replySpan/2)); !ok || i != 1 {
 		t.Errorf("lookup: %d %v", i, ok)
 	}
-	if _, ok := tb.lookup(a, now.Add(replySpan+time.Millisecond)); ok {
+	if _, _, ok := tb.lookup(a, now.Add(replySpan+time.Millisecond)); ok {
 		t.Error("found after its span")
 	}
-	if _, ok := tb.lookup(netip.MustParseAddrPort("10.0.2.20:40001"), now); ok {
+	if _, _, ok := tb.lookup(netip.MustParseAddrPort("10.0.2.20:40001"), now); ok {
 		t.Error("found another port")
 	}
 	// Fill: every searcher is remembered or refused, never another's slot.
 	refused := 0
 	for i := range 3 * replySlots {
-		if !tb.add(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 1900), 0, now) {
+		if !tb.add(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 1900), 0, 2, now) {
 			refused++
 		}
 	}
 	if refused == 0 {
 		t.Error("a full table refused nothing")
 	}
-	if i, ok := tb.lookup(a, now); !ok || i != 1 {
+	if i, _, ok := tb.lookup(a, now); !ok || i != 1 {
 		t.Errorf("a live searcher was pushed out: %d %v", i, ok)
 	}
-	if !tb.add(netip.MustParseAddrPort("10.9.9.9:1"), 0, now.Add(2*replySpan)) {
+	if !tb.add(netip.MustParseAddrPort("10.9.9.9:1"), 0, 2, now.Add(2*replySpan)) {
 		t.Error("expired slots are not reused")
 	}
-	if n := testing.AllocsPerRun(100, func() { tb.add(a, 1, now); tb.lookup(a, now) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { tb.add(a, 1, 1, now); tb.lookup(a, now) }); n != 0 {
 		t.Errorf("%.1f allocations per search", n)
 	}
 }

@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -49,9 +50,11 @@ func Dial(group netip.Addr, port uint16, o SendOptions) (*Sender, error) {
 	}
 	var laddr *net.UDPAddr
 	if o.Source.IsValid() && o.Source.Is4() == group.Is4() {
-		laddr = &net.UDPAddr{IP: o.Source.AsSlice()}
+		laddr = &net.UDPAddr{IP: o.Source.AsSlice(), Port: int(o.SourcePort)}
+	} else if o.SourcePort != 0 {
+		laddr = &net.UDPAddr{Port: int(o.SourcePort)}
 	}
-	conn, err := net.ListenUDP(network, laddr)
+	conn, err := listenSend(network, laddr, o.SourcePort != 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening send socket: %w", err)
 	}
@@ -122,6 +125,26 @@ func Dial(group netip.Addr, port uint16, o SendOptions) (*Sender, error) {
 	s.gsoOOB = make([]byte, 0, SegmentOOBLen)
 	s.mmsgFn, s.segMsgFn = s.sendmmsg, s.sendmsg
 	return s, nil
+}
+
+// listenSend binds the send socket to laddr; shared, with SO_REUSEADDR,
+// beside a Listener on the same port (which binds the wildcard).
+func listenSend(network string, laddr *net.UDPAddr, shared bool) (*net.UDPConn, error) {
+	if !shared {
+		return net.ListenUDP(network, laddr)
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) }); err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), network, laddr.String())
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
 }
 
 // sendmmsg is the raw.Write callback for SendBatch: one sendmmsg of s.wmsgs.

@@ -39,6 +39,10 @@ type SendOptions struct {
 	Broadcast bool       // allow sending to a broadcast address (SO_BROADCAST)
 	SndBuf    int        // send buffer in bytes (SO_SNDBUFFORCE as root); 0 leaves the default
 	NoGSO     bool       // never use UDP_SEGMENT: batches go out with sendmmsg
+	// SourcePort is the local port to bind (mDNS answers must come from
+	// 5353), shared (SO_REUSEADDR) with a Listener on that port; 0 for an
+	// ephemeral one.
+	SourcePort uint16
 }
 
 // ListenConfig says what a Listener receives.

@@ -1,6 +1,7 @@
 // Package mdns decodes just enough of an mDNS (DNS) message to tell which
 // DNS-SD service types it is about, without allocating: the names of its
-// questions, of its records and of its PTR records' targets.
+// questions, of its records and of its PTR records' targets; and whether a
+// query asks for its answers by unicast.
 package mdns
 
 import (

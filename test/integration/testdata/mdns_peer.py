@@ -2,12 +2,17 @@
 
 register TYPE NAME PORT SECONDS  announce NAME.TYPE (e.g. _mcasttest._tcp) and answer for it
 browse TYPE SECONDS              print "found NAME" for each instance of TYPE heard
+resolve TYPE NAME SECONDS [oneshot]
+                                 ask for NAME.TYPE's address and port, the first question with the
+                                 unicast-response bit (QU); print "resolved NAME ADDR:PORT". With
+                                 oneshot, ask from a port other than 5353 (zeroconf's unicast mode: a
+                                 one-shot query, RFC 6762 section 6.7, answered to that port)
 """
 import socket
 import sys
 import time
 
-from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
+from zeroconf import DNSQuestionType, IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
 
 
 def addr():
@@ -20,7 +25,10 @@ def addr():
 
 def main():
     mode, typ = sys.argv[1], sys.argv[2] + ".local."
-    zc = Zeroconf(ip_version=IPVersion.V4Only)
+    if sys.argv[-1] == "oneshot":
+        zc = Zeroconf(interfaces=[addr()], unicast=True, ip_version=IPVersion.V4Only)
+    else:
+        zc = Zeroconf(ip_version=IPVersion.V4Only)
     try:
         if mode == "register":
             name, port, secs = sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
@@ -30,6 +38,13 @@ def main():
             print("registered", name, flush=True)
             time.sleep(secs)
             zc.unregister_service(info)
+        elif mode == "resolve":
+            name, secs = sys.argv[3], float(sys.argv[4])
+            info = ServiceInfo(typ, name + "." + typ)
+            if info.request(zc, secs * 1000, question_type=DNSQuestionType.QU):
+                print("resolved", name, "%s:%d" % (info.parsed_addresses()[0], info.port), flush=True)
+            else:
+                print("not resolved", name, flush=True)
         else:
             secs = float(sys.argv[3])
 

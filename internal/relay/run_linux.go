@@ -17,6 +17,8 @@ import (
 )
 
 // Run opens the relay's sockets and carries datagrams until ctx ends.
+// When an interface marked `wait` is missing or down at start, the relay
+// starts anyway (admin socket, metrics) and carries nothing until it is up.
 // When the LAN interface vanishes (deleted, or replaced by another of its
 // name), the relay closes its sockets, counts it, and opens them again once
 // the interface is back; meanwhile it carries nothing and its peers see it
@@ -24,8 +26,11 @@ import (
 func (r *Relay) Run(ctx context.Context) error {
 	cfg := r.config()
 	links, err := openAll(ctx, cfg)
+	var waiting []string
 	if err != nil {
-		return err
+		if waiting = waitingFor(cfg, ifaceUp); waiting == nil {
+			return err
+		}
 	}
 	srv, err := startServers(ctx, r, cfg)
 	if err != nil {
@@ -39,6 +44,14 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.ready()
 	}
 	r.warnOpen()
+	if waiting != nil {
+		r.stats.interfaceDown.Store(true)
+		r.log.Warn("interface missing: carrying nothing until it is up", "interface", strings.Join(waiting, ","), "err", err.Error())
+		if links = r.reopen(ctx); links != nil {
+			r.stats.interfaceDown.Store(false)
+			r.log.Info("interface up: carrying", "interface", strings.Join(waiting, ","))
+		}
+	}
 	for links != nil {
 		r.setIO(links[0], linkIOs(links[1:])...)
 		lost := r.carry(ctx, links)
@@ -339,6 +352,12 @@ func (r *Relay) capture6Loop(ctx context.Context, o *osIO) {
 		}
 		r.flush(w)
 	}
+}
+
+// ifaceUp reports whether interface name exists and is up.
+func ifaceUp(name string) bool {
+	ifi, err := net.InterfaceByName(name)
+	return err == nil && ifi.Flags&net.FlagUp != 0
 }
 
 // anyGone reports whether one of the interfaces of links is gone.

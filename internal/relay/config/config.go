@@ -77,6 +77,7 @@ type Config struct {
 	Interface      string   // the first interface (the one of a relay serving one LAN)
 	Interfaces     []string // every interface, in order (reach.go)
 	InterfaceLines []int    // the line of each interface
+	InterfaceWait  []bool   // per interface: `wait`, the relay starts without it and waits (reach.go)
 	KeyFile        string   // the mesh pre-shared key (optional once PrivateKey is set)
 	PrivateKey     string   // this relay's private key file
 	CA             string   // the mesh CA's public key (base64 Ed25519), for peers with a cert

@@ -5,6 +5,7 @@ package config
 //
 //	interface iot                     # repeat: one relay serves several LANs
 //	interface lan
+//	interface br-media wait           # may appear after the relay starts (a Docker bridge)
 //	service mdns                      # a discovery protocol by name
 //	allow mdns from iot to lan        # mDNS crosses from iot to lan, not back
 //	allow 239.1.1.1 broadcast:9 from lan to iot,guest
@@ -126,8 +127,9 @@ func (c *Config) PortCarried(dst netip.AddrPort) bool {
 
 // parseInterface takes one `interface` line.
 func (c *Config) parseInterface(args []string, line int, errf func(string, ...any) error) error {
-	if len(args) != 1 {
-		return errf("interface takes an interface name, got %q", strings.Join(args, " "))
+	wait := len(args) == 2 && args[1] == "wait"
+	if len(args) != 1 && !wait {
+		return errf("interface takes an interface name and optionally wait, got %q", strings.Join(args, " "))
 	}
 	name := args[0]
 	if len(name) > 15 || strings.ContainsAny(name, "/ ,") {
@@ -141,7 +143,16 @@ func (c *Config) parseInterface(args []string, line int, errf func(string, ...an
 	}
 	c.Interfaces = append(c.Interfaces, name)
 	c.InterfaceLines = append(c.InterfaceLines, line)
+	c.InterfaceWait = append(c.InterfaceWait, wait)
 	return nil
+}
+
+// Waits reports whether the config's interface line for name says wait:
+// the relay starts while that interface is missing or down and waits for
+// it, instead of refusing to start.
+func (c *Config) Waits(name string) bool {
+	i := slices.Index(c.Interfaces, name)
+	return i >= 0 && i < len(c.InterfaceWait) && c.InterfaceWait[i]
 }
 
 // parseService takes one `service` line: one or more preset names.

@@ -69,3 +69,27 @@ func TestReachBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestInterfaceWait(t *testing.T) {
+	c, err := config.Parse(strings.NewReader(reflectorHead+"interface br-media wait\ngroup 239.1.1.1\n"), "r.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Interfaces) != 3 || c.Interfaces[2] != "br-media" {
+		t.Fatalf("interfaces: %q", c.Interfaces)
+	}
+	if !c.Waits("br-media") || c.Waits("iot") || c.Waits("lan") || c.Waits("eth9") {
+		t.Fatalf("waits: %v", c.InterfaceWait)
+	}
+	for _, tc := range []struct{ line, want string }{
+		{"interface br-media later", `r.conf:6: interface takes an interface name and optionally wait, got "br-media later"`},
+		{"interface br-media wait wait", `r.conf:6: interface takes an interface name and optionally wait, got "br-media wait wait"`},
+		{"interface", `r.conf:6: interface takes an interface name and optionally wait, got ""`},
+		{"interface iot wait", "r.conf:6: interface iot given twice (first on line 4)"},
+	} {
+		_, err := config.Parse(strings.NewReader(reflectorHead+tc.line+"\ngroup 239.1.1.1\n"), "r.conf")
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q: got %v, want %s", tc.line, err, tc.want)
+		}
+	}
+}

@@ -25,11 +25,11 @@ import (
 // down.
 func (r *Relay) Run(ctx context.Context) error {
 	cfg := r.config()
-	links, err := openAll(ctx, cfg)
+	links, openErr := openAll(ctx, cfg)
 	var waiting []string
-	if err != nil {
+	if openErr != nil {
 		if waiting = waitingFor(cfg, ifaceUp); waiting == nil {
-			return err
+			return openErr
 		}
 	}
 	srv, err := startServers(ctx, r, cfg)
@@ -46,7 +46,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	r.warnOpen()
 	if waiting != nil {
 		r.stats.interfaceDown.Store(true)
-		r.log.Warn("interface missing: carrying nothing until it is up", "interface", strings.Join(waiting, ","), "err", err.Error())
+		r.log.Warn("interface missing: carrying nothing until it is up", "interface", strings.Join(waiting, ","), "err", openErr.Error())
 		if links = r.reopen(ctx); links != nil {
 			r.stats.interfaceDown.Store(false)
 			r.log.Info("interface up: carrying", "interface", strings.Join(waiting, ","))

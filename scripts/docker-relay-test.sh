@@ -110,7 +110,11 @@ in_host bin/mcast relay --config "$run/relay.conf" --check >"$run/check.log" 2>&
 in_host bin/mcast relay --config "$run/relay.conf" >"$run/relay.log" 2>&1 &
 relay_pid=$!
 wait_for 10 "the relay did not answer status while waiting for $bridge" status
-status | grep -q '"interface_up": *false' || die "the relay reports its interfaces up before $bridge exists: $(status)"
+status | tr -d ' \n' | grep -q "\"interface_up\":false,.*\"interfaces_down\":\[\"$bridge\"\]" ||
+  die "the relay does not report $bridge down before it exists: $(status)"
+text=$(in_host bin/mcast relay status --admin "$run/relay.sock")
+echo "$text" | grep -q "^interface $bridge is missing or down: carrying nothing until it is up\$" ||
+  die "relay status does not say it waits for $bridge: $text"
 log "the relay (pid $relay_pid) runs and waits for $bridge"
 
 # The user-defined Docker network, its bridge named for the relay config.

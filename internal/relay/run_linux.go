@@ -45,6 +45,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	r.warnOpen()
 	if waiting != nil {
+		r.stats.downIfaces.Store(&waiting)
 		r.stats.interfaceDown.Store(true)
 		r.log.Warn("interface missing: carrying nothing until it is up", "interface", strings.Join(waiting, ","), "err", openErr.Error())
 		if links = r.reopen(ctx); links != nil {
@@ -55,14 +56,19 @@ func (r *Relay) Run(ctx context.Context) error {
 	for links != nil {
 		r.setIO(links[0], linkIOs(links[1:])...)
 		lost := r.carry(ctx, links)
+		gone := goneIfaces(links)
+		if len(gone) == 0 { // back already, under a new index
+			gone = ifaceNames(cfg)
+		}
 		closeAll(links)
 		if !lost {
 			break
 		}
 		r.stats.interfaceLost.Add(1)
+		r.stats.downIfaces.Store(&gone)
 		r.stats.interfaceDown.Store(true)
 		r.offline()
-		r.log.Warn("interface gone: carrying nothing until it is back", "interface", strings.Join(ifaceNames(cfg), ","))
+		r.log.Warn("interface gone: carrying nothing until it is back", "interface", strings.Join(gone, ","))
 		if links = r.reopen(ctx); links != nil {
 			r.stats.interfaceDown.Store(false)
 			r.log.Info("interface back: carrying again", "interface", cfg.Interface, "index", links[0].ifi.Index)
@@ -146,6 +152,9 @@ func (r *Relay) reopen(ctx context.Context) []*osIO {
 		links, err := openAll(ctx, r.config())
 		if err == nil {
 			return links
+		}
+		if absent := absentIfaces(r.config(), ifaceUp); len(absent) > 0 {
+			r.stats.downIfaces.Store(&absent)
 		}
 		if msg := err.Error(); msg != last {
 			last = msg
@@ -358,6 +367,17 @@ func (r *Relay) capture6Loop(ctx context.Context, o *osIO) {
 func ifaceUp(name string) bool {
 	ifi, err := net.InterfaceByName(name)
 	return err == nil && ifi.Flags&net.FlagUp != 0
+}
+
+// goneIfaces names the interfaces of links that are gone.
+func goneIfaces(links []*osIO) []string {
+	var gone []string
+	for _, o := range links {
+		if o.ifaceGone() {
+			gone = append(gone, o.ifi.Name)
+		}
+	}
+	return gone
 }
 
 // anyGone reports whether one of the interfaces of links is gone.

@@ -80,6 +80,8 @@ type stats struct {
 	interfaceDown                    atomic.Bool   // the LAN interface is gone, nothing is carried
 	adminRefused                     map[string]*atomic.Uint64
 	remoteLog                        logLimiter // the log lines others' packets trigger
+
+	downIfaces atomic.Pointer[[]string] // the interfaces missing or down, while interfaceDown
 }
 
 func (s *stats) init() {
@@ -145,6 +147,9 @@ type Status struct {
 	// and waits for it. InterfaceLost counts the times it went.
 	InterfaceUp   bool   `json:"interface_up"`
 	InterfaceLost uint64 `json:"interface_lost"`
+	// InterfacesDown names the interfaces missing or down while
+	// InterfaceUp is false (one gone, or one marked `wait` not there yet).
+	InterfacesDown []string `json:"interfaces_down"`
 	// AdminRefused counts the admin socket's refused connections, by
 	// reason: too-long, credentials, busy.
 	AdminRefused map[string]uint64 `json:"admin_refused"`
@@ -191,8 +196,12 @@ func (r *Relay) Status() Status {
 		RepliesCarried: r.stats.replies.Load(),
 		UnderlayReads:  r.stats.underlayReads.Load(),
 		InterfaceUp:    !r.stats.interfaceDown.Load(), InterfaceLost: r.stats.interfaceLost.Load(),
+		InterfacesDown: []string{},
 		ReloadFailures: r.stats.reloadFailures.Load(),
 		RefusedPeers:   map[string]string{}, PeersRefused: r.stats.refusedPeers.Load(),
+	}
+	if d := r.stats.downIfaces.Load(); d != nil && !st.InterfaceUp {
+		st.InterfacesDown = append(st.InterfacesDown, (*d)...)
 	}
 	r.cmu.Lock()
 	st.SeenEvicted = r.seen.evicted

@@ -10,15 +10,23 @@ import "github.com/mcasttools/mcast/internal/relay/config"
 // not marked wait is missing or down). up reports whether an interface
 // exists and is up.
 func waitingFor(cfg *config.Config, up func(name string) bool) []string {
-	var absent []string
-	for _, name := range ifaceNames(cfg) {
-		if up(name) {
-			continue
-		}
+	absent := absentIfaces(cfg, up)
+	for _, name := range absent {
 		if !cfg.Waits(name) {
 			return nil
 		}
-		absent = append(absent, name)
+	}
+	return absent
+}
+
+// absentIfaces returns the interfaces of cfg that are missing or down, in
+// the config's order.
+func absentIfaces(cfg *config.Config, up func(name string) bool) []string {
+	var absent []string
+	for _, name := range ifaceNames(cfg) {
+		if !up(name) {
+			absent = append(absent, name)
+		}
 	}
 	return absent
 }

@@ -30,3 +30,17 @@ func TestWaitingFor(t *testing.T) {
 		}
 	}
 }
+
+func TestAbsentIfaces(t *testing.T) {
+	cfg, err := config.Parse(strings.NewReader("node a\nlisten 127.0.0.1\nprivate-key k\ninterface lan0\ninterface br-media wait\ngroup 239.1.1.1\n"), "r.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := func(names ...string) func(string) bool { return func(n string) bool { return slices.Contains(names, n) } }
+	if got := absentIfaces(cfg, up("lan0", "br-media")); got != nil {
+		t.Errorf("all up: %q", got)
+	}
+	if got := absentIfaces(cfg, up()); !slices.Equal(got, []string{"lan0", "br-media"}) {
+		t.Errorf("none up: %q", got)
+	}
+}

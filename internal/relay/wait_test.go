@@ -36,7 +36,9 @@ func TestAbsentIfaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := func(names ...string) func(string) bool { return func(n string) bool { return slices.Contains(names, n) } }
+	up := func(names ...string) func(string) bool {
+		return func(n string) bool { return slices.Contains(names, n) }
+	}
 	if got := absentIfaces(cfg, up("lan0", "br-media")); got != nil {
 		t.Errorf("all up: %q", got)
 	}

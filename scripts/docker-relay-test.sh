@@ -10,12 +10,14 @@
 #                                                         container tx: mcast send 239.10.0.2
 #
 # The relay starts before the Docker network exists (`interface br-media
-# wait`), as on a host where it starts before dockerd. Asserts: the container
+# wait`), as on a host where it starts before dockerd, and with a second
+# bridge that never appears (br-later): it serves what is there. Asserts: the container
 # receives every datagram the LAN sender sent, once each, from the sender's
 # own address and port; the container's sends reach the LAN the same way, but
 # not its sends to the LAN's group (the allow lines carry that one only into
 # the bridge); the bridge's IGMP snooping holds the container's join; Docker's FORWARD policy
-# DROP and its chains were in place. Everything lives in two namespaces made
+# DROP and its chains were in place; after `docker network rm` the relay
+# still serves lan0. Everything lives in two namespaces made
 # here (nothing reaches the root namespace, which is checked) and is removed
 # on exit, also on failure. Needs root, Go and Debian's docker.io
 # (scripts/install-deps.sh). Takes about 15 s; bounded to 90 s.
@@ -99,6 +101,7 @@ private-key $run/relay.priv
 admin $run/relay.sock
 interface lan0
 interface $bridge wait
+interface br-later wait
 group 239.10.0.1
 group 239.10.0.2
 allow 239.10.0.1 from lan0 to $bridge
@@ -110,19 +113,20 @@ in_host bin/mcast relay --config "$run/relay.conf" --check >"$run/check.log" 2>&
 in_host bin/mcast relay --config "$run/relay.conf" >"$run/relay.log" 2>&1 &
 relay_pid=$!
 wait_for 10 "the relay did not answer status while waiting for $bridge" status
-status | tr -d ' \n' | grep -q "\"interface_up\":false,.*\"interfaces_down\":\[\"$bridge\"\]" ||
-  die "the relay does not report $bridge down before it exists: $(status)"
+# status_has TEXT: the relay's JSON status, without blanks, contains TEXT.
+status_has() { status | tr -d ' \n' | grep -qF "$1"; }
+status_has '"interface_up":true,' && status_has '"interfaces_down":["'"$bridge"'","br-later"]' ||
+  die "the relay does not serve lan0 while $bridge and br-later are missing: $(status)"
 text=$(in_host bin/mcast relay status --admin "$run/relay.sock")
-echo "$text" | grep -q "^interface $bridge is missing or down: carrying nothing until it is up\$" ||
-  die "relay status does not say it waits for $bridge: $text"
-log "the relay (pid $relay_pid) runs and waits for $bridge"
+echo "$text" | grep -q "^interface $bridge, br-later is missing or down: not served until it is up\$" ||
+  die "relay status does not say it waits for $bridge and br-later: $text"
+log "the relay (pid $relay_pid) serves lan0 and waits for $bridge and br-later"
 
 # The user-defined Docker network, its bridge named for the relay config.
 docker network create --driver bridge --subnet 172.28.0.0/24 \
   -o com.docker.network.bridge.name="$bridge" media >/dev/null
-wait_for 10 "the relay did not start carrying once $bridge appeared" bash -c \
-  "ip netns exec $ns bin/mcast relay status --admin $run/relay.sock --json | grep -q '\"interface_up\": *true'"
-log "$bridge appeared (state $(ip -n "$ns" -br link show "$bridge" | awk '{print $2}'): no port yet, so no carrier); the relay carries"
+wait_for 10 "the relay did not serve $bridge once it appeared" status_has '"interfaces_down":["br-later"]'
+log "$bridge appeared (state $(ip -n "$ns" -br link show "$bridge" | awk '{print $2}'): no port yet, so no carrier); the relay serves it, br-later still missing"
 
 # Docker's firewall in the host namespace: FORWARD policy DROP and its chains.
 rules=$(in_host iptables-save)
@@ -199,9 +203,19 @@ print("docker-relay-test: relay captured %s, emitted %s, reflected %d" % (cap, e
 sys.exit(0 if ok else 1)
 PY
 
+# The network removed (its bridge deleted): the relay goes on serving lan0
+# and waits for the bridge again.
+docker rm -f rx tx >/dev/null
+docker network rm media >/dev/null
+wait_for 10 "the relay does not report $bridge missing after docker network rm" \
+  status_has '"interfaces_down":["'"$bridge"'","br-later"]'
+status_has '"interface_up":true,' || die "the relay stopped serving lan0 when $bridge went: $(status)"
+log "docker network rm: the relay serves lan0 and waits for $bridge again"
+
 # Nothing of this test reached the root namespace.
 new_links=$(comm -13 <(echo "$root_before") <(dn_root_links))
 if echo "$new_links" | grep -qE "^($bridge|lan0|veth[0-9a-f]{7})\$"; then
   die "links of the test appeared in the root network namespace: $(echo $new_links)"
 fi
+grep -E 'msg="interface' "$run/relay.log" | sed 's/^/relay: /'
 log "PASS in $(($(date +%s) - start)) s"

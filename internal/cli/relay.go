@@ -305,11 +305,14 @@ func writeRelayStatus(w io.Writer, st relay.Status) {
 	if len(st.InterfacesDown) > 0 {
 		down = strings.Join(st.InterfacesDown, ", ")
 	}
-	if !st.InterfaceUp && st.InterfaceLost == 0 {
+	switch {
+	case !st.InterfaceUp && st.InterfaceLost == 0:
 		fmt.Fprintf(w, "interface %s is missing or down: carrying nothing until it is up\n", down)
-	} else if !st.InterfaceUp {
+	case !st.InterfaceUp:
 		fmt.Fprintf(w, "interface %s is gone: carrying nothing until it is back (lost %d times)\n", down, st.InterfaceLost)
-	} else if st.InterfaceLost > 0 {
+	case len(st.InterfacesDown) > 0:
+		fmt.Fprintf(w, "interface %s is missing or down: not served until it is up\n", down)
+	case st.InterfaceLost > 0:
 		fmt.Fprintf(w, "interface %s was lost %d times and is back\n", st.Interface, st.InterfaceLost)
 	}
 	fmt.Fprintf(w, "wants: %s\n", orNone(st.Wants))

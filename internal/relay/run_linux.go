@@ -17,20 +17,17 @@ import (
 )
 
 // Run opens the relay's sockets and carries datagrams until ctx ends.
-// When an interface marked `wait` is missing or down at start, the relay
-// starts anyway (admin socket, metrics) and carries nothing until it is up.
 // When the LAN interface vanishes (deleted, or replaced by another of its
 // name), the relay closes its sockets, counts it, and opens them again once
 // the interface is back; meanwhile it carries nothing and its peers see it
-// down.
+// down. An interface marked `wait` is served while it is up (wait.go): the
+// relay starts without it, and when it appears or goes the relay opens its
+// sockets again over the interfaces that are up.
 func (r *Relay) Run(ctx context.Context) error {
 	cfg := r.config()
-	links, openErr := openAll(ctx, cfg)
-	var waiting []string
-	if openErr != nil {
-		if waiting = waitingFor(cfg, ifaceUp); waiting == nil {
-			return openErr
-		}
+	links, absent, err := openServed(ctx, cfg)
+	if err != nil && !errors.Is(err, errNoneUp) {
+		return err
 	}
 	srv, err := startServers(ctx, r, cfg)
 	if err != nil {
@@ -44,35 +41,39 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.ready()
 	}
 	r.warnOpen()
-	if waiting != nil {
-		r.stats.downIfaces.Store(&waiting)
-		r.stats.interfaceDown.Store(true)
-		r.log.Warn("interface missing: carrying nothing until it is up", "interface", strings.Join(waiting, ","), "err", openErr.Error())
-		if links = r.reopen(ctx); links != nil {
-			r.stats.interfaceDown.Store(false)
-			r.log.Info("interface up: carrying", "interface", strings.Join(waiting, ","))
-		}
+	if len(absent) > 0 {
+		r.log.Warn("interface missing or down: not served until it is up", "interface", strings.Join(absent, ","))
 	}
-	for links != nil {
-		r.setIO(links[0], linkIOs(links[1:])...)
-		lost := r.carry(ctx, links)
-		gone := goneIfaces(links)
-		if len(gone) == 0 { // back already, under a new index
-			gone = ifaceNames(cfg)
+	for ctx.Err() == nil {
+		r.stats.downIfaces.Store(&absent)
+		if links == nil {
+			r.stats.interfaceDown.Store(true)
+			if links, absent = r.reopen(ctx); links == nil {
+				break
+			}
+			r.stats.downIfaces.Store(&absent)
+			r.stats.interfaceDown.Store(false)
+			r.log.Info("interface back: carrying again", "interface", strings.Join(linkNames(links), ","), "index", links[0].ifi.Index)
 		}
+		served := linkNames(links)
+		r.setIOOn(served, links[0], linkIOs(links[1:])...)
+		why := r.carry(ctx, links)
+		gone := goneIfaces(links)
 		closeAll(links)
-		if !lost {
+		if why == carryStopped {
 			break
 		}
-		r.stats.interfaceLost.Add(1)
-		r.stats.downIfaces.Store(&gone)
-		r.stats.interfaceDown.Store(true)
 		r.offline()
-		r.log.Warn("interface gone: carrying nothing until it is back", "interface", strings.Join(gone, ","))
-		if links = r.reopen(ctx); links != nil {
-			r.stats.interfaceDown.Store(false)
-			r.log.Info("interface back: carrying again", "interface", cfg.Interface, "index", links[0].ifi.Index)
+		if why == carryLost {
+			if len(gone) == 0 { // back already, under a new index
+				gone = served
+			}
+			r.stats.interfaceLost.Add(1)
+			r.log.Warn("interface gone: serving the interfaces that are up, if it was marked wait, else carrying nothing until it is back", "interface", strings.Join(gone, ","))
+		} else {
+			r.log.Info("interface up: serving it too", "serving", strings.Join(servedIfaces(cfg, absentIfaces(cfg, ifaceUp)), ","))
 		}
+		links, absent, _ = openServed(ctx, r.config()) // failing, reopen waits
 	}
 	r.log.Info("relay stopped")
 	return nil
@@ -82,9 +83,16 @@ func (r *Relay) Run(ctx context.Context) error {
 // interface is still the one its sockets are bound to.
 const ifaceCheckEvery = time.Second
 
+// Why carry returned.
+const (
+	carryStopped  = iota // ctx ended
+	carryLost            // an interface served vanished
+	carryAppeared        // an interface marked wait, not served, is up
+)
+
 // carry runs the relay's loops on the sockets of its interfaces until ctx
-// ends (false) or one of the interfaces vanishes (true).
-func (r *Relay) carry(ctx context.Context, links []*osIO) (lost bool) {
+// ends, one of the interfaces vanishes, or one marked wait appears.
+func (r *Relay) carry(ctx context.Context, links []*osIO) (why int) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -114,13 +122,14 @@ func (r *Relay) carry(ctx context.Context, links []*osIO) (lost bool) {
 	go func() { defer wg.Done(); r.tickLoop(sctx) }()
 
 	t := time.NewTicker(ifaceCheckEvery)
-	for !lost && sctx.Err() == nil {
+	served := linkNames(links)
+	for why == carryStopped && sctx.Err() == nil {
 		select {
 		case <-sctx.Done():
 		case <-t.C:
-			lost = anyGone(links)
+			why = r.linksChanged(links, served)
 		case <-r.ifaceCheck:
-			lost = anyGone(links)
+			why = r.linksChanged(links, served)
 		}
 	}
 	t.Stop()
@@ -134,28 +143,39 @@ func (r *Relay) carry(ctx context.Context, links []*osIO) (lost bool) {
 		}
 	}
 	wg.Wait()
-	return lost
+	return why
 }
 
-// reopen opens the relay's sockets again once the LAN interface is back,
-// trying every reopenEvery; nil when ctx ends first.
-func (r *Relay) reopen(ctx context.Context) []*osIO {
+// linksChanged says whether an interface of links is gone (carryLost), or
+// one marked wait that links do not serve is up (carryAppeared).
+func (r *Relay) linksChanged(links []*osIO, served []string) int {
+	switch {
+	case anyGone(links):
+		return carryLost
+	case appeared(r.config(), served, ifaceUp):
+		return carryAppeared
+	}
+	return carryStopped
+}
+
+// reopen opens the relay's sockets again once the interfaces are back
+// (those not marked wait; at least one), trying every reopenEvery; nil when
+// ctx ends first. absent names the interfaces marked wait left out.
+func (r *Relay) reopen(ctx context.Context) (links []*osIO, absent []string) {
 	t := time.NewTicker(reopenEvery)
 	defer t.Stop()
 	last := ""
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, nil
 		case <-t.C:
 		}
-		links, err := openAll(ctx, r.config())
+		links, absent, err := openServed(ctx, r.config())
 		if err == nil {
-			return links
+			return links, absent
 		}
-		if absent := absentIfaces(r.config(), ifaceUp); len(absent) > 0 {
-			r.stats.downIfaces.Store(&absent)
-		}
+		r.stats.downIfaces.Store(&absent)
 		if msg := err.Error(); msg != last {
 			last = msg
 			r.log.Info("waiting for the interface", "err", msg)
@@ -361,23 +381,6 @@ func (r *Relay) capture6Loop(ctx context.Context, o *osIO) {
 		}
 		r.flush(w)
 	}
-}
-
-// ifaceUp reports whether interface name exists and is up.
-func ifaceUp(name string) bool {
-	ifi, err := net.InterfaceByName(name)
-	return err == nil && ifi.Flags&net.FlagUp != 0
-}
-
-// goneIfaces names the interfaces of links that are gone.
-func goneIfaces(links []*osIO) []string {
-	var gone []string
-	for _, o := range links {
-		if o.ifaceGone() {
-			gone = append(gone, o.ifi.Name)
-		}
-	}
-	return gone
 }
 
 // anyGone reports whether one of the interfaces of links is gone.

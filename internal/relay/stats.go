@@ -147,8 +147,9 @@ type Status struct {
 	// and waits for it. InterfaceLost counts the times it went.
 	InterfaceUp   bool   `json:"interface_up"`
 	InterfaceLost uint64 `json:"interface_lost"`
-	// InterfacesDown names the interfaces missing or down while
-	// InterfaceUp is false (one gone, or one marked `wait` not there yet).
+	// InterfacesDown names the interfaces missing or down: while
+	// InterfaceUp is false, those the relay waits for; while it is true,
+	// those marked `wait` that it does not serve until they are up.
 	InterfacesDown []string `json:"interfaces_down"`
 	// AdminRefused counts the admin socket's refused connections, by
 	// reason: too-long, credentials, busy.
@@ -200,7 +201,7 @@ func (r *Relay) Status() Status {
 		ReloadFailures: r.stats.reloadFailures.Load(),
 		RefusedPeers:   map[string]string{}, PeersRefused: r.stats.refusedPeers.Load(),
 	}
-	if d := r.stats.downIfaces.Load(); d != nil && !st.InterfaceUp {
+	if d := r.stats.downIfaces.Load(); d != nil {
 		st.InterfacesDown = append(st.InterfacesDown, (*d)...)
 	}
 	r.cmu.Lock()

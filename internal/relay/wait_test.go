@@ -8,41 +8,48 @@ import (
 	"github.com/mcasttools/mcast/internal/relay/config"
 )
 
-func TestWaitingFor(t *testing.T) {
+// A LAN and two Docker bridges, the bridges marked wait: which interfaces
+// the relay serves, when it refuses to start, and when it opens its
+// sockets again.
+func TestWaitedInterfaces(t *testing.T) {
 	cfg, err := config.Parse(strings.NewReader("node a\nlisten 127.0.0.1\nprivate-key k\ninterface lan0\ninterface br-media wait\ninterface br-other wait\ngroup 239.1.1.1\n"), "r.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name string
-		up   []string
-		want []string
+		name   string
+		up     []string
+		absent []string
+		waited bool     // onlyWaited: start, serving the others
+		served []string // servedIfaces
 	}{
-		{"all up: the failure is another one", []string{"lan0", "br-media", "br-other"}, nil},
-		{"one waited bridge missing", []string{"lan0", "br-other"}, []string{"br-media"}},
-		{"both waited bridges missing", []string{"lan0"}, []string{"br-media", "br-other"}},
-		{"an interface without wait missing refuses", []string{"br-media"}, nil},
-		{"nothing up refuses", nil, nil},
+		{"all up", []string{"lan0", "br-media", "br-other"}, nil, false, []string{"lan0", "br-media", "br-other"}},
+		{"one bridge not created yet", []string{"lan0", "br-other"}, []string{"br-media"}, true, []string{"lan0", "br-other"}},
+		{"no bridge yet", []string{"lan0"}, []string{"br-media", "br-other"}, true, []string{"lan0"}},
+		{"only bridges: the LAN without wait is missing", []string{"br-media", "br-other"}, []string{"lan0"}, false, []string{"br-media", "br-other"}},
+		{"nothing up", nil, []string{"lan0", "br-media", "br-other"}, false, nil},
 	} {
-		got := waitingFor(cfg, func(name string) bool { return slices.Contains(tc.up, name) })
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		up := func(name string) bool { return slices.Contains(tc.up, name) }
+		absent := absentIfaces(cfg, up)
+		if !slices.Equal(absent, tc.absent) {
+			t.Errorf("%s: absent %q, want %q", tc.name, absent, tc.absent)
+		}
+		if got := onlyWaited(cfg, absent); got != tc.waited {
+			t.Errorf("%s: onlyWaited %v, want %v", tc.name, got, tc.waited)
+		}
+		served := servedIfaces(cfg, absent)
+		if !slices.Equal(served, tc.served) {
+			t.Errorf("%s: served %q, want %q", tc.name, served, tc.served)
+		}
+		if appeared(cfg, served, up) {
+			t.Errorf("%s: an interface appeared though nothing changed", tc.name)
 		}
 	}
-}
-
-func TestAbsentIfaces(t *testing.T) {
-	cfg, err := config.Parse(strings.NewReader("node a\nlisten 127.0.0.1\nprivate-key k\ninterface lan0\ninterface br-media wait\ngroup 239.1.1.1\n"), "r.conf")
-	if err != nil {
-		t.Fatal(err)
+	served := []string{"lan0"}
+	if !appeared(cfg, served, func(name string) bool { return name == "lan0" || name == "br-other" }) {
+		t.Error("br-other came up: not seen")
 	}
-	up := func(names ...string) func(string) bool {
-		return func(n string) bool { return slices.Contains(names, n) }
-	}
-	if got := absentIfaces(cfg, up("lan0", "br-media")); got != nil {
-		t.Errorf("all up: %q", got)
-	}
-	if got := absentIfaces(cfg, up()); !slices.Equal(got, []string{"lan0", "br-media"}) {
-		t.Errorf("none up: %q", got)
+	if appeared(cfg, served, func(name string) bool { return name == "lan0" }) {
+		t.Error("nothing came up: seen")
 	}
 }

@@ -15,7 +15,7 @@
 # receives every datagram the LAN sender sent, once each, from the sender's
 # own address and port; the container's sends reach the LAN the same way, but
 # not its sends to the LAN's group (the allow lines carry that one only into
-# the bridge); the bridge's IGMP snooping holds the container's join; Docker's FORWARD policy
+# the bridge), nor a rogue host's on the bridge that claims a LAN address; the bridge's IGMP snooping holds the container's join; Docker's FORWARD policy
 # DROP and its chains were in place; after `docker network rm` the relay
 # still serves lan0. Everything lives in two namespaces made
 # here (nothing reaches the root namespace, which is checked) and is removed
@@ -32,6 +32,7 @@ die() { echo "docker-relay-test: FAIL: $*" >&2; exit 1; }
 dn_setup
 
 lan=mcastlan-$$
+rogue=mcastrogue-$$
 bridge=br-media
 relay_pid="" lanrecv_pid=""
 start=$(date +%s)
@@ -51,6 +52,7 @@ cleanup() {
   fi
   [ "$rc" != 0 ] && dn_logs
   ip netns del "$lan" 2>/dev/null
+  ip netns del "$rogue" 2>/dev/null
   dn_stop
   exit "$rc"
 }
@@ -100,7 +102,7 @@ listen 127.0.0.1:7474
 private-key $run/relay.priv
 admin $run/relay.sock
 interface lan0
-interface $bridge wait
+interface $bridge wait allow 172.28.0.0/24
 interface br-later wait
 group 239.10.0.1
 group 239.10.0.2
@@ -170,14 +172,23 @@ log "container rx got messages 0-9 once each from the LAN sender $lan_from"
 
 # Container -> LAN. The container also sends to the LAN's group 239.10.0.1,
 # which the allow lines carry only from the LAN to the bridge: a container
-# must not inject it into the LAN. The LAN receiver listens to both groups
-# and ends 6 s after the last datagram.
+# must not inject it into the LAN. And a rogue host on the bridge (what a
+# container with NET_RAW or NET_ADMIN can be) claims the LAN address
+# 192.168.77.99: the interface line's allow 172.28.0.0/24 keeps it out. The
+# LAN receiver listens to both groups and ends 6 s after the last datagram.
+ip netns add "$rogue"
+ip -n "$ns" link add rogue0 type veth peer name eth0 netns "$rogue"
+ip -n "$ns" link set rogue0 master "$bridge" up
+ip -n "$rogue" addr add 192.168.77.99/24 dev eth0
+ip -n "$rogue" link set eth0 up
 in_lan bin/mcast recv -I eth0 -T 6s 239.10.0.2,239.10.0.1 >"$run/lanrecv.log" 2>&1 &
 lanrecv_pid=$!
 wait_for 10 "the LAN receiver did not join 239.10.0.2 and 239.10.0.1" grep -q 'use interface:' "$run/lanrecv.log"
 docker run --name tx --network media mcast:local \
   mcast send -I eth0 -c 10 -i 20ms 239.10.0.2,239.10.0.1 >"$run/tx.log" 2>&1 ||
   die "mcast send in the container tx failed: $(cat "$run/tx.log")"
+ip netns exec "$rogue" bin/mcast send -I eth0 -c 10 -i 20ms 239.10.0.2 >"$run/rogue.log" 2>&1 ||
+  die "mcast send on the rogue host failed: $(cat "$run/rogue.log")"
 tx_from=$(grep -oE 'from 172\.28\.0\.[0-9]+:[0-9]+' "$run/tx.log" | head -n 1 | sed 's/from //')
 [ -n "$tx_from" ] || die "the container tx printed no 'from ADDR:PORT': $(cat "$run/tx.log")"
 wait_for 30 "the LAN receiver did not end" bash -c "! kill -0 $lanrecv_pid"
@@ -186,20 +197,25 @@ lanrecv_pid=""
 check_recv "$run/lanrecv.log" "$tx_from" "the LAN receiver"
 ! grep -qE '^  239\.10\.0\.1 from' "$run/lanrecv.log" ||
   die "the container's sends to 239.10.0.1 reached the LAN, against allow 239.10.0.1 from lan0 to $bridge: $(cat "$run/lanrecv.log")"
-log "the LAN receiver got messages 0-9 once each from container tx $tx_from, and none of its sends to 239.10.0.1"
+! grep -q '192\.168\.77\.99' "$run/lanrecv.log" ||
+  die "the rogue host's datagrams from 192.168.77.99 reached the LAN: $(cat "$run/lanrecv.log")"
+log "the LAN receiver got messages 0-9 once each from container tx $tx_from, none of its sends to 239.10.0.1, none from the rogue 192.168.77.99"
 
 # The relay's own counts: each datagram a sender put on the wire (10
 # messages and the end markers) re-emitted once; the container's sends to
-# 239.10.0.1 captured on the bridge and not re-emitted.
+# 239.10.0.1 captured on the bridge and not re-emitted; the rogue's dropped
+# as spoofed-source.
 status >"$run/status.json"
 python3 - "$run/status.json" <<'PY' || die "the relay's counts are wrong: $(cat "$run/status.json")"
 import json, sys
 st = json.load(open(sys.argv[1]))
 cap, emit = st["captured"], st["emitted"]
 a, b = "239.10.0.1", "239.10.0.2"
+spoofed = st["drops"]["spoofed-source"]
 ok = (emit[a] >= 10 and emit[b] == emit[a] and cap[b] == emit[b] and cap[a] == 2 * emit[a]
-      and st["reflected"] == emit[a] + emit[b])
-print("docker-relay-test: relay captured %s, emitted %s, reflected %d" % (cap, emit, st["reflected"]))
+      and st["reflected"] == emit[a] + emit[b] and spoofed == emit[b])
+print("docker-relay-test: relay captured %s, emitted %s, reflected %d, dropped %d as spoofed-source"
+      % (cap, emit, st["reflected"], spoofed))
 sys.exit(0 if ok else 1)
 PY
 

@@ -44,7 +44,8 @@ const (
 	// DropNoSession: a frame not sent because the peer has no session yet.
 	DropNoSession = "no-session"
 	// DropSpoofedSource: a datagram whose source address is not in the
-	// prefixes its peer may carry (`allow`).
+	// prefixes its peer may carry (`allow`), or that the interface it was
+	// captured on lets in (`interface NAME allow`).
 	DropSpoofedSource = "spoofed-source"
 	DropDuplicate     = "duplicate"     // datagram ID seen before from that origin
 	DropLoop          = "loop"          // content this relay captured itself

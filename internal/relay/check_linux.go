@@ -35,10 +35,8 @@ func Check(cfg *config.Config) error {
 		return err
 	}
 	for _, name := range ifaceNames(cfg) {
-		if cfg.Waits(name) && !ifaceUp(name) {
-			continue // `interface NAME wait`: the relay waits for it
-		}
-		if err := checkInterface(cfg, name); err != nil {
+		// `interface NAME wait`: served once it is ready.
+		if err := checkInterface(cfg, name); err != nil && !cfg.Waits(name) {
 			return err
 		}
 	}

@@ -64,16 +64,20 @@ func (r *Relay) Run(ctx context.Context) error {
 			break
 		}
 		r.offline()
-		if why == carryLost {
-			if len(gone) == 0 { // back already, under a new index
-				gone = served
-			}
-			r.stats.interfaceLost.Add(1)
-			r.log.Warn("interface gone: serving the interfaces that are up, if it was marked wait, else carrying nothing until it is back", "interface", strings.Join(gone, ","))
-		} else {
-			r.log.Info("interface up: serving it too", "serving", strings.Join(servedIfaces(cfg, absentIfaces(cfg, ifaceUp)), ","))
-		}
 		links, absent, _ = openServed(ctx, r.config()) // failing, reopen waits
+		switch {
+		case why == carryAppeared:
+			r.log.Info("interface up: serving it too", "serving", strings.Join(linkNames(links), ","))
+		case len(gone) == 0: // back already, under a new index
+			r.stats.interfaceLost.Add(1)
+			r.log.Warn("interface gone", "interface", strings.Join(served, ","))
+		case links != nil:
+			r.stats.interfaceLost.Add(1)
+			r.log.Warn("interface gone: serving the others until it is back", "interface", strings.Join(gone, ","), "serving", strings.Join(linkNames(links), ","))
+		default:
+			r.stats.interfaceLost.Add(1)
+			r.log.Warn("interface gone: carrying nothing until it is back", "interface", strings.Join(gone, ","))
+		}
 	}
 	r.log.Info("relay stopped")
 	return nil
@@ -152,7 +156,7 @@ func (r *Relay) linksChanged(links []*osIO, served []string) int {
 	switch {
 	case anyGone(links):
 		return carryLost
-	case appeared(r.config(), served, ifaceUp):
+	case appeared(r.config(), served, ifaceReady(r.config())):
 		return carryAppeared
 	}
 	return carryStopped

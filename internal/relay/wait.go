@@ -15,7 +15,8 @@ import (
 // back.
 
 // absentIfaces returns the interfaces of cfg that are missing or down, in
-// the config's order. up reports whether an interface exists and is up.
+// the config's order. up reports whether an interface can be served: it
+// exists, is up, and has the addresses cfg needs.
 func absentIfaces(cfg *config.Config, up func(name string) bool) []string {
 	var absent []string
 	for _, name := range ifaceNames(cfg) {

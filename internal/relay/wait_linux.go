@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
@@ -15,11 +14,12 @@ import (
 var errNoneUp = errors.New("no interface is up")
 
 // openServed opens the relay's sockets on the interfaces of cfg that are
-// up, leaving out those marked wait that are not (absent names them). It
+// ready (ifaceReady), leaving out those marked wait that are not (absent
+// names them). It
 // fails, as opening every interface does, when an interface not marked
 // wait is missing or down, and when none is up.
 func openServed(ctx context.Context, cfg *config.Config) (links []*osIO, absent []string, err error) {
-	absent = absentIfaces(cfg, ifaceUp)
+	absent = absentIfaces(cfg, ifaceReady(cfg))
 	if !onlyWaited(cfg, absent) {
 		links, err = openAll(ctx, cfg) // its error names the interface
 		return links, absent, err
@@ -34,10 +34,10 @@ func openServed(ctx context.Context, cfg *config.Config) (links []*osIO, absent 
 	return links, absent, err
 }
 
-// ifaceUp reports whether interface name exists and is up.
-func ifaceUp(name string) bool {
-	ifi, err := net.InterfaceByName(name)
-	return err == nil && ifi.Flags&net.FlagUp != 0
+// ifaceReady returns whether an interface can be served with cfg: it
+// exists, is up, and has an IPv4 address where cfg needs one (checkInterface).
+func ifaceReady(cfg *config.Config) func(name string) bool {
+	return func(name string) bool { return checkInterface(cfg, name) == nil }
 }
 
 // linkNames names the interfaces of links.

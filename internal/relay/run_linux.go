@@ -64,10 +64,12 @@ func (r *Relay) Run(ctx context.Context) error {
 			break
 		}
 		r.offline()
-		links, absent, _ = openServed(ctx, r.config()) // failing, reopen waits
+		links, absent, err = openServed(ctx, r.config()) // failing, reopen waits
 		switch {
-		case why == carryAppeared:
+		case why == carryAppeared && err == nil:
 			r.log.Info("interface up: serving it too", "serving", strings.Join(linkNames(links), ","))
+		case why == carryAppeared:
+			r.log.Warn("interface up, but opening the sockets failed: carrying nothing until they open", "err", err)
 		case len(gone) == 0: // back already, under a new index
 			r.stats.interfaceLost.Add(1)
 			r.log.Warn("interface gone", "interface", strings.Join(served, ","))

@@ -24,6 +24,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The whole run is bounded: after 90 s timeout sends SIGTERM to the run's
+# process group, and the EXIT trap below removes everything (KILL 60 s later
+# if that hangs; the next run then removes the leftovers).
+limit=90
+if [ -z "${MCAST_DOCKER_RELAY_BOUNDED:-}" ]; then
+  MCAST_DOCKER_RELAY_BOUNDED=1 exec timeout -k 60 "$limit" bash "$0" "$@"
+fi
+
 log() { echo "docker-relay-test: $*"; }
 die() { echo "docker-relay-test: FAIL: $*" >&2; exit 1; }
 
@@ -36,11 +44,11 @@ rogue=mcastrogue-$$
 bridge=br-media
 relay_pid="" lanrecv_pid=""
 start=$(date +%s)
-limit=90
 
 cleanup() {
   local rc=$?
   set +e
+  trap '' INT TERM # a signal now (the time bound's) must not cut the cleanup short
   [ -n "$lanrecv_pid" ] && dn_stop_pid "$lanrecv_pid" 5
   if [ -n "$relay_pid" ]; then
     dn_stop_pid "$relay_pid" 10
@@ -112,7 +120,8 @@ EOF
 status() { in_host bin/mcast relay status --admin "$run/relay.sock" --json; }
 in_host bin/mcast relay --config "$run/relay.conf" --check >"$run/check.log" 2>&1 ||
   die "relay --check refused the config while $bridge is missing: $(cat "$run/check.log")"
-in_host bin/mcast relay --config "$run/relay.conf" >"$run/relay.log" 2>&1 &
+# ip netns exec runs the command in its own place: $! is the relay's PID.
+ip netns exec "$ns" bin/mcast relay --config "$run/relay.conf" >"$run/relay.log" 2>&1 &
 relay_pid=$!
 wait_for 10 "the relay did not answer status while waiting for $bridge" status
 # status_has TEXT: the relay's JSON status, without blanks, contains TEXT.
@@ -144,8 +153,9 @@ docker run -d --name rx --network media mcast:local \
 wait_for 20 "the container rx did not join 239.10.0.1" bash -c "docker logs rx 2>&1 | grep -q 'use interface:'"
 rx_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' rx)
 wait_for 10 "the bridge's IGMP snooping has no entry for rx's join of 239.10.0.1" bash -c \
-  "bridge -n $ns mdb show dev $bridge | grep -q '239.10.0.1'"
-log "container rx ($rx_ip) joined 239.10.0.1: $(bridge -n "$ns" mdb show dev "$bridge" | grep 239.10.0.1 | head -n 1)"
+  "bridge -n $ns mdb show dev $bridge | grep -qE 'port veth[0-9a-f]+ grp 239\.10\.0\.1 '"
+# (The entry on port $bridge itself is the relay's own join, not rx's.)
+log "container rx ($rx_ip) joined 239.10.0.1: $(bridge -n "$ns" mdb show dev "$bridge" | grep -E 'port veth[0-9a-f]+ grp 239\.10\.0\.1 ' | head -n 1)"
 
 in_lan bin/mcast send -I eth0 -c 10 -i 20ms 239.10.0.1 >"$run/lansend.log" 2>&1 ||
   die "mcast send on the LAN failed: $(cat "$run/lansend.log")"
@@ -181,7 +191,7 @@ ip -n "$ns" link add rogue0 type veth peer name eth0 netns "$rogue"
 ip -n "$ns" link set rogue0 master "$bridge" up
 ip -n "$rogue" addr add 192.168.77.99/24 dev eth0
 ip -n "$rogue" link set eth0 up
-in_lan bin/mcast recv -I eth0 -T 6s 239.10.0.2,239.10.0.1 >"$run/lanrecv.log" 2>&1 &
+ip netns exec "$lan" bin/mcast recv -I eth0 -T 6s 239.10.0.2,239.10.0.1 >"$run/lanrecv.log" 2>&1 &
 lanrecv_pid=$!
 wait_for 10 "the LAN receiver did not join 239.10.0.2 and 239.10.0.1" grep -q 'use interface:' "$run/lanrecv.log"
 docker run --name tx --network media mcast:local \
@@ -233,5 +243,10 @@ new_links=$(comm -13 <(echo "$root_before") <(dn_root_links))
 if echo "$new_links" | grep -qE "^($bridge|lan0|veth[0-9a-f]{7})\$"; then
   die "links of the test appeared in the root network namespace: $(echo $new_links)"
 fi
-grep -E 'msg="interface' "$run/relay.log" | sed 's/^/relay: /'
+# The relay stops on SIGTERM, at once and with status 0.
+kill -TERM "$relay_pid"
+wait_for 10 "the relay did not stop on SIGTERM" bash -c "! kill -0 $relay_pid"
+wait "$relay_pid" || die "the relay exited $? on SIGTERM: $(tail -n 5 "$run/relay.log")"
+relay_pid=""
+grep -E 'msg="(interface|relay stopped)' "$run/relay.log" | sed 's/^/relay: /'
 log "PASS in $(($(date +%s) - start)) s"

@@ -32,6 +32,7 @@ ok=0
 cleanup() {
   local rc=$?
   set +e
+  trap '' INT TERM # a second signal must not cut the cleanup short
   [ -n "$logs_pid" ] && dn_stop_pid "$logs_pid" 5
   if [ "$ok" != 1 ] && [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
     timeout 60 make --no-print-directory down >/dev/null 2>&1

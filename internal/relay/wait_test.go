@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // A LAN and two Docker bridges, the bridges marked wait: which interfaces
@@ -51,5 +53,30 @@ func TestWaitedInterfaces(t *testing.T) {
 	}
 	if appeared(cfg, served, func(name string) bool { return name == "lan0" }) {
 		t.Error("nothing came up: seen")
+	}
+}
+
+// TestInterfaceServedMetric: mcast_relay_interface_served is 1 for the
+// interfaces served, 0 for one marked wait that is missing, and 0 for all
+// while the relay carries nothing.
+func TestInterfaceServedMetric(t *testing.T) {
+	r := relayFromConf(t, "node a\nlisten 127.0.0.1:7474\ninterface lan0\ninterface br-media wait\ngroup 239.1.1.1\n")
+	absent := []string{"br-media"}
+	r.stats.downIfaces.Store(&absent)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r.Collector())
+	want := `
+# HELP mcast_relay_interface_served 1 for each configured interface the relay serves now, 0 for one it does not (missing or down; all 0 while it carries nothing).
+# TYPE mcast_relay_interface_served gauge
+mcast_relay_interface_served{interface="br-media"} 0
+mcast_relay_interface_served{interface="lan0"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mcast_relay_interface_served"); err != nil {
+		t.Error(err)
+	}
+	r.stats.interfaceDown.Store(true)
+	want = strings.Replace(want, `{interface="lan0"} 1`, `{interface="lan0"} 0`, 1)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mcast_relay_interface_served"); err != nil {
+		t.Error(err)
 	}
 }

@@ -109,6 +109,7 @@ node dockerhost
 listen 127.0.0.1:7474
 private-key $run/relay.priv
 admin $run/relay.sock
+metrics 127.0.0.1:9474
 interface lan0
 interface $bridge wait allow 172.28.0.0/24
 interface br-later wait
@@ -137,6 +138,11 @@ log "the relay (pid $relay_pid) serves lan0 and waits for $bridge and br-later"
 docker network create --driver bridge --subnet 172.28.0.0/24 \
   -o com.docker.network.bridge.name="$bridge" media >/dev/null
 wait_for 10 "the relay did not serve $bridge once it appeared" status_has '"interfaces_down":["br-later"]'
+metrics=$(in_host python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9474/metrics").read().decode())')
+for want in "mcast_relay_interface_served{interface=\"$bridge\"} 1" 'mcast_relay_interface_served{interface="br-later"} 0' \
+  'mcast_relay_interface_served{interface="lan0"} 1'; do
+  echo "$metrics" | grep -qF "$want" || die "no $want in the relay's metrics: $(echo "$metrics" | grep interface_served)"
+done
 log "$bridge appeared (state $(ip -n "$ns" -br link show "$bridge" | awk '{print $2}'): no port yet, so no carrier); the relay serves it, br-later still missing"
 
 # Docker's firewall in the host namespace: FORWARD policy DROP and its chains.

@@ -35,6 +35,9 @@ fi
 log() { echo "docker-relay-test: $*"; }
 die() { echo "docker-relay-test: FAIL: $*" >&2; exit 1; }
 
+for b in python3 bridge iptables-save timeout; do
+  command -v "$b" >/dev/null || die "$b is not installed (run scripts/install-deps.sh)"
+done
 # shellcheck source=docker-netns.sh
 . scripts/docker-netns.sh
 dn_setup

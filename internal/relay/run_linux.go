@@ -29,6 +29,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	if err != nil && !errors.Is(err, errNoneUp) {
 		return err
 	}
+	// Before the admin socket answers: status tells what is missing at once.
+	r.stats.downIfaces.Store(&absent)
+	r.stats.interfaceDown.Store(links == nil)
 	srv, err := startServers(ctx, r, cfg)
 	if err != nil {
 		closeAll(links)

@@ -301,9 +301,18 @@ func printRelayStatus(env *Env, st relay.Status, asJSON bool, reportPath string)
 
 func writeRelayStatus(w io.Writer, st relay.Status) {
 	fmt.Fprintf(w, "relay %s on %s, underlay %s, source %s, up %.0fs, reloads %d\n", st.Node, st.Interface, hostPort(st.ListenAddress, st.ListenPort), st.Source, st.UptimeSeconds, st.Reloads)
-	if !st.InterfaceUp {
-		fmt.Fprintf(w, "interface %s is gone: carrying nothing until it is back (lost %d times)\n", st.Interface, st.InterfaceLost)
-	} else if st.InterfaceLost > 0 {
+	down := st.Interface
+	if len(st.InterfacesDown) > 0 {
+		down = strings.Join(st.InterfacesDown, ", ")
+	}
+	switch {
+	case !st.InterfaceUp && st.InterfaceLost == 0:
+		fmt.Fprintf(w, "interface %s is missing or down: carrying nothing until it is up\n", down)
+	case !st.InterfaceUp:
+		fmt.Fprintf(w, "interface %s is gone: carrying nothing until it is back (lost %d times)\n", down, st.InterfaceLost)
+	case len(st.InterfacesDown) > 0:
+		fmt.Fprintf(w, "interface %s is missing or down: not served until it is up\n", down)
+	case st.InterfaceLost > 0:
 		fmt.Fprintf(w, "interface %s was lost %d times and is back\n", st.Interface, st.InterfaceLost)
 	}
 	fmt.Fprintf(w, "wants: %s\n", orNone(st.Wants))

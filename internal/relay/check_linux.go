@@ -25,7 +25,8 @@ func CheckCapabilities() error {
 
 // Check runs what starting the relay with cfg checks, short of opening its
 // sockets for good: the capabilities, each interface (it exists, is up
-// and has an IPv4 address where one is needed), the listen address (one of
+// and has an IPv4 address where one is needed; one marked `wait` may be
+// missing or down), the listen address (one of
 // this host's), the mesh key file when the config names one (private), and the underlay port, metrics
 // port and admin socket (free). The ports are bound for a moment and
 // released.
@@ -34,7 +35,8 @@ func Check(cfg *config.Config) error {
 		return err
 	}
 	for _, name := range ifaceNames(cfg) {
-		if err := checkInterface(cfg, name); err != nil {
+		// `interface NAME wait`: served once it is ready.
+		if err := checkInterface(cfg, name); err != nil && !cfg.Waits(name) {
 			return err
 		}
 	}

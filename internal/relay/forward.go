@@ -75,6 +75,10 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 	} else if !t.cfg.Carries(g) || !t.cfg.PortCarried(dst) {
 		return
 	}
+	if t.cfg.InterfaceAllow != nil && !t.cfg.SourceAllowed(r.ifs[w.from].name, src.Addr()) {
+		r.stats.drop(DropSpoofedSource) // a source the interface line's allow does not hold
+		return
+	}
 	if len(t.cfg.MDNSTypes) > 0 && !bcast && dst.Port() == mdns.Port && (g == mdns4 || g == mdns6) {
 		if ok, _ := w.mdns.Allowed(payload, t.cfg.MDNSTypes); !ok {
 			r.stats.drop(DropServiceType)

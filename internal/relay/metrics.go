@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"slices"
+
 	"github.com/mcasttools/mcast/internal/buildinfo"
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +18,9 @@ var (
 
 	descReflected = prometheus.NewDesc("mcast_relay_reflected_datagrams_total", "Datagrams captured on one of the relay's interfaces and re-emitted on another.", nil, nil)
 
-	moreDescs = []*prometheus.Desc{descLANMembers, descUnderlay, descPeerLastSeen, descReloadFailed, descReflected, buildinfo.Desc()}
+	descIfaceServed = prometheus.NewDesc("mcast_relay_interface_served", "1 for each configured interface the relay serves now, 0 for one it does not (missing or down; all 0 while it carries nothing).", []string{"interface"}, nil)
+
+	moreDescs = []*prometheus.Desc{descLANMembers, descUnderlay, descPeerLastSeen, descReloadFailed, descReflected, descIfaceServed, buildinfo.Desc()}
 )
 
 // ReloadFailed counts a reload that was refused (a configuration that did
@@ -49,5 +53,16 @@ func collectMore(ch chan<- prometheus.Metric, st Status) {
 	ch <- prometheus.MustNewConstMetric(descUnderlay, prometheus.CounterValue, float64(st.UnderlayReads))
 	ch <- prometheus.MustNewConstMetric(descReloadFailed, prometheus.CounterValue, float64(st.ReloadFailures))
 	ch <- prometheus.MustNewConstMetric(descReflected, prometheus.CounterValue, float64(st.Reflected))
+	names := st.Interfaces
+	if len(names) == 0 {
+		names = []string{st.Interface}
+	}
+	for _, name := range names {
+		served := 0.0
+		if st.InterfaceUp && !slices.Contains(st.InterfacesDown, name) {
+			served = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descIfaceServed, prometheus.GaugeValue, served, name)
+	}
 	buildinfo.Collect(ch)
 }

@@ -44,7 +44,8 @@ const (
 	// DropNoSession: a frame not sent because the peer has no session yet.
 	DropNoSession = "no-session"
 	// DropSpoofedSource: a datagram whose source address is not in the
-	// prefixes its peer may carry (`allow`).
+	// prefixes its peer may carry (`allow`), or that the interface it was
+	// captured on lets in (`interface NAME allow`).
 	DropSpoofedSource = "spoofed-source"
 	DropDuplicate     = "duplicate"     // datagram ID seen before from that origin
 	DropLoop          = "loop"          // content this relay captured itself
@@ -252,13 +253,23 @@ func (r *Relay) config() *config.Config {
 // setIO makes l the sockets the relay uses, on its first interface and,
 // with several, more on the others (in the config's order); no loop may be
 // running.
-func (r *Relay) setIO(l linkIO, more ...linkIO) {
+func (r *Relay) setIO(l linkIO, more ...linkIO) { r.setIOOn(nil, l, more...) }
+
+// setIOOn is setIO for the interfaces names (nil: the config's), those
+// served when some marked wait are not (wait.go). The other hosts'
+// memberships heard on an interface are kept across, by name.
+func (r *Relay) setIOOn(names []string, l linkIO, more ...linkIO) {
 	r.mu.Lock()
 	r.io = l
 	r.link = l.facts()
-	names := ifaceNames(r.cfg)
+	if names == nil {
+		names = ifaceNames(r.cfg)
+	}
 	old := r.ifs
-	r.ifs = []*lanIf{newLANIf(r.cfg.Interface, l, r.lan)}
+	if len(old) > 0 && old[0].name != names[0] {
+		r.lan = NewLANMembers() // the first interface is another one now
+	}
+	r.ifs = []*lanIf{newLANIf(names[0], l, r.lan)}
 	r.ifs[0].joined = r.joined
 	for i, m := range more {
 		name := ""
@@ -266,8 +277,10 @@ func (r *Relay) setIO(l linkIO, more ...linkIO) {
 			name = names[i+1]
 		}
 		lan := NewLANMembers()
-		if i+1 < len(old) {
-			lan = old[i+1].lan
+		for _, o := range old[min(1, len(old)):] {
+			if o.name == name {
+				lan = o.lan
+			}
 		}
 		r.ifs = append(r.ifs, newLANIf(name, m, lan))
 	}

@@ -20,7 +20,7 @@ func (r *Relay) Reload(src *config.Config) error {
 		r.mu.Unlock()
 		return err
 	}
-	if needs6(cfg) && !r.link.has6() {
+	if needs6(cfg) && r.link != nil && !r.link.has6() { // no link yet: the sockets open with cfg
 		r.mu.Unlock()
 		return errors.New("IPv6 groups added: restart the relay to open its IPv6 sockets")
 	}

@@ -20,13 +20,18 @@ import (
 // When the LAN interface vanishes (deleted, or replaced by another of its
 // name), the relay closes its sockets, counts it, and opens them again once
 // the interface is back; meanwhile it carries nothing and its peers see it
-// down.
+// down. An interface marked `wait` is served while it is up (wait.go): the
+// relay starts without it, and when it appears or goes the relay opens its
+// sockets again over the interfaces that are up.
 func (r *Relay) Run(ctx context.Context) error {
 	cfg := r.config()
-	links, err := openAll(ctx, cfg)
-	if err != nil {
+	links, absent, err := openServed(ctx, cfg)
+	if err != nil && !errors.Is(err, errNoneUp) {
 		return err
 	}
+	// Before the admin socket answers: status tells what is missing at once.
+	r.stats.downIfaces.Store(&absent)
+	r.stats.interfaceDown.Store(links == nil)
 	srv, err := startServers(ctx, r, cfg)
 	if err != nil {
 		closeAll(links)
@@ -39,20 +44,44 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.ready()
 	}
 	r.warnOpen()
-	for links != nil {
-		r.setIO(links[0], linkIOs(links[1:])...)
-		lost := r.carry(ctx, links)
+	if len(absent) > 0 {
+		r.log.Warn("interface missing or down: not served until it is up", "interface", strings.Join(absent, ","))
+	}
+	for ctx.Err() == nil {
+		r.stats.downIfaces.Store(&absent)
+		if links == nil {
+			r.stats.interfaceDown.Store(true)
+			if links, absent = r.reopen(ctx); links == nil {
+				break
+			}
+			r.stats.downIfaces.Store(&absent)
+			r.stats.interfaceDown.Store(false)
+			r.log.Info("interface back: carrying again", "interface", strings.Join(linkNames(links), ","), "index", links[0].ifi.Index)
+		}
+		served := linkNames(links)
+		r.setIOOn(served, links[0], linkIOs(links[1:])...)
+		why := r.carry(ctx, links)
+		gone := goneIfaces(links)
 		closeAll(links)
-		if !lost {
+		if why == carryStopped {
 			break
 		}
-		r.stats.interfaceLost.Add(1)
-		r.stats.interfaceDown.Store(true)
 		r.offline()
-		r.log.Warn("interface gone: carrying nothing until it is back", "interface", strings.Join(ifaceNames(cfg), ","))
-		if links = r.reopen(ctx); links != nil {
-			r.stats.interfaceDown.Store(false)
-			r.log.Info("interface back: carrying again", "interface", cfg.Interface, "index", links[0].ifi.Index)
+		links, absent, err = openServed(ctx, r.config()) // failing, reopen waits
+		switch {
+		case why == carryAppeared && err == nil:
+			r.log.Info("interface up: serving it too", "serving", strings.Join(linkNames(links), ","))
+		case why == carryAppeared:
+			r.log.Warn("interface up, but opening the sockets failed: carrying nothing until they open", "err", err)
+		case len(gone) == 0: // back already, under a new index
+			r.stats.interfaceLost.Add(1)
+			r.log.Warn("interface gone", "interface", strings.Join(served, ","))
+		case links != nil:
+			r.stats.interfaceLost.Add(1)
+			r.log.Warn("interface gone: serving the others until it is back", "interface", strings.Join(gone, ","), "serving", strings.Join(linkNames(links), ","))
+		default:
+			r.stats.interfaceLost.Add(1)
+			r.log.Warn("interface gone: carrying nothing until it is back", "interface", strings.Join(gone, ","))
 		}
 	}
 	r.log.Info("relay stopped")
@@ -63,9 +92,16 @@ func (r *Relay) Run(ctx context.Context) error {
 // interface is still the one its sockets are bound to.
 const ifaceCheckEvery = time.Second
 
+// Why carry returned.
+const (
+	carryStopped  = iota // ctx ended
+	carryLost            // an interface served vanished
+	carryAppeared        // an interface marked wait, not served, is up
+)
+
 // carry runs the relay's loops on the sockets of its interfaces until ctx
-// ends (false) or one of the interfaces vanishes (true).
-func (r *Relay) carry(ctx context.Context, links []*osIO) (lost bool) {
+// ends, one of the interfaces vanishes, or one marked wait appears.
+func (r *Relay) carry(ctx context.Context, links []*osIO) (why int) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -95,13 +131,14 @@ func (r *Relay) carry(ctx context.Context, links []*osIO) (lost bool) {
 	go func() { defer wg.Done(); r.tickLoop(sctx) }()
 
 	t := time.NewTicker(ifaceCheckEvery)
-	for !lost && sctx.Err() == nil {
+	served := linkNames(links)
+	for why == carryStopped && sctx.Err() == nil {
 		select {
 		case <-sctx.Done():
 		case <-t.C:
-			lost = anyGone(links)
+			why = r.linksChanged(links, served)
 		case <-r.ifaceCheck:
-			lost = anyGone(links)
+			why = r.linksChanged(links, served)
 		}
 	}
 	t.Stop()
@@ -115,25 +152,39 @@ func (r *Relay) carry(ctx context.Context, links []*osIO) (lost bool) {
 		}
 	}
 	wg.Wait()
-	return lost
+	return why
 }
 
-// reopen opens the relay's sockets again once the LAN interface is back,
-// trying every reopenEvery; nil when ctx ends first.
-func (r *Relay) reopen(ctx context.Context) []*osIO {
+// linksChanged says whether an interface of links is gone (carryLost), or
+// one marked wait that links do not serve is up (carryAppeared).
+func (r *Relay) linksChanged(links []*osIO, served []string) int {
+	switch {
+	case anyGone(links):
+		return carryLost
+	case appeared(r.config(), served, ifaceReady(r.config())):
+		return carryAppeared
+	}
+	return carryStopped
+}
+
+// reopen opens the relay's sockets again once the interfaces are back
+// (those not marked wait; at least one), trying every reopenEvery; nil when
+// ctx ends first. absent names the interfaces marked wait left out.
+func (r *Relay) reopen(ctx context.Context) (links []*osIO, absent []string) {
 	t := time.NewTicker(reopenEvery)
 	defer t.Stop()
 	last := ""
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, nil
 		case <-t.C:
 		}
-		links, err := openAll(ctx, r.config())
+		links, absent, err := openServed(ctx, r.config())
 		if err == nil {
-			return links
+			return links, absent
 		}
+		r.stats.downIfaces.Store(&absent)
 		if msg := err.Error(); msg != last {
 			last = msg
 			r.log.Info("waiting for the interface", "err", msg)

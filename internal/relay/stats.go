@@ -77,9 +77,11 @@ type stats struct {
 	replies                          atomic.Uint64 // unicast answers carried back to a searcher
 	interfaceLost                    atomic.Uint64
 	refusedPeers                     atomic.Uint64 // certified peers refused, counted at each (re)load
-	interfaceDown                    atomic.Bool   // the LAN interface is gone, nothing is carried
+	interfaceDown                    atomic.Bool   // an interface is gone, nothing is carried
 	adminRefused                     map[string]*atomic.Uint64
 	remoteLog                        logLimiter // the log lines others' packets trigger
+
+	downIfaces atomic.Pointer[[]string] // the interfaces missing or down, while interfaceDown
 }
 
 func (s *stats) init() {
@@ -140,11 +142,16 @@ type Status struct {
 	// ReloadFailures counts the reloads refused (see ReloadFailed).
 	ReloadFailures uint64 `json:"reload_failures"`
 
-	// InterfaceUp is false while the LAN interface is gone (deleted, or
-	// replaced by another of its name): the relay then carries nothing
-	// and waits for it. InterfaceLost counts the times it went.
+	// InterfaceUp is false while the relay carries nothing and waits for
+	// an interface: one not marked `wait` is gone (deleted, or replaced by
+	// another of its name), or none is up. InterfaceLost counts the times
+	// an interface went.
 	InterfaceUp   bool   `json:"interface_up"`
 	InterfaceLost uint64 `json:"interface_lost"`
+	// InterfacesDown names the interfaces missing or down: while
+	// InterfaceUp is false, those the relay waits for; while it is true,
+	// those marked `wait` that it does not serve until they are up.
+	InterfacesDown []string `json:"interfaces_down"`
 	// AdminRefused counts the admin socket's refused connections, by
 	// reason: too-long, credentials, busy.
 	AdminRefused map[string]uint64 `json:"admin_refused"`
@@ -191,8 +198,12 @@ func (r *Relay) Status() Status {
 		RepliesCarried: r.stats.replies.Load(),
 		UnderlayReads:  r.stats.underlayReads.Load(),
 		InterfaceUp:    !r.stats.interfaceDown.Load(), InterfaceLost: r.stats.interfaceLost.Load(),
+		InterfacesDown: []string{},
 		ReloadFailures: r.stats.reloadFailures.Load(),
 		RefusedPeers:   map[string]string{}, PeersRefused: r.stats.refusedPeers.Load(),
+	}
+	if d := r.stats.downIfaces.Load(); d != nil {
+		st.InterfacesDown = append(st.InterfacesDown, (*d)...)
 	}
 	r.cmu.Lock()
 	st.SeenEvicted = r.seen.evicted
@@ -272,7 +283,7 @@ var (
 	descReassembled  = prometheus.NewDesc("mcast_relay_reassembled_datagrams_total", "Datagrams rejoined from fragments.", nil, nil)
 	descSegmented    = prometheus.NewDesc("mcast_relay_segmented_sends_total", "Re-emission sends (source relay) that carried several datagrams (UDP_SEGMENT).", nil, nil)
 	descSeenEvicted  = prometheus.NewDesc("mcast_relay_seen_evicted_total", "Transmissions forgotten early because the table of those seen was full.", nil, nil)
-	descIfaceUp      = prometheus.NewDesc("mcast_relay_interface_up", "1 while the LAN interface exists; 0 while the relay waits for it.", nil, nil)
+	descIfaceUp      = prometheus.NewDesc("mcast_relay_interface_up", "1 while the relay carries; 0 while it waits for an interface (one not marked wait gone, or none up).", nil, nil)
 	descIfaceLost    = prometheus.NewDesc("mcast_relay_interface_lost_total", "Times the LAN interface vanished (deleted, or replaced by another of its name).", nil, nil)
 	descReloads      = prometheus.NewDesc("mcast_relay_reloads_total", "Configuration reloads applied.", nil, nil)
 	descAdminRefused = prometheus.NewDesc("mcast_relay_admin_refused_total", "Admin socket connections refused, by reason.", []string{"reason"}, nil)

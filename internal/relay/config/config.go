@@ -77,6 +77,7 @@ type Config struct {
 	Interface      string   // the first interface (the one of a relay serving one LAN)
 	Interfaces     []string // every interface, in order (reach.go)
 	InterfaceLines []int    // the line of each interface
+	InterfaceWait  []bool   // per interface: `wait`, served while it is up (reach.go)
 	KeyFile        string   // the mesh pre-shared key (optional once PrivateKey is set)
 	PrivateKey     string   // this relay's private key file
 	CA             string   // the mesh CA's public key (base64 Ed25519), for peers with a cert
@@ -103,6 +104,11 @@ type Config struct {
 	RatePeer       int // datagrams/s per peer, 0: no cap
 	Metrics        string
 	Admin          string
+
+	// InterfaceAllow, per interface: the source prefixes a datagram
+	// captured there may have (`interface NAME allow PREFIX`); nil: any
+	// (the whole slice is nil while no interface line has allow).
+	InterfaceAllow [][]netip.Prefix
 }
 
 // NodeID is the 32-bit identifier frames carry for a relay named name.

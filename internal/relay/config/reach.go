@@ -5,6 +5,8 @@ package config
 //
 //	interface iot                     # repeat: one relay serves several LANs
 //	interface lan
+//	interface br-media wait           # served while it is up (a Docker bridge)
+//	interface br-media allow 172.28.0.0/24  # sources a datagram captured there may have
 //	service mdns                      # a discovery protocol by name
 //	allow mdns from iot to lan        # mDNS crosses from iot to lan, not back
 //	allow 239.1.1.1 broadcast:9 from lan to iot,guest
@@ -126,8 +128,9 @@ func (c *Config) PortCarried(dst netip.AddrPort) bool {
 
 // parseInterface takes one `interface` line.
 func (c *Config) parseInterface(args []string, line int, errf func(string, ...any) error) error {
-	if len(args) != 1 {
-		return errf("interface takes an interface name, got %q", strings.Join(args, " "))
+	const form = "interface NAME [wait] [allow PREFIX[,PREFIX...]]"
+	if len(args) == 0 {
+		return errf("interface takes %s", form)
 	}
 	name := args[0]
 	if len(name) > 15 || strings.ContainsAny(name, "/ ,") {
@@ -136,12 +139,60 @@ func (c *Config) parseInterface(args []string, line int, errf func(string, ...an
 	if i := slices.Index(c.Interfaces, name); i >= 0 {
 		return errf("interface %s given twice (first on line %d)", name, c.InterfaceLines[i])
 	}
+	wait := false
+	var allow []netip.Prefix
+	for rest := args[1:]; len(rest) > 0; rest = rest[1:] {
+		switch {
+		case rest[0] == "wait" && !wait:
+			wait = true
+		case rest[0] == "allow" && allow == nil:
+			if len(rest) < 2 {
+				return errf("interface %s: allow takes PREFIX[,PREFIX...]", name)
+			}
+			rest = rest[1:]
+			var err error
+			if allow, err = parseAllow(rest[0]); err != nil {
+				return errf("interface %s allow %q: %v", name, rest[0], err)
+			}
+		default:
+			return errf("interface %s: unexpected %q: want %s", name, rest[0], form)
+		}
+	}
 	if c.Interface == "" {
 		c.Interface = name
 	}
 	c.Interfaces = append(c.Interfaces, name)
 	c.InterfaceLines = append(c.InterfaceLines, line)
+	c.InterfaceWait = append(c.InterfaceWait, wait)
+	if allow != nil || c.InterfaceAllow != nil { // nil while no interface line has allow
+		c.InterfaceAllow = append(c.InterfaceAllow, make([][]netip.Prefix, len(c.Interfaces)-1-len(c.InterfaceAllow))...)
+		c.InterfaceAllow = append(c.InterfaceAllow, allow)
+	}
 	return nil
+}
+
+// SourceAllowed reports whether a datagram from src captured on interface
+// name may be carried: the interface line's `allow` prefixes hold src, or
+// it has none.
+func (c *Config) SourceAllowed(name string, src netip.Addr) bool {
+	i := slices.Index(c.Interfaces, name)
+	if i < 0 || i >= len(c.InterfaceAllow) || c.InterfaceAllow[i] == nil {
+		return true
+	}
+	for _, p := range c.InterfaceAllow[i] {
+		if p.Contains(src) {
+			return true
+		}
+	}
+	return false
+}
+
+// Waits reports whether the config's interface line for name says wait:
+// the relay starts while that interface is missing or down and waits for
+// it, instead of refusing to start.
+func (c *Config) Waits(name string) bool {
+	i := slices.Index(c.Interfaces, name)
+	return i >= 0 && i < len(c.InterfaceWait) && c.InterfaceWait[i]
 }
 
 // parseService takes one `service` line: one or more preset names.

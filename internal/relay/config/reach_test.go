@@ -69,3 +69,67 @@ func TestReachBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestInterfaceWait(t *testing.T) {
+	c, err := config.Parse(strings.NewReader(reflectorHead+"interface br-media wait\ngroup 239.1.1.1\n"), "r.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Interfaces) != 3 || c.Interfaces[2] != "br-media" {
+		t.Fatalf("interfaces: %q", c.Interfaces)
+	}
+	if !c.Waits("br-media") || c.Waits("iot") || c.Waits("lan") || c.Waits("eth9") {
+		t.Fatalf("waits: %v", c.InterfaceWait)
+	}
+	for _, tc := range []struct{ line, want string }{
+		{"interface br-media later", `r.conf:6: interface br-media: unexpected "later": want interface NAME [wait] [allow PREFIX[,PREFIX...]]`},
+		{"interface br-media wait wait", `r.conf:6: interface br-media: unexpected "wait": want interface NAME [wait] [allow PREFIX[,PREFIX...]]`},
+		{"interface", `r.conf:6: interface takes interface NAME [wait] [allow PREFIX[,PREFIX...]]`},
+		{"interface iot wait", "r.conf:6: interface iot given twice (first on line 4)"},
+		{"interface br-media allow", "r.conf:6: interface br-media: allow takes PREFIX[,PREFIX...]"},
+		{"interface br-media allow 172.28.0.1/24", `r.conf:6: interface br-media allow "172.28.0.1/24": 172.28.0.1/24 has host bits set (did you mean 172.28.0.0/24?)`},
+		{"interface br-media allow 172.28.0.0/24 allow 10.0.0.0/8", `r.conf:6: interface br-media: unexpected "allow": want interface NAME [wait] [allow PREFIX[,PREFIX...]]`},
+		{"interface br-media allow bogus", `r.conf:6: interface br-media allow "bogus": "bogus" is not ADDR or ADDR/BITS`},
+		{"interface br-media allow ::ffff:10.0.0.0/104", `r.conf:6: interface br-media allow "::ffff:10.0.0.0/104": IPv4-mapped IPv6: write the IPv4 prefix`},
+	} {
+		_, err := config.Parse(strings.NewReader(reflectorHead+tc.line+"\ngroup 239.1.1.1\n"), "r.conf")
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q: got %v, want %s", tc.line, err, tc.want)
+		}
+	}
+}
+
+// An interface's allow prefixes: the sources a datagram captured there may
+// have (a container on a Docker bridge claiming a LAN host's address is
+// not carried); an interface without them takes any source.
+func TestInterfaceAllow(t *testing.T) {
+	c, err := config.Parse(strings.NewReader(reflectorHead+"interface br-media allow 172.28.0.0/24,fe80::/10 wait\ngroup 239.1.1.1\n"), "r.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Waits("br-media") {
+		t.Error("wait after allow not taken")
+	}
+	if len(c.InterfaceAllow) != 3 || c.InterfaceAllow[0] != nil || c.InterfaceAllow[1] != nil {
+		t.Errorf("per interface allow: %v", c.InterfaceAllow)
+	}
+	if c, _ := config.Parse(strings.NewReader(reflectorHead+"group 239.1.1.1\n"), "r.conf"); c.InterfaceAllow != nil {
+		t.Errorf("no interface allow: %v, want nil", c.InterfaceAllow)
+	}
+	for _, tc := range []struct {
+		iface, src string
+		want       bool
+	}{
+		{"br-media", "172.28.0.2", true},
+		{"br-media", "fe80::42:acff:fe1c:2", true},
+		{"br-media", "192.168.77.2", false},
+		{"br-media", "172.28.1.2", false},
+		{"br-media", "2001:db8::1", false},
+		{"iot", "192.168.77.2", true},
+		{"eth9", "192.168.77.2", true},
+	} {
+		if got := c.SourceAllowed(tc.iface, netip.MustParseAddr(tc.src)); got != tc.want {
+			t.Errorf("SourceAllowed(%s, %s) = %v, want %v", tc.iface, tc.src, got, tc.want)
+		}
+	}
+}

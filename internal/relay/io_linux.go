@@ -36,7 +36,10 @@ type osIO struct {
 	cap4    *sock.IPConn
 	capPkt  *sock.PacketConn
 	linkLen int // bytes of link-layer header before capPkt's IP headers
+	// IPv6 capture: likewise, capPkt6 reads where the link header is
+	// known (cap6 then only holds the joins).
 	cap6    *sock.IPConn
+	capPkt6 *sock.PacketConn
 
 	em4, em6 *sock.IPConn // raw emission: whole IP packets
 	ue4, ue6 *sock.IPConn // `source relay` emission: UDP datagrams
@@ -198,9 +201,25 @@ func (o *osIO) openCapture4(replies []uint16) error {
 	return nil
 }
 
-// openCapture6 opens the IPv6 capture socket.
+// openCapture6 opens the IPv6 capture: as for IPv4, a packet socket
+// where the link header is known (with or without Ethernet: it sees a
+// local sender's segmented sends before the kernel cuts them, and its
+// packets without asking for multicast loopback) and a raw socket that
+// holds the joins (and reads, elsewhere).
 func (o *osIO) openCapture6() error {
-	prog, err := bpf.Assemble(SkipMarked([]bpf.Instruction{bpf.RetConstant{Val: 0x40000}}))
+	capFilter := []bpf.Instruction{bpf.RetConstant{Val: 0x40000}}
+	if hl, ok := linkHeaderLen(o.ifi.Name); ok {
+		prog6, err := bpf.Assemble(OnlyIPv6(SkipMarked(CaptureFilter6At(sock.NetOff))))
+		if err != nil {
+			return fmt.Errorf("assembling the IPv6 capture filter: %w", err)
+		}
+		if o.capPkt6, err = sock.OpenPacketWith(o.ifi.Name, sock.PacketOptions{Filter: prog6, Batch: batchSize}); err != nil {
+			return permHint(err, "opening the IPv6 capture socket on "+o.ifi.Name)
+		}
+		o.linkLen = hl
+		capFilter = []bpf.Instruction{bpf.RetConstant{Val: 0}}
+	}
+	prog, err := bpf.Assemble(SkipMarked(capFilter))
 	if err != nil {
 		return fmt.Errorf("assembling the IPv6 capture filter: %w", err)
 	}
@@ -257,8 +276,10 @@ func (o *osIO) openMembershipCapture() error {
 }
 
 func (o *osIO) close() {
-	if o.capPkt != nil {
-		o.capPkt.Close()
+	for _, c := range []*sock.PacketConn{o.capPkt, o.capPkt6} {
+		if c != nil {
+			c.Close()
+		}
 	}
 	if o.under != nil && o.ownsUnder {
 		o.under.Close()

@@ -1,0 +1,106 @@
+package integration_test
+
+import (
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcasttools/mcast/internal/labtest"
+	"github.com/mcasttools/mcast/internal/relay"
+)
+
+// TestRelayWireGuardMesh: three namespaces joined only by WireGuard, a
+// relay on each with the others' WireGuard addresses as peers. A stream
+// sent on one node's WireGuard interface arrives at a receiver on each of
+// the other two whole and once, from its sender's address: to an IPv4
+// and to an IPv6 group, batched (sendmmsg) and segmented (UDP_SEGMENT,
+// whose sends the relay sees before the kernel cuts them), the last
+// without a loopback copy, so that only the relay's packet capture can
+// have seen it.
+func TestRelayWireGuardMesh(t *testing.T) {
+	m := upWGMesh(t)
+	procs := m.relays("group 239.1.1.1 ff05::1:1")
+	const n = 300
+	for _, tc := range []struct {
+		name  string
+		from  int
+		group string
+		flags []string
+	}{
+		{"IPv4 sendmmsg", 1, "239.1.1.1", []string{"--rate", "2000", "--no-gso"}},
+		{"IPv6 sendmmsg", 2, "ff05::1:1", []string{"--rate", "2000", "--no-gso"}},
+		{"IPv4 UDP_SEGMENT", 3, "239.1.1.1", []string{"--rate", "20000"}},
+		{"IPv6 UDP_SEGMENT without loopback", 1, "ff05::1:1", []string{"--rate", "20000", "--no-loop"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recvs := map[int]*labtest.Proc{}
+			for i := 1; i <= wgMeshNodes; i++ {
+				if i != tc.from {
+					recvs[i] = labtest.StartNS(t, m.node(i), m.bin, "recv", "--iface", m.dev(i), "--json",
+						"--expect", strconv.Itoa(n), "--timeout", "4s", tc.group)
+				}
+			}
+			// The sender's relay has heard both receivers' interest.
+			m.waitStatus(tc.from, "both peers wanting "+tc.group, func(st relay.Status) bool {
+				for i := range recvs {
+					if !peerWants(st, fmt.Sprintf("w%d", i), tc.group) {
+						return false
+					}
+				}
+				return true
+			}, procs)
+			args := append([]string{m.bin, "send", "--iface", m.dev(tc.from), "--count", strconv.Itoa(n), "--size", "200"}, tc.flags...)
+			s := labtest.StartNS(t, m.node(tc.from), append(args, tc.group)...).Wait()
+			if s.Code != 0 {
+				t.Fatalf("sender on w%d: %s", tc.from, s)
+			}
+			segmented := strings.Contains(s.Stdout+s.Stderr, "UDP_SEGMENT")
+			if want := !strings.Contains(strings.Join(tc.flags, " "), "--no-gso"); segmented != want {
+				t.Errorf("the sender used UDP_SEGMENT: %v, want %v: %s", segmented, want, s)
+			}
+			src := fmt.Sprintf("10.0.40.%d", tc.from)
+			if strings.Contains(tc.group, ":") {
+				src = fmt.Sprintf("fd00:40::%d", tc.from)
+			}
+			for i, r := range recvs {
+				exactlyOnceJSON(t, fmt.Sprintf("w%d", i), r.Wait(), n, src)
+			}
+			if t.Failed() {
+				for i := 1; i <= wgMeshNodes; i++ {
+					out, _ := exec.Command(m.bin, "relay", "status", "--admin", m.sock(i)).CombinedOutput()
+					t.Logf("relay w%d:\n%s", i, out)
+				}
+			}
+		})
+	}
+}
+
+// TestRelayWireGuardMeshMDNS: over the same three WireGuard peers with
+// `service mdns`, a service python3-zeroconf registers on one is found by
+// a zeroconf browser on each of the other two.
+func TestRelayWireGuardMeshMDNS(t *testing.T) {
+	needZeroconf(t)
+	m := upWGMesh(t)
+	m.relays("service mdns")
+	reg := m.mdns(1, "register", "_mcastwg._tcp", "overwg", "631", "30")
+	reg.WaitFor("registered overwg", 15*time.Second)
+	var browsers []*labtest.Proc
+	for i := 2; i <= wgMeshNodes; i++ {
+		browsers = append(browsers, m.mdns(i, "browse", "_mcastwg._tcp", "10"))
+	}
+	for _, b := range browsers {
+		b.WaitFor("found overwg", 12*time.Second)
+	}
+}
+
+// needZeroconf skips the test where python3-zeroconf is missing (for
+// /usr/bin/python3), and fails it in CI.
+func needZeroconf(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import zeroconf").Run(); err != nil {
+		needTool(t, "python3-zeroconf (import zeroconf)", "python3-zeroconf")
+	}
+}

@@ -84,7 +84,7 @@ func TestRelayWireGuardMesh(t *testing.T) {
 func TestRelayWireGuardMeshMDNS(t *testing.T) {
 	needZeroconf(t)
 	m := upWGMesh(t)
-	m.relays("service mdns")
+	procs := m.relays("service mdns")
 	reg := m.mdns(1, "register", "_mcastwg._tcp", "overwg", "631", "30")
 	reg.WaitFor("registered overwg", 15*time.Second)
 	var browsers []*labtest.Proc
@@ -93,6 +93,13 @@ func TestRelayWireGuardMeshMDNS(t *testing.T) {
 	}
 	for _, b := range browsers {
 		b.WaitFor("found overwg", 12*time.Second)
+	}
+	// Nothing but the relays could have carried it: each one took mDNS
+	// from its WireGuard interface and re-emitted the others'.
+	for i := 1; i <= wgMeshNodes; i++ {
+		m.waitStatus(i, "capturing and emitting mDNS", func(st relay.Status) bool {
+			return st.Captured["224.0.0.251"] > 0 && st.Emitted["224.0.0.251"] > 0
+		}, procs)
 	}
 }
 

@@ -72,6 +72,7 @@ func upWGMesh(t *testing.T) *wgMesh {
 		// The WireGuard side is the way out (so that the mDNS client
 		// announces its WireGuard address); the underlay is routed above.
 		must(t, "ip", "-n", ns, "route", "add", "default", "dev", m.dev(i))
+		must(t, "ip", "-n", ns, "-6", "route", "add", "default", "dev", m.dev(i))
 	}
 	return m
 }
@@ -141,12 +142,17 @@ func (m *wgMesh) waitStatus(i int, what string, ok func(relay.Status) bool, proc
 	}
 }
 
-// mdns runs the zeroconf client (testdata/mdns_peer.py) with args on node i.
-func (m *wgMesh) mdns(i int, args ...string) *labtest.Proc {
+// mdns runs the zeroconf client (testdata/mdns_peer.py) with args on node
+// i, over IPv6 (ff02::fb) or IPv4 (224.0.0.251).
+func (m *wgMesh) mdns(i int, v6 bool, args ...string) *labtest.Proc {
 	m.t.Helper()
 	py, err := filepath.Abs(filepath.Join("testdata", "mdns_peer.py"))
 	if err != nil {
 		m.t.Fatal(err)
 	}
-	return labtest.StartNS(m.t, m.node(i), append([]string{"/usr/bin/python3", py}, args...)...)
+	env := "MDNS_IPV6=0"
+	if v6 {
+		env = "MDNS_IPV6=1"
+	}
+	return labtest.StartNS(m.t, m.node(i), append([]string{"env", env, "/usr/bin/python3", py}, args...)...)
 }

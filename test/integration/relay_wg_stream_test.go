@@ -80,26 +80,37 @@ func TestRelayWireGuardMesh(t *testing.T) {
 
 // TestRelayWireGuardMeshMDNS: over the same three WireGuard peers with
 // `service mdns`, a service python3-zeroconf registers on one is found by
-// a zeroconf browser on each of the other two.
+// a zeroconf browser on each of the other two: over IPv4 (224.0.0.251)
+// from w1, and over IPv6 (ff02::fb) from w2.
 func TestRelayWireGuardMeshMDNS(t *testing.T) {
 	needZeroconf(t)
 	m := upWGMesh(t)
 	procs := m.relays("service mdns")
-	reg := m.mdns(1, "register", "_mcastwg._tcp", "overwg", "631", "30")
-	reg.WaitFor("registered overwg", 15*time.Second)
-	var browsers []*labtest.Proc
-	for i := 2; i <= wgMeshNodes; i++ {
-		browsers = append(browsers, m.mdns(i, "browse", "_mcastwg._tcp", "10"))
-	}
-	for _, b := range browsers {
-		b.WaitFor("found overwg", 12*time.Second)
-	}
-	// Nothing but the relays could have carried it: each one took mDNS
-	// from its WireGuard interface and re-emitted the others'.
-	for i := 1; i <= wgMeshNodes; i++ {
-		m.waitStatus(i, "capturing and emitting mDNS", func(st relay.Status) bool {
-			return st.Captured["224.0.0.251"] > 0 && st.Emitted["224.0.0.251"] > 0
-		}, procs)
+	for _, tc := range []struct {
+		v6    bool
+		from  int
+		name  string
+		group string
+	}{{false, 1, "overwg", "224.0.0.251"}, {true, 2, "overwg6", "ff02::fb"}} {
+		reg := m.mdns(tc.from, tc.v6, "register", "_mcastwg._tcp", tc.name, "631", "30")
+		reg.WaitFor("registered "+tc.name, 15*time.Second)
+		var browsers []*labtest.Proc
+		for i := 1; i <= wgMeshNodes; i++ {
+			if i != tc.from {
+				browsers = append(browsers, m.mdns(i, tc.v6, "browse", "_mcastwg._tcp", "10"))
+			}
+		}
+		for _, b := range browsers {
+			b.WaitFor("found "+tc.name, 12*time.Second)
+		}
+		// Nothing but the relays could have carried it: each one took
+		// mDNS from its WireGuard interface and re-emitted the others'.
+		for i := 1; i <= wgMeshNodes; i++ {
+			m.waitStatus(i, "capturing and emitting mDNS to "+tc.group, func(st relay.Status) bool {
+				return st.Captured[tc.group] > 0 && st.Emitted[tc.group] > 0
+			}, procs)
+		}
+		reg.Stop()
 	}
 }
 

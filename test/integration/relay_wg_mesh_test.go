@@ -156,3 +156,17 @@ func (m *wgMesh) mdns(i int, v6 bool, args ...string) *labtest.Proc {
 	}
 	return labtest.StartNS(m.t, m.node(i), append([]string{"env", env, "/usr/bin/python3", py}, args...)...)
 }
+
+// hostile6 writes malformed IPv6 UDP packets to group on node i's
+// WireGuard interface (testdata/hostile6.py), from its own address.
+func (m *wgMesh) hostile6(i int, group string) {
+	m.t.Helper()
+	py, err := filepath.Abs(filepath.Join("testdata", "hostile6.py"))
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	r := labtest.StartNS(m.t, m.node(i), "/usr/bin/python3", py, m.dev(i), fmt.Sprintf("fd00:40::%d", i), group, "28000", "500").Wait()
+	if r.Code != 0 || !strings.Contains(r.Stdout, "sent 3000") {
+		m.t.Fatalf("sending malformed packets on w%d: %s", i, r)
+	}
+}

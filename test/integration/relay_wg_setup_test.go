@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -61,7 +62,19 @@ func startWireGuard(t *testing.T, ns, dev string) {
 	if err := wg.Start(); err != nil {
 		t.Fatalf("wireguard-go in %s: %v", ns, err)
 	}
-	t.Cleanup(func() { wg.Process.Kill(); wg.Wait() })
+	t.Cleanup(func() {
+		// SIGTERM: wireguard-go removes its control socket on the way out.
+		wg.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			wg.Process.Kill()
+			<-done
+		}
+		os.Remove(filepath.Join("/var/run/wireguard", dev+".sock"))
+	})
 	deadline := time.Now().Add(5 * time.Second)
 	for exec.Command("ip", "-n", ns, "link", "show", dev).Run() != nil {
 		if time.Now().After(deadline) {

@@ -1,8 +1,11 @@
 package integration_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,18 +13,20 @@ import (
 
 	"github.com/mcasttools/mcast/internal/labtest"
 	"github.com/mcasttools/mcast/internal/relay"
+	"github.com/mcasttools/mcast/internal/stream"
 )
 
 // TestRelayWireGuardMesh: three namespaces joined only by WireGuard, a
 // relay on each with the others' WireGuard addresses as peers. A stream
 // sent on one node's WireGuard interface arrives at a receiver on each of
-// the other two whole and once, from its sender's address: to an IPv4
-// and to an IPv6 group, batched (sendmmsg) and segmented (UDP_SEGMENT,
-// whose sends the relay sees before the kernel cuts them), the last
-// without a loopback copy, so that only the relay's packet capture can
-// have seen it. Malformed IPv6 packets to the group (lying lengths,
-// endless extension headers, fragments) sent before a stream are carried
-// nowhere: the receivers count nothing malformed or foreign.
+// the other two whole and once, from its sender's address and port, with
+// the TTL (hop limit) it was sent with: to an IPv4 and to an IPv6 group,
+// batched (sendmmsg) and segmented (UDP_SEGMENT, whose sends the relay
+// sees before the kernel cuts them), the last without a loopback copy, so
+// that only the relay's packet capture can have seen it. Malformed IPv6
+// packets to the group (lying lengths, endless extension headers,
+// fragments) sent before a stream are carried nowhere: the receivers count
+// nothing malformed or foreign.
 func TestRelayWireGuardMesh(t *testing.T) {
 	m := upWGMesh(t)
 	procs := m.relays("group 239.1.1.1 ff05::1:1")
@@ -61,7 +66,7 @@ func TestRelayWireGuardMesh(t *testing.T) {
 			if tc.hostile {
 				m.hostile6(tc.from, tc.group)
 			}
-			args := append([]string{m.bin, "send", "--iface", m.dev(tc.from), "--count", strconv.Itoa(n), "--size", "200"}, tc.flags...)
+			args := append([]string{m.bin, "send", "--iface", m.dev(tc.from), "--count", strconv.Itoa(n), "--size", "200", "--ttl", "7"}, tc.flags...)
 			s := labtest.StartNS(t, m.node(tc.from), append(args, tc.group)...).Wait()
 			if s.Code != 0 {
 				t.Fatalf("sender on w%d: %s", tc.from, s)
@@ -74,8 +79,14 @@ func TestRelayWireGuardMesh(t *testing.T) {
 			if strings.Contains(tc.group, ":") {
 				src = fmt.Sprintf("fd00:40::%d", tc.from)
 			}
+			from := sendingFrom.FindStringSubmatch(s.Stdout)
+			if from == nil {
+				t.Fatalf("the sender did not say where it sends from: %s", s)
+			}
 			for i, r := range recvs {
-				exactlyOnceJSON(t, fmt.Sprintf("w%d", i), r.Wait(), n, src)
+				res := r.Wait()
+				exactlyOnceJSON(t, fmt.Sprintf("w%d", i), res, n, src)
+				keptHeader(t, fmt.Sprintf("w%d", i), res, from[1], 7)
 			}
 			if t.Failed() {
 				for i := 1; i <= wgMeshNodes; i++ {
@@ -84,6 +95,30 @@ func TestRelayWireGuardMesh(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sendingFrom matches mcast send's line naming its source address and port.
+var sendingFrom = regexp.MustCompile(`(?m)^sending to \S+ from (\S+) \(ttl`)
+
+// keptHeader checks that every flow of a receiver's JSON summary came from
+// the sender's address and port with the TTL (hop limit) it was sent with.
+func keptHeader(t *testing.T, who string, res labtest.Result, from string, ttl int) {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(from)
+	if err != nil {
+		t.Fatalf("the sender's address %q: %v", from, err)
+	}
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		var r stream.Report
+		if json.Unmarshal([]byte(line), &r) != nil || r.Type != "recv.summary" {
+			continue
+		}
+		for _, f := range r.Flows {
+			if f.SourcePort != ap.Port() || f.TTL != ttl {
+				t.Errorf("%s: a flow from port %d with TTL %d, want the sender's port %d and TTL %d", who, f.SourcePort, f.TTL, ap.Port(), ttl)
+			}
+		}
 	}
 }
 

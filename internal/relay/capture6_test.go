@@ -180,28 +180,3 @@ func FuzzParseIPv6UDP(f *testing.F) {
 		}
 	})
 }
-
-// TestNetOffsetIPv6: the IPv6 header is found after an Ethernet header and
-// its VLAN tags as the IPv4 one is (TestIPOffset), and not in IPv4 frames.
-func TestNetOffsetIPv6(t *testing.T) {
-	macs := make([]byte, 12)
-	frame := func(b ...byte) []byte { return append(slices.Clone(macs), b...) }
-	for _, tt := range []struct {
-		name    string
-		frame   []byte
-		linkLen int
-		off     int
-		ok      bool
-	}{
-		{"no link header", []byte{0x60}, 0, 0, true},
-		{"ethernet", frame(0x86, 0xdd, 0x60), 14, 14, true},
-		{"one tag", frame(0x81, 0x00, 0, 1, 0x86, 0xdd, 0x60), 14, 18, true},
-		{"ipv4", frame(0x08, 0x00, 0x45), 14, 0, false},
-		{"short", frame(0x86), 14, 0, false},
-	} {
-		off, ok := netOffset(tt.frame, tt.linkLen, etherIPv6)
-		if off != tt.off || ok != tt.ok {
-			t.Errorf("%s: %d %v, want %d %v", tt.name, off, ok, tt.off, tt.ok)
-		}
-	}
-}

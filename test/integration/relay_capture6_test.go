@@ -37,7 +37,7 @@ func TestRelaySegmentedSenderIPv6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := st1.Drops["too-big"]; d != 0 {
+	if d := st1.Drops[relay.DropTooBig]; d != 0 {
 		t.Errorf("vm1 dropped %d datagrams as too big", d)
 	}
 }

@@ -84,7 +84,9 @@ func (m *wgMesh) sock(i int) string     { return filepath.Join(m.dir, fmt.Sprint
 
 // relays starts a relay on each node: its WireGuard interface, the other
 // nodes' WireGuard addresses as peers (each may carry datagrams from its
-// own WireGuard addresses only), the WireGuard interface's MTU as
+// own WireGuard addresses, and from link-local ones: mDNS over IPv6 is
+// sent from the interface's link-local address where it has one), the
+// WireGuard interface's MTU as
 // the underlay's (frames cross WireGuard, whose interface has a smaller
 // MTU than the default 1500), and the lines extra.
 func (m *wgMesh) relays(extra ...string) []*labtest.Proc {
@@ -95,7 +97,7 @@ func (m *wgMesh) relays(extra ...string) []*labtest.Proc {
 		fmt.Fprintf(&b, "node w%d\nlisten 10.0.40.%d:7474\ninterface %s\nadmin %s\nmtu 1420\nkeepalive 300ms\npeer-timeout 1500ms\n", i, i, m.dev(i), m.sock(i))
 		for j := 1; j <= wgMeshNodes; j++ {
 			if j != i {
-				fmt.Fprintf(&b, "peer w%d 10.0.40.%d:7474 allow 10.0.40.%d/32,fd00:40::%d/128\n", j, j, j, j)
+				fmt.Fprintf(&b, "peer w%d 10.0.40.%d:7474 allow 10.0.40.%d/32,fd00:40::%d/128,fe80::/64\n", j, j, j, j)
 			}
 		}
 		for _, l := range extra {

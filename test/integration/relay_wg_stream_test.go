@@ -148,10 +148,11 @@ func TestRelayWireGuardMeshMDNS(t *testing.T) {
 			b.WaitFor("found "+tc.name, 12*time.Second)
 		}
 		// Nothing but the relays could have carried it: each one took
-		// mDNS from its WireGuard interface and re-emitted the others'.
+		// mDNS from its WireGuard interface and re-emitted the others',
+		// refusing none for its source address.
 		for i := 1; i <= wgMeshNodes; i++ {
-			m.waitStatus(i, "capturing and emitting mDNS to "+tc.group, func(st relay.Status) bool {
-				return st.Captured[tc.group] > 0 && st.Emitted[tc.group] > 0
+			m.waitStatus(i, "capturing and emitting mDNS to "+tc.group+", refusing no source", func(st relay.Status) bool {
+				return st.Captured[tc.group] > 0 && st.Emitted[tc.group] > 0 && st.Drops[relay.DropSpoofedSource] == 0
 			}, procs)
 		}
 		reg.Stop()

@@ -40,10 +40,6 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.ready()
 	}
 	r.warnOpen()
-	if name, mtu := underlayMTU(cfg.Listen.Addr()); mtu > 0 && mtu < cfg.MTU {
-		r.log.Warn("the underlay interface's MTU is below mtu: larger frames fail or are fragmented; set mtu to it",
-			"interface", name, "interface_mtu", mtu, "mtu", cfg.MTU)
-	}
 	for links != nil {
 		r.setIO(links[0], linkIOs(links[1:])...)
 		lost := r.carry(ctx, links)

@@ -2,8 +2,6 @@
 
 register TYPE NAME PORT SECONDS  announce NAME.TYPE (e.g. _mcasttest._tcp) and answer for it
 browse TYPE SECONDS              print "found NAME" for each instance of TYPE heard
-
-With MDNS_IPV6=1 in the environment it speaks IPv6 only (ff02::fb).
 """
 import os
 import socket
@@ -12,26 +10,26 @@ import time
 
 from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
 
-
-V6 = os.environ.get("MDNS_IPV6") == "1"
+# MDNS_IPV6=1 in the environment: IPv6 only (ff02::fb) instead of IPv4.
+FAMILY = socket.AF_INET6 if os.environ.get("MDNS_IPV6") == "1" else socket.AF_INET
+VERSION = IPVersion.V6Only if FAMILY == socket.AF_INET6 else IPVersion.V4Only
 
 
 def addr():
-    fam, far = (socket.AF_INET6, "fd00:ffff::1") if V6 else (socket.AF_INET, "10.255.255.255")
-    s = socket.socket(fam, socket.SOCK_DGRAM)
-    s.connect((far, 9))  # no packet: picks the route's source
+    s = socket.socket(FAMILY, socket.SOCK_DGRAM)
+    s.connect(("fd00:ffff::1" if FAMILY == socket.AF_INET6 else "10.255.255.255", 9))  # no packet: picks the route's source
     a = s.getsockname()[0]
     s.close()
-    return socket.inet_pton(fam, a)
+    return a
 
 
 def main():
     mode, typ = sys.argv[1], sys.argv[2] + ".local."
-    zc = Zeroconf(ip_version=IPVersion.V6Only if V6 else IPVersion.V4Only)
+    zc = Zeroconf(ip_version=VERSION)
     try:
         if mode == "register":
             name, port, secs = sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-            info = ServiceInfo(typ, name + "." + typ, addresses=[addr()], port=port,
+            info = ServiceInfo(typ, name + "." + typ, addresses=[socket.inet_pton(FAMILY, addr())], port=port,
                                properties={"by": "mcast-test"}, server=name + ".local.")
             zc.register_service(info)
             print("registered", name, flush=True)

@@ -378,15 +378,9 @@ func (r *Relay) captured4(w *sendWork, seg int, pkt []byte, now time.Time) {
 		}
 		return
 	}
-	if seg <= 0 || seg >= len(payload) {
-		r.onCaptured(w, src, dst, ipid, ttl, bcast, payload, now)
-		return
-	}
 	// A segmented send (UDP_SEGMENT) seen before the kernel cut it: its
 	// datagrams, with the identifications they get.
-	for k := 0; len(payload) > 0; k++ {
-		m := min(seg, len(payload))
-		r.onCaptured(w, src, dst, ipid+uint16(k), ttl, bcast, payload[:m], now)
-		payload = payload[m:]
+	for k, p := range segments(payload, seg) {
+		r.onCaptured(w, src, dst, ipid+uint16(k), ttl, bcast, p, now)
 	}
 }

@@ -36,7 +36,10 @@ type osIO struct {
 	cap4    *sock.IPConn
 	capPkt  *sock.PacketConn
 	linkLen int // bytes of link-layer header before capPkt's IP headers
+	// IPv6 capture: likewise, capPkt6 reads where the link header is
+	// known (cap6 then only holds the joins).
 	cap6    *sock.IPConn
+	capPkt6 *sock.PacketConn
 
 	em4, em6 *sock.IPConn // raw emission: whole IP packets
 	ue4, ue6 *sock.IPConn // `source relay` emission: UDP datagrams
@@ -169,46 +172,61 @@ func (o *osIO) openUnderlay(cfg *config.Config) error {
 // header is known (it sees segmented sends before the kernel cuts them;
 // and unicast from the replies ports) and a raw socket that holds the
 // joins (and reads, elsewhere).
-func (o *osIO) openCapture4(replies []uint16) error {
-	capFilter := CaptureFilter4(o.link.bcast4)
-	if hl, ok := linkHeaderLen(o.ifi.Name); ok {
-		// Loads relative to the network header, whatever link header
-		// (VLAN tags too) comes first.
-		filter := CaptureFilter4At(o.link.bcast4, sock.NetOff)
-		if len(replies) > 0 {
-			filter = CaptureFilter4Replies(o.link.bcast4, sock.NetOff, replies)
-		}
-		prog4, err := bpf.Assemble(OnlyIPv4(SkipMarked(filter)))
-		if err != nil {
-			return fmt.Errorf("assembling the capture filter: %w", err)
-		}
-		if o.capPkt, err = sock.OpenPacketWith(o.ifi.Name, sock.PacketOptions{Filter: prog4, Batch: batchSize}); err != nil {
-			return permHint(err, "opening the IPv4 capture socket on "+o.ifi.Name)
-		}
-		o.linkLen = hl
-		capFilter = []bpf.Instruction{bpf.RetConstant{Val: 0}}
+func (o *osIO) openCapture4(replies []uint16) (err error) {
+	filter := CaptureFilter4At(o.link.bcast4, sock.NetOff)
+	if len(replies) > 0 {
+		filter = CaptureFilter4Replies(o.link.bcast4, sock.NetOff, replies)
 	}
-	prog, err := bpf.Assemble(SkipMarked(capFilter))
-	if err != nil {
-		return fmt.Errorf("assembling the capture filter: %w", err)
-	}
-	if o.cap4, err = sock.OpenRaw(o.ifi, false, "udp", sock.RawOptions{Filter: prog}); err != nil {
-		return permHint(err, "opening the IPv4 capture socket on "+o.ifi.Name)
-	}
-	return nil
+	o.capPkt, o.cap4, err = o.openCapture(false, filter, CaptureFilter4(o.link.bcast4))
+	return err
 }
 
-// openCapture6 opens the IPv6 capture socket.
-func (o *osIO) openCapture6() error {
-	prog, err := bpf.Assemble(SkipMarked([]bpf.Instruction{bpf.RetConstant{Val: 0x40000}}))
-	if err != nil {
-		return fmt.Errorf("assembling the IPv6 capture filter: %w", err)
+// openCapture6 opens the IPv6 capture, as openCapture4 does: the packet
+// socket (with or without Ethernet) also sees a local sender's packets
+// without asking for multicast loopback.
+func (o *osIO) openCapture6() (err error) {
+	o.capPkt6, o.cap6, err = o.openCapture(true, CaptureFilter6At(sock.NetOff), []bpf.Instruction{bpf.RetConstant{Val: 0x40000}})
+	o.link.ipv6 = err == nil
+	return err
+}
+
+// openCapture opens one family's capture. Where the link header is known
+// (Ethernet, or none at all), a packet socket reads with pktFilter, whose
+// loads are relative to the network header whatever link header (VLAN tags
+// too) comes first, and a raw socket only holds the joins; elsewhere the
+// raw socket reads, with rawFilter.
+func (o *osIO) openCapture(v6 bool, pktFilter, rawFilter []bpf.Instruction) (*sock.PacketConn, *sock.IPConn, error) {
+	fam, only := "IPv4", OnlyIPv4
+	if v6 {
+		fam, only = "IPv6", OnlyIPv6
 	}
-	if o.cap6, err = sock.OpenRaw(o.ifi, true, "udp", sock.RawOptions{Filter: prog, PacketInfo: true}); err != nil {
-		return permHint(err, "opening the IPv6 capture socket on "+o.ifi.Name)
+	what := "opening the " + fam + " capture socket on " + o.ifi.Name
+	var pkt *sock.PacketConn
+	if hl, ok := linkHeaderLen(o.ifi.Name); ok {
+		prog, err := bpf.Assemble(only(SkipMarked(pktFilter)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("assembling the %s capture filter: %w", fam, err)
+		}
+		if pkt, err = sock.OpenPacketWith(o.ifi.Name, sock.PacketOptions{Filter: prog, Batch: batchSize}); err != nil {
+			return nil, nil, permHint(err, what)
+		}
+		o.linkLen = hl
+		rawFilter = []bpf.Instruction{bpf.RetConstant{Val: 0}}
 	}
-	o.link.ipv6 = true
-	return nil
+	prog, err := bpf.Assemble(SkipMarked(rawFilter))
+	if err == nil {
+		var raw *sock.IPConn
+		if raw, err = sock.OpenRaw(o.ifi, v6, "udp", sock.RawOptions{Filter: prog, PacketInfo: v6}); err == nil {
+			return pkt, raw, nil
+		}
+		err = permHint(err, what)
+	} else {
+		err = fmt.Errorf("assembling the %s capture filter: %w", fam, err)
+	}
+	if pkt != nil {
+		pkt.Close()
+	}
+	return nil, nil, err
 }
 
 // openEmit opens the raw socket that re-emits whole IP packets, marked so
@@ -257,8 +275,10 @@ func (o *osIO) openMembershipCapture() error {
 }
 
 func (o *osIO) close() {
-	if o.capPkt != nil {
-		o.capPkt.Close()
+	for _, c := range []*sock.PacketConn{o.capPkt, o.capPkt6} {
+		if c != nil {
+			c.Close()
+		}
 	}
 	if o.under != nil && o.ownsUnder {
 		o.under.Close()

@@ -193,26 +193,41 @@ func SkipMarked(filter []bpf.Instruction) []bpf.Instruction {
 
 // OnlyIPv4 prefixes filter with a check that drops packets whose link-layer
 // protocol is not IPv4 (for a packet socket bound to every protocol).
-func OnlyIPv4(filter []bpf.Instruction) []bpf.Instruction {
+func OnlyIPv4(filter []bpf.Instruction) []bpf.Instruction { return onlyProto(etherIPv4, filter) }
+
+// OnlyIPv6 is OnlyIPv4 for IPv6.
+func OnlyIPv6(filter []bpf.Instruction) []bpf.Instruction { return onlyProto(etherIPv6, filter) }
+
+func onlyProto(et uint32, filter []bpf.Instruction) []bpf.Instruction {
 	out := []bpf.Instruction{
 		bpf.LoadExtension{Num: bpf.ExtProto},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800, SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: et, SkipTrue: 1},
 		bpf.RetConstant{Val: 0},
 	}
 	return append(out, filter...)
 }
 
+// EtherTypes of the network headers the captures read.
+const (
+	etherIPv4 = 0x0800
+	etherIPv6 = 0x86dd
+)
+
 // ipOffset finds the IPv4 header in frame, which starts with a link-layer
 // header of linkLen bytes: 0, or 14 for Ethernet, whose EtherType may
 // follow VLAN tags. ok is false when frame does not carry IPv4.
-func ipOffset(frame []byte, linkLen int) (int, bool) {
+func ipOffset(frame []byte, linkLen int) (int, bool) { return netOffset(frame, linkLen, etherIPv4) }
+
+// netOffset is ipOffset for the network header of EtherType et. Without a
+// link header (linkLen 0) the capture's filter has checked the protocol.
+func netOffset(frame []byte, linkLen int, et uint16) (int, bool) {
 	if linkLen == 0 {
 		return 0, true
 	}
 	off := linkLen - 2
 	for tags := 0; off+2 <= len(frame); tags++ {
 		switch binary.BigEndian.Uint16(frame[off:]) {
-		case 0x0800:
+		case et:
 			return off + 2, true
 		case 0x8100, 0x88a8:
 			if tags < 2 {

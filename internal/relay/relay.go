@@ -234,6 +234,10 @@ func (r *Relay) warnOpen() {
 	if r.static.PSK == nil {
 		r.log.Info("no mesh key: sessions rest on the relays' identities alone")
 	}
+	if name, mtu := underlayMTU(cfg.Listen.Addr()); mtu > 0 && mtu < cfg.MTU {
+		r.log.Warn("the underlay interface's MTU is below mtu: larger frames fail or are fragmented; set mtu to it",
+			"interface", name, "interface_mtu", mtu, "mtu", cfg.MTU)
+	}
 }
 
 func (r *Relay) kickTick() {

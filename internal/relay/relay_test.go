@@ -284,6 +284,22 @@ func TestIPOffset(t *testing.T) {
 			t.Errorf("%s: %d %v, want %d %v", tt.name, off, ok, tt.off, tt.ok)
 		}
 	}
+	// The IPv6 header, for the IPv6 capture.
+	for _, tt := range []struct {
+		name  string
+		frame []byte
+		off   int
+		ok    bool
+	}{
+		{"ethernet", eth(etherIPv6), 14, true},
+		{"one tag", eth(0x8100, etherIPv6), 18, true},
+		{"ipv4", eth(etherIPv4), 0, false},
+	} {
+		off, ok := netOffset(tt.frame, 14, etherIPv6)
+		if off != tt.off || ok != tt.ok {
+			t.Errorf("%s: %d %v, want %d %v", tt.name, off, ok, tt.off, tt.ok)
+		}
+	}
 }
 
 // TestRestartOnly: a reload that changes a setting only a restart applies

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/sock"
 	"github.com/mcasttools/mcast/internal/wire/igmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -122,7 +123,10 @@ func (r *Relay) carry(ctx context.Context, links []*osIO) (why int) {
 		} else {
 			loop(r.capture4RawLoop)
 		}
-		if o.cap6 != nil {
+		switch {
+		case o.capPkt6 != nil:
+			loop(r.capture6PacketLoop)
+		case o.cap6 != nil:
 			loop(r.capture6Loop)
 		}
 	}
@@ -291,13 +295,24 @@ func (r *Relay) underlayLoop(ctx context.Context, o *osIO) {
 // capture4Loop reads IPv4 from the packet capture and feeds it to the
 // forward path.
 func (r *Relay) capture4Loop(ctx context.Context, o *osIO) {
-	c := o.capPkt
+	r.packetLoop(ctx, o, o.capPkt, "capture4", r.capturedFrame)
+}
+
+// capture6PacketLoop reads IPv6 from the packet capture and feeds it to
+// the forward path.
+func (r *Relay) capture6PacketLoop(ctx context.Context, o *osIO) {
+	r.packetLoop(ctx, o, o.capPkt6, "capture6", r.capturedFrame6)
+}
+
+// packetLoop reads frames from the packet capture c of o's interface and
+// hands each to frame, a batch at a time.
+func (r *Relay) packetLoop(ctx context.Context, o *osIO, c *sock.PacketConn, what string, frame func(*sendWork, []byte, int, time.Time)) {
 	w := newSendWork()
 	w.from = o.idx
 	for ctx.Err() == nil {
 		n, err := c.ReadBatch()
 		if err != nil {
-			r.readErr(ctx, "capture4", err)
+			r.readErr(ctx, what, err)
 			continue
 		}
 		if n == 0 {
@@ -305,7 +320,7 @@ func (r *Relay) capture4Loop(ctx context.Context, o *osIO) {
 		}
 		now := time.Now()
 		for i := 0; i < n; i++ {
-			r.capturedFrame(w, c.Frame(i), o.linkLen, now)
+			frame(w, c.Frame(i), o.linkLen, now)
 		}
 		r.flush(w)
 	}

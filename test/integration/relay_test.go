@@ -509,29 +509,8 @@ func TestRelayConfigErrors(t *testing.T) {
 // capture sees that send before the kernel cuts it and carries every
 // datagram of it, exactly once.
 func TestRelaySegmentedSender(t *testing.T) {
-	rl := upRelayLab(t, 3)
-	for _, n := range rl.nodes {
-		rl.start(n, "group 239.1.1.1")
-	}
 	const n = 2000
-	r2 := rl.StartMcast("vm2", recvArgs(n, "4s", "239.1.1.1")...)
-	r3 := rl.StartMcast("vm3", recvArgs(n, "4s", "239.1.1.1")...)
-	rl.waitStatus("vm1", "vm2 and vm3 wanting 239.1.1.1", func(st relay.Status) bool {
-		return peerWants(st, "vm2", "239.1.1.1") && peerWants(st, "vm3", "239.1.1.1")
-	})
-	s := rl.Mcast("vm1", "send", "--iface", "eth0", "--count", strconv.Itoa(n), "--rate", "20000", "--size", "200", "239.1.1.1")
-	if s.Code != 0 {
-		t.Fatalf("sender: %s", s)
-	}
-	if !strings.Contains(s.Stdout+s.Stderr, "UDP_SEGMENT") {
-		t.Fatalf("the sender did not use UDP_SEGMENT, so this test shows nothing: %s", s)
-	}
-	exactlyOnceJSON(t, "vm2", r2.Wait(), n, "10.0.1.10")
-	exactlyOnceJSON(t, "vm3", r3.Wait(), n, "10.0.1.10")
-	st1, err := rl.status("vm1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st1 := carrySegmented(t, n, "239.1.1.1", "10.0.1.10")
 	if got := st1.Captured["239.1.1.1"]; got != n+stream.EndMarkers {
 		t.Errorf("vm1 captured %d datagrams, want %d", got, n+stream.EndMarkers)
 	}

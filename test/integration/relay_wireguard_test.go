@@ -20,69 +20,25 @@ import (
 // control sockets are named after them, outside the namespaces).
 func wgLink(t *testing.T, v *vlanLab) (c, wgR, wgC string) {
 	t.Helper()
-	for _, bin := range []string{"wireguard-go", "wg"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s is not installed (scripts/install-deps.sh)", bin)
-		}
-	}
+	needWireGuard(t)
 	r1 := v.ns("r1")
 	c, wgR, wgC = v.ns("c"), v.pre+"r", v.pre+"c"
-	dev := map[string]string{r1: wgR}
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	dev[c] = wgC
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", c).Run() })
-	run("ip", "netns", "add", c)
-	run("ip", "-n", c, "link", "set", "lo", "up")
-	run("ip", "-n", r1, "link", "add", "under", "type", "veth", "peer", "name", "under", "netns", c)
+	must(t, "ip", "netns", "add", c)
+	must(t, "ip", "-n", c, "link", "set", "lo", "up")
+	must(t, "ip", "-n", r1, "link", "add", "under", "type", "veth", "peer", "name", "under", "netns", c)
 	for i, ns := range []string{r1, c} {
-		run("ip", "-n", ns, "addr", "add", "192.168.77."+strconv.Itoa(i+1)+"/24", "dev", "under")
-		run("ip", "-n", ns, "link", "set", "under", "up")
+		must(t, "ip", "-n", ns, "addr", "add", "192.168.77."+strconv.Itoa(i+1)+"/24", "dev", "under")
+		must(t, "ip", "-n", ns, "link", "set", "under", "up")
 	}
-	keys := map[string][2]string{}
-	for _, ns := range []string{r1, c} {
-		priv := run("wg", "genkey")
-		cmd := exec.Command("wg", "pubkey")
-		cmd.Stdin = strings.NewReader(priv)
-		pub, err := cmd.Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := filepath.Join(v.dir, ns+".wgkey")
-		os.WriteFile(f, []byte(priv+"\n"), 0o600)
-		keys[ns] = [2]string{f, strings.TrimSpace(string(pub))}
-	}
-	for i, ns := range []string{r1, c} {
-		other, allowed := c, "10.0.30.2/32,224.0.0.0/4"
-		if i == 1 {
-			other, allowed = r1, "10.0.30.1/32,10.0.10.0/24,224.0.0.0/4"
-		}
-		wg := exec.Command("ip", "netns", "exec", ns, "wireguard-go", "-f", dev[ns])
-		wg.Env = append(os.Environ(), "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1")
-		if err := wg.Start(); err != nil {
-			t.Fatalf("wireguard-go in %s: %v", ns, err)
-		}
-		t.Cleanup(func() { wg.Process.Kill(); wg.Wait() })
-		deadline := time.Now().Add(5 * time.Second)
-		for exec.Command("ip", "-n", ns, "link", "show", dev[ns]).Run() != nil {
-			if time.Now().After(deadline) {
-				t.Fatalf("wireguard-go made no %s in %s", dev[ns], ns)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		run("ip", "netns", "exec", ns, "wg", "set", dev[ns], "private-key", keys[ns][0], "listen-port", "51820",
-			"peer", keys[other][1], "allowed-ips", allowed, "endpoint", "192.168.77."+strconv.Itoa(2-i)+":51820")
-		run("ip", "-n", ns, "addr", "add", "10.0.30."+strconv.Itoa(i+1)+"/24", "dev", dev[ns])
-		run("ip", "-n", ns, "link", "set", dev[ns], "multicast", "on", "up")
-	}
-	run("ip", "-n", c, "route", "add", "10.0.10.0/24", "dev", wgC)
-	run("ip", "-n", c, "route", "add", "224.0.0.0/4", "dev", wgC)
+	privR, pubR := wgKey(t, v.dir, r1)
+	privC, pubC := wgKey(t, v.dir, c)
+	startWireGuard(t, r1, wgR)
+	configureWireGuard(t, r1, wgR, privR, []wgPeer{{pubC, "10.0.30.2/32,224.0.0.0/4", "192.168.77.2:51820"}}, "10.0.30.1/24")
+	startWireGuard(t, c, wgC)
+	configureWireGuard(t, c, wgC, privC, []wgPeer{{pubR, "10.0.30.1/32,10.0.10.0/24,224.0.0.0/4", "192.168.77.1:51820"}}, "10.0.30.2/24")
+	must(t, "ip", "-n", c, "route", "add", "10.0.10.0/24", "dev", wgC)
+	must(t, "ip", "-n", c, "route", "add", "224.0.0.0/4", "dev", wgC)
 	return c, wgR, wgC
 }
 

@@ -8,16 +8,21 @@ resolve TYPE NAME SECONDS [oneshot]
                                  oneshot, ask from a port other than 5353 (zeroconf's unicast mode: a
                                  one-shot query, RFC 6762 section 6.7, answered to that port)
 """
+import os
 import socket
 import sys
 import time
 
 from zeroconf import DNSQuestionType, IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
 
+# MDNS_IPV6=1 in the environment: IPv6 only (ff02::fb) instead of IPv4.
+FAMILY = socket.AF_INET6 if os.environ.get("MDNS_IPV6") == "1" else socket.AF_INET
+VERSION = IPVersion.V6Only if FAMILY == socket.AF_INET6 else IPVersion.V4Only
+
 
 def addr():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.connect(("10.255.255.255", 9))  # no packet: picks the route's source
+    s = socket.socket(FAMILY, socket.SOCK_DGRAM)
+    s.connect(("fd00:ffff::1" if FAMILY == socket.AF_INET6 else "10.255.255.255", 9))  # no packet: picks the route's source
     a = s.getsockname()[0]
     s.close()
     return a
@@ -26,13 +31,13 @@ def addr():
 def main():
     mode, typ = sys.argv[1], sys.argv[2] + ".local."
     if sys.argv[-1] == "oneshot":
-        zc = Zeroconf(interfaces=[addr()], unicast=True, ip_version=IPVersion.V4Only)
+        zc = Zeroconf(interfaces=[addr()], unicast=True, ip_version=VERSION)
     else:
-        zc = Zeroconf(ip_version=IPVersion.V4Only)
+        zc = Zeroconf(ip_version=VERSION)
     try:
         if mode == "register":
             name, port, secs = sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-            info = ServiceInfo(typ, name + "." + typ, addresses=[socket.inet_aton(addr())], port=port,
+            info = ServiceInfo(typ, name + "." + typ, addresses=[socket.inet_pton(FAMILY, addr())], port=port,
                                properties={"by": "mcast-test"}, server=name + ".local.")
             zc.register_service(info)
             print("registered", name, flush=True)

@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/binary"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -256,5 +257,19 @@ func TestIPv6HotPathAllocs(t *testing.T) {
 	}
 	if got := r.stats.emitted.snapshot()[grp6.Addr().String()]; got < 1000 {
 		t.Errorf("emitted %d, want every datagram", got)
+	}
+}
+
+// BenchmarkFlowTag: the tag's cost, paid once per IPv6 datagram captured
+// with a flow label and once per IPv6 re-emission.
+func BenchmarkFlowTag(b *testing.B) {
+	for _, size := range []int{64, 1400} {
+		payload := make([]byte, size)
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				flowTag(src6, grp6, payload)
+			}
+		})
 	}
 }

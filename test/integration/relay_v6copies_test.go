@@ -112,3 +112,45 @@ func TestRelayReflectorIPv6RepeatedProbes(t *testing.T) {
 		t.Errorf("the relay reflected %d probes, want 3 (own_emissions_seen %d)", st.Reflected, st.OwnSeen)
 	}
 }
+
+// TestRelayReflectorIPv6CopiesKnownByTag: two reflecting relays on the
+// same two VLANs (LAN peers, one elected forwarder). The other relay
+// captures the forwarder's re-emissions on VLAN B and must know them, from
+// the flow label on the wire, for relay copies (own_emissions_seen), while
+// it takes the host's identical probes on VLAN A for transmissions (left to
+// the forwarder: not-forwarder). B gets each probe once.
+func TestRelayReflectorIPv6CopiesKnownByTag(t *testing.T) {
+	v := upVLANs(t, 2)
+	v.relay(1, 2, "service mdns")
+	v.relay(2, 2, "service mdns")
+	for i := 1; i <= 2; i++ {
+		v.waitStatus(i, "its peer up", func(st relay.Status) bool { return len(st.Peers) == 1 && st.Peers[0].Up })
+	}
+	recv := labtest.StartNS(t, v.ns("b"), v.bin, "recv", "--iface", "eth0", "--port", "5353", "--timeout", "1500ms", "ff02::fb")
+	recv.WaitFor("use interface: eth0", 10*time.Second)
+	const n = 4
+	send := labtest.StartNS(t, v.ns("a"), v.bin, "send", "--iface", "eth0", "--port", "5353", "--ttl", "255", "--raw",
+		"--message", "a probe", "--count", strconv.Itoa(n), "--interval", "100ms", "ff02::fb")
+	if res := send.Wait(); res.Code != 0 {
+		t.Fatalf("send: %s", res)
+	}
+	res := recv.Wait()
+	if got := foreignReceived(t, res); got != n {
+		t.Errorf("VLAN B received %d of %d identical probes:\n%s", got, n, res)
+	}
+	var st [2]relay.Status
+	for i := range st {
+		st[i] = v.waitStatus(i+1, "its status", func(relay.Status) bool { return true })
+	}
+	df, other := st[0], st[1]
+	if other.Reflected > df.Reflected {
+		df, other = other, df
+	}
+	if df.Reflected != n || other.Reflected != 0 {
+		t.Fatalf("reflected %d by %s and %d by %s, want %d by the forwarder alone", df.Reflected, df.Node, other.Reflected, other.Node, n)
+	}
+	if other.OwnSeen != n || other.Drops[relay.DropNotForwarder] != n {
+		t.Errorf("%s: own_emissions_seen %d (the forwarder's copies), not-forwarder %d (the host's probes), want %d each",
+			other.Node, other.OwnSeen, other.Drops[relay.DropNotForwarder], n)
+	}
+}

@@ -163,6 +163,39 @@ func TestCapturedIPv6Copies(t *testing.T) {
 	}
 }
 
+// TestForgedTagAndIdenticalFlood: a host that forges the relay tag on its
+// datagram only keeps that datagram from being carried (the genuine host's
+// identical datagram after it still goes); a flood of one identical
+// datagram holds one slot of the seen table, evicting nothing.
+func TestForgedTagAndIdenticalFlood(t *testing.T) {
+	r, f := meshRelay(t, "group ff05::1:1\n")
+	r.peers[config.NodeID("b")].wants[relayframe.Interest{Group: grp6.Addr()}] = true
+	r.rebuild()
+	w := newSendWork()
+	now := time.Now()
+	frame := func(pkt []byte) []byte { return append(make([]byte, sock.VNetHdrLen), pkt...) }
+	r.capturedFrame6(w, frame(AppendIPv6UDP(nil, src6, grp6, 255, []byte("forged"))), 0, now)
+	r.capturedFrame6(w, frame(fromHost6(AppendIPv6UDP(nil, src6, grp6, 255, []byte("forged")))), 0, now)
+	r.flush(w)
+	if _, groups := sentTo(t, r, f); len(groups["10.0.2.10:7474"]) != 1 {
+		t.Errorf("b got %d datagrams, want the genuine one", len(groups["10.0.2.10:7474"]))
+	}
+	flood := frame(fromHost6(AppendIPv6UDP(nil, src6, grp6, 255, []byte("flood"))))
+	for i := range 20000 {
+		r.capturedFrame6(w, flood, 0, now.Add(time.Duration(i)*time.Microsecond))
+		if i%64 == 0 {
+			r.sealPending(w)
+			w.nframe, w.nmsg = 0, 0
+		}
+	}
+	if r.seen.evicted != 0 {
+		t.Errorf("%d keys evicted by a flood of one datagram", r.seen.evicted)
+	}
+	if got := r.stats.captured.snapshot()[grp6.Addr().String()]; got != 20001 {
+		t.Errorf("captured %d, want every datagram of the flood and the genuine one", got)
+	}
+}
+
 // TestEmitIPv6Copies: identical IPv6 datagrams one peer carries (with
 // their own datagram IDs) are each re-emitted, with the relay tag in their
 // flow label; the same content carried by another peer too is a copy

@@ -47,7 +47,32 @@ type seenSet struct {
 
 type seenSlot struct {
 	key uint64
-	at  int64 // unix nanoseconds when added; 0: empty
+	// at is when the key was added, in unix nanoseconds, its low
+	// markBits bits replaced by the slot's marks; 0: empty.
+	at int64
+}
+
+// The marks of a slot say who put the key there, for IPv6, where the key
+// cannot tell one transmission from the next (no identification).
+const (
+	markBits = 16
+	markMask = 1<<markBits - 1
+	// markCaptured: the content was captured on this relay's LAN (a
+	// host's transmission, or another relay's re-emission there).
+	markCaptured = 1 << 15
+	// markOrigin holds originMark of the peer whose record this relay
+	// re-emitted last (0: none).
+	markOrigin = markCaptured - 1
+)
+
+// originMark is the mark a re-emission of a record carried by the peer
+// of node ID id leaves: a 15-bit fold of it, never 0.
+func originMark(id uint32) uint16 {
+	m := uint16(id^id>>15^id>>30) & markOrigin
+	if m == 0 {
+		m = 1
+	}
+	return m
 }
 
 // seenWays is the slots per bucket: 4 of 16 bytes fill a 64-byte line.
@@ -88,20 +113,44 @@ func (c *seenSet) Has(k uint64, now time.Time) bool {
 }
 
 // Add remembers k from now on (again, if it was there).
-func (c *seenSet) Add(k uint64, now time.Time) {
+func (c *seenSet) Add(k uint64, now time.Time) { c.Mark(k, now, 0) }
+
+// Lookup returns the marks of k and whether it was added less than span
+// before now.
+func (c *seenSet) Lookup(k uint64, now time.Time) (marks uint16, ok bool) {
+	t := now.UnixNano()
+	for _, s := range c.bucket(k) {
+		if s.key == k && s.at != 0 && t-s.at < c.span {
+			return uint16(s.at & markMask), true
+		}
+	}
+	return 0, false
+}
+
+// Mark remembers k from now on with marks: a key still there keeps its
+// markCaptured, and its origin unless marks names one.
+func (c *seenSet) Mark(k uint64, now time.Time, marks uint16) {
 	t := now.UnixNano()
 	b := c.bucket(k)
 	old := 0
 	for i := range b {
-		if b[i].key == k || b[i].at == 0 || t-b[i].at >= c.span {
-			b[i] = seenSlot{key: k, at: t}
+		live := b[i].at != 0 && t-b[i].at < c.span
+		if b[i].key == k || !live {
+			if b[i].key == k && live {
+				was := uint16(b[i].at & markMask)
+				if marks&markOrigin == 0 {
+					marks |= was & markOrigin
+				}
+				marks |= was & markCaptured
+			}
+			b[i] = seenSlot{key: k, at: t&^markMask | int64(marks)}
 			return
 		}
 		if b[i].at < b[old].at {
 			old = i
 		}
 	}
-	b[old] = seenSlot{key: k, at: t}
+	b[old] = seenSlot{key: k, at: t&^markMask | int64(marks)}
 	c.evicted++
 }
 

@@ -102,10 +102,14 @@ func (r *Relay) captured6(w *sendWork, seg int, pkt []byte, now time.Time) {
 	if err != nil || !dst.Addr().IsMulticast() {
 		return
 	}
+	flow := flowLabel(pkt)
 	for _, p := range segments(payload, seg) {
-		r.onCaptured(w, src, dst, 0, hops, false, p, now)
+		r.onCapturedFlow(w, src, dst, 0, flow, hops, false, p, now)
 	}
 }
+
+// flowLabel is the flow label of pkt, an IPv6 packet ParseIPv6UDP read.
+func flowLabel(pkt []byte) uint32 { return binary.BigEndian.Uint32(pkt[0:4]) & flowLabelMask }
 
 // segments yields the datagrams of a segmented send's payload, each with
 // its place k: pieces of seg bytes, the last shorter. A seg of 0 or at

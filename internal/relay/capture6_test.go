@@ -124,20 +124,19 @@ func TestCaptured6Segmented(t *testing.T) {
 	p := r.peers[config.NodeID("b")]
 	p.wants[relayframe.Interest{Group: grp6.Addr()}] = true
 	r.rebuild()
-	// Distinct datagrams: without an IP identification, IPv6 copies are
-	// told apart by their content.
 	payload := make([]byte, 250)
 	for i := range payload {
 		payload[i] = byte(i)
 	}
-	pkt := AppendIPv6UDP(nil, src6, grp6, 7, payload)
+	// A host's packets: their flow label is the host's, not the relay tag.
+	pkt := fromHost6(AppendIPv6UDP(nil, src6, grp6, 7, payload))
 	seg := make([]byte, sock.VNetHdrLen)
 	seg[1] = 5 // VIRTIO_NET_HDR_GSO_UDP_L4
 	binary.NativeEndian.PutUint16(seg[4:], 100)
 	w := newSendWork()
 	now := time.Now()
 	r.capturedFrame6(w, append(seg, pkt...), 0, now)
-	r.capturedFrame6(w, append(make([]byte, sock.VNetHdrLen), AppendIPv6UDP(nil, src6, grp6, 7, []byte("whole"))...), 0, now)
+	r.capturedFrame6(w, append(make([]byte, sock.VNetHdrLen), fromHost6(AppendIPv6UDP(nil, src6, grp6, 7, []byte("whole")))...), 0, now)
 	uni := AppendIPv6UDP(nil, src6, netip.MustParseAddrPort("[fd00:40::3]:5001"), 7, []byte("unicast"))
 	r.capturedFrame6(w, append(make([]byte, sock.VNetHdrLen), uni...), 0, now)
 	r.flush(w)

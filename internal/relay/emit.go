@@ -221,10 +221,8 @@ func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Re
 		return
 	}
 	ck := contentKey(r.seed, rec.Src, rec.Dst, rec.IPID, rec.Broadcast, rec.Payload)
-	r.cmu.Lock()
-	loop := r.seen.Has(ck, now)
-	r.cmu.Unlock()
-	if loop {
+	v6 := g.Is6()
+	if r.recordLoops(ck, v6, p.cfg.ID, now) {
 		r.stats.drop(DropLoop)
 		return
 	}
@@ -240,13 +238,19 @@ func (r *Relay) onRecord(w *recvWork, t *routeTable, p *peer, rec *relayframe.Re
 		return
 	}
 	p.recvByGroup.inc(g)
+	emitted := false
 	for i, l := range r.ifs {
 		if i > 0 && !l.wants(t.cfg, rec.Dst, rec.Broadcast) {
 			continue
 		}
 		if err := r.emit(w.on(i), l.link, t, rec, ck, now); err != nil {
 			r.stats.drop(DropTooBig)
+			continue
 		}
+		emitted = true
+	}
+	if emitted && v6 {
+		r.reemitted(ck, p.cfg.ID, now)
 	}
 }
 

@@ -63,6 +63,12 @@ func maxBody(cfg *config.Config) int {
 // onCaptured handles one datagram read from the LAN: it decides which
 // peers get it and packs it into their pending frames.
 func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, ttl uint8, bcast bool, payload []byte, now time.Time) {
+	r.onCapturedFlow(w, src, dst, ipid, 0, ttl, bcast, payload, now)
+}
+
+// onCapturedFlow is onCaptured for a datagram whose IPv6 flow label is
+// known (flow; 0: none, or unknown).
+func (r *Relay) onCapturedFlow(w *sendWork, src, dst netip.AddrPort, ipid uint16, flow uint32, ttl uint8, bcast bool, payload []byte, now time.Time) {
 	t := r.table.Load()
 	g := dst.Addr()
 	key := relayframe.Interest{Group: g}
@@ -92,12 +98,9 @@ func (r *Relay) onCaptured(w *sendWork, src, dst netip.AddrPort, ipid uint16, tt
 		return
 	}
 	ck := contentKey(r.seed, src, dst, ipid, bcast, payload)
-	r.cmu.Lock()
-	again := r.seen.TestAndAdd(ck, now)
-	r.cmu.Unlock()
-	if again {
+	if r.capturedCopy(ck, src, dst, flow, payload, now) {
 		// This relay's own re-emission coming back, or a copy of a
-		// transmission it already handled.
+		// transmission it already handled (IPv6: another relay's).
 		r.stats.ownSeen.Add(1)
 		return
 	}

@@ -31,10 +31,13 @@ func AppendIPv4UDP(dst []byte, src, to netip.AddrPort, id uint16, ttl uint8, pay
 	return dst
 }
 
-// AppendIPv6UDP appends an IPv6 header and UDP header followed by payload.
+// AppendIPv6UDP appends an IPv6 header and UDP header followed by payload:
+// the packet the relay re-emits through its raw socket, its flow label the
+// relay tag of its content (flowTag), by which relays that capture it know
+// it for a copy.
 func AppendIPv6UDP(dst []byte, src, to netip.AddrPort, hops uint8, payload []byte) []byte {
 	s, d := src.Addr().As16(), to.Addr().As16()
-	dst = append(dst, 0x60, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, 6<<28|flowTag(src, to, payload))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(8+len(payload)))
 	dst = append(dst, 17, hops)
 	dst = append(dst, s[:]...)

@@ -401,7 +401,8 @@ func (r *Relay) capture6Loop(ctx context.Context, o *osIO) {
 			if hops < 0 || hops > 255 {
 				hops = 1
 			}
-			r.onCaptured(w, netip.AddrPortFrom(s, sport), netip.AddrPortFrom(d, dport), 0, uint8(hops), false, payload, now)
+			flow := sock.FlowLabel(ms[i].OOB[:ms[i].NN])
+			r.onCapturedFlow(w, netip.AddrPortFrom(s, sport), netip.AddrPortFrom(d, dport), 0, flow, uint8(hops), false, payload, now)
 		}
 		r.flush(w)
 	}

@@ -91,6 +91,33 @@ func GROSize(oob []byte) int {
 	return parseCmsgs(oob, &d, &drops)
 }
 
+// ipv6FlowInfo is IPV6_FLOWINFO (linux/in6.h), which golang.org/x/sys
+// does not name: the socket option, and the control message it asks for.
+const ipv6FlowInfo = 11
+
+// FlowLabel returns the IPv6 flow label of an IPV6_FLOWINFO control message
+// in oob (RawOptions.PacketInfo asks for it), or 0: the kernel sends none
+// when the flow information is 0.
+func FlowLabel(oob []byte) uint32 {
+	hdr := unix.CmsgLen(0)
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(oob) {
+			return 0
+		}
+		if h.Level == unix.IPPROTO_IPV6 && h.Type == ipv6FlowInfo && l-hdr >= 4 {
+			return binary.BigEndian.Uint32(oob[hdr:l]) & 0xfffff // network order, traffic class above
+		}
+		sp := unix.CmsgSpace(l - hdr)
+		if sp > len(oob) {
+			return 0
+		}
+		oob = oob[sp:]
+	}
+	return 0
+}
+
 // SegmentOOBLen is the control message space of one UDP_SEGMENT size.
 var SegmentOOBLen = unix.CmsgSpace(2)
 

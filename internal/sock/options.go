@@ -36,7 +36,8 @@ type RawOptions struct {
 	// to this host's other sockets.
 	Emit bool
 	// PacketInfo (IPv6) asks for each datagram's destination, interface
-	// and hop limit as control messages (ipv6.ControlMessage).
+	// and hop limit as control messages (ipv6.ControlMessage), and its
+	// flow label (FlowLabel).
 	PacketInfo bool
 }
 

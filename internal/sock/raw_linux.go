@@ -76,6 +76,11 @@ func OpenRaw(ifi *net.Interface, v6 bool, proto string, o RawOptions) (_ *IPConn
 		if err := s.p6.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface|ipv6.FlagHopLimit, true); err != nil {
 			return nil, fmt.Errorf("asking for IPv6 packet info: %w", err)
 		}
+		if err := Control(c, func(fd int) error {
+			return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, ipv6FlowInfo, 1)
+		}); err != nil {
+			return nil, fmt.Errorf("asking for IPv6 flow labels (IPV6_FLOWINFO): %w", err)
+		}
 	}
 	if o.Emit {
 		if err := s.emitOn(); err != nil {

@@ -126,14 +126,21 @@ func netipMust(s string) (a netipAddr) { return mustAddr(s) }
 // capture). The packet count stays bounded and stops when the sender stops,
 // with either source mode (`source relay` re-emissions carry the kernel's
 // IPv4 identification, so what stops them is their source address, which
-// each relay names in its hellos).
+// each relay names in its hellos), and over IPv6 (no identification: the
+// relays' re-emissions carry the relay tag in their flow label).
 func TestRelayLoopIsBounded(t *testing.T) {
-	for _, source := range []string{"original", "relay"} {
-		t.Run(source, func(t *testing.T) { testRelayLoopIsBounded(t, source) })
+	for _, tc := range []struct{ source, group string }{
+		{"original", "239.1.1.1"}, {"relay", "239.1.1.1"}, {"original", "ff15::1"}, {"relay", "ff15::1"},
+	} {
+		name := tc.source
+		if tc.group != "239.1.1.1" {
+			name += "-ipv6"
+		}
+		t.Run(name, func(t *testing.T) { testRelayLoopIsBounded(t, tc.source, tc.group) })
 	}
 }
 
-func testRelayLoopIsBounded(t *testing.T, source string) {
+func testRelayLoopIsBounded(t *testing.T, source, group string) {
 	l := labtest.Up(t, "lan", "--nodes", "3")
 	dir := t.TempDir()
 	key := filepath.Join(dir, "key")
@@ -141,8 +148,8 @@ func testRelayLoopIsBounded(t *testing.T, source string) {
 	nodes := []string{"n1", "n2", "n3"}
 	for i, n := range nodes {
 		var b strings.Builder
-		fmt.Fprintf(&b, "node %s\nlisten 10.0.0.%d:7474\ninterface eth0\nkey %s\nadmin %s\ngroup 239.1.1.1\ninterest all\nkeepalive 300ms\npeer-timeout 1500ms\nsource %s\n",
-			n, i+1, key, filepath.Join(dir, n+".sock"), source)
+		fmt.Fprintf(&b, "node %s\nlisten 10.0.0.%d:7474\ninterface eth0\nkey %s\nadmin %s\ngroup %s\ninterest all\nkeepalive 300ms\npeer-timeout 1500ms\nsource %s\n",
+			n, i+1, key, filepath.Join(dir, n+".sock"), group, source)
 		for j, p := range nodes {
 			if p != n {
 				fmt.Fprintf(&b, "peer %s 10.0.0.%d:7474\n", p, j+1)
@@ -163,7 +170,7 @@ func testRelayLoopIsBounded(t *testing.T, source string) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		st := status("n1")
-		if peerWants(st, "n2", "239.1.1.1") && peerWants(st, "n3", "239.1.1.1") {
+		if peerWants(st, "n2", group) && peerWants(st, "n3", group) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -172,9 +179,9 @@ func testRelayLoopIsBounded(t *testing.T, source string) {
 		time.Sleep(150 * time.Millisecond)
 	}
 	const n = 200
-	recv := l.StartMcast("n2", "recv", "--iface", "eth0", "--timeout", "4s", "239.1.1.1")
+	recv := l.StartMcast("n2", "recv", "--iface", "eth0", "--timeout", "4s", group)
 	time.Sleep(500 * time.Millisecond)
-	l.Mcast("n1", "send", "--iface", "eth0", "--count", strconv.Itoa(n), "--interval", "5ms", "239.1.1.1")
+	l.Mcast("n1", "send", "--iface", "eth0", "--count", strconv.Itoa(n), "--interval", "5ms", group)
 	out := recv.Wait().Stdout
 	got := len(receivedLine.FindAllStringSubmatch(out, -1))
 	seen := map[string]bool{}
@@ -187,6 +194,9 @@ func testRelayLoopIsBounded(t *testing.T, source string) {
 		}
 		t.Fatalf("receiver got %d datagrams (%d distinct) for %d sent; want all, and at most %d (the original and one re-emission per relay)", got, len(seen), n, 4*n)
 	}
+	// What stops the loop: a datagram from a peer already seen on the LAN
+	// (loop), or a relay's IPv6 re-emission known by its tag (own
+	// emissions seen).
 	total := func() (sum uint64, loops uint64) {
 		for _, nd := range nodes {
 			st := status(nd)
@@ -196,7 +206,7 @@ func testRelayLoopIsBounded(t *testing.T, source string) {
 			for _, v := range st.Emitted {
 				sum += v
 			}
-			loops += st.Drops[relay.DropLoop]
+			loops += st.Drops[relay.DropLoop] + st.OwnSeen
 		}
 		return sum, loops
 	}

@@ -214,3 +214,13 @@ func (r *Relay) fanOut(w *sendWork, t *routeTable, plan *fanPlan, recs []relayfr
 		r.pack(w, leg, recs, g, mb)
 	}
 }
+
+// RankReflectors orders ids (node IDs of relays that want group, the
+// origin not among them) as the origin ranks them for group: when more
+// than `fanout` want it, the first `fanout` are its reflectors, and the
+// next takes the place of one that goes down. For tests and tools that
+// predict the choice.
+func RankReflectors(origin uint32, group netip.Addr, ids []uint32) []uint32 {
+	_, ranked := chooseReflectors(origin, relayframe.Interest{Group: group}, ids, 0)
+	return ranked
+}

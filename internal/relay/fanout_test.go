@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
 var fanGroup = relayframe.Interest{Group: netip.MustParseAddr("239.1.1.1")}
@@ -165,4 +168,32 @@ func ExampleFanoutGroup() {
 	_, ranked := chooseReflectors(1, fanGroup, ids(8), 2)
 	fmt.Println(len(ranked), len(assignTargets(fanGroup, ranked, 2)))
 	// Output: 8 2
+}
+
+// TestFanoutMetrics: the fan-out per group, its reflectors, the reflector
+// role and the per-peer fan-out counters are exported.
+func TestFanoutMetrics(t *testing.T) {
+	r, _ := fanRelay(t, "p1", 8, 2)
+	r.stats.reflectorFrames.Add(3)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		expfmt.MetricFamilyToText(&b, mf)
+	}
+	refl := r.Status().FanoutGroups[0].Reflectors
+	for _, want := range []string{
+		`mcast_relay_fanout_frames{group="239.1.1.1"} 2`,
+		`mcast_relay_fanout_reflector{group="239.1.1.1",peer="` + refl[0] + `"} 1`,
+		`mcast_relay_reflector_frames_total 3`,
+		`mcast_relay_peer_reflected_total{peer="p2",role="via"} 0`,
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %s in\n%s", want, b.String())
+		}
+	}
 }

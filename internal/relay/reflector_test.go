@@ -295,3 +295,46 @@ func TestReflectReplayThroughTwoReflectors(t *testing.T) {
 		t.Errorf("p2's records through reflectors %d, want 2", v)
 	}
 }
+
+// TestFanoutFragmentsFit: a datagram that fits a data frame but not one
+// with a target list beside it is cut into fragments, and every fan-out
+// frame fits the underlay MTU.
+func TestFanoutFragmentsFit(t *testing.T) {
+	r, f := fanRelay(t, "p1", 16, 2)
+	payload := make([]byte, 1400)
+	pkt := AppendIPv4UDP(make([]byte, sock.VNetHdrLen), netip.MustParseAddrPort("10.0.1.20:4000"), netip.MustParseAddrPort("239.1.1.1:5000"), 1, 4, payload)
+	w := newSendWork()
+	r.capturedFrame(w, pkt, 0, time.Now())
+	r.flush(w)
+	frags := 0
+	for _, batch := range f.frames {
+		for _, m := range batch {
+			for _, fr := range m.Buffers {
+				if 28+len(fr) > 1500 {
+					t.Errorf("a frame of %d bytes: over the MTU with its IP and UDP headers", len(fr))
+				}
+			}
+		}
+	}
+	for _, bodies := range sentFrames(t, r, f) {
+		for _, b := range bodies {
+			_, recs, err := relayframe.ParseReflect(b, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for len(recs) > 0 {
+				rec, next, err := relayframe.ParseRecord(recs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rec.Kind == relayframe.KindFragment {
+					frags++
+				}
+				recs = next
+			}
+		}
+	}
+	if frags != 4 || r.stats.fragmented.Load() != 1 {
+		t.Errorf("%d fragments to the 2 reflectors, %d datagrams fragmented; want 2 each, 1", frags, r.stats.fragmented.Load())
+	}
+}

@@ -67,8 +67,9 @@ func recvSummary(t *testing.T, who string, res labtest.Result) stream.Report {
 	return stream.Report{}
 }
 
-// TestRelayFanoutReflectors: 8 relays with `fanout 2`. A stream from vm1's
-// LAN reaches the 7 other LANs whole and once, while vm1 sends each
+// TestRelayFanoutReflectors: 8 relays with `fanout 2`. A stream of
+// 1400-byte datagrams (fragments beside the target lists) from vm1's LAN
+// reaches the 7 other LANs whole and once, while vm1 sends each
 // datagram to its 2 reflectors only and they pass it on. Then the first
 // reflector is killed (SIGKILL) mid-stream: the next in hash order takes
 // over within peer-timeout, and the loss its targets see in that window
@@ -93,7 +94,9 @@ func TestRelayFanoutReflectors(t *testing.T) {
 	if got := st.FanoutGroups[0].Reflectors; !slices.Equal(got, ranked[:2]) {
 		t.Errorf("vm1's reflectors %v, want %v (the rendezvous ranking)", got, ranked[:2])
 	}
-	if r := rl.Mcast("vm1", "send", "--iface", "eth0", "--count", fmt.Sprint(n), "--interval", "2ms", group); r.Code != 0 {
+	// 1400-byte datagrams: too big to share a frame with a target list,
+	// they travel as fragments through the reflectors.
+	if r := rl.Mcast("vm1", "send", "--iface", "eth0", "--count", fmt.Sprint(n), "--interval", "2ms", "--size", "1400", group); r.Code != 0 {
 		t.Fatalf("sender: %s", r)
 	}
 	for i, rc := range recvs {
@@ -129,6 +132,9 @@ func TestRelayFanoutReflectors(t *testing.T) {
 		for _, p := range rs.Peers {
 			passed += p.ReflectedTo
 		}
+	}
+	if st.Fragmented < n {
+		t.Errorf("vm1 fragmented %d datagrams, want all %d", st.Fragmented, n)
 	}
 	t.Logf("reflectors %v passed on %d frames for %d datagrams", ranked[:2], passed, n)
 

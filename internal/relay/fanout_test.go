@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
@@ -194,6 +195,34 @@ func TestFanoutMetrics(t *testing.T) {
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %s in\n%s", want, b.String())
+		}
+	}
+}
+
+// BenchmarkFanoutOrigin: the origin relay's own work per captured
+// 1400-byte datagram (packing, sealing for each frame's peer, queueing the
+// sends; each datagram flushed alone, as at low rates), with n peers
+// wanting the group, sent directly (fanout 1024) or through 2 reflectors.
+// The kernel's send is not in it: see bench/fanout.sh for the whole.
+func BenchmarkFanoutOrigin(b *testing.B) {
+	for _, n := range []int{4, 8, 16, 32, 64} {
+		for _, mode := range []struct {
+			name string
+			fan  int
+		}{{"direct", 1024}, {"reflect", 2}} {
+			b.Run(fmt.Sprintf("%s/%d", mode.name, n), func(b *testing.B) {
+				r, f := fanRelay(b, "p1", n+1, mode.fan)
+				f.discard = true
+				src, dst := netip.MustParseAddrPort("10.0.1.20:40000"), netip.MustParseAddrPort("239.1.1.1:5001")
+				payload := make([]byte, 1400)
+				w := newSendWork()
+				now := time.Now()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					r.onCaptured(w, src, dst, uint16(i), 1, false, payload, now)
+					r.flush(w)
+				}
+			})
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 // fanRelay is relay node among peers p1..pN (node's name among them is
 // skipped), every peer up, wanting 239.1.1.1 and paired, with `fanout n`.
-func fanRelay(t *testing.T, node string, peers, n int) (*Relay, *fakeIO) {
+func fanRelay(t testing.TB, node string, peers, n int) (*Relay, *fakeIO) {
 	t.Helper()
 	self := 0
 	fmt.Sscanf(node, "p%d", &self)

@@ -35,6 +35,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+# Background jobs call lab exec directly (not through ex), so that $! is
+# its PID and a signal to it reaches the process it runs.
 ex() { "$bin" lab exec --name "$lab" "$@"; }
 hz=$(getconf CLK_TCK)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -68,15 +70,16 @@ run() {
       echo "fanout $f"; echo "keepalive 500ms"; echo "peer-timeout 2s"
       for j in $(seq "$n"); do [ "$i" = "$j" ] || echo "peer vm$j 10.0.$j.10:7474 $(cat "$tmp/vm$j.pub")"; done
     } > "$tmp/vm$i.conf"
-    ex vm$i -- "$bin" relay --config "$tmp/vm$i.conf" --log-level warn >/dev/null 2>"$tmp/vm$i.log" &
+    "$bin" lab exec --name "$lab" vm$i -- "$bin" relay --config "$tmp/vm$i.conf" --log-level warn >/dev/null 2>"$tmp/vm$i.log" &
     pids+=($!)
   done
+  local rpids=()
   for i in $(seq 2 "$n"); do
-    ex vm$i -- "$bin" recv --iface eth0 --quiet --json --timeout "$((secs + 6))s" 239.1.1.1:5001 > "$tmp/recv$i.json" 2>/dev/null &
-    pids+=($!)
+    "$bin" lab exec --name "$lab" vm$i -- "$bin" recv --iface eth0 --quiet --json 239.1.1.1:5001 > "$tmp/recv$i.json" 2>/dev/null &
+    rpids+=($!)
   done
   # Every other relay wants the group at vm1.
-  for _ in $(seq 150); do
+  for _ in $(seq 300); do
     w=$(ex vm1 -- "$bin" relay status --admin "$tmp/vm1.sock" --json 2>/dev/null | grep -c '^ *"239.1.1.1"$' || true)
     [ "$w" -ge $((n - 1)) ] && break
     sleep 0.2
@@ -90,10 +93,10 @@ run() {
   sleep 1 # the last frames through the reflectors
   b0=$(ticks "$pid"); for p in "${all[@]}"; do after=$((after + $(ticks "$p"))); done
   sent=$(echo "$out" | sed -n 's/^sent \([0-9]*\) datagrams.*/\1/p' | head -1)
-  # The receivers end after their idle timeout.
-  for i in $(seq 2 "$n"); do
-    for _ in $(seq 200); do grep -q '"recv.summary"' "$tmp/recv$i.json" 2>/dev/null && break; sleep 0.1; done
-  done
+  # The receivers print their summaries when stopped (lab exec passes
+  # SIGTERM on; a background job of a script ignores SIGINT).
+  kill -TERM "${rpids[@]}" 2>/dev/null || true
+  wait "${rpids[@]}" 2>/dev/null || true
   local got=()
   for i in $(seq 2 "$n"); do
     got+=("$(grep '"type":"recv.summary"' "$tmp/recv$i.json" | sed -n 's/.*"totals":{[^}]*"received":\([0-9]*\).*/\1/p' | head -1)")

@@ -338,3 +338,43 @@ func TestFanoutFragmentsFit(t *testing.T) {
 		t.Errorf("%d fragments to the 2 reflectors, %d datagrams fragmented; want 2 each, 1", frags, r.stats.fragmented.Load())
 	}
 }
+
+// TestReflectorAllocs: passing a fan-out frame on (open, re-emit, build
+// and seal a frame per target, send) and handling a reflected frame
+// allocate nothing per frame once warm.
+func TestReflectorAllocs(t *testing.T) {
+	ranked := roles("p2", 2)
+	for _, tt := range []struct {
+		at, from string
+		targets  []uint32
+	}{
+		{ranked[0], "p2", []uint32{config.NodeID(ranked[2]), config.NodeID(ranked[3]), config.NodeID(ranked[4])}},
+		{ranked[3], ranked[0], nil},
+	} {
+		r, f := fanRelay(t, tt.at, 8, 2)
+		f.discard = true
+		fs := farEnd(t, r, tt.from)
+		const runs = 300
+		frames := make([][]byte, runs+2)
+		for i := range frames {
+			frames[i] = sealed(fs, relayframe.TypeReflect, reflectBody(config.NodeID("p2"), tt.targets, reflectRecord(2, uint64(i+1))))
+		}
+		var n int
+		fmt.Sscanf(tt.from, "p%d", &n)
+		from := netip.MustParseAddrPort(fmt.Sprintf("10.0.%d.10:7474", n))
+		w := &recvWork{}
+		now := time.Now()
+		k := 0
+		allocs := testing.AllocsPerRun(runs, func() {
+			r.onDatagram(w, from, frames[k], 0, now)
+			r.flushEmit(w)
+			k++
+		})
+		if allocs > 0 {
+			t.Errorf("at %s from %s: %.1f allocations per frame, want 0", tt.at, tt.from, allocs)
+		}
+		if emittedCount(f) != 0 || r.stats.emitted.snapshot()["239.1.1.1"] != runs+1 {
+			t.Errorf("at %s: %d emitted, want %d", tt.at, r.stats.emitted.snapshot()["239.1.1.1"], runs+1)
+		}
+	}
+}

@@ -165,10 +165,20 @@ func TestReflectorCount(t *testing.T) {
 
 func peerCfg(id uint32) config.Peer { return config.Peer{Name: fmt.Sprint(id), ID: id} }
 
-func ExampleFanoutGroup() {
-	_, ranked := chooseReflectors(1, fanGroup, ids(8), 2)
-	fmt.Println(len(ranked), len(assignTargets(fanGroup, ranked, 2)))
-	// Output: 8 2
+// The relays vm1 sends 239.1.1.1 to when more of them want it than its
+// fan-out: the first two with `fanout 2`; the third replaces either.
+func ExampleRankReflectors() {
+	names := map[uint32]string{}
+	var ids []uint32
+	for _, n := range []string{"vm2", "vm3", "vm4", "vm5", "vm6"} {
+		names[config.NodeID(n)] = n
+		ids = append(ids, config.NodeID(n))
+	}
+	for _, id := range RankReflectors(config.NodeID("vm1"), netip.MustParseAddr("239.1.1.1"), ids) {
+		fmt.Print(names[id], " ")
+	}
+	fmt.Println()
+	// Output: vm2 vm5 vm3 vm4 vm6
 }
 
 // TestFanoutMetrics: the fan-out per group, its reflectors, the reflector

@@ -42,6 +42,8 @@ var (
 	descFanoutReflector = prometheus.NewDesc("mcast_relay_fanout_reflector", "1 for each peer chosen as a reflector of a group this relay sends.", []string{"group", "peer"}, nil)
 	descReflectorFrames = prometheus.NewDesc("mcast_relay_reflector_frames_total", "Fan-out frames of other relays this relay passed on as a reflector.", nil, nil)
 	descPeerReflected   = prometheus.NewDesc("mcast_relay_peer_reflected_total", "Fan-out traffic by peer: frames passed on to it for other origins (to), its frames passed on (for), its records received through a reflector (via).", []string{"peer", "role"}, nil)
+
+	fanoutDescs = []*prometheus.Desc{descFanout, descFanoutReflector, descReflectorFrames, descPeerReflected}
 )
 
 func collectFanout(ch chan<- prometheus.Metric, st Status) {

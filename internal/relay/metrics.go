@@ -16,8 +16,7 @@ var (
 
 	descReflected = prometheus.NewDesc("mcast_relay_reflected_datagrams_total", "Datagrams captured on one of the relay's interfaces and re-emitted on another.", nil, nil)
 
-	moreDescs = []*prometheus.Desc{descLANMembers, descUnderlay, descPeerLastSeen, descReloadFailed, descReflected, buildinfo.Desc(),
-		descFanout, descFanoutReflector, descReflectorFrames, descPeerReflected}
+	moreDescs = []*prometheus.Desc{descLANMembers, descUnderlay, descPeerLastSeen, descReloadFailed, descReflected, buildinfo.Desc()}
 )
 
 // ReloadFailed counts a reload that was refused (a configuration that did
@@ -51,5 +50,4 @@ func collectMore(ch chan<- prometheus.Metric, st Status) {
 	ch <- prometheus.MustNewConstMetric(descReloadFailed, prometheus.CounterValue, float64(st.ReloadFailures))
 	ch <- prometheus.MustNewConstMetric(descReflected, prometheus.CounterValue, float64(st.Reflected))
 	buildinfo.Collect(ch)
-	collectFanout(ch, st)
 }

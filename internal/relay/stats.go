@@ -305,6 +305,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range moreDescs {
 		ch <- d
 	}
+	for _, d := range fanoutDescs {
+		ch <- d
+	}
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -349,6 +352,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descLocalMembers, prometheus.GaugeValue, float64(n), g)
 	}
 	collectMore(ch, st)
+	collectFanout(ch, st)
 	counter(descOwnSeen, st.OwnSeen)
 	counter(descFragmented, st.Fragmented)
 	counter(descReassembled, st.Reassembled)

@@ -108,13 +108,11 @@ type Config struct {
 	MTU            int
 	Keepalive      time.Duration
 	PeerTimeout    time.Duration
-	// Fanout is the most relays the origin sends a datagram to; when more
-	// want its group, reflectors chosen among them pass it on.
-	Fanout    int
-	RateGroup int // datagrams/s per group, 0: no cap
-	RatePeer  int // datagrams/s per peer, 0: no cap
-	Metrics   string
-	Admin     string
+	Fanout         int // the most relays the origin sends a datagram to; past it, reflectors pass it on
+	RateGroup      int // datagrams/s per group, 0: no cap
+	RatePeer       int // datagrams/s per peer, 0: no cap
+	Metrics        string
+	Admin          string
 }
 
 // NodeID is the 32-bit identifier frames carry for a relay named name.

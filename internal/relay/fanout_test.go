@@ -236,3 +236,20 @@ func BenchmarkFanoutOrigin(b *testing.B) {
 		}
 	}
 }
+
+// TestFanoutReload: a reload that raises `fanout` past the wanting peers
+// sends directly again, one that lowers it goes back to reflectors.
+func TestFanoutReload(t *testing.T) {
+	r, _ := fanRelay(t, "p1", 8, 2)
+	for _, tt := range []struct{ fan, frames int }{{8, 0}, {3, 3}} {
+		cfg := *r.config()
+		cfg.Fanout = tt.fan
+		if err := r.Reload(&cfg); err != nil {
+			t.Fatal(err)
+		}
+		gs := r.Status().FanoutGroups
+		if tt.frames == 0 && len(gs) != 0 || tt.frames > 0 && (len(gs) != 1 || gs[0].Frames != tt.frames) {
+			t.Errorf("fanout %d: fan-out groups %+v, want %d frames", tt.fan, gs, tt.frames)
+		}
+	}
+}

@@ -344,7 +344,11 @@ func writeRelayStatus(w io.Writer, st relay.Status) {
 		fmt.Fprintf(w, "  %s %s%s: %s, %s, wants %s\n", p.Name, hostPort(p.Address, p.Port), lan, state, seen, orNone(p.Wants))
 		fmt.Fprintf(w, "    sent %d frames %d bytes, datagrams %s\n", p.SentFrames, p.SentBytes, formatCounts(p.SentDatagrams))
 		fmt.Fprintf(w, "    received %d frames %d bytes, datagrams %s\n", p.ReceivedFrames, p.ReceivedBytes, formatCounts(p.RecvDatagrams))
+		if p.ReflectedTo+p.ReflectedFor+p.ReflectedVia > 0 {
+			fmt.Fprintf(w, "    fan-out: passed on to it %d frames, passed on for it %d frames, its records through reflectors %d\n", p.ReflectedTo, p.ReflectedFor, p.ReflectedVia)
+		}
 	}
+	writeFanout(w, st)
 	var drops []string
 	for k, v := range st.Drops {
 		if v > 0 {
@@ -394,4 +398,20 @@ func sumCounts(m map[string]uint64) uint64 {
 		n += v
 	}
 	return n
+}
+
+// writeFanout writes the fan-out lines of relay status: the groups sent
+// through reflectors, and the frames passed on as one.
+func writeFanout(w io.Writer, st relay.Status) {
+	fmt.Fprintf(w, "fan-out %d: ", st.Fanout)
+	if len(st.FanoutGroups) == 0 {
+		fmt.Fprint(w, "every group sent directly")
+	}
+	for i, g := range st.FanoutGroups {
+		if i > 0 {
+			fmt.Fprint(w, ", ")
+		}
+		fmt.Fprintf(w, "%s wanted by %d, %d frames via %s", g.Group, g.Wanting, g.Frames, strings.Join(g.Reflectors, " "))
+	}
+	fmt.Fprintf(w, "; passed on as a reflector: %d frames\n", st.ReflectorFrames)
 }

@@ -82,3 +82,26 @@ func TestRelayStatusAdminRefused(t *testing.T) {
 		t.Errorf("status without refusals mentions them:\n%s", b.String())
 	}
 }
+
+// TestRelayStatusFanout: the text status names the groups sent through
+// reflectors, their reflectors, and what the relay passed on.
+func TestRelayStatusFanout(t *testing.T) {
+	st := relay.Status{Node: "vm1", InterfaceUp: true, Fanout: 2, ReflectorFrames: 7,
+		FanoutGroups: []relay.FanoutGroup{{Group: "239.1.1.1", Wanting: 7, Frames: 2, Reflectors: []string{"vm2", "vm7"}}},
+		Peers:        []relay.PeerStatus{{Name: "vm2", ReflectedTo: 3, ReflectedFor: 4, ReflectedVia: 5}}}
+	var b strings.Builder
+	writeRelayStatus(&b, st)
+	for _, want := range []string{
+		"fan-out 2: 239.1.1.1 wanted by 7, 2 frames via vm2 vm7; passed on as a reflector: 7 frames\n",
+		"    fan-out: passed on to it 3 frames, passed on for it 4 frames, its records through reflectors 5\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	writeRelayStatus(&b, relay.Status{Node: "vm1", InterfaceUp: true, Fanout: 16})
+	if !strings.Contains(b.String(), "fan-out 16: every group sent directly; passed on as a reflector: 0 frames\n") {
+		t.Errorf("status without fan-out:\n%s", b.String())
+	}
+}

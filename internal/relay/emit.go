@@ -23,6 +23,7 @@ type recvWork struct {
 	out4, out6 emitBatch
 	seg4, seg6 segBatch // `source relay` re-emissions, through UDP sockets
 	segs       segSender
+	fan        reflectWork // fan-out: frames passed on, and their checks (reflector.go)
 	hello      []relayframe.Interest
 	more       []*recvWork // the re-emissions on the further interfaces (on)
 }
@@ -146,6 +147,8 @@ func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Tim
 			rest = next
 			r.onRecord(w, t, p, &rec, now)
 		}
+	case relayframe.TypeReflect:
+		r.onReflect(w, p, clear, now)
 	}
 }
 
@@ -332,6 +335,7 @@ func (r *Relay) countEmitted(rec *relayframe.Record) {
 
 // flushEmit sends the queued re-emissions, on every interface.
 func (r *Relay) flushEmit(w *recvWork) {
+	r.flushReflected(w)
 	r.flushEmitOn(w, r.ifs[0])
 	for i, m := range w.more {
 		r.flushEmitOn(m, r.ifs[i+1])

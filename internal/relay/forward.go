@@ -136,10 +136,15 @@ func (r *Relay) onCapturedFlow(w *sendWork, src, dst netip.AddrPort, ipid uint16
 	}
 	rec.ID = r.dgramID.Add(1)
 	mb := maxBody(t.cfg)
+	plan := t.fan[key]
+	room := mb // for the records: the frames of a fan-out carry a list too
+	if plan != nil {
+		room -= plan.maxHdr
+	}
 	recs := append(w.frags[:0], rec)
-	if rec.Len() > mb {
+	if rec.Len() > room {
 		var ok bool
-		recs, ok = split(w.frags[:0], rec, mb)
+		recs, ok = split(w.frags[:0], rec, room)
 		if !ok {
 			r.stats.drop(DropTooBig)
 			return
@@ -147,6 +152,10 @@ func (r *Relay) onCapturedFlow(w *sendWork, src, dst netip.AddrPort, ipid uint16
 		r.stats.fragmented.Add(1)
 	}
 	w.frags = recs
+	if plan != nil {
+		r.fanOut(w, t, plan, recs, g, mb, now)
+		return
+	}
 	if t.cfg.RatePeer > 0 {
 		w.allowed = w.allowed[:0]
 		all := true
@@ -187,10 +196,13 @@ func (r *Relay) pack(w *sendWork, set *peerSet, recs []relayframe.Record, g neti
 		w.pend[set] = pd
 		w.order = append(w.order, pd)
 	}
+	if len(pd.body) == 0 {
+		pd.body = append(pd.body, set.hdr...)
+	}
 	for i := range recs {
-		if len(pd.body) > 0 && len(pd.body)+recs[i].Len() > mb {
-			r.sealTo(w, set.peers, relayframe.TypeData, pd.body)
-			pd.body = pd.body[:0]
+		if len(pd.body) > len(set.hdr) && len(pd.body)+recs[i].Len() > mb {
+			r.sealTo(w, set.peers, set.frameType(), pd.body)
+			pd.body = append(pd.body[:0], set.hdr...)
 		}
 		pd.body, _ = relayframe.AppendRecord(pd.body, &recs[i])
 	}
@@ -234,10 +246,10 @@ func (r *Relay) sealTo(w *sendWork, peers []*peer, typ uint8, body []byte) {
 // sealPending seals every pending body into a frame.
 func (r *Relay) sealPending(w *sendWork) {
 	for _, pd := range w.order {
-		if len(pd.body) > 0 {
-			r.sealTo(w, pd.set.peers, relayframe.TypeData, pd.body)
-			pd.body = pd.body[:0]
+		if len(pd.body) > len(pd.set.hdr) {
+			r.sealTo(w, pd.set.peers, pd.set.frameType(), pd.body)
 		}
+		pd.body = pd.body[:0]
 		delete(w.pend, pd.set)
 		pd.set = nil
 		w.free = append(w.free, pd)

@@ -46,14 +46,23 @@ type peer struct {
 	rate bucket
 
 	sentFrames, sentBytes, recvFrames, recvBytes atomic.Uint64
-	sentByGroup, recvByGroup                     counterMap
+	// Fan-out: frames this relay passed on to the peer for other origins
+	// (reflectedTo), fan-out frames of the peer's it passed on
+	// (reflectedFor), records of the peer's that reached this relay
+	// through a reflector (reflectedVia).
+	reflectedTo, reflectedFor, reflectedVia atomic.Uint64
+	sentByGroup, recvByGroup                counterMap
 }
 
 // routeTable is an immutable snapshot the hot paths read without locks.
 type routeTable struct {
 	cfg  *config.Config
 	want map[relayframe.Interest]*peerSet // peers that are up, not on this LAN, and want it
-	lan  []uint32                         // this relay and its LAN peers that are up
+	// fan are the groups more peers want than `fanout` allows: sent to
+	// reflectors (fanout.go).
+	fan  map[relayframe.Interest]*fanPlan
+	lan  []uint32         // this relay and its LAN peers that are up
+	byID map[uint32]*peer // every peer, up or not
 	self uint32
 	// copies are the addresses the peers re-emit from (`source relay`):
 	// a datagram from one of them is a copy a relay of the mesh made, and
@@ -71,6 +80,11 @@ type routeTable struct {
 type peerSet struct {
 	peers  []*peer
 	single []*peerSet // single[i] holds peers[i] alone
+	// member holds peers, for sets of more than a few.
+	member map[*peer]struct{}
+	// hdr, for a reflector's leg of a fan-out plan, is the Reflect header
+	// its frames start with (TypeReflect); nil for data frames.
+	hdr []byte
 }
 
 // internSets gives groups wanted by the same peers one shared peerSet.
@@ -102,6 +116,12 @@ func internSets(lists map[relayframe.Interest][]*peer) map[relayframe.Interest]*
 			s = &peerSet{peers: peers}
 			for _, p := range peers {
 				s.single = append(s.single, one(p))
+			}
+			if len(peers) > 8 {
+				s.member = make(map[*peer]struct{}, len(peers))
+				for _, p := range peers {
+					s.member[p] = struct{}{}
+				}
 			}
 			byKey[string(key)] = s
 		}
@@ -158,7 +178,7 @@ func (r *Relay) isUpLANPeer(a netip.Addr) bool {
 
 // rebuild publishes a new routeTable. Caller holds mu (or owns r).
 func (r *Relay) rebuild() {
-	t := &routeTable{cfg: r.cfg, self: r.cfg.ID, lan: []uint32{r.cfg.ID}}
+	t := &routeTable{cfg: r.cfg, self: r.cfg.ID, lan: []uint32{r.cfg.ID}, byID: make(map[uint32]*peer, len(r.peers))}
 	lists := map[relayframe.Interest][]*peer{}
 	ids := make([]uint32, 0, len(r.peers))
 	for id := range r.peers {
@@ -167,6 +187,7 @@ func (r *Relay) rebuild() {
 	slices.Sort(ids)
 	for _, id := range ids {
 		p := r.peers[id]
+		t.byID[id] = p
 		// A peer's re-emissions are copies whether or not its frames
 		// reach this relay now.
 		for _, a := range p.sources {
@@ -187,5 +208,6 @@ func (r *Relay) rebuild() {
 		}
 	}
 	t.want = internSets(lists)
+	t.fan = buildFanout(t.self, t.want, r.cfg.Fanout)
 	r.table.Store(t)
 }

@@ -65,6 +65,20 @@ const (
 	// answers will not be carried back.
 	DropReplyTableFull = "reply-table-full"
 
+	// Fan-out (fanout.go, reflector.go). DropReflectList: a fan-out frame
+	// whose target list is too long, names a relay twice, names its
+	// origin, the reflector itself or a relay the reflector does not know
+	// (refused whole). DropReflectHop: a reflected frame asking to be
+	// reflected again. DropReflectOrigin: a reflected frame naming an
+	// unknown origin or the receiver. DropReflectNotChosen: a reflected
+	// record from a relay the origin could not have chosen as reflector
+	// for its group, or a record a reflector will not pass on for that
+	// reason.
+	DropReflectList      = "reflect-list"
+	DropReflectHop       = "reflect-hop"
+	DropReflectOrigin    = "reflect-origin"
+	DropReflectNotChosen = "reflect-not-chosen"
+
 	// IGMP and MLD messages heard on the LAN and refused, as the kernel
 	// refuses them: a bad IPv4 header or message checksum, a fragment, a
 	// group that is not multicast, a report without records, a message
@@ -80,6 +94,7 @@ const (
 var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, DropReplay, DropAuth, DropDuplicate,
 	DropLoop, DropNotCarried, DropNotForwarder, DropRateGroup, DropRatePeer, DropTooBig, DropReassembly, DropEmitError, DropSendError,
 	DropUnknownSession, DropNoSession, DropSpoofedSource, DropServiceType, DropReplyTableFull,
+	DropReflectList, DropReflectHop, DropReflectOrigin, DropReflectNotChosen,
 	DropMembershipChecksum, DropMembershipFragment, DropMembershipGroup, DropMembershipNoRecords, DropMembershipTruncated, DropMembershipType}
 
 // broadcastGroup stands for "broadcast" in interests and counters.

@@ -74,6 +74,7 @@ type stats struct {
 	underlayReads                    atomic.Uint64
 	segmentedSends                   atomic.Uint64
 	reflected                        atomic.Uint64 // re-emitted on another interface of this relay
+	reflectorFrames                  atomic.Uint64 // fan-out frames this relay passed on as a reflector
 	replies                          atomic.Uint64 // unicast answers carried back to a searcher
 	interfaceLost                    atomic.Uint64
 	refusedPeers                     atomic.Uint64 // certified peers refused, counted at each (re)load
@@ -159,6 +160,14 @@ type Status struct {
 	// PeersRefused how many refusals the loads of the config counted.
 	RefusedPeers map[string]string `json:"refused_peers"`
 	PeersRefused uint64            `json:"peers_refused"`
+
+	// Fanout is the configured fan-out (`fanout`); FanoutGroups are the
+	// groups this relay sends through reflectors, more peers wanting them
+	// than Fanout; ReflectorFrames counts the fan-out frames of other
+	// relays this relay passed on as a reflector.
+	Fanout          int           `json:"fanout"`
+	FanoutGroups    []FanoutGroup `json:"fanout_groups"`
+	ReflectorFrames uint64        `json:"reflector_frames"`
 }
 
 // PeerStatus is one peer in Status.
@@ -180,6 +189,13 @@ type PeerStatus struct {
 	// age of the session this relay sends it with (-1: none yet).
 	PublicKey         string  `json:"public_key"`
 	SessionAgeSeconds float64 `json:"session_age_seconds"`
+	// Fan-out: ReflectedTo counts the frames this relay passed on to the
+	// peer for other origins, ReflectedFor the peer's fan-out frames this
+	// relay passed on, ReflectedVia the peer's records that reached this
+	// relay through a reflector.
+	ReflectedTo  uint64 `json:"reflected_to_frames"`
+	ReflectedFor uint64 `json:"reflected_for_frames"`
+	ReflectedVia uint64 `json:"reflected_via_records"`
 }
 
 // Status reports the relay's state and counters.
@@ -229,6 +245,7 @@ func (r *Relay) Status() Status {
 			st.LANMembers[g.String()] = n
 		}
 	}
+	st.Fanout, st.FanoutGroups, st.ReflectorFrames = r.cfg.Fanout, fanoutGroups(r.table.Load()), r.stats.reflectorFrames.Load()
 	for name, why := range r.refused {
 		st.RefusedPeers[name] = why
 	}
@@ -248,6 +265,7 @@ func (r *Relay) Status() Status {
 			Name: pc.Name, Address: pc.Addr.Addr().String(), Port: pc.Addr.Port(), LAN: pc.LAN, Up: p.up.Load(), LastSeenSeconds: -1,
 			SentFrames: p.sentFrames.Load(), SentBytes: p.sentBytes.Load(), ReceivedFrames: p.recvFrames.Load(), ReceivedBytes: p.recvBytes.Load(),
 			SentDatagrams: p.sentByGroup.snapshot(), RecvDatagrams: p.recvByGroup.snapshot(), Wants: []string{},
+			ReflectedTo: p.reflectedTo.Load(), ReflectedFor: p.reflectedFor.Load(), ReflectedVia: p.reflectedVia.Load(),
 		}
 		if ls := p.lastSeen.Load(); ls != 0 {
 			ps.LastSeenSeconds = now.Sub(time.Unix(0, ls)).Seconds()
@@ -298,6 +316,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range moreDescs {
 		ch <- d
 	}
+	for _, d := range fanoutDescs {
+		ch <- d
+	}
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -342,6 +363,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descLocalMembers, prometheus.GaugeValue, float64(n), g)
 	}
 	collectMore(ch, st)
+	collectFanout(ch, st)
 	counter(descOwnSeen, st.OwnSeen)
 	counter(descFragmented, st.Fragmented)
 	counter(descReassembled, st.Reassembled)

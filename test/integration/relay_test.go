@@ -481,6 +481,9 @@ func TestRelayConfigErrors(t *testing.T) {
 		{"missing key", base + "key " + filepath.Join(dir, "nope") + "\ngroup 239.1.1.1\n", "reading key file", 2},
 		{"peer twice", base + "key " + good + "\ngroup 239.1.1.1\npeer b 10.0.0.2\npeer b 10.0.0.3\n", ":7: peer b given twice (first on line 6)", 2},
 		{"not multicast", base + "key " + good + "\ngroup 10.1.1.1\n", ":5: group \"10.1.1.1\": not a multicast group", 2},
+		{"fanout zero", base + "key " + good + "\ngroup 239.1.1.1\nfanout 0\n", ":6: fanout \"0\": want a number of relays 1..1024", 2},
+		{"fanout negative", base + "key " + good + "\ngroup 239.1.1.1\nfanout -2\n", ":6: fanout \"-2\"", 2},
+		{"fanout absurd", base + "key " + good + "\ngroup 239.1.1.1\nfanout 99999\n", ":6: fanout \"99999\"", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

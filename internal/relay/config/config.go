@@ -24,6 +24,7 @@
 //	peer-timeout 3s                   # silent peer is down after this
 //	rate-limit-group 0                # datagrams/s per group (0: none)
 //	rate-limit-peer 0                 # datagrams/s per peer (0: none)
+//	fanout 16                         # most frames per datagram; past it, reflectors
 //	metrics 127.0.0.1:9474            # Prometheus endpoint (default: off)
 //	admin /run/mcast/relay.sock       # admin socket for `mcast relay status`
 package config
@@ -43,6 +44,14 @@ import (
 
 // DefaultPort is the relay's underlay UDP port when listen or peer omit it.
 const DefaultPort = 7474
+
+// DefaultFanout is how many relays the origin of a datagram sends it to
+// at most (`fanout`); past it, reflector relays pass it on. MaxFanout is
+// the largest value a config may give.
+const (
+	DefaultFanout = 16
+	MaxFanout     = 1024
+)
 
 // DefaultAdmin is the admin socket path when the config names none.
 const DefaultAdmin = "/run/mcast/relay.sock"
@@ -100,6 +109,7 @@ type Config struct {
 	MTU            int
 	Keepalive      time.Duration
 	PeerTimeout    time.Duration
+	Fanout         int // the most relays the origin sends a datagram to; past it, reflectors pass it on
 	RateGroup      int // datagrams/s per group, 0: no cap
 	RatePeer       int // datagrams/s per peer, 0: no cap
 	Metrics        string
@@ -169,7 +179,7 @@ func (c *Config) CarriesBroadcast(port uint16) bool {
 func Parse(r io.Reader, name string) (*Config, error) {
 	c := &Config{
 		Source: SourceOriginal, Cipher: Ciphers[0], Interest: InterestMembers, Querier: true, MTU: 1500,
-		Keepalive: time.Second, PeerTimeout: 3 * time.Second, Admin: DefaultAdmin,
+		Keepalive: time.Second, PeerTimeout: 3 * time.Second, Admin: DefaultAdmin, Fanout: DefaultFanout,
 	}
 	seen := map[string]int{} // directive -> line, for the ones allowed once
 	peerNames := map[string]int{}
@@ -193,7 +203,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 		}
 		key, args := f[0], f[1:]
 		once := map[string]bool{"node": true, "listen": true, "key": true, "private-key": true, "ca": true, "revoked": true, "cipher": true, "source": true, "interest": true, "querier": true,
-			"mtu": true, "keepalive": true, "peer-timeout": true, "rate-limit-group": true, "rate-limit-peer": true, "metrics": true, "admin": true}
+			"mtu": true, "keepalive": true, "peer-timeout": true, "rate-limit-group": true, "rate-limit-peer": true, "fanout": true, "metrics": true, "admin": true}
 		if once[key] {
 			if prev, ok := seen[key]; ok {
 				return nil, errf("%s given again (first on line %d)", key, prev)
@@ -382,6 +392,15 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			} else {
 				c.RatePeer = n
 			}
+		case "fanout":
+			if err := want(1, "a number of relays"); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 || n > MaxFanout {
+				return nil, errf("fanout %q: want a number of relays 1..%d", args[0], MaxFanout)
+			}
+			c.Fanout = n
 		case "metrics":
 			if err := want(1, "ADDR:PORT"); err != nil {
 				return nil, err

@@ -37,6 +37,7 @@ func TestParseGood(t *testing.T) {
 		{"mtu", c.MTU == 1400},
 		{"timers", c.Keepalive == 500*time.Millisecond && c.PeerTimeout == 2*time.Second},
 		{"rates", c.RateGroup == 1000 && c.RatePeer == 5000},
+		{"fanout", c.Fanout == 4},
 		{"metrics", c.Metrics == "127.0.0.1:9474"},
 		{"admin", c.Admin == "/run/mcast/vm1.sock"},
 	}
@@ -53,7 +54,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen.Port() != config.DefaultPort || c.Source != config.SourceOriginal || c.Interest != config.InterestMembers ||
-		c.MTU != 1500 || c.Cipher != "aes-256-gcm" || c.Admin != config.DefaultAdmin || !c.Auto || c.Keepalive != time.Second || c.PeerTimeout != 3*time.Second {
+		c.MTU != 1500 || c.Cipher != "aes-256-gcm" || c.Admin != config.DefaultAdmin || !c.Auto || c.Keepalive != time.Second || c.PeerTimeout != 3*time.Second || c.Fanout != config.DefaultFanout {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if !c.Carries(netip.MustParseAddr("239.9.9.9")) || c.Carries(netip.MustParseAddr("224.0.0.22")) || c.Carries(netip.MustParseAddr("ff02::1:ff00:1")) {
@@ -95,6 +96,11 @@ func TestParseErrors(t *testing.T) {
 		{"metrics", base + "group auto\nmetrics :x\n", "cfg:6: metrics \":x\""},
 		{"args", base + "group auto\nmtu\n", "cfg:6: mtu takes a number of bytes"},
 		{"mapped", base + "group ::ffff:239.1.1.1/128\n", "IPv4-mapped"},
+		{"fanout zero", base + "group auto\nfanout 0\n", "cfg:6: fanout \"0\": want a number of relays 1..1024"},
+		{"fanout negative", base + "group auto\nfanout -3\n", "cfg:6: fanout \"-3\""},
+		{"fanout absurd", base + "group auto\nfanout 1000000\n", "cfg:6: fanout \"1000000\""},
+		{"fanout word", base + "group auto\nfanout many\n", "cfg:6: fanout \"many\""},
+		{"fanout twice", base + "group auto\nfanout 4\nfanout 8\n", "cfg:7: fanout given again (first on line 6)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,6 +41,7 @@ const (
 	TypeHello    = 2 // body: a Hello (keepalive and interest)
 	TypeInit     = 3 // body: a handshake initiation (Noise_IK message 1)
 	TypeResponse = 4 // body: a handshake response (Noise_IK message 2)
+	TypeReflect  = 5 // body: a Reflect header, then records (reflect.go)
 )
 
 // Record kinds.
@@ -93,7 +94,7 @@ func ParseHeader(b []byte) (Header, []byte, error) {
 		return Header{}, nil, fmt.Errorf("version %d: %w", b[2], ErrVersion)
 	}
 	h := Header{Type: b[3], Index: binary.BigEndian.Uint32(b[4:8]), Seq: binary.BigEndian.Uint64(b[8:16])}
-	if h.Type < TypeData || h.Type > TypeResponse {
+	if h.Type < TypeData || h.Type > TypeReflect {
 		return Header{}, nil, fmt.Errorf("type %d: %w", h.Type, ErrType)
 	}
 	return h, b[HeaderLen:], nil

@@ -26,6 +26,7 @@
 //	rate-limit-peer 0                 # datagrams/s per peer (0: none)
 //	metrics 127.0.0.1:9474            # Prometheus endpoint (default: off)
 //	admin /run/mcast/relay.sock       # admin socket for `mcast relay status`
+//	join 10.0.1.10 seed.example       # fleet membership: gossip.go
 package config
 
 import (
@@ -103,6 +104,23 @@ type Config struct {
 	RatePeer       int // datagrams/s per peer, 0: no cap
 	Metrics        string
 	Admin          string
+
+	// Fleet membership (gossip.go): seeds, the gossip endpoint (zero:
+	// listen port + 1), the gossip secret's file and content (read by the
+	// caller), this relay's certificate for the others, its LAN tag and
+	// the failure-detection timing (zero: the profile's).
+	Join           []string
+	Gossip         netip.AddrPort
+	GossipKeyFile  string
+	GossipKey      string
+	GossipCertFile string
+	GossipCert     string
+	GossipLAN      string
+	GossipProfile  string
+	ProbeInterval  time.Duration
+	ProbeTimeout   time.Duration
+	SuspicionMult  int
+	gossipLines    map[string]int
 }
 
 // NodeID is the 32-bit identifier frames carry for a relay named name.
@@ -384,6 +402,10 @@ func Parse(r io.Reader, name string) (*Config, error) {
 				return nil, errf("metrics %q: want ADDR:PORT such as 127.0.0.1:9474", args[0])
 			}
 			c.Metrics = args[0]
+		case "join", "gossip", "gossip-key", "gossip-cert", "gossip-lan", "gossip-profile", "probe-interval", "probe-timeout", "suspicion-mult":
+			if err := c.parseGossip(key, args, line, errf); err != nil {
+				return nil, err
+			}
 		case "admin":
 			if err := want(1, "a socket path"); err != nil {
 				return nil, err
@@ -442,6 +464,9 @@ func (c *Config) validate(name string, seen map[string]int) error {
 		return err
 	}
 	if err := c.validateKeys(name); err != nil {
+		return err
+	}
+	if err := c.validateGossip(name); err != nil {
 		return err
 	}
 	if c.PeerTimeout <= c.Keepalive {

@@ -285,3 +285,7 @@ func ParseGossipKey(text string) ([]byte, error) {
 	}
 	return k, nil
 }
+
+// ValidName reports whether s is a valid node name: letters, digits, '-',
+// '_' and '.', 1 to 64 bytes.
+func ValidName(s string) bool { return validName(s) }

@@ -104,23 +104,28 @@ type Relay struct {
 	link   *linkFacts // io.facts(), read by the hot paths
 	ifs    []*lanIf   // every interface served, the first with io (reach.go)
 
-	mu        sync.Mutex // guards cfg, peers, local, joined, members, lan, nextQuery
-	cfg       *config.Config
-	srcCfg    *config.Config    // cfg as given, before the certified peers were checked
-	refused   map[string]string // certified peers refused, and why
-	lan       *LANMembers       // other hosts' memberships, from their reports
-	lanCount  map[netip.Addr]int
-	nextQuery time.Time
-	peers     map[uint32]*peer
-	byKey     map[crypto.PublicKey]*peer
-	local     []relayframe.Interest // what this relay wants, sorted
-	joined    map[netip.Addr]bool
-	members   map[netip.Addr]int
-	reloads   atomic.Uint64
-	started   time.Time
-	table     atomic.Pointer[routeTable]
-	dgramID   atomic.Uint64
-	kick      chan struct{} // run a tick now (interest changed, peer came up, reload)
+	mu     sync.Mutex // guards cfg, peers, local, joined, members, lan, nextQuery
+	cfg    *config.Config
+	srcCfg *config.Config // cfg as given, before the certified peers were checked
+	base   *config.Config // cfg without the fleet's members (fleet_status.go)
+	// memberPeers are the fleet's live members, fleetLeft those left out
+	// of the peers and why.
+	memberPeers []config.Peer
+	fleetLeft   map[string]string
+	refused     map[string]string // certified peers refused, and why
+	lan         *LANMembers       // other hosts' memberships, from their reports
+	lanCount    map[netip.Addr]int
+	nextQuery   time.Time
+	peers       map[uint32]*peer
+	byKey       map[crypto.PublicKey]*peer
+	local       []relayframe.Interest // what this relay wants, sorted
+	joined      map[netip.Addr]bool
+	members     map[netip.Addr]int
+	reloads     atomic.Uint64
+	started     time.Time
+	table       atomic.Pointer[routeTable]
+	dgramID     atomic.Uint64
+	kick        chan struct{} // run a tick now (interest changed, peer came up, reload)
 
 	ifaceCheck chan struct{} // check now that the LAN interface is still there (a read failed)
 
@@ -146,6 +151,9 @@ type Relay struct {
 	stats stats
 
 	ready func() // Options.Ready
+
+	fleet  *fleet                // the fleet membership (nil without gossip-key), started by Run
+	fleetP atomic.Pointer[fleet] // fleet once it runs, for Status
 }
 
 // Options carry what New needs besides the config.
@@ -198,7 +206,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	}
 	now := clock()
 	r := &Relay{
-		log: log, static: st, clock: clock, seed: maphash.MakeSeed(), cfg: cfg, srcCfg: src, refused: refused,
+		log: log, static: st, clock: clock, seed: maphash.MakeSeed(), cfg: cfg, srcCfg: src, base: cfg, refused: refused,
 		sessions: map[uint32]*sessionRef{}, pending: map[uint32]*pendingRef{}, initsSeen: map[[32]byte]bool{},
 		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
 		kick: make(chan struct{}, 1), ifaceCheck: make(chan struct{}, 1), started: now, lan: NewLANMembers(), lanCount: map[netip.Addr]int{},
@@ -215,6 +223,9 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	r.dgramID.Store(binary.BigEndian.Uint64(id[:]) >> 1)
 	r.stats.init()
 	r.ready = o.Ready
+	if r.fleet, err = newFleet(r, cfg, r.static.Key.Public()); err != nil {
+		return nil, err
+	}
 	r.logRefused(refused)
 	r.setPeers(cfg)
 	r.rebuild()

@@ -152,6 +152,9 @@ type Status struct {
 	// PeersRefused how many refusals the loads of the config counted.
 	RefusedPeers map[string]string `json:"refused_peers"`
 	PeersRefused uint64            `json:"peers_refused"`
+
+	// Fleet is the gossip membership (fleet_status.go).
+	Fleet FleetStatus `json:"fleet"`
 }
 
 // PeerStatus is one peer in Status.
@@ -173,6 +176,8 @@ type PeerStatus struct {
 	// age of the session this relay sends it with (-1: none yet).
 	PublicKey         string  `json:"public_key"`
 	SessionAgeSeconds float64 `json:"session_age_seconds"`
+	// Member: the peer is a fleet member (joined by gossip), not a peer line.
+	Member bool `json:"member"`
 }
 
 // Status reports the relay's state and counters.
@@ -224,6 +229,7 @@ func (r *Relay) Status() Status {
 	for reason, v := range r.stats.drops {
 		st.Drops[reason] = v.Load()
 	}
+	st.Fleet = r.fleetStatus(now)
 	st.AdminRefused = map[string]uint64{}
 	for reason, v := range r.stats.adminRefused {
 		st.AdminRefused[reason] = v.Load()
@@ -236,7 +242,7 @@ func (r *Relay) Status() Status {
 		ps := PeerStatus{
 			Name: pc.Name, Address: pc.Addr.Addr().String(), Port: pc.Addr.Port(), LAN: pc.LAN, Up: p.up.Load(), LastSeenSeconds: -1,
 			SentFrames: p.sentFrames.Load(), SentBytes: p.sentBytes.Load(), ReceivedFrames: p.recvFrames.Load(), ReceivedBytes: p.recvBytes.Load(),
-			SentDatagrams: p.sentByGroup.snapshot(), RecvDatagrams: p.recvByGroup.snapshot(), Wants: []string{},
+			SentDatagrams: p.sentByGroup.snapshot(), RecvDatagrams: p.recvByGroup.snapshot(), Wants: []string{}, Member: pc.Line == 0,
 		}
 		if ls := p.lastSeen.Load(); ls != 0 {
 			ps.LastSeenSeconds = now.Sub(time.Unix(0, ls)).Seconds()
@@ -284,7 +290,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descOwnSeen, descFragmented, descReassembled, descSegmented, descSeenEvicted, descIfaceUp, descIfaceLost, descReloads, descLocalMembers, descAdminRefused} {
 		ch <- d
 	}
-	for _, d := range moreDescs {
+	for _, d := range append(moreDescs, fleetDescs...) {
 		ch <- d
 	}
 }
@@ -331,6 +337,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descLocalMembers, prometheus.GaugeValue, float64(n), g)
 	}
 	collectMore(ch, st)
+	collectFleet(ch, st.Fleet)
 	counter(descOwnSeen, st.OwnSeen)
 	counter(descFragmented, st.Fragmented)
 	counter(descReassembled, st.Reassembled)

@@ -1,0 +1,331 @@
+package relay
+
+// Fleet membership on hashicorp/memberlist: a relay with `gossip-key`
+// gossips (SWIM) on its gossip endpoint, joins the `join` seeds, and takes
+// every member that memberlist reports alive, and whose metadata passes
+// the checks of package members, as a peer beside the static peer lines.
+// A member memberlist declares dead or left stops being a peer: its
+// sessions go and no data is sent to it. Interest stays on the data plane
+// (the hellos of the sessions), never in gossip broadcasts.
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/mcasttools/mcast/internal/relay/cert"
+	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/relay/members"
+)
+
+// ErrFleetConfig wraps New's errors in the fleet settings (a gossip key or
+// certificate that cannot be used): configuration errors.
+var ErrFleetConfig = errors.New("fleet configuration")
+
+// Join retry bounds: the first retry comes after joinFirst, each next one
+// after twice as long, at most joinMax; a relay that has joined checks
+// every aloneEvery whether it is alone again (every other member gone),
+// and then joins its seeds again.
+const (
+	joinFirst  = 250 * time.Millisecond
+	joinMax    = 30 * time.Second
+	aloneEvery = 5 * time.Second
+	// statePoll is how often the members' suspect states are read.
+	statePoll = 250 * time.Millisecond
+)
+
+// fleet is a relay's membership: memberlist and what it has reported.
+type fleet struct {
+	r     *Relay
+	cfg   *config.Config
+	key   []byte
+	trust members.Trust
+	meta  []byte
+	ml    *memberlist.Memberlist
+
+	mu       sync.Mutex // guards table and accepted
+	table    *members.Table
+	accepted map[string]string // name -> the metadata last accepted for it
+
+	joined                                         atomic.Bool // a join reached a seed
+	joining                                        atomic.Bool // a join from alone is under way: a conflict on this name is this relay's
+	selfRefused                                    atomic.Bool // another relay has this name: gossip stopped
+	joinFailures, refused, decryptFails, conflicts atomic.Uint64
+	lim                                            logLimiter
+}
+
+// newFleet checks the fleet settings of cfg; pub is this relay's public
+// key. Nil without gossip-key.
+func newFleet(r *Relay, cfg *config.Config, pub [32]byte) (*fleet, error) {
+	if !cfg.Fleet() {
+		return nil, nil
+	}
+	key, err := config.ParseGossipKey(cfg.GossipKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: gossip key file %s: %w", ErrFleetConfig, cfg.GossipKeyFile, err)
+	}
+	f := &fleet{r: r, cfg: cfg, key: key, table: members.NewTable(), accepted: map[string]string{},
+		trust: members.Trust{Self: cfg.Node, Listen: cfg.Listen, LAN: cfg.GossipLAN}}
+	m := members.Meta{Addr: cfg.Listen, LAN: cfg.GossipLAN, Key: pub}
+	if cfg.CA != "" {
+		ca, err := cert.ParseCAKey(cfg.CA)
+		if err != nil {
+			return nil, fmt.Errorf("%w: ca: %w", ErrFleetConfig, err)
+		}
+		f.trust.CA = ed25519.PublicKey(ca)
+		if f.trust.Revoked, err = cert.ParseRevoked(cfg.Revoked); err != nil {
+			return nil, fmt.Errorf("%w: revocation list %s: %w", ErrFleetConfig, cfg.RevokedFile, err)
+		}
+		if cfg.GossipCertFile == "" {
+			return nil, fmt.Errorf("%w: the mesh has a ca: give this relay's certificate with gossip-cert FILE (mcast relay ca sign)", ErrFleetConfig)
+		}
+	}
+	if cfg.GossipCertFile != "" {
+		c, err := cert.Parse(cfg.GossipCert)
+		if err != nil {
+			return nil, fmt.Errorf("%w: gossip-cert %s: %w", ErrFleetConfig, cfg.GossipCertFile, err)
+		}
+		if c.Name != cfg.Node || c.Key != pub {
+			return nil, fmt.Errorf("%w: gossip-cert %s is for %q and another key, not this relay %q", ErrFleetConfig, cfg.GossipCertFile, c.Name, cfg.Node)
+		}
+		b, _ := c.Encode()
+		m = members.Meta{Addr: cfg.Listen, LAN: cfg.GossipLAN, Kind: members.KindCert, Cert: b}
+		if _, err := f.trust.Check(cfg.Node, mustMeta(m), r.clock()); err != nil {
+			return nil, fmt.Errorf("%w: gossip-cert %s: %w", ErrFleetConfig, cfg.GossipCertFile, err)
+		}
+	}
+	if f.meta, err = m.Encode(); err != nil {
+		return nil, fmt.Errorf("%w: node metadata: %w", ErrFleetConfig, err)
+	}
+	return f, nil
+}
+
+func mustMeta(m members.Meta) []byte {
+	b, _ := m.Encode()
+	return b
+}
+
+// start opens the gossip endpoint and starts joining.
+func (f *fleet) start(ctx context.Context) error {
+	cfg := f.cfg
+	tm := cfg.Timing()
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = cfg.Node
+	g := cfg.GossipAddr()
+	mc.BindAddr, mc.BindPort = g.Addr().String(), int(g.Port())
+	mc.AdvertiseAddr, mc.AdvertisePort = g.Addr().String(), int(g.Port())
+	mc.ProbeInterval, mc.ProbeTimeout, mc.SuspicionMult = tm.ProbeInterval, tm.ProbeTimeout, tm.SuspicionMult
+	mc.SuspicionMaxTimeoutMult = config.SuspicionMaxMult
+	mc.GossipInterval, mc.GossipNodes, mc.PushPullInterval = tm.GossipInterval, tm.GossipNodes, tm.PushPull
+	mc.SecretKey = f.key
+	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	mc.DeadNodeReclaimTime = joinMax // a member back at another address after that is taken
+	mc.Delegate, mc.Events, mc.Alive, mc.Merge, mc.Conflict = f, f, f, f, f
+	mc.Logger = log.New(&gossipLog{f: f}, "", 0)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return fmt.Errorf("opening the gossip endpoint %s: %w", g, err)
+	}
+	f.ml = ml
+	f.r.log.Info("gossip started", "gossip", g.String(), "seeds", len(cfg.Join), "probe_interval", tm.ProbeInterval.String(),
+		"detection_bound", config.DetectionBound(tm, 32).String()+" at 32 members")
+	go f.joinLoop(ctx)
+	go f.pollStates(ctx)
+	return nil
+}
+
+// stop leaves the fleet (the others see it left, not failed) and closes
+// the gossip endpoint.
+func (f *fleet) stop() {
+	if f.ml == nil {
+		return
+	}
+	if !f.selfRefused.Load() {
+		if err := f.ml.Leave(time.Second); err != nil {
+			f.r.log.Info("leaving the fleet", "err", err)
+		}
+	}
+	_ = f.ml.Shutdown()
+}
+
+// joinLoop joins the seeds, resolving names at each attempt, with backoff,
+// until one answers; then, every aloneEvery, joins again if alone.
+func (f *fleet) joinLoop(ctx context.Context) {
+	if len(f.cfg.Join) == 0 {
+		return
+	}
+	wait := joinFirst
+	for ctx.Err() == nil && !f.selfRefused.Load() {
+		if f.joined.Load() && f.ml.NumMembers() > 1 {
+			wait = aloneEvery
+		} else if f.joinOnce(ctx) {
+			if !f.joined.Swap(true) {
+				f.r.log.Info("joined the fleet", "members", f.ml.NumMembers())
+			}
+			wait = aloneEvery
+		} else if !f.joined.Load() && wait == joinFirst {
+			f.r.log.Warn("no seed answered: the relay runs meanwhile (static peers carry) and keeps trying", "seeds", fmt.Sprint(f.cfg.Join))
+		}
+		jitter := time.Duration(rand.Int64N(int64(wait)/4 + 1))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait + jitter):
+		}
+		if !f.joined.Load() || f.ml.NumMembers() <= 1 {
+			wait = min(wait*2, joinMax)
+		}
+	}
+}
+
+// joinOnce resolves the seeds and joins those it can; it counts and logs
+// (at a bounded rate) each seed that could not be resolved and an attempt
+// that reached none.
+func (f *fleet) joinOnce(ctx context.Context) bool {
+	self := f.cfg.GossipAddr()
+	var addrs []string
+	for _, s := range f.cfg.Join {
+		host, port := config.SeedHostPort(s, self.Port())
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", host)
+		cancel()
+		if err != nil {
+			f.joinFailures.Add(1)
+			f.logLimited("cannot resolve a join seed: retrying with backoff", s, "seed", s, "err", err.Error())
+			continue
+		}
+		for _, ip := range ips {
+			ap := netip.AddrPortFrom(ip.Unmap(), port)
+			if ap != self && ap.Addr().Is4() == self.Addr().Is4() {
+				addrs = append(addrs, net.JoinHostPort(ap.Addr().String(), strconv.Itoa(int(ap.Port()))))
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		return false
+	}
+	f.joining.Store(f.ml.NumMembers() <= 1)
+	n, err := f.ml.Join(addrs)
+	f.joining.Store(false)
+	if n == 0 {
+		f.joinFailures.Add(1)
+		msg := "no seed answered"
+		if err != nil {
+			msg = err.Error()
+		}
+		f.logLimited("joining the fleet failed: retrying with backoff", "join", "seeds", fmt.Sprint(addrs), "err", msg)
+		return false
+	}
+	return true
+}
+
+// logLimited writes a warning at most once per logEvery per kind and
+// subject.
+func (f *fleet) logLimited(msg, subject string, args ...any) {
+	held, ok := f.lim.allow(logKey{msg: msg, node: config.NodeID(subject)}, time.Now())
+	if !ok {
+		return
+	}
+	if held > 0 {
+		args = append(args, "held_back", held)
+	}
+	f.r.log.Warn(msg, args...)
+}
+
+// pollStates reads the members' states from memberlist: a suspect member
+// has no event of its own.
+func (f *fleet) pollStates(ctx context.Context) {
+	t := time.NewTicker(statePoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		suspect := map[string]bool{}
+		for _, n := range f.ml.Members() {
+			if n.State == memberlist.StateSuspect {
+				suspect[n.Name] = true
+			}
+		}
+		f.mu.Lock()
+		for _, m := range f.table.Members() {
+			switch {
+			case m.State == members.Alive && suspect[m.Name]:
+				f.table.Suspect(m.Name, now)
+			case m.State == members.Suspect && !suspect[m.Name]:
+				_, _ = f.table.Admit(m.Name, m.Gossip, m.Peer, now)
+			}
+		}
+		f.mu.Unlock()
+	}
+}
+
+// check checks a member's metadata (cached by content: alive messages
+// repeat it).
+func (f *fleet) check(n *memberlist.Node) (config.Peer, error) {
+	f.mu.Lock()
+	known := f.accepted[n.Name] == string(n.Meta)
+	f.mu.Unlock()
+	p, err := f.trust.Check(n.Name, n.Meta, f.r.clock())
+	if err == nil && !known {
+		f.mu.Lock()
+		if len(f.accepted) < members.MaxMembers {
+			f.accepted[n.Name] = string(n.Meta)
+		}
+		f.mu.Unlock()
+	}
+	return p, err
+}
+
+// refuse counts and logs (at a bounded rate) a refused member.
+func (f *fleet) refuse(n *memberlist.Node, err error) {
+	f.refused.Add(1)
+	f.mu.Lock()
+	f.table.Refused(n.Name, err.Error(), time.Now())
+	f.mu.Unlock()
+	f.logLimited("member refused", n.Name, "member", n.Name, "gossip", n.Address(), "reason", err.Error())
+}
+
+// admit makes n a member and applies the change to the peer table.
+func (f *fleet) admit(n *memberlist.Node) {
+	if n.Name == f.cfg.Node {
+		return
+	}
+	p, err := f.check(n)
+	if err != nil {
+		f.refuse(n, err)
+		return
+	}
+	f.mu.Lock()
+	changed, err := f.table.Admit(n.Name, n.Address(), p, time.Now())
+	f.mu.Unlock()
+	if err != nil {
+		f.refuse(n, err)
+		return
+	}
+	if changed {
+		f.r.log.Info("member alive", "member", n.Name, "gossip", n.Address(), "address", p.Addr.String())
+		f.apply()
+	}
+}
+
+// apply makes the relay's peers the static peers and the live members.
+func (f *fleet) apply() {
+	f.mu.Lock()
+	joined := f.table.Peers()
+	f.mu.Unlock()
+	f.r.applyMembers(joined)
+}

@@ -53,9 +53,8 @@ type fleet struct {
 	meta  []byte
 	ml    *memberlist.Memberlist
 
-	mu       sync.Mutex // guards table and accepted
-	table    *members.Table
-	accepted map[string]string // name -> the metadata last accepted for it
+	mu    sync.Mutex // guards table
+	table *members.Table
 
 	joined                                         atomic.Bool // a join reached a seed
 	joining                                        atomic.Bool // a join from alone is under way: a conflict on this name is this relay's
@@ -74,8 +73,8 @@ func newFleet(r *Relay, cfg *config.Config, pub [32]byte) (*fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: gossip key file %s: %w", ErrFleetConfig, cfg.GossipKeyFile, err)
 	}
-	f := &fleet{r: r, cfg: cfg, key: key, table: members.NewTable(), accepted: map[string]string{},
-		trust: members.Trust{Self: cfg.Node, Listen: cfg.Listen, LAN: cfg.GossipLAN}}
+	f := &fleet{r: r, cfg: cfg, key: key, table: members.NewTable(),
+		trust: members.Trust{Self: cfg.Node, Listen: cfg.Listen, LAN: cfg.GossipLAN, Key: pub}}
 	m := members.Meta{Addr: cfg.Listen, LAN: cfg.GossipLAN, Key: pub}
 	if cfg.CA != "" {
 		ca, err := cert.ParseCAKey(cfg.CA)
@@ -273,20 +272,15 @@ func (f *fleet) pollStates(ctx context.Context) {
 	}
 }
 
-// check checks a member's metadata (cached by content: alive messages
-// repeat it).
+// check checks a member's metadata, and that no other live member has
+// its key.
 func (f *fleet) check(n *memberlist.Node) (config.Peer, error) {
-	f.mu.Lock()
-	known := f.accepted[n.Name] == string(n.Meta)
-	f.mu.Unlock()
 	p, err := f.trust.Check(n.Name, n.Meta, f.r.clock())
-	if err == nil && !known {
-		f.mu.Lock()
-		if len(f.accepted) < members.MaxMembers {
-			f.accepted[n.Name] = string(n.Meta)
-		}
-		f.mu.Unlock()
+	f.mu.Lock()
+	if other := f.table.KeyOwner(p.Key, n.Name); err == nil && other != "" {
+		err = fmt.Errorf("member %q has the public key of member %q: %w", n.Name, other, members.ErrRefused)
 	}
+	f.mu.Unlock()
 	return p, err
 }
 

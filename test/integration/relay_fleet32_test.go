@@ -22,8 +22,12 @@ const fleetConverge = 30 * time.Second
 // three, restarted with the same configuration, are alive again.
 func TestRelayFleet32(t *testing.T) {
 	const n = 32
+	t0 := time.Now()
 	fl := upFleetLab(t, n)
+	phase := func(what string) { t.Logf("phase %s at %.1fs", what, time.Since(t0).Seconds()) }
+	phase("lab up")
 	all := vmNames(1, n)
+	defer fl.stopAll()
 	start := time.Now()
 	for _, node := range all {
 		fl.run(node, fl.fleetConf(node, fl.gossipKey, "group 239.1.1.1"))
@@ -39,9 +43,11 @@ func TestRelayFleet32(t *testing.T) {
 	const count = 200
 	others := vmNames(2, n)
 	recvs := fl.startReceivers(others, "239.1.1.1", count, "3s")
+	phase("receivers started")
 	fl.awaitAll([]string{"vm1"}, "31 peers up wanting 239.1.1.1", 30*time.Second, func(st relay.Status) bool {
 		return peersUpWanting(st, "239.1.1.1", others)
 	})
+	phase("wanted")
 	s := fl.StartMcast("vm1", "send", "--iface", "eth0", "--count", strconv.Itoa(count), "--interval", "5ms", "239.1.1.1")
 	if r := s.Wait(); r.Code != 0 {
 		t.Fatalf("sender: %s", r)
@@ -52,6 +58,7 @@ func TestRelayFleet32(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	phase("stream 1 done")
 
 	// Kill three relays while a stream runs to the receivers of the others.
 	killed := []string{"vm30", "vm31", "vm32"}
@@ -106,6 +113,7 @@ func TestRelayFleet32(t *testing.T) {
 		exactlyOnceJSON(t, node+" during the kills", recvs[node].Wait(), count2, "10.0.1.10")
 	}
 
+	phase("stream 2 done")
 	// Restarted with the same configuration, they are members again.
 	restart := time.Now()
 	for _, k := range killed {
@@ -118,6 +126,7 @@ func TestRelayFleet32(t *testing.T) {
 	for _, at := range back {
 		rejoin = max(rejoin, at.Sub(restart))
 	}
+	phase("rejoined")
 	t.Logf("the 3 restarted: every relay sees %d members alive %.1fs after the restart", n-1, rejoin.Seconds())
 }
 

@@ -58,23 +58,47 @@ func (fl *fleetLab) writeGossipKey(name string) string {
 	return path
 }
 
-// fleetConf writes node's configuration: its identity, the gossip key, the
+// fleetConf writes vm's configuration: its identity, the gossip key, the
 // seeds, no peer lines, then extra.
-func (fl *fleetLab) fleetConf(node, gossipKey string, extra ...string) string {
-	i, _ := strconv.Atoi(strings.TrimPrefix(node, "vm"))
+func (fl *fleetLab) fleetConf(vm, gossipKey string, extra ...string) string {
+	return fl.writeFleetConf(fleetNode{vm: vm, name: vm, key: vm, gossipKey: gossipKey, join: "10.0.1.10 10.0.2.10"}, extra...)
+}
+
+// fleetNode is one relay of a fleet lab: the VM it runs on, its node
+// name, whose private key it has, its gossip key and seeds ("": none).
+type fleetNode struct{ vm, name, key, gossipKey, join string }
+
+func (fl *fleetLab) writeFleetConf(n fleetNode, extra ...string) string {
+	i, _ := strconv.Atoi(strings.TrimPrefix(n.vm, "vm"))
 	var b strings.Builder
-	fmt.Fprintf(&b, "node %s\nlisten 10.0.%d.10:7474\ninterface eth0\nadmin %s\nprivate-key %s\n", node, i,
-		filepath.Join(fl.dir, node+".sock"), writeNodeKey(fl.t, fl.dir, node))
-	fmt.Fprintf(&b, "gossip-key %s\njoin 10.0.1.10 10.0.2.10\nkeepalive 300ms\npeer-timeout 1500ms\n", gossipKey)
-	fmt.Fprintf(&b, "probe-interval %s\nprobe-timeout %s\nsuspicion-mult %d\n", fleetTiming.ProbeInterval, fleetTiming.ProbeTimeout, fleetTiming.SuspicionMult)
-	for _, e := range append(append([]string{}, fleetFanout...), extra...) {
+	fmt.Fprintf(&b, "node %s\nlisten 10.0.%d.10:7474\ninterface eth0\nadmin %s\nprivate-key %s\nkeepalive 300ms\npeer-timeout 1500ms\n", n.name, i,
+		filepath.Join(fl.dir, n.vm+".sock"), writeNodeKey(fl.t, fl.dir, n.key))
+	if n.gossipKey != "" {
+		fmt.Fprintf(&b, "gossip-key %s\nprobe-interval %s\nprobe-timeout %s\nsuspicion-mult %d\n",
+			n.gossipKey, fleetTiming.ProbeInterval, fleetTiming.ProbeTimeout, fleetTiming.SuspicionMult)
+		for _, e := range fleetFanout {
+			b.WriteString(e + "\n")
+		}
+	}
+	if n.join != "" {
+		fmt.Fprintf(&b, "join %s\n", n.join)
+	}
+	for _, e := range extra {
 		b.WriteString(e + "\n")
 	}
-	path := filepath.Join(fl.dir, node+".conf")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+	path := filepath.Join(fl.dir, n.vm+".conf")
+	if err := os.WriteFile(path, []byte(withPeerKeys(b.String())), 0o600); err != nil {
 		fl.t.Fatal(err)
 	}
 	return path
+}
+
+// withPeerKeys adds each peer line's public key (the test keys of
+// relay_keys_test.go).
+func withPeerKeys(conf string) string {
+	return confPeer.ReplaceAllStringFunc(conf, func(l string) string {
+		return l + " " + nodeKey(confPeer.FindStringSubmatch(l)[1]).Public().String()
+	})
 }
 
 // run starts node's relay with the configuration at conf.
@@ -219,4 +243,23 @@ func (fl *fleetLab) kill(node string) {
 		fl.t.Fatalf("killing %s's relay: %v", node, err)
 	}
 	fl.procs[node].Wait()
+}
+
+// stopAll stops every relay and process of the lab at once (each one's
+// cleanup would stop them one after another).
+func (fl *fleetLab) stopAll(more ...map[string]*labtest.Proc) {
+	var wg sync.WaitGroup
+	stop := func(p *labtest.Proc) {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Stop() }()
+	}
+	for _, p := range fl.procs {
+		stop(p)
+	}
+	for _, m := range more {
+		for _, p := range m {
+			stop(p)
+		}
+	}
+	wg.Wait()
 }

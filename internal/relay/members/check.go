@@ -16,6 +16,7 @@ import (
 type Trust struct {
 	Self   string         // this relay's node name
 	Listen netip.AddrPort // its underlay address: members must be of its family
+	Key    [32]byte       // its public key: no member may carry it
 	LAN    string         // its LAN tag ("": none)
 	// CA, when set, is the mesh CA: every member must carry a certificate
 	// it signed, for the member's name and data address. Without it,
@@ -50,6 +51,8 @@ func (t *Trust) Check(name string, meta []byte, now time.Time) (config.Peer, err
 		return refuse("carries a certificate and this relay has no ca")
 	case t.CA != nil && m.Kind != KindCert:
 		return refuse("carries no certificate and the mesh has a ca")
+	case m.Kind == KindKey && m.Key == t.Key:
+		return refuse("has the public key of this relay %q", t.Self)
 	case m.Kind == KindKey:
 		p.Key, p.Allow = m.Key, m.Allow
 		return p, nil
@@ -60,6 +63,9 @@ func (t *Trust) Check(name string, meta []byte, now time.Time) (config.Peer, err
 	}
 	if err := c.Verify(t.CA, now); err != nil {
 		return refuse("%v", err)
+	}
+	if c.Key == t.Key {
+		return refuse("has the public key of this relay %q", t.Self)
 	}
 	if t.Revoked[c.Fingerprint()] {
 		return refuse("certificate %s: %v", c.Fingerprint(), cert.ErrRevoked)

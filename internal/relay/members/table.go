@@ -82,10 +82,8 @@ func (t *Table) Refused(name, why string, now time.Time) {
 // forged identity under a new name) and a new name past MaxMembers. It
 // reports whether the set of live peers changed.
 func (t *Table) Admit(name, gossip string, p config.Peer, now time.Time) (bool, error) {
-	for _, m := range t.members {
-		if m.Name != name && m.Peer.Key == p.Key && live(m.State) {
-			return false, fmt.Errorf("member %q has the public key of member %q: %w", name, m.Name, ErrRefused)
-		}
+	if other := t.KeyOwner(p.Key, name); other != "" {
+		return false, fmt.Errorf("member %q has the public key of member %q: %w", name, other, ErrRefused)
 	}
 	m := t.members[name]
 	if m == nil {
@@ -105,6 +103,16 @@ func (t *Table) Admit(name, gossip string, p config.Peer, now time.Time) (bool, 
 	}
 	m.State, m.Gossip, m.Peer = Alive, gossip, p
 	return changed, nil
+}
+
+// KeyOwner is the live member other than name that has key k ("": none).
+func (t *Table) KeyOwner(k [32]byte, name string) string {
+	for _, m := range t.members {
+		if m.Name != name && m.Peer.Key == k && live(m.State) {
+			return m.Name
+		}
+	}
+	return ""
 }
 
 // Suspect marks a live member suspect (it still gets data: memberlist has

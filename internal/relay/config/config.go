@@ -105,22 +105,7 @@ type Config struct {
 	Metrics        string
 	Admin          string
 
-	// Fleet membership (gossip.go): seeds, the gossip endpoint (zero:
-	// listen port + 1), the gossip secret's file and content (read by the
-	// caller), this relay's certificate for the others, its LAN tag and
-	// the failure-detection timing (zero: the profile's).
-	Join           []string
-	Gossip         netip.AddrPort
-	GossipKeyFile  string
-	GossipKey      string
-	GossipCertFile string
-	GossipCert     string
-	GossipLAN      string
-	GossipProfile  string
-	ProbeInterval  time.Duration
-	ProbeTimeout   time.Duration
-	SuspicionMult  int
-	gossipLines    map[string]int
+	FleetSettings // join, gossip-*, probe-*: fleet membership (gossip.go)
 }
 
 // NodeID is the 32-bit identifier frames carry for a relay named name.

@@ -25,6 +25,25 @@ import (
 	"time"
 )
 
+// FleetSettings are the fleet membership lines: seeds, the gossip endpoint
+// (zero: listen port + 1), the gossip secret's file and content (read by
+// the caller), this relay's certificate for the others, its LAN tag and
+// the failure-detection timing (zero: the profile's).
+type FleetSettings struct {
+	Join           []string
+	Gossip         netip.AddrPort
+	GossipKeyFile  string
+	GossipKey      string
+	GossipCertFile string
+	GossipCert     string
+	GossipLAN      string
+	GossipProfile  string
+	ProbeInterval  time.Duration
+	ProbeTimeout   time.Duration
+	SuspicionMult  int
+	gossipLines    map[string]int
+}
+
 // Gossip profiles, memberlist's LAN and WAN defaults.
 const (
 	ProfileLAN = "lan"

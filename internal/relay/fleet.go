@@ -61,6 +61,7 @@ type fleet struct {
 	selfRefused                                    atomic.Bool // another relay has this name: gossip stopped
 	joinFailures, refused, decryptFails, conflicts atomic.Uint64
 	lim                                            logLimiter
+	counts                                         gossipCounts
 }
 
 // newFleet checks the fleet settings of cfg; pub is this relay's public
@@ -109,6 +110,9 @@ func newFleet(r *Relay, cfg *config.Config, pub [32]byte) (*fleet, error) {
 	return f, nil
 }
 
+// newGossipLogger is a logger for memberlist that writes to g.
+func newGossipLogger(g *gossipLog) *log.Logger { return log.New(g, "", 0) }
+
 func mustMeta(m members.Meta) []byte {
 	b, _ := m.Encode()
 	return b
@@ -130,10 +134,17 @@ func (f *fleet) start(ctx context.Context) error {
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	mc.DeadNodeReclaimTime = joinMax // a member back at another address after that is taken
 	mc.Delegate, mc.Events, mc.Alive, mc.Merge, mc.Conflict = f, f, f, f, f
-	mc.Logger = log.New(&gossipLog{f: f}, "", 0)
-	ml, err := memberlist.Create(mc)
+	gl := &gossipLog{f: f}
+	mc.Logger = newGossipLogger(gl)
+	tr, err := newCountingTransport(mc.BindAddr, mc.BindPort, &f.counts, gl)
 	if err != nil {
 		return fmt.Errorf("opening the gossip endpoint %s: %w", g, err)
+	}
+	mc.Transport = tr
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		_ = tr.Shutdown()
+		return fmt.Errorf("starting the gossip on %s: %w", g, err)
 	}
 	f.ml = ml
 	f.r.log.Info("gossip started", "gossip", g.String(), "seeds", len(cfg.Join), "probe_interval", tm.ProbeInterval.String(),

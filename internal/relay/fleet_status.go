@@ -122,6 +122,16 @@ type FleetCounters struct {
 	Refused         uint64 `json:"members_refused"`         // members whose metadata failed the checks
 	DecryptFailures uint64 `json:"gossip_decrypt_failures"` // gossip that failed decryption: a wrong key
 	NameConflicts   uint64 `json:"name_conflicts"`          // two relays claiming one name
+	// The gossip this relay sent and received: UDP packets (probes, acks,
+	// gossip) and their bytes, and the TCP streams (joins, push/pull state
+	// exchanges) and their bytes.
+	PacketsSent     uint64 `json:"gossip_packets_sent"`
+	PacketsReceived uint64 `json:"gossip_packets_received"`
+	BytesSent       uint64 `json:"gossip_bytes_sent"`
+	BytesReceived   uint64 `json:"gossip_bytes_received"`
+	Streams         uint64 `json:"gossip_streams"`
+	StreamBytesSent uint64 `json:"gossip_stream_bytes_sent"`
+	StreamBytesRecv uint64 `json:"gossip_stream_bytes_received"`
 }
 
 // FleetTimingStatus is the failure-detection timing in force.
@@ -162,7 +172,10 @@ func (r *Relay) fleetStatus(now time.Time) FleetStatus {
 	}
 	tm := f.cfg.Timing()
 	st.Enabled, st.Gossip, st.Joined, st.NameTaken = true, f.cfg.GossipAddr().String(), f.joined.Load(), f.selfRefused.Load()
-	st.Counters = FleetCounters{JoinFailures: f.joinFailures.Load(), Refused: f.refused.Load(), DecryptFailures: f.decryptFails.Load(), NameConflicts: f.conflicts.Load()}
+	gc := &f.counts
+	st.Counters = FleetCounters{JoinFailures: f.joinFailures.Load(), Refused: f.refused.Load(), DecryptFailures: f.decryptFails.Load(), NameConflicts: f.conflicts.Load(),
+		PacketsSent: gc.packetsOut.Load(), PacketsReceived: gc.packetsIn.Load(), BytesSent: gc.bytesOut.Load(), BytesReceived: gc.bytesIn.Load(),
+		Streams: gc.streams.Load(), StreamBytesSent: gc.streamBytesOut.Load(), StreamBytesRecv: gc.streamBytesIn.Load()}
 	f.mu.Lock()
 	ms, evs, counts := f.table.Members(), f.table.Events(), f.table.Count()
 	f.mu.Unlock()
@@ -188,8 +201,9 @@ var (
 	descMembersRefuse = prometheus.NewDesc("mcast_relay_members_refused_total", "Members refused: metadata that does not decode or verify, a forged identity, a flood.", nil, nil)
 	descGossipDecrypt = prometheus.NewDesc("mcast_relay_gossip_decrypt_failures_total", "Gossip packets and streams that failed decryption (a wrong or missing gossip key).", nil, nil)
 	descNameConflicts = prometheus.NewDesc("mcast_relay_member_name_conflicts_total", "Times two relays claimed one node name.", nil, nil)
+	descGossipBytes   = prometheus.NewDesc("mcast_relay_gossip_bytes_total", "Gossip bytes, by direction (sent, received) and kind (packet: UDP probes and gossip; stream: TCP joins and push/pull).", []string{"direction", "kind"}, nil)
 
-	fleetDescs = []*prometheus.Desc{descMembers, descJoinFailures, descMembersRefuse, descGossipDecrypt, descNameConflicts}
+	fleetDescs = []*prometheus.Desc{descMembers, descJoinFailures, descMembersRefuse, descGossipDecrypt, descNameConflicts, descGossipBytes}
 )
 
 // collectFleet sends the fleet's metrics (none without gossip).
@@ -208,5 +222,11 @@ func collectFleet(ch chan<- prometheus.Metric, st FleetStatus) {
 	c := st.Counters
 	for d, v := range map[*prometheus.Desc]uint64{descJoinFailures: c.JoinFailures, descMembersRefuse: c.Refused, descGossipDecrypt: c.DecryptFailures, descNameConflicts: c.NameConflicts} {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	for _, b := range []struct {
+		v         uint64
+		dir, kind string
+	}{{c.BytesSent, "sent", "packet"}, {c.BytesReceived, "received", "packet"}, {c.StreamBytesSent, "sent", "stream"}, {c.StreamBytesRecv, "received", "stream"}} {
+		ch <- prometheus.MustNewConstMetric(descGossipBytes, prometheus.CounterValue, float64(b.v), b.dir, b.kind)
 	}
 }

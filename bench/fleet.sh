@@ -11,6 +11,9 @@
 #   form:   all N relays started at once -> every relay has seen N-1 members join
 #   detect: vmN killed (SIGKILL) -> every other relay has recorded it failed
 #   rejoin: vmN restarted, same config -> every other relay has seen it join
+# Gossip cost: UDP bytes and packets each relay sends per second over WINDOW
+# seconds (default 10) once formed, and the bytes of a TCP stream (join or
+# push/pull state exchange, both directions) on average.
 # The table gives the median of RUNS runs (default 3) and the detection bound
 # the timing gives (config.DetectionBound, in `relay status`).
 #
@@ -91,14 +94,31 @@ start() {
   pids[$1]=$!
 }
 
+# counters FROM: sums over the relays of FROM: UDP gossip bytes sent, UDP
+# packets sent, stream bytes sent and received, streams.
+counters() {
+  for n in $1; do status "$n"; echo; done | python3 -c '
+import json, sys
+text, dec, i, tot = sys.stdin.read(), json.JSONDecoder(), 0, [0, 0, 0, 0]
+while True:
+    while i < len(text) and text[i].isspace(): i += 1
+    if i >= len(text): break
+    d, i = dec.raw_decode(text, i)
+    c = d.get("fleet", {}).get("counters", {})
+    tot[0] += c.get("gossip_bytes_sent", 0); tot[1] += c.get("gossip_packets_sent", 0)
+    tot[2] += c.get("gossip_stream_bytes_sent", 0) + c.get("gossip_stream_bytes_received", 0); tot[3] += c.get("gossip_streams", 0)
+print(*tot)'
+}
+
 median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "timing: ${TIMING:-gossip-profile lan (probe 1s, timeout 500ms, suspicion-mult 4)}; runs per size: $runs"
-printf '| relays | form (s) | detect a kill (s) | rejoin (s) | detection bound (s) |\n|---:|---:|---:|---:|---:|\n'
+window=${WINDOW:-10}
+printf '| relays | form (s) | detect a kill (s) | rejoin (s) | detection bound (s) | UDP gossip per relay (B/s, pkt/s) | bytes per stream |\n|---:|---:|---:|---:|---:|---:|---:|\n'
 (umask 077; "$bin" relay genkey >"$tmp/gossip.key")
 for n in "${sizes[@]}"; do
-  forms=(); detects=(); rejoins=(); bound=""
+  forms=(); detects=(); rejoins=(); bound=""; bps=(); pps=(); perstream=()
   for ((r = 1; r <= runs; r++)); do
     "$bin" lab up cloud --nodes "$n" --name "$lab" >/dev/null
     all=""; others=""
@@ -111,6 +131,9 @@ for n in "${sizes[@]}"; do
     t0=$(now); SINCE=$t0
     for ((i = 1; i <= n; i++)); do start "$i"; done
     t=$(await joined "$all" '*'); forms+=("$(python3 -c "print($t - $t0)")")
+    read -r b1 p1 _ _ < <(counters "$all"); sleep "$window"; read -r b2 p2 sb s2 < <(counters "$all")
+    bps+=("$(python3 -c "print(($b2 - $b1) / $n / $window)")"); pps+=("$(python3 -c "print(($p2 - $p1) / $n / $window)")")
+    perstream+=("$(python3 -c "print($sb / max(1, $s2))")")
     bound=$(status vm1 | python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["fleet"]["timing"]["detection_bound_seconds"])')
     tk=$(now); SINCE=$tk; kill -KILL "${pids[$n]}"; wait "${pids[$n]}" 2>/dev/null || true
     t=$(await failed "$others" "vm$n"); detects+=("$(python3 -c "print($t - $tk)")")
@@ -122,5 +145,6 @@ for n in "${sizes[@]}"; do
     pids=()
     "$bin" lab down --name "$lab" >/dev/null
   done
-  printf '| %d | %s | %s | %s | %s |\n' "$n" "$(median "${forms[@]}")" "$(median "${detects[@]}")" "$(median "${rejoins[@]}")" "$bound"
+  printf '| %d | %s | %s | %s | %s | %s, %s | %s |\n' "$n" "$(median "${forms[@]}")" "$(median "${detects[@]}")" "$(median "${rejoins[@]}")" "$bound" \
+    "$(median "${bps[@]}")" "$(median "${pps[@]}")" "$(median "${perstream[@]}")"
 done

@@ -40,18 +40,18 @@ const (
 	joinFirst  = 250 * time.Millisecond
 	joinMax    = 30 * time.Second
 	aloneEvery = 5 * time.Second
-	// statePoll is how often the members' suspect states are read.
-	statePoll = 250 * time.Millisecond
 )
 
 // fleet is a relay's membership: memberlist and what it has reported.
 type fleet struct {
-	r     *Relay
-	cfg   *config.Config
-	key   []byte
-	trust members.Trust
-	meta  []byte
-	ml    *memberlist.Memberlist
+	r   *Relay
+	cfg *config.Config
+	key []byte
+	// leaving is the metadata this relay gossips last, as it stops.
+	leaving []byte
+	trust   members.Trust
+	meta    atomic.Pointer[[]byte] // this relay's metadata
+	ml      *memberlist.Memberlist
 
 	mu    sync.Mutex // guards table
 	table *members.Table
@@ -100,11 +100,19 @@ func newFleet(r *Relay, cfg *config.Config, pub [32]byte) (*fleet, error) {
 		}
 		b, _ := c.Encode()
 		m = members.Meta{Addr: cfg.Listen, LAN: cfg.GossipLAN, Kind: members.KindCert, Cert: b}
-		if _, err := f.trust.Check(cfg.Node, mustMeta(m), r.clock()); err != nil {
+		self := f.trust
+		self.Key = [32]byte{} // its own key, which Check refuses in others
+		if _, err := self.Check(cfg.Node, mustMeta(m), r.clock()); err != nil {
 			return nil, fmt.Errorf("%w: gossip-cert %s: %w", ErrFleetConfig, cfg.GossipCertFile, err)
 		}
 	}
-	if f.meta, err = m.Encode(); err != nil {
+	b, err := m.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("%w: node metadata: %w", ErrFleetConfig, err)
+	}
+	f.meta.Store(&b)
+	m.Leaving = true
+	if f.leaving, err = m.Encode(); err != nil {
 		return nil, fmt.Errorf("%w: node metadata: %w", ErrFleetConfig, err)
 	}
 	return f, nil
@@ -150,17 +158,21 @@ func (f *fleet) start(ctx context.Context) error {
 	f.r.log.Info("gossip started", "gossip", g.String(), "seeds", len(cfg.Join), "probe_interval", tm.ProbeInterval.String(),
 		"detection_bound", config.DetectionBound(tm, 32).String()+" at 32 members")
 	go f.joinLoop(ctx)
-	go f.pollStates(ctx)
 	return nil
 }
 
-// stop leaves the fleet (the others see it left, not failed) and closes
-// the gossip endpoint.
+// stop leaves the fleet and closes the gossip endpoint. Its last metadata
+// says it is leaving, so that the others record it left, not failed
+// (memberlist's leave event does not tell them apart).
 func (f *fleet) stop() {
 	if f.ml == nil {
 		return
 	}
 	if !f.selfRefused.Load() {
+		f.meta.Store(&f.leaving)
+		if err := f.ml.UpdateNode(500 * time.Millisecond); err != nil {
+			f.r.log.Info("telling the fleet this relay leaves", "err", err)
+		}
 		if err := f.ml.Leave(time.Second); err != nil {
 			f.r.log.Info("leaving the fleet", "err", err)
 		}
@@ -252,37 +264,6 @@ func (f *fleet) logLimited(msg, subject string, args ...any) {
 	f.r.log.Warn(msg, args...)
 }
 
-// pollStates reads the members' states from memberlist: a suspect member
-// has no event of its own.
-func (f *fleet) pollStates(ctx context.Context) {
-	t := time.NewTicker(statePoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := time.Now()
-		suspect := map[string]bool{}
-		for _, n := range f.ml.Members() {
-			if n.State == memberlist.StateSuspect {
-				suspect[n.Name] = true
-			}
-		}
-		f.mu.Lock()
-		for _, m := range f.table.Members() {
-			switch {
-			case m.State == members.Alive && suspect[m.Name]:
-				f.table.Suspect(m.Name, now)
-			case m.State == members.Suspect && !suspect[m.Name]:
-				_, _ = f.table.Admit(m.Name, m.Gossip, m.Peer, now)
-			}
-		}
-		f.mu.Unlock()
-	}
-}
-
 // check checks a member's metadata, and that no other live member has
 // its key.
 func (f *fleet) check(n *memberlist.Node) (config.Peer, error) {
@@ -314,6 +295,10 @@ func (f *fleet) admit(n *memberlist.Node) {
 		f.refuse(n, err)
 		return
 	}
+	if m, _ := members.Decode(n.Meta); m != nil && m.Leaving {
+		f.gone(n, members.Left)
+		return
+	}
 	f.mu.Lock()
 	changed, err := f.table.Admit(n.Name, n.Address(), p, time.Now())
 	f.mu.Unlock()
@@ -333,4 +318,23 @@ func (f *fleet) apply() {
 	joined := f.table.Peers()
 	f.mu.Unlock()
 	f.r.applyMembers(joined)
+}
+
+// gone makes member n dead or left, no longer a peer.
+func (f *fleet) gone(n *memberlist.Node, st members.State) {
+	f.mu.Lock()
+	gone := f.table.Gone(n.Name, st, time.Now())
+	f.mu.Unlock()
+	if gone {
+		f.r.log.Info("member "+string(st)+": no longer a peer", "member", n.Name, "gossip", n.Address())
+		f.apply()
+	}
+}
+
+// suspect marks member name suspect: this relay's probes of it failed
+// (memberlist logs it; its suspect state has no event of its own).
+func (f *fleet) suspect(name string) {
+	f.mu.Lock()
+	f.table.Suspect(name, time.Now())
+	f.mu.Unlock()
 }

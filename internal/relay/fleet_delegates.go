@@ -13,10 +13,11 @@ import (
 
 // NodeMeta is this relay's metadata (memberlist.Delegate).
 func (f *fleet) NodeMeta(limit int) []byte {
-	if len(f.meta) > limit {
+	m := *f.meta.Load()
+	if len(m) > limit {
 		return nil
 	}
-	return f.meta
+	return m
 }
 
 // NotifyMsg ignores user messages: the fleet sends none (memberlist.Delegate).
@@ -38,20 +39,14 @@ func (f *fleet) NotifyJoin(n *memberlist.Node) { f.admit(n) }
 // NotifyUpdate: a member's metadata changed (memberlist.EventDelegate).
 func (f *fleet) NotifyUpdate(n *memberlist.Node) { f.admit(n) }
 
-// NotifyLeave: a member failed or left; it stops being a peer
-// (memberlist.EventDelegate).
+// NotifyLeave: a member failed, or left without saying so first; it
+// stops being a peer (memberlist.EventDelegate).
 func (f *fleet) NotifyLeave(n *memberlist.Node) {
 	st := members.Dead
-	if n.State == memberlist.StateLeft {
+	if m, _ := members.Decode(n.Meta); m != nil && m.Leaving {
 		st = members.Left
 	}
-	f.mu.Lock()
-	gone := f.table.Gone(n.Name, st, time.Now())
-	f.mu.Unlock()
-	if gone {
-		f.r.log.Info("member "+string(st)+": no longer a peer", "member", n.Name, "gossip", n.Address())
-		f.apply()
-	}
+	f.gone(n, st)
 }
 
 // NotifyAlive refuses a member whose metadata does not pass the checks
@@ -60,10 +55,19 @@ func (f *fleet) NotifyAlive(n *memberlist.Node) error {
 	if n.Name == f.cfg.Node {
 		return nil
 	}
-	if _, err := f.check(n); err != nil {
+	p, err := f.check(n)
+	if err != nil {
 		f.refuse(n, err)
 		return err
 	}
+	// An alive message about a member this relay suspects: it refuted.
+	f.mu.Lock()
+	for _, m := range f.table.Members() {
+		if m.Name == n.Name && m.State == members.Suspect {
+			_, _ = f.table.Admit(n.Name, n.Address(), p, time.Now())
+		}
+	}
+	f.mu.Unlock()
 	return nil
 }
 

@@ -63,6 +63,8 @@ func (g *gossipLog) Write(b []byte) (int, error) {
 	case gossipDecrypt:
 		g.f.decryptFails.Add(1)
 		g.f.logLimited("gossip refused: it failed decryption (wrong gossip key?)", "decrypt", "detail", msg)
+	case gossipSuspect:
+		g.f.suspect(msg)
 	case gossipWarn:
 		// One kind per message text up to its first colon.
 		k, _, _ := strings.Cut(msg, ":")
@@ -76,11 +78,13 @@ const (
 	gossipDebug = iota
 	gossipWarn
 	gossipDecrypt
+	gossipSuspect // msg is the member's name
 )
 
 // classifyGossipLog sorts a memberlist log line: a decryption failure (of
-// a packet, or of a stream's state), another warning or error, or debug
-// and information; msg is the line without its level and prefix.
+// a packet, or of a stream's state), this relay's suspicion of a member,
+// another warning or error, or debug and information; msg is the line
+// without its level and prefix (for a suspicion, the member's name).
 func classifyGossipLog(line string) (kind int, msg string) {
 	level := ""
 	if strings.HasPrefix(line, "[") {
@@ -94,6 +98,8 @@ func classifyGossipLog(line string) (kind int, msg string) {
 	case strings.Contains(low, "decrypt") || strings.Contains(low, "remote state is not encrypted") ||
 		strings.Contains(low, "encryption is not configured"):
 		return gossipDecrypt, msg
+	case strings.HasPrefix(msg, "Suspect ") && strings.HasSuffix(msg, " has failed, no acks received"):
+		return gossipSuspect, strings.TrimSuffix(strings.TrimPrefix(msg, "Suspect "), " has failed, no acks received")
 	case level == "WARN" || level == "ERR" || level == "ERROR":
 		return gossipWarn, msg
 	}

@@ -81,6 +81,25 @@ func TestFleetMembersBecomePeers(t *testing.T) {
 	if st.Fleet.ByState["dead"] != 1 || len(st.Fleet.Events) < 2 || st.Fleet.Events[len(st.Fleet.Events)-1].Event != "failed" {
 		t.Errorf("fleet status %+v", st.Fleet)
 	}
+	// A member whose last metadata says it leaves is left, not failed.
+	d := memberNode(t, "d", "10.0.4.10:7474", "d")
+	f.NotifyJoin(d)
+	g := &gossipLog{f: f}
+	g.Write([]byte("[INFO] memberlist: Suspect d has failed, no acks received"))
+	if st := r.Status(); memberStatus(st, "d") != "suspect" || peerByName(st, "d").Name == "" {
+		t.Errorf("d after this relay's probes failed: %q (a suspect still gets data)", memberStatus(st, "d"))
+	}
+	if err := f.NotifyAlive(d); err != nil || memberStatus(r.Status(), "d") != "alive" {
+		t.Errorf("d after refuting the suspicion: %q, %v", memberStatus(r.Status(), "d"), err)
+	}
+	meta, _ := members.Decode(d.Meta)
+	meta.Leaving = true
+	d.Meta, _ = meta.Encode()
+	f.NotifyUpdate(d)
+	f.NotifyLeave(d)
+	if st := r.Status(); memberStatus(st, "d") != "left" || peerByName(st, "d").Name != "" {
+		t.Errorf("d after it left: %q", memberStatus(st, "d"))
+	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(r.Collector())
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
@@ -88,7 +107,7 @@ func TestFleetMembersBecomePeers(t *testing.T) {
 # TYPE mcast_relay_members gauge
 mcast_relay_members{state="alive"} 1
 mcast_relay_members{state="dead"} 1
-mcast_relay_members{state="left"} 0
+mcast_relay_members{state="left"} 1
 mcast_relay_members{state="suspect"} 0
 `), "mcast_relay_members"); err != nil {
 		t.Error(err)
@@ -161,10 +180,20 @@ func TestGossipLogBounded(t *testing.T) {
 		"[WARN] memberlist: Refuting a suspect message (from: b)":                                         gossipWarn,
 		"[ERR] memberlist: Conflicting address for b. Mine: 10.0.2.10:7475 Theirs: 10.0.4.10:7475":        gossipWarn,
 		"[DEBUG] memberlist: Initiating push/pull sync with: b 10.0.2.10:7475":                            gossipDebug,
-		"[INFO] memberlist: Suspect c has failed, no acks received":                                       gossipDebug,
+		"[INFO] memberlist: Suspect c has failed, no acks received":                                       gossipSuspect,
+		"[INFO] memberlist: Marking c as failed, suspect timeout reached (0 peer confirmations)":          gossipDebug,
 	} {
 		if got, _ := classifyGossipLog(line); got != want {
 			t.Errorf("classifyGossipLog(%q) = %d, want %d", line, got, want)
 		}
 	}
+}
+
+func memberStatus(st Status, name string) string {
+	for _, m := range st.Fleet.Members {
+		if m.Name == name {
+			return m.State
+		}
+	}
+	return ""
 }

@@ -135,6 +135,12 @@ func TestRelayFleetMixed(t *testing.T) {
 			t.Errorf("%s has %s as a peer, and neither lists the other", pair[0], pair[1])
 		}
 	}
+	// Stopped (SIGTERM), vm3 leaves: vm2 records it left, not failed, and
+	// drops it as a peer.
+	fl.procs["vm3"].Stop()
+	fl.awaitAll([]string{"vm2"}, "vm3 left", 5*time.Second, func(st relay.Status) bool {
+		return memberState(st, "vm3") == "left" && peerByName(st, "vm3").Name == ""
+	})
 }
 
 // TestRelayFleetConfigErrors: join without a gossip key, a malformed

@@ -124,7 +124,8 @@ func (fl *fleetLab) awaitAll(nodes []string, what string, timeout time.Duration,
 	done := map[string]time.Time{}
 	last := map[string]relay.Status{}
 	var mu sync.Mutex
-	for time.Now().Before(deadline) && len(done) < len(nodes) {
+	var ended []error
+	for time.Now().Before(deadline) && len(done) < len(nodes) && len(ended) == 0 {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 4)
 		for _, n := range nodes {
@@ -139,6 +140,15 @@ func (fl *fleetLab) awaitAll(nodes []string, what string, timeout time.Duration,
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
+				select {
+				case <-fl.procs[n].Done():
+					err := fmt.Errorf("%s's relay ended: %s", n, fl.procs[n].Stderr())
+					mu.Lock()
+					ended = append(ended, err)
+					mu.Unlock()
+					return
+				default:
+				}
 				st, err := fl.fleetStatus(n)
 				at := time.Now()
 				mu.Lock()
@@ -155,6 +165,9 @@ func (fl *fleetLab) awaitAll(nodes []string, what string, timeout time.Duration,
 		if len(done) < len(nodes) {
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+	if len(ended) > 0 {
+		fl.t.Fatalf("waiting for %s: %v", what, ended[0])
 	}
 	if len(done) < len(nodes) {
 		for _, n := range nodes {

@@ -6,7 +6,7 @@
 //
 // Metadata encoding, at most MaxMeta bytes (memberlist's limit):
 //
-//	"MCM" | version 1 (1) | family 4|6 (1) | address (4|16) | port (2)
+//	"MCM" | version 1 (1) | flags (1; 1: leaving) | family 4|6 (1) | address (4|16) | port (2)
 //	| LAN tag length (1) | LAN tag
 //	| kind (1): 0 = key, 1 = certificate
 //	kind 0: public key (32) | prefix count (1; 255: any source)
@@ -51,7 +51,13 @@ type Meta struct {
 	// Allow are the sources it may carry (KindKey); nil: any.
 	Allow []netip.Prefix
 	Cert  []byte // KindCert: its certificate's encoding
+	// Leaving: the relay is stopping and about to leave the fleet (its
+	// last metadata update), so that the others record it left, not
+	// failed.
+	Leaving bool
 }
+
+const flagLeaving = 1
 
 func appendAddr(dst []byte, a netip.Addr) []byte {
 	if a.Is4() {
@@ -70,7 +76,11 @@ func (m *Meta) Encode() ([]byte, error) {
 	if len(m.LAN) > MaxTag {
 		return nil, fmt.Errorf("LAN tag of %d bytes (at most %d): %w", len(m.LAN), MaxTag, ErrMeta)
 	}
-	b := appendAddr(append([]byte{}, metaMagic...), m.Addr.Addr().Unmap())
+	flags := byte(0)
+	if m.Leaving {
+		flags = flagLeaving
+	}
+	b := appendAddr(append(append([]byte{}, metaMagic...), flags), m.Addr.Addr().Unmap())
 	b = binary.BigEndian.AppendUint16(b, m.Addr.Port())
 	b = append(append(b, byte(len(m.LAN))), m.LAN...)
 	switch m.Kind {
@@ -143,6 +153,13 @@ func Decode(b []byte) (*Meta, error) {
 		return nil, fmt.Errorf("bad magic or version: %w", ErrMeta)
 	}
 	m := &Meta{}
+	switch r.take(1)[0] {
+	case 0:
+	case flagLeaving:
+		m.Leaving = true
+	default:
+		return nil, fmt.Errorf("unknown flags: %w", ErrMeta)
+	}
 	a := r.addr()
 	m.Addr = netip.AddrPortFrom(a, binary.BigEndian.Uint16(r.take(2)))
 	n := int(r.take(1)[0])

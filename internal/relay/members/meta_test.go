@@ -20,7 +20,7 @@ func key(b byte) [32]byte { return [32]byte{b, 1, 2, 3} }
 func TestMetaRoundTrip(t *testing.T) {
 	for _, m := range []members.Meta{
 		{Addr: netip.MustParseAddrPort("10.0.1.10:7474"), LAN: "site-a", Key: key(7), Allow: []netip.Prefix{netip.MustParsePrefix("10.0.1.0/24"), netip.MustParsePrefix("fd00::/64")}},
-		{Addr: netip.MustParseAddrPort("[fd00:1::10]:7474"), Key: key(8)},
+		{Addr: netip.MustParseAddrPort("[fd00:1::10]:7474"), Key: key(8), Leaving: true},
 		{Addr: netip.MustParseAddrPort("10.0.1.10:7474"), Key: key(9), Allow: []netip.Prefix{}},
 		{Addr: netip.MustParseAddrPort("10.0.1.10:7474"), Kind: members.KindCert, Cert: []byte("MCRT...")},
 	} {
@@ -50,8 +50,9 @@ func TestMetaRefusesHostile(t *testing.T) {
 		"trailing":   append(append([]byte{}, good...), 0),
 		"huge":       append(append([]byte{}, good...), make([]byte, 600)...),
 		"magic":      append([]byte("XCM\x01"), good[4:]...),
+		"flags":      append(append([]byte{}, good[:4]...), append([]byte{2}, good[5:]...)...),
 		"zero key":   mustEncode(t, members.Meta{Addr: netip.MustParseAddrPort("10.0.1.10:7474")}),
-		"kind":       append(append([]byte{}, good[:14]...), 9),
+		"kind":       append(append([]byte{}, good[:13]...), 9),
 		"port 0":     mustEncode(t, members.Meta{Addr: netip.MustParseAddrPort("10.0.1.10:0"), Key: key(1)}),
 		"multicast":  mustEncode(t, members.Meta{Addr: netip.MustParseAddrPort("239.1.1.1:7474"), Key: key(1)}),
 		"host bits":  bytes.Replace(good, []byte{10, 0, 1, 0, 24}, []byte{10, 0, 1, 5, 24}, 1),

@@ -49,6 +49,7 @@ type fleet struct {
 	key []byte
 	// leaving is the metadata this relay gossips last, as it stops.
 	leaving []byte
+	dirty   chan struct{} // the members changed (apply); nil: apply at once
 	trust   members.Trust
 	meta    atomic.Pointer[[]byte] // this relay's metadata
 	ml      *memberlist.Memberlist
@@ -142,6 +143,7 @@ func (f *fleet) start(ctx context.Context) error {
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	mc.DeadNodeReclaimTime = joinMax // a member back at another address after that is taken
 	mc.Delegate, mc.Events, mc.Alive, mc.Merge, mc.Conflict = f, f, f, f, f
+	f.dirty = make(chan struct{}, 1)
 	gl := &gossipLog{f: f}
 	mc.Logger = newGossipLogger(gl)
 	tr, err := newCountingTransport(mc.BindAddr, mc.BindPort, &f.counts, gl)
@@ -158,6 +160,7 @@ func (f *fleet) start(ctx context.Context) error {
 	f.r.log.Info("gossip started", "gossip", g.String(), "seeds", len(cfg.Join), "probe_interval", tm.ProbeInterval.String(),
 		"detection_bound", config.DetectionBound(tm, 32).String()+" at 32 members")
 	go f.joinLoop(ctx)
+	go f.applyLoop(ctx)
 	return nil
 }
 
@@ -312,8 +315,43 @@ func (f *fleet) admit(n *memberlist.Node) {
 	}
 }
 
-// apply makes the relay's peers the static peers and the live members.
+// applyEvery is the least interval between two applications of the
+// members to the peer table: each one rebuilds the peer and route tables
+// (O(N)), so a burst of membership events (a fleet starting) coalesces.
+const applyEvery = 50 * time.Millisecond
+
+// apply has the members applied: at once when no apply loop runs (tests),
+// else by applyLoop, at most once per applyEvery.
 func (f *fleet) apply() {
+	if f.dirty == nil {
+		f.applyNow()
+		return
+	}
+	select {
+	case f.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// applyLoop applies the members when they change, then waits applyEvery.
+func (f *fleet) applyLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.dirty:
+		}
+		f.applyNow()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(applyEvery):
+		}
+	}
+}
+
+// applyNow makes the relay's peers the static peers and the live members.
+func (f *fleet) applyNow() {
 	f.mu.Lock()
 	joined := f.table.Peers()
 	f.mu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -196,4 +198,43 @@ func memberStatus(st Status, name string) string {
 		}
 	}
 	return ""
+}
+
+// BenchmarkMemberPeers measures what a fleet member costs a relay as a
+// peer: the heap its peer, route table and member table entries take (no
+// session yet: a session adds its ciphers and replay windows), and the
+// time to apply one more member to a fleet of N.
+func BenchmarkMemberPeers(b *testing.B) {
+	for _, n := range []int{100, 1000, 5000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			var buf bytes.Buffer
+			r := fleetRelay(&testing.T{}, &buf)
+			nodes := make([]*memberlist.Node, n)
+			for i := range nodes {
+				name := "m" + strconv.Itoa(i)
+				ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 7474)
+				var k [32]byte
+				copy(k[:], name)
+				meta, _ := (&members.Meta{Addr: ap, Key: k, Allow: []netip.Prefix{netip.PrefixFrom(ap.Addr(), 24).Masked()}}).Encode()
+				nodes[i] = &memberlist.Node{Name: name, Addr: net.IP(ap.Addr().AsSlice()), Port: 7475, Meta: meta}
+			}
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for _, nd := range nodes[:n-1] {
+				r.fleet.NotifyJoin(nd)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			heap := float64(after.HeapAlloc-before.HeapAlloc) / float64(n-1)
+			last := nodes[n-1]
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r.fleet.NotifyJoin(last)
+				r.fleet.NotifyLeave(last)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N)/1e3, "µs/apply")
+			b.ReportMetric(heap, "heap-B/member")
+		})
+	}
 }

@@ -24,7 +24,9 @@ type countingTransport struct {
 	c       *gossipCounts
 	packets chan *memberlist.Packet
 	conns   chan net.Conn
-	done    chan struct{}
+	// stopping: Shutdown began; the pump drops what the listeners still
+	// hand over, so that they can end. done: they ended.
+	stopping, done chan struct{}
 }
 
 var _ memberlist.NodeAwareTransport = (*countingTransport)(nil)
@@ -35,7 +37,8 @@ func newCountingTransport(addr string, port int, c *gossipCounts, log *gossipLog
 	if err != nil {
 		return nil, err
 	}
-	ct := &countingTransport{t: nt, c: c, packets: make(chan *memberlist.Packet), conns: make(chan net.Conn), done: make(chan struct{})}
+	ct := &countingTransport{t: nt, c: c, packets: make(chan *memberlist.Packet), conns: make(chan net.Conn),
+		stopping: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		for {
 			select {
@@ -46,16 +49,14 @@ func newCountingTransport(addr string, port int, c *gossipCounts, log *gossipLog
 				c.bytesIn.Add(uint64(len(p.Buf)))
 				select {
 				case ct.packets <- p:
-				case <-ct.done:
-					return
+				case <-ct.stopping:
 				}
 			case conn := <-nt.StreamCh():
 				c.streams.Add(1)
 				select {
 				case ct.conns <- &countingConn{Conn: conn, c: c}:
-				case <-ct.done:
+				case <-ct.stopping:
 					conn.Close()
-					return
 				}
 			}
 		}
@@ -101,9 +102,14 @@ func (ct *countingTransport) counted(c net.Conn, err error) (net.Conn, error) {
 	return &countingConn{Conn: c, c: ct.c}, nil
 }
 
+// Shutdown closes the transport. memberlist has stopped reading by then,
+// and NetTransport's listeners block handing over what they read until
+// someone takes it: the pump takes and drops it until they have ended.
 func (ct *countingTransport) Shutdown() error {
+	close(ct.stopping)
+	err := ct.t.Shutdown()
 	close(ct.done)
-	return ct.t.Shutdown()
+	return err
 }
 
 // countingConn counts a gossip stream's bytes.

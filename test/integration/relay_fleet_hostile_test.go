@@ -137,7 +137,9 @@ func TestRelayFleetMixed(t *testing.T) {
 	}
 	// Stopped (SIGTERM), vm3 leaves: vm2 records it left, not failed, and
 	// drops it as a peer.
-	fl.procs["vm3"].Stop()
+	if r := fl.procs["vm3"].Stop(); r.Code != 0 {
+		t.Errorf("vm3 did not stop cleanly on SIGTERM: %s", r)
+	}
 	fl.awaitAll([]string{"vm2"}, "vm3 left", 5*time.Second, func(st relay.Status) bool {
 		return memberState(st, "vm3") == "left" && peerByName(st, "vm3").Name == ""
 	})

@@ -259,19 +259,30 @@ func (fl *fleetLab) kill(node string) {
 }
 
 // stopAll stops every relay and process of the lab at once (each one's
-// cleanup would stop them one after another).
+// cleanup would stop them one after another); a relay that does not end
+// cleanly on SIGTERM fails the test.
 func (fl *fleetLab) stopAll(more ...map[string]*labtest.Proc) {
 	var wg sync.WaitGroup
-	stop := func(p *labtest.Proc) {
+	stop := func(name string, p *labtest.Proc, relay bool) {
 		wg.Add(1)
-		go func() { defer wg.Done(); p.Stop() }()
+		go func() {
+			defer wg.Done()
+			select {
+			case <-p.Done():
+				return // ended before (killed, or refused to start)
+			default:
+			}
+			if r := p.Stop(); relay && r.Code != 0 {
+				fl.t.Errorf("%s's relay did not stop cleanly: exit %d", name, r.Code)
+			}
+		}()
 	}
-	for _, p := range fl.procs {
-		stop(p)
+	for n, p := range fl.procs {
+		stop(n, p, true)
 	}
 	for _, m := range more {
-		for _, p := range m {
-			stop(p)
+		for n, p := range m {
+			stop(n, p, false)
 		}
 	}
 	wg.Wait()

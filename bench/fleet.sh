@@ -110,6 +110,18 @@ while True:
 print(*tot)'
 }
 
+# stop_all stops every relay (SIGTERM, then SIGKILL after 5 s).
+stop_all() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break; sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+}
+
 median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -140,9 +152,7 @@ for n in "${sizes[@]}"; do
     tr0=$(now); SINCE=$tr0; start "$n"
     # joined events after the restart: the latest per relay is the rejoin.
     t=$(await joined "$others" "vm$n"); rejoins+=("$(python3 -c "print($t - $tr0)")")
-    for ((i = 1; i <= n; i++)); do kill "${pids[$i]}" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    pids=()
+    stop_all
     "$bin" lab down --name "$lab" >/dev/null
   done
   printf '| %d | %s | %s | %s | %s | %s, %s | %s |\n' "$n" "$(median "${forms[@]}")" "$(median "${detects[@]}")" "$(median "${rejoins[@]}")" "$bound" \

@@ -11,9 +11,11 @@
 #   form:   all N relays started at once -> every relay has seen N-1 members join
 #   detect: vmN killed (SIGKILL) -> every other relay has recorded it failed
 #   rejoin: vmN restarted, same config -> every other relay has seen it join
-# Gossip cost: UDP bytes and packets each relay sends per second over WINDOW
-# seconds (default 10) once formed, and the bytes of a TCP stream (join or
-# push/pull state exchange, both directions) on average.
+# Gossip cost, over WINDOW seconds (default 65: two push/pull rounds of the
+# lan profile) once formed: the UDP bytes and packets each relay sends per
+# second (probes, acks), the push/pull bytes per relay per second (both
+# directions, counted once), the bytes of one push/pull exchange (both
+# directions), and the resident memory of vm1's relay.
 # The table gives the median of RUNS runs (default 3) and the detection bound
 # the timing gives (config.DetectionBound, in `relay status`).
 #
@@ -126,11 +128,11 @@ median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(f
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "timing: ${TIMING:-gossip-profile lan (probe 1s, timeout 500ms, suspicion-mult 4)}; runs per size: $runs"
-window=${WINDOW:-10}
-printf '| relays | form (s) | detect a kill (s) | rejoin (s) | detection bound (s) | UDP gossip per relay (B/s, pkt/s) | bytes per stream |\n|---:|---:|---:|---:|---:|---:|---:|\n'
+window=${WINDOW:-65}
+printf '| relays | form (s) | detect a kill (s) | rejoin (s) | detection bound (s) | UDP gossip per relay (B/s, pkt/s) | push/pull per relay (B/s) | bytes per push/pull | RSS of a relay (MiB) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 (umask 077; "$bin" relay genkey >"$tmp/gossip.key")
 for n in "${sizes[@]}"; do
-  forms=(); detects=(); rejoins=(); bound=""; bps=(); pps=(); perstream=()
+  forms=(); detects=(); rejoins=(); bound=""; bps=(); pps=(); perstream=(); spps=(); rss=()
   for ((r = 1; r <= runs; r++)); do
     "$bin" lab up cloud --nodes "$n" --name "$lab" >/dev/null
     all=""; others=""
@@ -143,9 +145,13 @@ for n in "${sizes[@]}"; do
     t0=$(now); SINCE=$t0
     for ((i = 1; i <= n; i++)); do start "$i"; done
     t=$(await joined "$all" '*'); forms+=("$(python3 -c "print($t - $t0)")")
-    read -r b1 p1 _ _ < <(counters "$all"); sleep "$window"; read -r b2 p2 sb s2 < <(counters "$all")
+    read -r b1 p1 sb1 s1 < <(counters "$all"); sleep "$window"; read -r b2 p2 sb2 s2 < <(counters "$all")
     bps+=("$(python3 -c "print(($b2 - $b1) / $n / $window)")"); pps+=("$(python3 -c "print(($p2 - $p1) / $n / $window)")")
-    perstream+=("$(python3 -c "print($sb / max(1, $s2))")")
+    # Streams in the window are push/pulls (the joins are over); each one
+    # is counted at both ends, so bytes per exchange = bytes / (streams / 2) / 2.
+    perstream+=("$(python3 -c "print(($sb2 - $sb1) / max(1, $s2 - $s1))")")
+    spps+=("$(python3 -c "print(($sb2 - $sb1) / 2 / $n / $window)")")
+    rss+=("$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/${pids[1]}/status")")
     bound=$(status vm1 | python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["fleet"]["timing"]["detection_bound_seconds"])')
     tk=$(now); SINCE=$tk; kill -KILL "${pids[$n]}"; wait "${pids[$n]}" 2>/dev/null || true
     t=$(await failed "$others" "vm$n"); detects+=("$(python3 -c "print($t - $tk)")")
@@ -155,6 +161,6 @@ for n in "${sizes[@]}"; do
     stop_all
     "$bin" lab down --name "$lab" >/dev/null
   done
-  printf '| %d | %s | %s | %s | %s | %s, %s | %s |\n' "$n" "$(median "${forms[@]}")" "$(median "${detects[@]}")" "$(median "${rejoins[@]}")" "$bound" \
-    "$(median "${bps[@]}")" "$(median "${pps[@]}")" "$(median "${perstream[@]}")"
+  printf '| %d | %s | %s | %s | %s | %s, %s | %s | %s | %s |\n' "$n" "$(median "${forms[@]}")" "$(median "${detects[@]}")" "$(median "${rejoins[@]}")" "$bound" \
+    "$(median "${bps[@]}")" "$(median "${pps[@]}")" "$(median "${spps[@]}")" "$(median "${perstream[@]}")" "$(median "${rss[@]}")"
 done

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/mcasttools/mcast/internal/relay/config"
+	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/relay/members"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -237,4 +238,29 @@ func BenchmarkMemberPeers(b *testing.B) {
 			b.ReportMetric(heap, "heap-B/member")
 		})
 	}
+}
+
+// BenchmarkSessionHeap measures the heap one established session with a
+// peer adds: its two key sets (send, receive) and its state, replay
+// window included.
+func BenchmarkSessionHeap(b *testing.B) {
+	const n = 10_000
+	keep := make([]any, 0, 3*n)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < n; i++ {
+		var k [32]byte
+		k[0], k[1] = byte(i), byte(i>>8)
+		send, err := crypto.NewKeys(k, config.Ciphers[0])
+		if err != nil {
+			b.Fatal(err)
+		}
+		recv, _ := crypto.NewKeys(k, config.Ciphers[0])
+		keep = append(keep, send, recv, new(crypto.Session))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(keep)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-B/session")
 }

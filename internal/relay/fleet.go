@@ -309,6 +309,7 @@ func (f *fleet) admit(n *memberlist.Node) {
 		f.refuse(n, err)
 		return
 	}
+	f.joined.Store(true) // in a fleet, whoever joined whom
 	if changed {
 		f.r.log.Info("member alive", "member", n.Name, "gossip", n.Address(), "address", p.Addr.String())
 		f.apply()

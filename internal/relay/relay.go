@@ -104,28 +104,23 @@ type Relay struct {
 	link   *linkFacts // io.facts(), read by the hot paths
 	ifs    []*lanIf   // every interface served, the first with io (reach.go)
 
-	mu     sync.Mutex // guards cfg, peers, local, joined, members, lan, nextQuery
-	cfg    *config.Config
-	srcCfg *config.Config // cfg as given, before the certified peers were checked
-	base   *config.Config // cfg without the fleet's members (fleet_status.go)
-	// memberPeers are the fleet's live members, fleetLeft those left out
-	// of the peers and why.
-	memberPeers []config.Peer
-	fleetLeft   map[string]string
-	refused     map[string]string // certified peers refused, and why
-	lan         *LANMembers       // other hosts' memberships, from their reports
-	lanCount    map[netip.Addr]int
-	nextQuery   time.Time
-	peers       map[uint32]*peer
-	byKey       map[crypto.PublicKey]*peer
-	local       []relayframe.Interest // what this relay wants, sorted
-	joined      map[netip.Addr]bool
-	members     map[netip.Addr]int
-	reloads     atomic.Uint64
-	started     time.Time
-	table       atomic.Pointer[routeTable]
-	dgramID     atomic.Uint64
-	kick        chan struct{} // run a tick now (interest changed, peer came up, reload)
+	mu        sync.Mutex // guards cfg, peers, local, joined, members, lan, nextQuery
+	cfg       *config.Config
+	srcCfg    *config.Config    // cfg as given, before the certified peers were checked
+	refused   map[string]string // certified peers refused, and why
+	lan       *LANMembers       // other hosts' memberships, from their reports
+	lanCount  map[netip.Addr]int
+	nextQuery time.Time
+	peers     map[uint32]*peer
+	byKey     map[crypto.PublicKey]*peer
+	local     []relayframe.Interest // what this relay wants, sorted
+	joined    map[netip.Addr]bool
+	members   map[netip.Addr]int
+	reloads   atomic.Uint64
+	started   time.Time
+	table     atomic.Pointer[routeTable]
+	dgramID   atomic.Uint64
+	kick      chan struct{} // run a tick now (interest changed, peer came up, reload)
 
 	ifaceCheck chan struct{} // check now that the LAN interface is still there (a read failed)
 
@@ -154,6 +149,11 @@ type Relay struct {
 
 	fleet  *fleet                // the fleet membership (nil without gossip-key), started by Run
 	fleetP atomic.Pointer[fleet] // fleet once it runs, for Status
+	// Guarded by mu: cfg without the fleet's members (fleet_status.go),
+	// the live members, and those left out of the peers and why.
+	base        *config.Config
+	memberPeers []config.Peer
+	fleetLeft   map[string]string
 }
 
 // Options carry what New needs besides the config.

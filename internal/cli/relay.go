@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -118,6 +119,9 @@ everything start would and exits. A missing or bad config file is a usage error 
 			}
 		}
 		r, err := relay.New(cfg, relay.Options{Logger: log, Key: key, PrivateKey: priv, Ready: func() { notifyLogged(notify.Ready()) }})
+		if errors.Is(err, relay.ErrFleetConfig) {
+			return UsageError{fmt.Errorf("%s: %w", *cfgPath, err)}
+		}
 		if err != nil {
 			return err
 		}
@@ -190,6 +194,9 @@ func loadRelayConfig(path string, log *slog.Logger) (*config.Config, []byte, err
 		return nil, nil, UsageError{err}
 	}
 	if err := loadCerts(cfg); err != nil {
+		return nil, nil, UsageError{err}
+	}
+	if err := loadGossipFiles(cfg, log); err != nil {
 		return nil, nil, UsageError{err}
 	}
 	if cfg.KeyFile == "" {
@@ -341,6 +348,9 @@ func writeRelayStatus(w io.Writer, st relay.Status) {
 		if p.LAN {
 			lan = " (same LAN)"
 		}
+		if p.Member {
+			lan += " (member)"
+		}
 		fmt.Fprintf(w, "  %s %s%s: %s, %s, wants %s\n", p.Name, hostPort(p.Address, p.Port), lan, state, seen, orNone(p.Wants))
 		fmt.Fprintf(w, "    sent %d frames %d bytes, datagrams %s\n", p.SentFrames, p.SentBytes, formatCounts(p.SentDatagrams))
 		fmt.Fprintf(w, "    received %d frames %d bytes, datagrams %s\n", p.ReceivedFrames, p.ReceivedBytes, formatCounts(p.RecvDatagrams))
@@ -368,6 +378,7 @@ func writeRelayStatus(w io.Writer, st relay.Status) {
 		sort.Strings(refused)
 		fmt.Fprintf(w, "admin socket refused: %s\n", strings.Join(refused, " "))
 	}
+	writeFleetStatus(w, st.Fleet)
 }
 
 func orNone(s []string) string {

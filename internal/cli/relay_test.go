@@ -105,3 +105,32 @@ func TestRelayStatusFanout(t *testing.T) {
 		t.Errorf("status without fan-out:\n%s", b.String())
 	}
 }
+
+// TestRelayStatusFleet: the text status lists the fleet's members with
+// their states, its counters and events, and marks joined peers; a relay
+// without gossip prints no fleet block.
+func TestRelayStatusFleet(t *testing.T) {
+	st := relay.Status{Node: "vm1", InterfaceUp: true, Peers: []relay.PeerStatus{{Name: "vm2", Address: "10.0.2.10", Port: 7474, Member: true}}}
+	var b strings.Builder
+	writeRelayStatus(&b, st)
+	if strings.Contains(b.String(), "fleet") || !strings.Contains(b.String(), "vm2 10.0.2.10:7474 (member):") {
+		t.Errorf("status:\n%s", b.String())
+	}
+	st.Fleet = relay.FleetStatus{Enabled: true, Gossip: "10.0.1.10:7475", Joined: true, ByState: map[string]int{"alive": 1, "dead": 1},
+		Members: []relay.MemberStatus{{Name: "vm2", Address: "10.0.2.10:7474", Gossip: "10.0.2.10:7475", State: "alive", SinceSeconds: 3},
+			{Name: "vm3", Address: "10.0.3.10:7474", Gossip: "10.0.3.10:7475", State: "dead", SinceSeconds: 1}},
+		Events:   []relay.FleetEvent{{Time: "2026-12-06T18:00:00.000Z", Member: "vm3", Event: "failed", Detail: "10.0.3.10:7475"}},
+		Counters: relay.FleetCounters{DecryptFailures: 4}, Timing: relay.FleetTimingStatus{DetectionBoundSeconds: 26.5}}
+	b.Reset()
+	writeRelayStatus(&b, st)
+	for _, want := range []string{
+		"fleet: gossip 10.0.1.10:7475, joined; members alive 1, suspect 0, dead 1, left 0; detection bound 26.5s\n",
+		"gossip decrypt failures 4",
+		"  vm3 10.0.3.10:7474 (gossip 10.0.3.10:7475): dead for 1.0s\n",
+		"    2026-12-06T18:00:00.000Z vm3 failed 10.0.3.10:7475\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"strings"
@@ -179,6 +180,32 @@ func loadCerts(cfg *config.Config) error {
 			return fmt.Errorf("reading the revocation list: %w", err)
 		}
 		cfg.Revoked = string(b)
+	}
+	return nil
+}
+
+// loadGossipFiles reads the fleet's gossip key and this relay's
+// certificate into cfg, and checks the key's form.
+func loadGossipFiles(cfg *config.Config, log *slog.Logger) error {
+	if cfg.GossipKeyFile != "" {
+		b, err := os.ReadFile(cfg.GossipKeyFile)
+		if err != nil {
+			return fmt.Errorf("reading the gossip key: %w", err)
+		}
+		if _, err := config.ParseGossipKey(string(b)); err != nil {
+			return fmt.Errorf("gossip key file %s: %w", cfg.GossipKeyFile, err)
+		}
+		if st, err := os.Stat(cfg.GossipKeyFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+			log.Warn("gossip key file is readable by others: chmod 600 it", "file", cfg.GossipKeyFile, "mode", st.Mode().Perm().String())
+		}
+		cfg.GossipKey = string(b)
+	}
+	if cfg.GossipCertFile != "" {
+		b, err := os.ReadFile(cfg.GossipCertFile)
+		if err != nil {
+			return fmt.Errorf("reading this relay's certificate: %w", err)
+		}
+		cfg.GossipCert = string(b)
 	}
 	return nil
 }

@@ -238,6 +238,10 @@ func (p *Proc) WaitFor(substr string, timeout time.Duration) {
 	p.t.Fatalf("no %q after %s; stdout so far:\n%s\nstderr:\n%s", substr, timeout, p.stdout.String(), p.stderr.String())
 }
 
+// Signal sends sig to the process started (for StartNS, the command
+// itself: ip netns exec replaces itself with it), by its PID.
+func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Done is closed when the process has ended.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 

@@ -162,6 +162,14 @@ type Relay struct {
 	stats stats
 
 	ready func() // Options.Ready
+
+	fleet  *fleet                // the fleet membership (nil without gossip-key), started by Run
+	fleetP atomic.Pointer[fleet] // fleet once it runs, for Status
+	// Guarded by mu: cfg without the fleet's members (fleet_status.go),
+	// the live members, and those left out of the peers and why.
+	base        *config.Config
+	memberPeers []config.Peer
+	fleetLeft   map[string]string
 }
 
 // Options carry what New needs besides the config.
@@ -214,7 +222,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	}
 	now := clock()
 	r := &Relay{
-		log: log, static: st, clock: clock, seed: maphash.MakeSeed(), cfg: cfg, srcCfg: src, refused: refused,
+		log: log, static: st, clock: clock, seed: maphash.MakeSeed(), cfg: cfg, srcCfg: src, base: cfg, refused: refused,
 		sessions: map[uint32]*sessionRef{}, pending: map[uint32]*pendingRef{}, initsSeen: map[[32]byte]bool{},
 		peers: map[uint32]*peer{}, joined: map[netip.Addr]bool{}, members: map[netip.Addr]int{},
 		kick: make(chan struct{}, 1), ifaceCheck: make(chan struct{}, 1), started: now, lan: NewLANMembers(), lanCount: map[netip.Addr]int{},
@@ -231,6 +239,9 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 	r.dgramID.Store(binary.BigEndian.Uint64(id[:]) >> 1)
 	r.stats.init()
 	r.ready = o.Ready
+	if r.fleet, err = newFleet(r, cfg, r.static.Key.Public()); err != nil {
+		return nil, err
+	}
 	r.logRefused(refused)
 	r.setPeers(cfg)
 	r.rebuild()

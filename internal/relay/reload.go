@@ -24,8 +24,9 @@ func (r *Relay) Reload(src *config.Config) error {
 		r.mu.Unlock()
 		return errors.New("IPv6 groups added: restart the relay to open its IPv6 sockets")
 	}
-	r.cfg, r.srcCfg, r.refused = cfg, src, refused
-	r.setPeers(cfg)
+	r.srcCfg, r.refused, r.base = src, refused, cfg
+	r.cfg = r.withMembers(cfg)
+	r.setPeers(r.cfg)
 	r.rebuild()
 	r.mu.Unlock()
 	r.reloads.Add(1)
@@ -52,6 +53,12 @@ func restartOnly(old, cfg *config.Config) error {
 		{"source relay port", old.SourcePort, cfg.SourcePort},
 		{"metrics", old.Metrics, cfg.Metrics},
 		{"admin", old.Admin, cfg.Admin},
+		{"join", strings.Join(old.Join, " "), strings.Join(cfg.Join, " ")},
+		{"gossip", old.GossipAddr(), cfg.GossipAddr()},
+		{"gossip-key", old.GossipKeyFile, cfg.GossipKeyFile},
+		{"gossip-cert", old.GossipCertFile, cfg.GossipCertFile},
+		{"gossip-lan", old.GossipLAN, cfg.GossipLAN},
+		{"gossip timing", old.Timing(), cfg.Timing()},
 	} {
 		if f.from != f.to {
 			return fmt.Errorf("%s changed from %q to %q: restart the relay for that", f.name, fmt.Sprint(f.from), fmt.Sprint(f.to))

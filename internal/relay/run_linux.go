@@ -39,6 +39,14 @@ func (r *Relay) Run(ctx context.Context) error {
 		return err
 	}
 	defer srv.close()
+	if f := r.fleet; f != nil {
+		if err := f.start(ctx); err != nil {
+			closeAll(links)
+			return err
+		}
+		r.fleetP.Store(f)
+		defer f.stop()
+	}
 	r.log.Info("relay started", "node", cfg.Node, "listen", cfg.Listen.String(), "interface", strings.Join(ifaceNames(cfg), ","),
 		"peers", len(cfg.Peers), "source", string(cfg.Source), "admin", cfg.Admin, "metrics", cfg.Metrics)
 	if r.ready != nil {

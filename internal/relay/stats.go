@@ -168,6 +168,8 @@ type Status struct {
 	Fanout          int           `json:"fanout"`
 	FanoutGroups    []FanoutGroup `json:"fanout_groups"`
 	ReflectorFrames uint64        `json:"reflector_frames"`
+	// Fleet is the gossip membership (fleet_status.go).
+	Fleet FleetStatus `json:"fleet"`
 }
 
 // PeerStatus is one peer in Status.
@@ -196,6 +198,8 @@ type PeerStatus struct {
 	ReflectedTo  uint64 `json:"reflected_to_frames"`
 	ReflectedFor uint64 `json:"reflected_for_frames"`
 	ReflectedVia uint64 `json:"reflected_via_records"`
+	// Member: the peer is a fleet member (joined by gossip), not a peer line.
+	Member bool `json:"member"`
 }
 
 // Status reports the relay's state and counters.
@@ -252,6 +256,7 @@ func (r *Relay) Status() Status {
 	for reason, v := range r.stats.drops {
 		st.Drops[reason] = v.Load()
 	}
+	st.Fleet = r.fleetStatus(now)
 	st.AdminRefused = map[string]uint64{}
 	for reason, v := range r.stats.adminRefused {
 		st.AdminRefused[reason] = v.Load()
@@ -264,7 +269,7 @@ func (r *Relay) Status() Status {
 		ps := PeerStatus{
 			Name: pc.Name, Address: pc.Addr.Addr().String(), Port: pc.Addr.Port(), LAN: pc.LAN, Up: p.up.Load(), LastSeenSeconds: -1,
 			SentFrames: p.sentFrames.Load(), SentBytes: p.sentBytes.Load(), ReceivedFrames: p.recvFrames.Load(), ReceivedBytes: p.recvBytes.Load(),
-			SentDatagrams: p.sentByGroup.snapshot(), RecvDatagrams: p.recvByGroup.snapshot(), Wants: []string{},
+			SentDatagrams: p.sentByGroup.snapshot(), RecvDatagrams: p.recvByGroup.snapshot(), Wants: []string{}, Member: pc.Line == 0,
 			ReflectedTo: p.reflectedTo.Load(), ReflectedFor: p.reflectedFor.Load(), ReflectedVia: p.reflectedVia.Load(),
 		}
 		if ls := p.lastSeen.Load(); ls != 0 {
@@ -313,7 +318,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descOwnSeen, descFragmented, descReassembled, descSegmented, descSeenEvicted, descIfaceUp, descIfaceLost, descReloads, descLocalMembers, descAdminRefused} {
 		ch <- d
 	}
-	for _, d := range moreDescs {
+	for _, d := range append(moreDescs, fleetDescs...) {
 		ch <- d
 	}
 	for _, d := range fanoutDescs {
@@ -364,6 +369,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	collectMore(ch, st)
 	collectFanout(ch, st)
+	collectFleet(ch, st.Fleet)
 	counter(descOwnSeen, st.OwnSeen)
 	counter(descFragmented, st.Fragmented)
 	counter(descReassembled, st.Reassembled)

@@ -27,6 +27,7 @@
 //	fanout 16                         # most frames per datagram; past it, reflectors
 //	metrics 127.0.0.1:9474            # Prometheus endpoint (default: off)
 //	admin /run/mcast/relay.sock       # admin socket for `mcast relay status`
+//	join 10.0.1.10 seed.example       # fleet membership: gossip.go
 package config
 
 import (
@@ -119,6 +120,7 @@ type Config struct {
 	// captured there may have (`interface NAME allow PREFIX`); nil: any
 	// (the whole slice is nil while no interface line has allow).
 	InterfaceAllow [][]netip.Prefix
+	FleetSettings  // join, gossip-*, probe-*: fleet membership (gossip.go)
 }
 
 // NodeID is the 32-bit identifier frames carry for a relay named name.
@@ -409,6 +411,10 @@ func Parse(r io.Reader, name string) (*Config, error) {
 				return nil, errf("metrics %q: want ADDR:PORT such as 127.0.0.1:9474", args[0])
 			}
 			c.Metrics = args[0]
+		case "join", "gossip", "gossip-key", "gossip-cert", "gossip-lan", "gossip-profile", "probe-interval", "probe-timeout", "suspicion-mult":
+			if err := c.parseGossip(key, args, line, errf); err != nil {
+				return nil, err
+			}
 		case "admin":
 			if err := want(1, "a socket path"); err != nil {
 				return nil, err
@@ -467,6 +473,9 @@ func (c *Config) validate(name string, seen map[string]int) error {
 		return err
 	}
 	if err := c.validateKeys(name); err != nil {
+		return err
+	}
+	if err := c.validateGossip(name); err != nil {
 		return err
 	}
 	if c.PeerTimeout <= c.Keepalive {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,10 +23,9 @@ import (
 )
 
 // fleetFanout are the lines every fleet relay gets for the fan-out to
-// peers. Empty: the origin sends to every wanting peer itself (direct).
-// Once the fan-out line exists, `fanout 64` here keeps these tests direct
-// and `fanout 4` makes them go through reflectors.
-var fleetFanout = []string{}
+// peers: with 31 peers wanting a group, `fanout 4` sends each datagram
+// to 4 reflectors, which pass it on.
+var fleetFanout = []string{"fanout 4"}
 
 // fleetTiming is the failure detection the fleet labs use: probe every
 // 500ms, a 250ms probe timeout, suspicion multiplier 3.
@@ -76,8 +76,10 @@ func (fl *fleetLab) writeFleetConf(n fleetNode, extra ...string) string {
 	if n.gossipKey != "" {
 		fmt.Fprintf(&b, "gossip-key %s\nprobe-interval %s\nprobe-timeout %s\nsuspicion-mult %d\n",
 			n.gossipKey, fleetTiming.ProbeInterval, fleetTiming.ProbeTimeout, fleetTiming.SuspicionMult)
-		for _, e := range fleetFanout {
-			b.WriteString(e + "\n")
+		if !slices.ContainsFunc(extra, func(e string) bool { return strings.HasPrefix(e, "fanout ") }) {
+			for _, e := range fleetFanout {
+				b.WriteString(e + "\n")
+			}
 		}
 	}
 	if n.join != "" {

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -154,8 +155,14 @@ func TestRelayExportsDashboardAndRuleMetrics(t *testing.T) {
 	}
 	rl := upRelayLab(t, 2)
 	ns := extraNode(t, rl.Lab, "vm2r", "net2", "10.0.2.20/24", "10.0.2.1")
+	// The relays are also a fleet (their peer lines and gossip), so the
+	// fleet's metrics are exported too.
+	gossipKey := filepath.Join(t.TempDir(), "gossip.key")
+	if err := os.WriteFile(gossipKey, []byte(base64.StdEncoding.EncodeToString([]byte("ops-metrics-test-gossip-key-0032"))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range rl.nodes {
-		rl.start(n, "group 239.1.1.1 239.1.1.9", "metrics 127.0.0.1:9474")
+		rl.start(n, "group 239.1.1.1 239.1.1.9", "metrics 127.0.0.1:9474", "gossip-key "+gossipKey, "join 10.0.1.10")
 	}
 	const n = 100
 	local := rl.StartMcast("vm2", recvArgs(n, "4s", "239.1.1.1")...)

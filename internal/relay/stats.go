@@ -76,6 +76,9 @@ type stats struct {
 	reflected                        atomic.Uint64 // re-emitted on another interface of this relay
 	reflectorFrames                  atomic.Uint64 // fan-out frames this relay passed on as a reflector
 	replies                          atomic.Uint64 // unicast answers carried back to a searcher
+	initsRead                        atomic.Uint64 // initiations given public-key work (ReadInit)
+	cookieReplies                    atomic.Uint64 // cookie replies sent to initiations under load
+	cookiesReceived                  atomic.Uint64 // cookie replies from peers under load, read
 	interfaceLost                    atomic.Uint64
 	refusedPeers                     atomic.Uint64 // certified peers refused, counted at each (re)load
 	interfaceDown                    atomic.Bool   // an interface is gone, nothing is carried

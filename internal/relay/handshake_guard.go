@@ -19,6 +19,7 @@ import (
 
 	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // handshakeLoad is the number of initiations (with a good mac1) in one
@@ -116,4 +117,47 @@ func (r *Relay) onCookieReply(from netip.AddrPort, h relayframe.Header, body []b
 	p.cookie, p.cookieAt = cookie, now
 	r.smu.Unlock()
 	r.stats.cookiesReceived.Add(1)
+}
+
+// HandshakeStatus counts the handshake work of a relay (Status). The
+// initiations dropped for a bad mac1, and those refused under load, are
+// the drop reasons handshake-mac and handshake-load.
+type HandshakeStatus struct {
+	// InitiationsRead counts the initiations given public-key work.
+	InitiationsRead uint64 `json:"initiations_read"`
+	// CookieRepliesSent counts the initiations answered with a cookie
+	// reply under load; CookieRepliesReceived the cookie replies of peers
+	// under load this relay read (its next initiation carries mac2).
+	CookieRepliesSent     uint64 `json:"cookie_replies_sent"`
+	CookieRepliesReceived uint64 `json:"cookie_replies_received"`
+	// UnderLoad: more than the threshold of initiations arrived in the
+	// last second or the one before.
+	UnderLoad bool `json:"under_load"`
+}
+
+func (r *Relay) handshakeStatus(now time.Time) HandshakeStatus {
+	r.hs.mu.Lock()
+	under := now.Unix() < r.hs.loadedUntil
+	r.hs.mu.Unlock()
+	return HandshakeStatus{InitiationsRead: r.stats.initsRead.Load(), CookieRepliesSent: r.stats.cookieReplies.Load(),
+		CookieRepliesReceived: r.stats.cookiesReceived.Load(), UnderLoad: under}
+}
+
+var (
+	descInitsRead     = prometheus.NewDesc("mcast_relay_handshake_initiations_read_total", "Handshake initiations given public-key work (past mac1, and past mac2 under load).", nil, nil)
+	descCookieReplies = prometheus.NewDesc("mcast_relay_cookie_replies_total", "Cookie replies to initiations under load: sent by this relay, or received from a peer and read.", []string{"direction"}, nil)
+	descUnderLoad     = prometheus.NewDesc("mcast_relay_handshake_under_load", "1 while more initiations arrive than the relay answers without cookies.", nil, nil)
+
+	handshakeDescs = []*prometheus.Desc{descInitsRead, descCookieReplies, descUnderLoad}
+)
+
+func collectHandshakes(ch chan<- prometheus.Metric, h HandshakeStatus) {
+	ch <- prometheus.MustNewConstMetric(descInitsRead, prometheus.CounterValue, float64(h.InitiationsRead))
+	ch <- prometheus.MustNewConstMetric(descCookieReplies, prometheus.CounterValue, float64(h.CookieRepliesSent), "sent")
+	ch <- prometheus.MustNewConstMetric(descCookieReplies, prometheus.CounterValue, float64(h.CookieRepliesReceived), "received")
+	under := 0.0
+	if h.UnderLoad {
+		under = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descUnderLoad, prometheus.GaugeValue, under)
 }

@@ -3,6 +3,8 @@ package relay
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"net"
 	"net/netip"
 	"testing"
@@ -11,6 +13,8 @@ import (
 	"github.com/mcasttools/mcast/internal/relay/config"
 	"github.com/mcasttools/mcast/internal/relay/crypto"
 	"github.com/mcasttools/mcast/internal/wire/relayframe"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
 // garbageInit is an initiation frame of random bytes; with key non-nil
@@ -156,6 +160,34 @@ func TestCookiesUnderLoad(t *testing.T) {
 	settle(t, a, b, fa, fb, now)
 	if cur(a, "b") == nil || cur(b, "a") == nil {
 		t.Fatal("no session under load with the cookie")
+	}
+
+	st := b.Status()
+	if h := st.Handshakes; !h.UnderLoad || h.CookieRepliesSent != under+2 || h.InitiationsRead != handshakeLoad+1 || st.Drops[DropHandshakeLoad] != under+2 {
+		t.Errorf("status %+v, drops %v", h, st.Drops)
+	}
+	if h := a.Status().Handshakes; h.CookieRepliesReceived != 1 || h.UnderLoad {
+		t.Errorf("a's status %+v", h)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(b.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	for _, mf := range mfs {
+		expfmt.MetricFamilyToText(&text, mf)
+	}
+	for _, want := range []string{
+		fmt.Sprintf(`mcast_relay_cookie_replies_total{direction="sent"} %d`, under+2),
+		fmt.Sprintf(`mcast_relay_handshake_initiations_read_total %d`, handshakeLoad+1),
+		`mcast_relay_handshake_under_load 1`,
+		fmt.Sprintf(`mcast_relay_dropped_total{reason="handshake-load"} %d`, under+2),
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("no %s in the metrics", want)
+		}
 	}
 }
 

@@ -173,6 +173,9 @@ type Status struct {
 	ReflectorFrames uint64        `json:"reflector_frames"`
 	// Fleet is the gossip membership (fleet_status.go).
 	Fleet FleetStatus `json:"fleet"`
+	// Handshakes is the defence against handshake floods
+	// (handshake_guard.go).
+	Handshakes HandshakeStatus `json:"handshakes"`
 }
 
 // PeerStatus is one peer in Status.
@@ -260,6 +263,7 @@ func (r *Relay) Status() Status {
 		st.Drops[reason] = v.Load()
 	}
 	st.Fleet = r.fleetStatus(now)
+	st.Handshakes = r.handshakeStatus(r.clock())
 	st.AdminRefused = map[string]uint64{}
 	for reason, v := range r.stats.adminRefused {
 		st.AdminRefused[reason] = v.Load()
@@ -324,7 +328,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range append(moreDescs, fleetDescs...) {
 		ch <- d
 	}
-	for _, d := range fanoutDescs {
+	for _, d := range append(fanoutDescs, handshakeDescs...) {
 		ch <- d
 	}
 }
@@ -372,6 +376,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	collectMore(ch, st)
 	collectFanout(ch, st)
+	collectHandshakes(ch, st.Handshakes)
 	collectFleet(ch, st.Fleet)
 	counter(descOwnSeen, st.OwnSeen)
 	counter(descFragmented, st.Fragmented)

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strings"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 

@@ -27,6 +27,16 @@ import (
 // second. A mesh's peers send at most one every handshakeRetry each.
 const handshakeLoad = 100
 
+// Under load, the initiations with a valid mac2 from one source address
+// get public-key work at most sourceInits times a second (a peer retries
+// once every handshakeRetry), so that a host that does get its cookies
+// cannot take all of it; the sources remembered are bounded (cleared when
+// full).
+const (
+	sourceInits = 10
+	maxSources  = 4096
+)
+
 // handshakeGuard holds the mac1 key's owner and the load and cookie state.
 type handshakeGuard struct {
 	self    crypto.PublicKey
@@ -36,10 +46,27 @@ type handshakeGuard struct {
 	window      int64 // unix second being counted
 	n           int   // initiations counted in it
 	loadedUntil int64 // the relay is under load while the unix second is below this
+	sources     map[netip.Addr]*bucket
 }
 
 func (g *handshakeGuard) init(self crypto.PublicKey, rng io.Reader) {
 	g.self, g.cookies = self, crypto.NewCookies(self, rng)
+	g.sources = map[netip.Addr]*bucket{}
+}
+
+// allowSource takes one of src's initiations under load from its bucket.
+func (g *handshakeGuard) allowSource(src netip.Addr, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b := g.sources[src]
+	if b == nil {
+		if len(g.sources) >= maxSources {
+			clear(g.sources)
+		}
+		b = &bucket{}
+		g.sources[src] = b
+	}
+	return b.Allow(sourceInits, now)
 }
 
 // count counts an initiation at now and reports whether the relay is
@@ -66,8 +93,15 @@ func (g *handshakeGuard) admit(r *Relay, from netip.AddrPort, h relayframe.Heade
 		r.stats.drop(DropHandshakeMAC)
 		return false
 	}
-	if h.Type != relayframe.TypeInit || !g.count(now) || g.cookies.CheckMAC2(hs, from, now) {
+	if h.Type != relayframe.TypeInit || !g.count(now) {
 		return true
+	}
+	if g.cookies.CheckMAC2(hs, from, now) {
+		if g.allowSource(from.Addr().Unmap(), now) {
+			return true
+		}
+		r.stats.drop(DropHandshakeRate)
+		return false
 	}
 	r.stats.drop(DropHandshakeLoad)
 	nonce, sealed, err := g.cookies.Reply(hs, from, now)

@@ -233,3 +233,50 @@ func TestHandshakeLoadRule(t *testing.T) {
 		t.Fatal("still under load two quiet seconds on")
 	}
 }
+
+// TestCookieHolderRateUnderLoad: under load, a host that does read its
+// cookies and floods initiations with a valid mac2 gets public-key work
+// for a few of them a second only (handshake-rate).
+func TestCookieHolderRateUnderLoad(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	b, fb := clockRelay(t, "b", "a", &now)
+	bpub := testPriv("b").Public()
+	w := &recvWork{}
+	src := netip.MustParseAddrPort("10.9.9.9:4000")
+	var last []byte
+	for i := range handshakeLoad + 1 {
+		last = garbageInit(i, &bpub)
+		b.onFrame(w, src, last, now)
+	}
+	// The cookie of the last reply, sealed to the last initiation's mac1.
+	batch := fb.frames[len(fb.frames)-1]
+	h, body, _ := relayframe.ParseHeader(batch[len(batch)-1].Buffers[0])
+	nonce, sealed, err := relayframe.ParseCookieReply(h, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac1 := last[len(last)-2*relayframe.MACLen : len(last)-relayframe.MACLen]
+	cookie, err := crypto.OpenCookieReply(bpub, mac1, nonce, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := b.stats.initsRead.Load()
+	msg := bytes.Repeat([]byte{9}, relayframe.InitLen)
+	const n = 200
+	for range n {
+		b.onFrame(w, src, crypto.AppendMACs(relayframe.AppendInit(nil, msg), relayframe.HeaderLen, bpub, cookie), now)
+	}
+	got := b.stats.initsRead.Load() - read
+	if got == 0 || got > sourceInits/10+1 {
+		t.Errorf("%d of %d initiations with mac2 from one source read at once", got, n)
+	}
+	if d := b.stats.drops[DropHandshakeRate].Load(); d != n-got {
+		t.Errorf("%d handshake-rate drops, want %d", d, n-got)
+	}
+	// A second later the source has its share again.
+	now = now.Add(time.Second)
+	b.onFrame(w, src, crypto.AppendMACs(relayframe.AppendInit(nil, msg), relayframe.HeaderLen, bpub, cookie), now)
+	if b.stats.initsRead.Load() != read+got+1 {
+		t.Error("the source's share did not come back")
+	}
+}

@@ -95,9 +95,11 @@ const (
 	// (garbage, or from whoever does not know the key), dropped before
 	// any public-key work. DropHandshakeLoad: an initiation that arrived
 	// while the relay was under load without a valid mac2, answered with
-	// a cookie reply instead.
+	// a cookie reply instead. DropHandshakeRate: one with a valid mac2
+	// under load past its source address's share (sourceInits a second).
 	DropHandshakeMAC  = "handshake-mac"
 	DropHandshakeLoad = "handshake-load"
+	DropHandshakeRate = "handshake-rate"
 )
 
 var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, DropReplay, DropAuth, DropDuplicate,
@@ -105,7 +107,7 @@ var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, Drop
 	DropUnknownSession, DropNoSession, DropSpoofedSource, DropServiceType, DropReplyTableFull,
 	DropReflectList, DropReflectHop, DropReflectOrigin, DropReflectNotChosen,
 	DropMembershipChecksum, DropMembershipFragment, DropMembershipGroup, DropMembershipNoRecords, DropMembershipTruncated, DropMembershipType,
-	DropHandshakeMAC, DropHandshakeLoad}
+	DropHandshakeMAC, DropHandshakeLoad, DropHandshakeRate}
 
 // broadcastGroup stands for "broadcast" in interests and counters.
 var broadcastGroup = netip.AddrFrom4([4]byte{255, 255, 255, 255})

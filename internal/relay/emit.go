@@ -79,6 +79,10 @@ func (r *Relay) onFrame(w *recvWork, from netip.AddrPort, b []byte, now time.Tim
 		r.onHandshake(from, h, body, now)
 		return
 	}
+	if h.Type == relayframe.TypeCookie {
+		r.onCookieReply(from, h, body, now)
+		return
+	}
 	s, p := r.session(h.Index)
 	if s == nil {
 		r.unknownSession(from, now)

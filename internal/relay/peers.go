@@ -31,9 +31,13 @@ type peer struct {
 	// path; the rest is guarded by Relay.smu.
 	cur    atomic.Pointer[crypto.Session]
 	prev   *crypto.Session
-	nexts  []*crypto.Session            // answered, not yet used by the initiator (at most maxUnconfirmed)
-	hsSent time.Time                    // when this relay last sent it an initiation
-	wants  map[relayframe.Interest]bool // from its hellos; guarded by Relay.mu
+	nexts  []*crypto.Session // answered, not yet used by the initiator (at most maxUnconfirmed)
+	hsSent time.Time         // when this relay last sent it an initiation
+	// cookie is the one its last cookie reply handed this relay, for the
+	// mac2 of the next initiations; received at cookieAt.
+	cookie   []byte
+	cookieAt time.Time
+	wants    map[relayframe.Interest]bool // from its hellos; guarded by Relay.mu
 	// sources are the addresses it re-emits from (`source relay`), from
 	// its hellos; guarded by Relay.mu.
 	sources []netip.AddrPort

@@ -89,13 +89,25 @@ const (
 	DropMembershipNoRecords = "membership-no-records"
 	DropMembershipTruncated = "membership-truncated"
 	DropMembershipType      = "membership-type"
+
+	// Handshake floods (handshake_guard.go). DropHandshakeMAC: a
+	// handshake message without the mac1 of this relay's public key
+	// (garbage, or from whoever does not know the key), dropped before
+	// any public-key work. DropHandshakeLoad: an initiation that arrived
+	// while the relay was under load without a valid mac2, answered with
+	// a cookie reply instead. DropHandshakeRate: one with a valid mac2
+	// under load past its source address's share (sourceInits a second).
+	DropHandshakeMAC  = "handshake-mac"
+	DropHandshakeLoad = "handshake-load"
+	DropHandshakeRate = "handshake-rate"
 )
 
 var dropReasons = []string{DropMalformed, DropUnknownPeer, DropWrongSource, DropReplay, DropAuth, DropDuplicate,
 	DropLoop, DropNotCarried, DropNotForwarder, DropRateGroup, DropRatePeer, DropTooBig, DropReassembly, DropEmitError, DropSendError,
 	DropUnknownSession, DropNoSession, DropSpoofedSource, DropServiceType, DropReplyTableFull,
 	DropReflectList, DropReflectHop, DropReflectOrigin, DropReflectNotChosen,
-	DropMembershipChecksum, DropMembershipFragment, DropMembershipGroup, DropMembershipNoRecords, DropMembershipTruncated, DropMembershipType}
+	DropMembershipChecksum, DropMembershipFragment, DropMembershipGroup, DropMembershipNoRecords, DropMembershipTruncated, DropMembershipType,
+	DropHandshakeMAC, DropHandshakeLoad, DropHandshakeRate}
 
 // broadcastGroup stands for "broadcast" in interests and counters.
 var broadcastGroup = netip.AddrFrom4([4]byte{255, 255, 255, 255})
@@ -158,6 +170,7 @@ type Relay struct {
 	// initsSeen are the initiations answered (their SHA-256): a replayed
 	// one is refused.
 	initsSeen map[[32]byte]bool
+	hs        handshakeGuard // mac1, load and cookies (handshake_guard.go)
 
 	stats stats
 
@@ -229,6 +242,7 @@ func New(cfg *config.Config, o Options) (*Relay, error) {
 		seen:    newSeenSet(seenSpan, seenBits, hugeSlots),
 		buckets: map[netip.Addr]*bucket{}, replies: newReplyTable(), reasm: newReassembler(2*time.Second, 1024),
 	}
+	r.hs.init(r.static.Key.Public(), r.static.Rand)
 	// Datagram IDs (the receivers' dedupe keys) start anywhere: a
 	// receiver forgets the IDs it saw when a new session with this relay
 	// begins, so nothing depends on the clock.

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"io"
+	"net"
 	"net/netip"
 	"time"
 
@@ -47,6 +48,7 @@ type pendingRef struct {
 	in   *crypto.Initiation
 	p    *peer
 	sent time.Time
+	mac1 []byte // the initiation's, which a cookie reply is sealed to
 }
 
 func randOr(r io.Reader) io.Reader {
@@ -95,19 +97,30 @@ func (r *Relay) initiateLocked(p *peer, now time.Time) []byte {
 			delete(r.pending, i)
 		}
 	}
-	r.pending[idx] = &pendingRef{in: in, p: p, sent: now}
+	var cookie []byte
+	if p.cookie != nil && now.Sub(p.cookieAt) < crypto.CookieSecretLife {
+		cookie = p.cookie
+	}
+	f := crypto.AppendMACs(relayframe.AppendInit(nil, msg), relayframe.HeaderLen, crypto.PublicKey(p.cfg.Key), cookie)
+	mac1 := f[len(f)-2*relayframe.MACLen : len(f)-relayframe.MACLen]
+	r.pending[idx] = &pendingRef{in: in, p: p, sent: now, mac1: mac1}
 	p.hsSent = now
-	return relayframe.AppendInit(nil, msg)
+	return f
 }
 
 // sendControl sends one handshake frame to p.
 func (r *Relay) sendControl(p *peer, f []byte) {
+	r.sendControlTo(p.udp, p.cfg.Name, f)
+}
+
+// sendControlTo sends one handshake frame to addr (named name in logs).
+func (r *Relay) sendControlTo(addr *net.UDPAddr, name string, f []byte) {
 	if r.io == nil {
 		return
 	}
-	if _, err := r.io.writeFrames([]ipv4.Message{{Buffers: [][]byte{f}, Addr: p.udp}}); err != nil {
+	if _, err := r.io.writeFrames([]ipv4.Message{{Buffers: [][]byte{f}, Addr: addr}}); err != nil {
 		r.stats.drop(DropSendError)
-		r.log.Debug("sending a handshake", "peer", p.cfg.Name, "err", err)
+		r.log.Debug("sending a handshake", "to", name, "err", err)
 	}
 }
 
@@ -129,15 +142,19 @@ func (r *Relay) installLocked(p *peer, s *crypto.Session) {
 
 // onHandshake handles a handshake frame from the underlay.
 func (r *Relay) onHandshake(from netip.AddrPort, h relayframe.Header, body []byte, now time.Time) {
-	msg, err := relayframe.ParseHandshake(h, body)
+	hs, err := relayframe.ParseHandshake(h, body)
 	if err != nil {
 		r.stats.drop(DropMalformed)
 		return
 	}
-	if h.Type == relayframe.TypeInit {
-		r.onInit(from, msg)
+	if !r.hs.admit(r, from, h, hs, now) {
 		return
 	}
+	if h.Type == relayframe.TypeInit {
+		r.onInit(from, hs.Msg)
+		return
+	}
+	msg := hs.Msg
 	r.smu.Lock()
 	pr := r.pending[h.Index]
 	if pr == nil {
@@ -168,6 +185,7 @@ func (r *Relay) onHandshake(from netip.AddrPort, h relayframe.Header, body []byt
 
 // onInit answers an initiation from an authorised peer.
 func (r *Relay) onInit(from netip.AddrPort, msg []byte) {
+	r.stats.initsRead.Add(1)
 	req, err := r.static.ReadInit(msg)
 	if err != nil {
 		r.mu.Lock()
@@ -216,7 +234,7 @@ func (r *Relay) onInit(from netip.AddrPort, msg []byte) {
 	p.nexts = append(p.nexts, s)
 	r.sessions[idx] = &sessionRef{s: s, p: p}
 	r.smu.Unlock()
-	r.sendControl(p, relayframe.AppendResponse(nil, req.Remote, reply))
+	r.sendControl(p, crypto.AppendMACs(relayframe.AppendResponse(nil, req.Remote, reply), relayframe.HeaderLen, req.Peer, nil))
 }
 
 // confirm is called for an authenticated frame in s, a session of p this

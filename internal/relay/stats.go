@@ -76,6 +76,9 @@ type stats struct {
 	reflected                        atomic.Uint64 // re-emitted on another interface of this relay
 	reflectorFrames                  atomic.Uint64 // fan-out frames this relay passed on as a reflector
 	replies                          atomic.Uint64 // unicast answers carried back to a searcher
+	initsRead                        atomic.Uint64 // initiations given public-key work (ReadInit)
+	cookieReplies                    atomic.Uint64 // cookie replies sent to initiations under load
+	cookiesReceived                  atomic.Uint64 // cookie replies from peers under load, read
 	interfaceLost                    atomic.Uint64
 	refusedPeers                     atomic.Uint64 // certified peers refused, counted at each (re)load
 	interfaceDown                    atomic.Bool   // an interface is gone, nothing is carried
@@ -170,6 +173,9 @@ type Status struct {
 	ReflectorFrames uint64        `json:"reflector_frames"`
 	// Fleet is the gossip membership (fleet_status.go).
 	Fleet FleetStatus `json:"fleet"`
+	// Handshakes is the defence against handshake floods
+	// (handshake_guard.go).
+	Handshakes HandshakeStatus `json:"handshakes"`
 }
 
 // PeerStatus is one peer in Status.
@@ -257,6 +263,7 @@ func (r *Relay) Status() Status {
 		st.Drops[reason] = v.Load()
 	}
 	st.Fleet = r.fleetStatus(now)
+	st.Handshakes = r.handshakeStatus(r.clock())
 	st.AdminRefused = map[string]uint64{}
 	for reason, v := range r.stats.adminRefused {
 		st.AdminRefused[reason] = v.Load()
@@ -321,7 +328,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range append(moreDescs, fleetDescs...) {
 		ch <- d
 	}
-	for _, d := range fanoutDescs {
+	for _, d := range append(fanoutDescs, handshakeDescs...) {
 		ch <- d
 	}
 }
@@ -369,6 +376,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	collectMore(ch, st)
 	collectFanout(ch, st)
+	collectHandshakes(ch, st.Handshakes)
 	collectFleet(ch, st.Fleet)
 	counter(descOwnSeen, st.OwnSeen)
 	counter(descFragmented, st.Fragmented)

@@ -32,14 +32,15 @@ func insiderSession(t *testing.T, conn *net.UDPConn, st *crypto.Static, node str
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn.WriteTo(relayframe.AppendInit(nil, msg), addr)
+	f := crypto.AppendMACs(relayframe.AppendInit(nil, msg), relayframe.HeaderLen, nodeKey(node).Public(), nil)
+	conn.WriteTo(f, addr)
 	buf := make([]byte, 2048)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		conn.SetReadDeadline(time.Now().Add(time.Second))
 		n, from, err := conn.ReadFromUDP(buf)
 		if err != nil {
-			conn.WriteTo(relayframe.AppendInit(nil, msg), addr) // lost: again
+			conn.WriteTo(f, addr) // lost: again
 			continue
 		}
 		h, body, err := relayframe.ParseHeader(buf[:n])
@@ -50,7 +51,7 @@ func insiderSession(t *testing.T, conn *net.UDPConn, st *crypto.Static, node str
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := in.Finish(m, time.Now())
+		s, err := in.Finish(m.Msg, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

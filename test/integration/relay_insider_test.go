@@ -69,7 +69,7 @@ func TestRelayInsiderHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		conn.Write(relayframe.AppendInit(nil, msg))
+		conn.Write(crypto.AppendMACs(relayframe.AppendInit(nil, msg), relayframe.HeaderLen, target, nil))
 	}
 
 	// (2) The shared-key forgery: version 1 header (sender vm1's node ID,

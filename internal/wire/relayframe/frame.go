@@ -13,9 +13,10 @@
 //
 // The index names the receiver's session (it chose the number in the
 // handshake), the counter is the sender's frame number in that session.
-// Handshake frames (TypeInit, TypeResponse) carry a Noise message as body
-// instead: an initiation has index and counter 0, a response names the
-// initiator's session in its index (handshake.go).
+// Handshake frames (TypeInit, TypeResponse) carry a Noise message and two
+// MACs as body instead: an initiation has index and counter 0, a response
+// names the initiator's session in its index; a cookie reply (TypeCookie)
+// names it too (handshake.go).
 //
 // The decoders never panic and never allocate on the data path: records
 // returned by ParseRecord point into the buffer they were read from.
@@ -42,6 +43,7 @@ const (
 	TypeInit     = 3 // body: a handshake initiation (Noise_IK message 1)
 	TypeResponse = 4 // body: a handshake response (Noise_IK message 2)
 	TypeReflect  = 5 // body: a Reflect header, then records (reflect.go)
+	TypeCookie   = 6 // body: a cookie reply to an initiation (handshake.go)
 )
 
 // Record kinds.
@@ -94,7 +96,7 @@ func ParseHeader(b []byte) (Header, []byte, error) {
 		return Header{}, nil, fmt.Errorf("version %d: %w", b[2], ErrVersion)
 	}
 	h := Header{Type: b[3], Index: binary.BigEndian.Uint32(b[4:8]), Seq: binary.BigEndian.Uint64(b[8:16])}
-	if h.Type < TypeData || h.Type > TypeReflect {
+	if h.Type < TypeData || h.Type > TypeCookie {
 		return Header{}, nil, fmt.Errorf("type %d: %w", h.Type, ErrType)
 	}
 	return h, b[HeaderLen:], nil

@@ -164,20 +164,23 @@ func TestHelloRoundTrip(t *testing.T) {
 
 func TestHandshakeFrames(t *testing.T) {
 	msg := bytes.Repeat([]byte{5}, relayframe.InitLen)
-	f := relayframe.AppendInit(nil, msg)
+	mac1, mac2 := bytes.Repeat([]byte{1}, relayframe.MACLen), bytes.Repeat([]byte{2}, relayframe.MACLen)
+	f := append(append(relayframe.AppendInit(nil, msg), mac1...), mac2...)
 	h, body, err := relayframe.ParseHeader(f)
 	if err != nil || h.Type != relayframe.TypeInit {
 		t.Fatalf("init header %+v %v", h, err)
 	}
-	if got, err := relayframe.ParseHandshake(h, body); err != nil || !bytes.Equal(got, msg) {
-		t.Fatalf("init: %v", err)
+	if got, err := relayframe.ParseHandshake(h, body); err != nil || !bytes.Equal(got.Msg, msg) || !bytes.Equal(got.MAC1, mac1) || !bytes.Equal(got.MAC2, mac2) {
+		t.Fatalf("init: %+v %v", got, err)
 	}
-	if _, err := relayframe.ParseHandshake(h, body[1:]); err == nil {
-		t.Fatal("accepted a short initiation")
+	for _, cut := range [][]byte{body[1:], body[:len(body)-1], body[:relayframe.InitLen], append(bytes.Clone(body), 0)} {
+		if _, err := relayframe.ParseHandshake(h, cut); err == nil {
+			t.Fatalf("accepted an initiation of %d bytes", len(cut))
+		}
 	}
-	r := relayframe.AppendResponse(nil, 77, msg[:relayframe.ResponseLen])
+	r := append(append(relayframe.AppendResponse(nil, 77, msg[:relayframe.ResponseLen]), mac1...), mac2...)
 	h, body, _ = relayframe.ParseHeader(r)
-	if got, err := relayframe.ParseHandshake(h, body); err != nil || h.Index != 77 || len(got) != relayframe.ResponseLen {
+	if got, err := relayframe.ParseHandshake(h, body); err != nil || h.Index != 77 || len(got.Msg) != relayframe.ResponseLen {
 		t.Fatalf("response %+v: %v", h, err)
 	}
 	if _, err := relayframe.ParseHandshake(relayframe.Header{Type: relayframe.TypeResponse}, body); err == nil {
@@ -185,6 +188,21 @@ func TestHandshakeFrames(t *testing.T) {
 	}
 	if _, err := relayframe.ParseHandshake(relayframe.Header{Type: relayframe.TypeData, Index: 1}, body); err == nil {
 		t.Fatal("accepted a data frame as a handshake")
+	}
+	nonce, sealed := bytes.Repeat([]byte{3}, relayframe.CookieNonceLen), bytes.Repeat([]byte{4}, relayframe.CookieLen+16)
+	c := relayframe.AppendCookieReply(nil, nonce, sealed)
+	h, body, err = relayframe.ParseHeader(c)
+	if err != nil || h.Type != relayframe.TypeCookie {
+		t.Fatalf("cookie reply header %+v %v", h, err)
+	}
+	if n, s, err := relayframe.ParseCookieReply(h, body); err != nil || !bytes.Equal(n, nonce) || !bytes.Equal(s, sealed) {
+		t.Fatalf("cookie reply: %v", err)
+	}
+	if _, _, err := relayframe.ParseCookieReply(h, body[1:]); err == nil {
+		t.Fatal("accepted a truncated cookie reply")
+	}
+	if _, _, err := relayframe.ParseCookieReply(relayframe.Header{Type: relayframe.TypeCookie, Index: 3}, body); err == nil {
+		t.Fatal("accepted a cookie reply naming a session")
 	}
 	if i, err := relayframe.ParsePayload(relayframe.AppendPayload(nil, 9)); err != nil || i != 9 {
 		t.Fatalf("payload %d %v", i, err)

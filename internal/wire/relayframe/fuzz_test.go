@@ -21,22 +21,32 @@ func FuzzParse(f *testing.F) {
 	hello2, _ := relayframe.AppendHello(nil, &relayframe.Hello{Sources: []netip.AddrPort{netip.MustParseAddrPort("10.0.2.10:40000")}})
 	f.Add(hello2)
 	f.Add([]byte{})
-	f.Add(relayframe.AppendInit(nil, bytes.Repeat([]byte{7}, relayframe.InitLen)))
-	f.Add(relayframe.AppendResponse(nil, 9, bytes.Repeat([]byte{7}, relayframe.ResponseLen)))
+	macs := bytes.Repeat([]byte{8}, 2*relayframe.MACLen)
+	f.Add(append(relayframe.AppendInit(nil, bytes.Repeat([]byte{7}, relayframe.InitLen)), macs...))
+	f.Add(append(relayframe.AppendResponse(nil, 9, bytes.Repeat([]byte{7}, relayframe.ResponseLen)), macs...))
+	f.Add(relayframe.AppendCookieReply(nil, bytes.Repeat([]byte{1}, relayframe.CookieNonceLen), bytes.Repeat([]byte{2}, relayframe.CookieLen+16)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if hd, body, err := relayframe.ParseHeader(b); err == nil {
 			if out := append(relayframe.AppendHeader(nil, hd), body...); !bytes.Equal(out, b) {
 				t.Fatalf("header round trip: %x != %x", out, b)
 			}
-			if msg, err := relayframe.ParseHandshake(hd, body); err == nil {
+			if hs, err := relayframe.ParseHandshake(hd, body); err == nil {
 				var out []byte
 				if hd.Type == relayframe.TypeInit {
-					out = relayframe.AppendInit(nil, msg)
+					out = relayframe.AppendInit(nil, hs.Msg)
 				} else {
-					out = relayframe.AppendResponse(nil, hd.Index, msg)
+					out = relayframe.AppendResponse(nil, hd.Index, hs.Msg)
 				}
-				if !bytes.Equal(out, b) {
+				if len(hs.MAC1) != relayframe.MACLen || len(hs.MAC2) != relayframe.MACLen || !bytes.Equal(hs.Signed, append(bytes.Clone(hs.Msg), hs.MAC1...)) {
+					t.Fatalf("handshake MACs %x %x of %x", hs.MAC1, hs.MAC2, body)
+				}
+				if out = append(append(out, hs.MAC1...), hs.MAC2...); !bytes.Equal(out, b) {
 					t.Fatalf("handshake round trip: %x != %x", out, b)
+				}
+			}
+			if nonce, sealed, err := relayframe.ParseCookieReply(hd, body); err == nil {
+				if out := relayframe.AppendCookieReply(nil, nonce, sealed); !bytes.Equal(out, b) {
+					t.Fatalf("cookie reply round trip: %x != %x", out, b)
 				}
 			}
 		}

@@ -80,7 +80,7 @@ func TestReflectFrameType(t *testing.T) {
 	if h, _, err := relayframe.ParseHeader(f); err != nil || h.Type != relayframe.TypeReflect {
 		t.Errorf("reflect header: %+v %v", h, err)
 	}
-	f[3] = relayframe.TypeReflect + 1
+	f[3] = relayframe.TypeCookie + 1
 	if _, _, err := relayframe.ParseHeader(f); !errors.Is(err, relayframe.ErrType) {
 		t.Errorf("type %d: %v, want ErrType", f[3], err)
 	}

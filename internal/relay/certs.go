@@ -8,7 +8,6 @@ package relay
 import (
 	"crypto/ed25519"
 	"fmt"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -52,10 +51,7 @@ func withCerts(cfg *config.Config, now time.Time) (*config.Config, map[string]st
 			refused[p.Name] = err.Error()
 			continue
 		}
-		p.Key, p.Allow, p.NotAfter = c.Key, c.Allow, c.NotAfter
-		if p.Allow == nil {
-			p.Allow = []netip.Prefix{} // a certificate without prefixes carries nothing
-		}
+		p.Key, p.Allow, p.NotAfter = c.Key, c.Carried(), c.NotAfter
 		keys[c.Key] = p.Name
 		out.Peers = append(out.Peers, p)
 	}
@@ -68,14 +64,8 @@ func checkCert(p config.Peer, ca ed25519.PublicKey, revoked map[string]bool, now
 	if err != nil {
 		return nil, fmt.Errorf("certificate %s: %w", p.CertFile, err)
 	}
-	if err := c.Verify(ca, now); err != nil {
-		return nil, fmt.Errorf("certificate %s: %w", p.CertFile, err)
-	}
-	if revoked[c.Fingerprint()] {
-		return nil, fmt.Errorf("certificate %s (%s): %w", p.CertFile, c.Fingerprint(), cert.ErrRevoked)
-	}
-	if c.Name != p.Name {
-		return nil, fmt.Errorf("certificate %s is for %q, not %q", p.CertFile, c.Name, p.Name)
+	if err := c.Admit(ca, revoked, p.Name, now); err != nil {
+		return nil, fmt.Errorf("%s: %w", p.CertFile, err)
 	}
 	if !slices.Contains(c.Underlay, p.Addr) {
 		return nil, fmt.Errorf("certificate %s does not allow the address %s (it allows %v)", p.CertFile, p.Addr, c.Underlay)

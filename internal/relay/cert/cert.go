@@ -210,6 +210,31 @@ func (c *Cert) Fingerprint() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Admit checks that c may speak for the relay called name: signed by ca
+// and valid at now, not in revoked (fingerprints), and for that name. The
+// caller checks the underlay address it came from against c.Underlay.
+func (c *Cert) Admit(ca ed25519.PublicKey, revoked map[string]bool, name string, now time.Time) error {
+	if err := c.Verify(ca, now); err != nil {
+		return err
+	}
+	if revoked[c.Fingerprint()] {
+		return fmt.Errorf("certificate %s: %w", c.Fingerprint(), ErrRevoked)
+	}
+	if c.Name != name {
+		return fmt.Errorf("certificate is for %q, not %q", c.Name, name)
+	}
+	return nil
+}
+
+// Carried is the source prefixes c lets its relay carry, never nil: a
+// certificate without prefixes carries nothing.
+func (c *Cert) Carried() []netip.Prefix {
+	if c.Allow == nil {
+		return []netip.Prefix{}
+	}
+	return c.Allow
+}
+
 // String is c's encoding in base64, as certificate files hold it.
 func (c *Cert) String() string {
 	b, _ := c.Encode()

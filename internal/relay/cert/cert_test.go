@@ -101,3 +101,29 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestAdmit: a certificate speaks for its relay only when signed, valid,
+// not revoked and for that name; Carried is never nil.
+func TestAdmit(t *testing.T) {
+	ca := caKey(1)
+	c := sample()
+	if _, err := cert.Sign(c, ca); err != nil {
+		t.Fatal(err)
+	}
+	pub, at := ca.Public().(ed25519.PublicKey), time.Unix(1_500_000, 0)
+	if err := c.Admit(pub, nil, "vm2", at); err != nil {
+		t.Fatalf("good certificate: %v", err)
+	}
+	if err := c.Admit(caKey(2).Public().(ed25519.PublicKey), nil, "vm2", at); !errors.Is(err, cert.ErrSignature) {
+		t.Errorf("other CA: %v", err)
+	}
+	if err := c.Admit(pub, map[string]bool{c.Fingerprint(): true}, "vm2", at); !errors.Is(err, cert.ErrRevoked) {
+		t.Errorf("revoked: %v", err)
+	}
+	if err := c.Admit(pub, nil, "vm3", at); err == nil || !strings.Contains(err.Error(), `is for "vm2", not "vm3"`) {
+		t.Errorf("other name: %v", err)
+	}
+	if got := (&cert.Cert{}).Carried(); got == nil || len(got) != 0 {
+		t.Errorf("Carried of a certificate without prefixes = %#v, want empty and not nil", got)
+	}
+}

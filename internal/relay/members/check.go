@@ -61,25 +61,16 @@ func (t *Trust) Check(name string, meta []byte, now time.Time) (config.Peer, err
 	if err != nil {
 		return refuse("certificate: %v", err)
 	}
-	if err := c.Verify(t.CA, now); err != nil {
-		return refuse("%v", err)
+	if err := c.Admit(t.CA, t.Revoked, name, now); err != nil {
+		return refuse("its %v", err)
 	}
 	if c.Key == t.Key {
 		return refuse("has the public key of this relay %q", t.Self)
 	}
-	if t.Revoked[c.Fingerprint()] {
-		return refuse("certificate %s: %v", c.Fingerprint(), cert.ErrRevoked)
-	}
-	if c.Name != name {
-		return refuse("its certificate is for %q", c.Name)
-	}
 	if !slices.Contains(c.Underlay, m.Addr) {
 		return refuse("its certificate does not allow the data address %s (it allows %v)", m.Addr, c.Underlay)
 	}
-	p.Key, p.Allow, p.NotAfter = c.Key, c.Allow, c.NotAfter
-	if p.Allow == nil {
-		p.Allow = []netip.Prefix{} // a certificate without prefixes carries nothing
-	}
+	p.Key, p.Allow, p.NotAfter = c.Key, c.Carried(), c.NotAfter
 	return p, nil
 }
 

@@ -31,25 +31,15 @@ const flowLabelMask = 1<<20 - 1
 func flowTag(src, dst netip.AddrPort, payload []byte) uint32 {
 	s, d := src.Addr().As16(), dst.Addr().As16()
 	x := uint64(crc32.Update(0, castagnoli, payload))
-	x = mix64(x ^ binary.BigEndian.Uint64(s[0:8]))
-	x = mix64(x ^ binary.BigEndian.Uint64(s[8:16]))
-	x = mix64(x ^ binary.BigEndian.Uint64(d[0:8]))
-	x = mix64(x ^ binary.BigEndian.Uint64(d[8:16]))
-	x = mix64(x ^ uint64(src.Port())<<16 ^ uint64(dst.Port()))
+	x = mix(x ^ binary.BigEndian.Uint64(s[0:8]))
+	x = mix(x ^ binary.BigEndian.Uint64(s[8:16]))
+	x = mix(x ^ binary.BigEndian.Uint64(d[0:8]))
+	x = mix(x ^ binary.BigEndian.Uint64(d[8:16]))
+	x = mix(x ^ uint64(src.Port())<<16 ^ uint64(dst.Port()))
 	if t := uint32(x >> 44); t != 0 {
 		return t
 	}
 	return 1
-}
-
-// mix64 is the finalizer of SplitMix64: every bit of x moves every bit of
-// the result.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
 }
 
 // relayedCopy reports whether a captured IPv6 packet with flow label flow

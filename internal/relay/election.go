@@ -28,8 +28,10 @@ func Forwarder(group netip.Addr, candidates []uint32) uint32 {
 	return best
 }
 
-// mix is splitmix64's finalizer: FNV alone barely moves its high bits when
-// only the last bytes differ, which would hand every group to one relay.
+// mix is splitmix64's finalizer: every bit of x moves every bit of the
+// result. FNV alone barely moves its high bits when only the last bytes
+// differ, which would hand every group to one relay; the IPv6 relay tag
+// (copies.go) mixes with it too.
 func mix(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9

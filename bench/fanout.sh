@@ -19,22 +19,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ns=("$@"); [ ${#ns[@]} -gt 0 ] || ns=(4 8 16)
 rate=${RATE:-5000}; secs=${SECS:-4}; size=${SIZE:-256}; fan=${FANOUT:-2}
-tmp=$(mktemp -d)
-bin=$tmp/mcast
-CGO_ENABLED=0 go build -o "$bin" ./cmd/mcast
-lab=fbench$$
-pids=()
-stop_all() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  pids=()
-}
-cleanup() {
-  stop_all
-  "$bin" lab down --name "$lab" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_setup fobench
 # Background jobs call lab exec directly (not through ex), so that $! is
 # its PID and a signal to it reaches the process it runs.
 ex() { "$bin" lab exec --name "$lab" "$@"; }
@@ -101,7 +87,7 @@ run() {
   for i in $(seq 2 "$n"); do
     got+=("$(grep '"type":"recv.summary"' "$tmp/recv$i.json" | sed -n 's/.*"totals":{[^}]*"received":\([0-9]*\).*/\1/p' | head -1)")
   done
-  stop_all
+  bench_kill_pids
   printf '%s\n' "${got[@]}" | awk -v s="${sent:-0}" -v t="$secs" -v hz="$hz" -v o=$((b0 - a0)) -v a=$((after - before)) '
     { r = $1 + 0; if (NR == 1 || r < m) m = r; sum += r; k++ }
     END { d = s > 0 ? s : 1; printf "%.1f %.1f %.0f %.0f %d\n", o / hz * 1e6 / d, a / hz * 1e6 / d, m / t, sum / k / t, s }' > "$tmp/result"

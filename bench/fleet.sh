@@ -25,18 +25,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@"); [ ${#sizes[@]} -eq 0 ] && sizes=(4 8 16 32)
 runs=${RUNS:-3}
-tmp=$(mktemp -d)
-bin=$tmp/mcast
-CGO_ENABLED=0 go build -o "$bin" ./cmd/mcast
-lab=fbench$$
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$bin" lab down --name "$lab" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_setup fbench
 
 now() { date +%s.%N; }
 status() { "$bin" relay status --admin "$tmp/$1.sock" --json 2>/dev/null || echo '{}'; }

@@ -24,18 +24,8 @@ cd "$(dirname "$0")/.."
 secs=${1:-2}
 gso=""; [ -n "${NO_GSO:-}" ] && gso="--no-gso"
 lat_rate=${LAT_RATE:-2000}
-tmp=$(mktemp -d)
-bin=$tmp/mcast
-CGO_ENABLED=0 go build -o "$bin" ./cmd/mcast
-lab=rbench$$
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$bin" lab down --name "$lab" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_setup rbench
 "$bin" lab up cloud --nodes 3 --name "$lab" >/dev/null
 ex() { "$bin" lab exec --name "$lab" "$@"; }
 vms=(vm1 vm2 vm3)
